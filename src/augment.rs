@@ -1,0 +1,118 @@
+//! Training-time augmentation of model-frame point sets (PointNet / PointNet++ conventions), plus
+//! supervoxel dropout: removing random supervoxels as LIME does, so that the clouds LIME shows the
+//! network at explanation time are in-distribution.
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use crate::perturb::{apply, Removal};
+
+/// Augmentation settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Augment {
+    /// Random rotation about the up (z) axis. By default, on.
+    pub rotate_up: bool,
+    /// Gaussian jitter σ in model units. By default, 0.01 (PointNet).
+    pub jitter_sigma: f32,
+    /// Jitter clip. By default, 0.05 (PointNet).
+    pub jitter_clip: f32,
+    /// Per-axis scale drawn from `[scale_min, scale_max]`. By default, 0.8–1.25 (PointNet++).
+    pub scale_min: f32,
+    pub scale_max: f32,
+    /// Random point dropout: up to this fraction of points replaced by the first point. By
+    /// default, 0.875 (PointNet++).
+    pub point_dropout_max: f32,
+    /// Probability that a training cloud loses random supervoxels (each kept with probability 0.5,
+    /// LIME's default). By default, 0 (off).
+    pub supervoxel_dropout: f64,
+}
+
+impl Default for Augment {
+    fn default() -> Self {
+        Augment {
+            rotate_up: true,
+            jitter_sigma: 0.01,
+            jitter_clip: 0.05,
+            scale_min: 0.8,
+            scale_max: 1.25,
+            point_dropout_max: 0.875,
+            supervoxel_dropout: 0.0,
+        }
+    }
+}
+
+/// A standard normal draw (Box–Muller), so that no distribution crate is needed for one call.
+fn normal(rng: &mut ChaCha8Rng) -> f32 {
+    let u1: f32 = rng.random_range(f32::EPSILON..1.0);
+    let u2: f32 = rng.random();
+    (-2.0 * u1.ln()).sqrt() * (std::f32::consts::TAU * u2).cos()
+}
+
+impl Augment {
+    /// One augmented training input of `n` points from an object's model-frame points and their
+    /// supervoxel labels (`n_segments` of them; labels may be empty when supervoxel dropout is off).
+    /// Deterministic in `seed`.
+    pub fn sample(
+        &self,
+        points: &[[f32; 3]],
+        labels: &[u32],
+        n_segments: usize,
+        n: usize,
+        seed: u64,
+    ) -> Vec<[f32; 3]> {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let idx = crate::cloud::sample_indices(points.len(), n, rng.random());
+        let mut pts: Vec<[f32; 3]> = idx.iter().map(|&i| points[i as usize]).collect();
+        if self.supervoxel_dropout > 0.0
+            && n_segments > 1
+            && rng.random_bool(self.supervoxel_dropout)
+        {
+            let seg: Vec<u32> = idx.iter().map(|&i| labels[i as usize]).collect();
+            let mut mask: Vec<u8> = (0..n_segments)
+                .map(|_| rng.random_bool(0.5) as u8)
+                .collect();
+            if mask.iter().all(|&m| m == 0) {
+                mask[rng.random_range(0..n_segments)] = 1;
+            }
+            let mut out = Vec::with_capacity(n);
+            apply(&pts, &seg, &mask, Removal::Drop, &mut out);
+            pts = out;
+        }
+        if self.rotate_up {
+            let a: f32 = rng.random_range(0.0..std::f32::consts::TAU);
+            let (s, c) = a.sin_cos();
+            for p in &mut pts {
+                *p = [c * p[0] - s * p[1], s * p[0] + c * p[1], p[2]];
+            }
+        }
+        if self.scale_max > self.scale_min {
+            let k: [f32; 3] =
+                std::array::from_fn(|_| rng.random_range(self.scale_min..self.scale_max));
+            for p in &mut pts {
+                for a in 0..3 {
+                    p[a] *= k[a];
+                }
+            }
+        }
+        if self.jitter_sigma > 0.0 {
+            for p in &mut pts {
+                for c in p.iter_mut() {
+                    *c += (self.jitter_sigma * normal(&mut rng))
+                        .clamp(-self.jitter_clip, self.jitter_clip);
+                }
+            }
+        }
+        if self.point_dropout_max > 0.0 {
+            let ratio: f32 = rng.random_range(0.0..self.point_dropout_max);
+            let first = pts[0];
+            for p in pts.iter_mut().skip(1) {
+                if rng.random::<f32>() <= ratio {
+                    *p = first;
+                }
+            }
+        }
+        pts
+    }
+}

@@ -1,0 +1,93 @@
+//! The classifier interface explainers see: clouds in, class scores out. No tensor library here,
+//! so explainers and their tests never depend on burn (captum's `forward_func`, lime's
+//! `classifier_fn`).
+
+use serde::{Deserialize, Serialize};
+
+use crate::cloud::Normalisation;
+use crate::error::Result;
+
+/// Which class score to return.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Output {
+    /// Softmax probabilities. By default, this.
+    #[default]
+    Probability,
+    /// Raw logits (pre-softmax scores).
+    Logit,
+}
+
+/// A point-cloud classifier.
+///
+/// Inputs are point sets already in the model frame (see [`crate::cloud::Frame`]) with exactly
+/// [`input_points`](Classifier::input_points) points each: the perturbed clouds of an explanation
+/// carry positions only, so the interface takes positions rather than full
+/// [`PointCloud`](crate::cloud::PointCloud)s with their attributes.
+pub trait Classifier: Send + Sync {
+    /// Class names; scores come in this order.
+    fn class_names(&self) -> &[String];
+
+    /// Points per input cloud.
+    fn input_points(&self) -> usize;
+
+    /// How world coordinates map to the model frame.
+    fn normalisation(&self) -> Normalisation {
+        Normalisation::UnitSphere
+    }
+
+    /// Scores for a batch: row-major `[clouds.len() × n_classes]`.
+    ///
+    /// # Errors
+    /// [`Error::Classifier`](crate::Error::Classifier) when the backend fails.
+    fn predict(&self, clouds: &[&[[f32; 3]]], output: Output) -> Result<Vec<f32>>;
+
+    /// Class probabilities for a batch, one row per cloud.
+    fn predict_proba(&self, clouds: &[&[[f32; 3]]]) -> Result<Vec<Vec<f32>>> {
+        let n = self.class_names().len();
+        Ok(self
+            .predict(clouds, Output::Probability)?
+            .chunks(n)
+            .map(<[f32]>::to_vec)
+            .collect())
+    }
+
+    /// The network split at its max-pool, when it has one that nothing after the per-point layers
+    /// looks past (PointNet without T-Nets). A later fast path uses it; `None` by default.
+    fn max_pooled(&self) -> Option<&dyn MaxPooled> {
+        None
+    }
+}
+
+/// A classifier of the form `head(max over points of phi(point))`.
+pub trait MaxPooled: Send + Sync {
+    /// Width of the per-point feature `phi`.
+    fn feature_dim(&self) -> usize;
+
+    /// `phi` of every point: row-major `[points.len() × feature_dim]`.
+    ///
+    /// # Errors
+    /// [`Error::Classifier`](crate::Error::Classifier) when the backend fails.
+    fn point_features(&self, points: &[[f32; 3]]) -> Result<Vec<f32>>;
+
+    /// The head on pooled features: `globals` is `[b × feature_dim]`, the result `[b × n_classes]`.
+    ///
+    /// # Errors
+    /// [`Error::Classifier`](crate::Error::Classifier) when the backend fails.
+    fn head(&self, globals: &[f32], output: Output) -> Result<Vec<f32>>;
+}
+
+/// Softmax of each row of a row-major matrix with `n` columns, in place.
+pub fn softmax_rows(values: &mut [f32], n: usize) {
+    for row in values.chunks_mut(n) {
+        let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        let mut sum = 0.0;
+        for v in row.iter_mut() {
+            *v = (*v - max).exp();
+            sum += *v;
+        }
+        for v in row.iter_mut() {
+            *v /= sum;
+        }
+    }
+}

@@ -1,0 +1,96 @@
+//! The one library error type.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong in the library.
+///
+/// Messages are lower case, name the offending file or value, and give a hint where there is a fix,
+/// so that the CLI can print `error: {err}` as its single line.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The file could not be opened, read or written.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The operating-system error.
+        source: std::io::Error,
+    },
+    /// The file's contents are not a valid point cloud of its format.
+    #[error("{}: {message}", path.display())]
+    Format {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, with the offending value.
+        message: String,
+    },
+    /// The file's extension is not one pointlime reads or writes.
+    #[error("{}: unsupported file extension {extension:?} (expected .ply, .las, .laz, .xyz or .txt)", path.display())]
+    UnsupportedFormat {
+        /// The file.
+        path: PathBuf,
+        /// The extension found, empty when there is none.
+        extension: String,
+    },
+    /// Some points have NaN or infinite coordinates.
+    #[error("{}: {count} of {total} points have NaN or infinite coordinates (use --drop-invalid to drop them)", path.display())]
+    InvalidCoordinates {
+        /// The file.
+        path: PathBuf,
+        /// Points with a non-finite coordinate.
+        count: usize,
+        /// Points in the file.
+        total: usize,
+    },
+    /// The cloud has too few points to explain.
+    #[error("{}: the cloud has {count} point(s); at least {minimum} are needed", path.display())]
+    TooFewPoints {
+        /// The file.
+        path: PathBuf,
+        /// Points found.
+        count: usize,
+        /// Points needed.
+        minimum: usize,
+    },
+    /// A configuration value is out of range.
+    #[error("invalid setting: {0}")]
+    Config(String),
+    /// A model directory is missing, incomplete or inconsistent.
+    #[error("{}: {message}", path.display())]
+    Model {
+        /// The model directory or file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// The classifier failed on a batch.
+    #[error("classifier failed: {0}")]
+    Classifier(String),
+}
+
+impl Error {
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+
+    pub(crate) fn format(path: impl Into<PathBuf>, message: impl Into<String>) -> Self {
+        Error::Format {
+            path: path.into(),
+            message: message.into(),
+        }
+    }
+
+    pub(crate) fn model(path: impl Into<PathBuf>, message: impl Into<String>) -> Self {
+        Error::Model {
+            path: path.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// The library's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

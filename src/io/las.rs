@@ -1,0 +1,499 @@
+//! LAS/LAZ through the las crate: versions 1.0–1.4, point formats 0–10, COPC read as plain LAZ.
+//!
+//! Standard point fields become attributes with fixed names (`intensity`, `return_number`,
+//! `number_of_returns`, `classification`, `scan_angle`, `user_data`, `point_source_id`,
+//! `gps_time`, `red`/`green`/`blue`, `nir`); extra bytes described by the LAS 1.4 extra-bytes VLR
+//! become attributes named by their descriptors.
+//!
+//! The las crate reads and writes extra bytes only as opaque per-point bytes (`Point::extra_bytes`)
+//! and has no type for the extra-bytes descriptor VLR (las 0.11.2: `grep -rn ExtraBytes src/` finds
+//! only the raw byte field). So this module encodes and decodes the 192-byte descriptors of LAS 1.4
+//! R15 §2.6.2 itself and hands the las writer ordinary `Vlr`s and `extra_bytes`; every byte of the
+//! file is still laid out by las.
+
+use std::fs::File;
+use std::io::{BufReader, BufWriter};
+use std::path::Path;
+
+use las::{point::Format, Builder, Point, PointData, Reader, Transform, Vector, Vlr};
+
+use crate::cloud::{Attribute, FileFormat, LasLayout, LasRecord, PointCloud, ScalarKind, Source};
+use crate::error::{Error, Result};
+
+const EXTRA_BYTES_USER: &str = "LASF_Spec";
+const EXTRA_BYTES_RECORD: u16 = 4;
+const DESCRIPTOR_LEN: usize = 192;
+const CHUNK: u64 = 1 << 16;
+
+/// One extra-bytes attribute as the descriptor VLR declares it.
+#[derive(Debug, Clone)]
+struct Descriptor {
+    name: String,
+    kind: Option<ScalarKind>,
+    size: usize,
+    scale: Option<f64>,
+    offset: Option<f64>,
+}
+
+fn data_type_kind(t: u8) -> Option<ScalarKind> {
+    Some(match t {
+        1 => ScalarKind::U8,
+        2 => ScalarKind::I8,
+        3 => ScalarKind::U16,
+        4 => ScalarKind::I16,
+        5 => ScalarKind::U32,
+        6 => ScalarKind::I32,
+        7 => ScalarKind::U64,
+        8 => ScalarKind::I64,
+        9 => ScalarKind::F32,
+        10 => ScalarKind::F64,
+        _ => return None,
+    })
+}
+
+fn kind_data_type(k: ScalarKind) -> u8 {
+    match k {
+        ScalarKind::U8 => 1,
+        ScalarKind::I8 => 2,
+        ScalarKind::U16 => 3,
+        ScalarKind::I16 => 4,
+        ScalarKind::U32 => 5,
+        ScalarKind::I32 => 6,
+        ScalarKind::U64 => 7,
+        ScalarKind::I64 => 8,
+        ScalarKind::F32 => 9,
+        ScalarKind::F64 => 10,
+    }
+}
+
+fn parse_descriptors(data: &[u8]) -> Vec<Descriptor> {
+    data.chunks_exact(DESCRIPTOR_LEN)
+        .map(|d| {
+            let data_type = d[2];
+            let options = d[3];
+            let name = String::from_utf8_lossy(&d[4..36])
+                .trim_end_matches('\0')
+                .trim()
+                .to_string();
+            let kind = data_type_kind(data_type);
+            // Type 0 is "undefined": `options` then holds the byte count. Types 11–30 are the
+            // deprecated 2- and 3-element arrays.
+            let size = match (kind, data_type) {
+                (Some(k), _) => k.size(),
+                (None, 0) => options as usize,
+                (None, t @ 11..=30) => {
+                    let base = data_type_kind((t - 1) % 10 + 1).map_or(1, |k| k.size());
+                    base * if t <= 20 { 2 } else { 3 }
+                }
+                _ => 0,
+            };
+            let f = |o: usize| f64::from_le_bytes(d[o..o + 8].try_into().unwrap());
+            Descriptor {
+                name,
+                kind,
+                size,
+                scale: (options & 0b1000 != 0).then(|| f(112)),
+                offset: (options & 0b1_0000 != 0).then(|| f(136)),
+            }
+        })
+        .collect()
+}
+
+fn descriptor_bytes(name: &str, kind: ScalarKind, description: &str) -> [u8; DESCRIPTOR_LEN] {
+    let mut d = [0u8; DESCRIPTOR_LEN];
+    d[2] = kind_data_type(kind);
+    let n = name.as_bytes();
+    d[4..4 + n.len().min(32)].copy_from_slice(&n[..n.len().min(32)]);
+    let t = description.as_bytes();
+    d[160..160 + t.len().min(32)].copy_from_slice(&t[..t.len().min(32)]);
+    d
+}
+
+fn decode(bytes: &[u8], kind: ScalarKind) -> f64 {
+    macro_rules! le {
+        ($t:ty) => {
+            <$t>::from_le_bytes(bytes.try_into().unwrap()) as f64
+        };
+    }
+    match kind {
+        ScalarKind::U8 => bytes[0] as f64,
+        ScalarKind::I8 => bytes[0] as i8 as f64,
+        ScalarKind::U16 => le!(u16),
+        ScalarKind::I16 => le!(i16),
+        ScalarKind::U32 => le!(u32),
+        ScalarKind::I32 => le!(i32),
+        ScalarKind::U64 => le!(u64),
+        ScalarKind::I64 => le!(i64),
+        ScalarKind::F32 => le!(f32),
+        ScalarKind::F64 => le!(f64),
+    }
+}
+
+fn encode(v: f64, kind: ScalarKind, out: &mut Vec<u8>) {
+    match kind {
+        ScalarKind::U8 => out.push(v as u8),
+        ScalarKind::I8 => out.push(v as i8 as u8),
+        ScalarKind::U16 => out.extend((v as u16).to_le_bytes()),
+        ScalarKind::I16 => out.extend((v as i16).to_le_bytes()),
+        ScalarKind::U32 => out.extend((v as u32).to_le_bytes()),
+        ScalarKind::I32 => out.extend((v as i32).to_le_bytes()),
+        ScalarKind::U64 => out.extend((v as u64).to_le_bytes()),
+        ScalarKind::I64 => out.extend((v as i64).to_le_bytes()),
+        ScalarKind::F32 => out.extend((v as f32).to_le_bytes()),
+        ScalarKind::F64 => out.extend(v.to_le_bytes()),
+    }
+}
+
+fn las_err(path: &Path, e: las::Error) -> Error {
+    match e {
+        las::Error::Io(io) => Error::format(path, format!("not a valid LAS/LAZ file: {io}")),
+        e => Error::format(path, format!("not a valid LAS/LAZ file: {e}")),
+    }
+}
+
+fn record(v: &Vlr) -> LasRecord {
+    LasRecord {
+        user_id: v.user_id.clone(),
+        record_id: v.record_id,
+        description: v.description.clone(),
+        data: v.data.clone(),
+    }
+}
+
+fn is_extra_bytes(v: &Vlr) -> bool {
+    v.user_id == EXTRA_BYTES_USER && v.record_id == EXTRA_BYTES_RECORD
+}
+
+// LASzip and COPC records describe the compressed stream of the file they came from; the writer
+// makes its own.
+fn describes_stream(v: &Vlr) -> bool {
+    v.user_id == "laszip encoded" || v.user_id == "copc"
+}
+
+/// Reads a LAS or LAZ file.
+///
+/// # Errors
+/// [`Error::Format`] for a bad header, a truncated payload or a header claiming more points than the
+/// file holds (checked before reading points for uncompressed files).
+pub fn read(path: &Path) -> Result<PointCloud> {
+    let file = File::open(path).map_err(|e| Error::io(path, e))?;
+    let file_len = file.metadata().map_err(|e| Error::io(path, e))?.len();
+    let mut reader = Reader::new(BufReader::new(file)).map_err(|e| las_err(path, e))?;
+    let header = reader.header().clone();
+    let format = *header.point_format();
+    let claimed = header.number_of_points();
+    let raw = header.clone().into_raw().map_err(|e| las_err(path, e))?;
+    let record_len = raw.point_data_record_length as u64;
+    if !format.is_compressed {
+        let needed = raw.offset_to_point_data as u64 + claimed.saturating_mul(record_len);
+        if needed > file_len {
+            let holds =
+                file_len.saturating_sub(raw.offset_to_point_data as u64) / record_len.max(1);
+            return Err(Error::format(
+                path,
+                format!("header claims {claimed} points but the file holds at most {holds}"),
+            ));
+        }
+    }
+    let descriptors: Vec<Descriptor> = header
+        .all_vlrs()
+        .find(|v| is_extra_bytes(v))
+        .map(|v| parse_descriptors(&v.data))
+        .unwrap_or_default();
+
+    let version = header.version();
+    let format_n = format.to_u8().map_err(|e| las_err(path, e))?;
+    let detail = format!(
+        "{} {}.{} point format {format_n}",
+        if format.is_compressed { "LAZ" } else { "LAS" },
+        version.major,
+        version.minor
+    );
+    let t = header.transforms();
+    let layout = LasLayout {
+        version: (version.major, version.minor),
+        point_format: format_n,
+        scale: [t.x.scale, t.y.scale, t.z.scale],
+        offset: [t.x.offset, t.y.offset, t.z.offset],
+        vlrs: header
+            .vlrs()
+            .iter()
+            .filter(|v| !is_extra_bytes(v) && !describes_stream(v))
+            .map(record)
+            .collect(),
+        evlrs: header
+            .evlrs()
+            .iter()
+            .filter(|v| !describes_stream(v))
+            .map(record)
+            .collect(),
+    };
+
+    let mut fields: Vec<(&str, ScalarKind)> = vec![
+        ("intensity", ScalarKind::U16),
+        ("return_number", ScalarKind::U8),
+        ("number_of_returns", ScalarKind::U8),
+        ("classification", ScalarKind::U8),
+        ("scan_angle", ScalarKind::F32),
+        ("user_data", ScalarKind::U8),
+        ("point_source_id", ScalarKind::U16),
+    ];
+    if format.has_gps_time {
+        fields.push(("gps_time", ScalarKind::F64));
+    }
+    if format.has_color {
+        fields.extend([
+            ("red", ScalarKind::U16),
+            ("green", ScalarKind::U16),
+            ("blue", ScalarKind::U16),
+        ]);
+    }
+    if format.has_nir {
+        fields.push(("nir", ScalarKind::U16));
+    }
+    let n_std = fields.len();
+    let mut columns: Vec<Vec<f64>> = vec![Vec::new(); n_std + descriptors.len()];
+    let mut positions = Vec::new();
+
+    let mut data: PointData = las::PointDataBuilder::new().for_header(&header).build();
+    let mut total = 0u64;
+    loop {
+        let n = reader
+            .fill_points(CHUNK, &mut data)
+            .map_err(|e| las_err(path, e))?;
+        if n == 0 {
+            break;
+        }
+        total += n;
+        for p in data.points() {
+            let p = p.map_err(|e| las_err(path, e))?;
+            positions.push([p.x, p.y, p.z]);
+            let mut c = 0;
+            let mut put = |v: f64| {
+                columns[c].push(v);
+                c += 1;
+            };
+            put(p.intensity as f64);
+            put(p.return_number as f64);
+            put(p.number_of_returns as f64);
+            put(u8::from(p.classification) as f64);
+            put(p.scan_angle as f64);
+            put(p.user_data as f64);
+            put(p.point_source_id as f64);
+            if format.has_gps_time {
+                put(p.gps_time.unwrap_or(0.0));
+            }
+            if format.has_color {
+                let col = p.color.unwrap_or_default();
+                put(col.red as f64);
+                put(col.green as f64);
+                put(col.blue as f64);
+            }
+            if format.has_nir {
+                put(p.nir.unwrap_or(0) as f64);
+            }
+            let mut at = 0;
+            for (j, d) in descriptors.iter().enumerate() {
+                let end = at + d.size;
+                if let (Some(kind), Some(bytes)) = (d.kind, p.extra_bytes.get(at..end)) {
+                    let raw = decode(bytes, kind);
+                    columns[n_std + j].push(raw * d.scale.unwrap_or(1.0) + d.offset.unwrap_or(0.0));
+                }
+                at = end;
+            }
+        }
+        if n < CHUNK {
+            break;
+        }
+    }
+    if total < claimed {
+        return Err(Error::format(
+            path,
+            format!("header claims {claimed} points but the file holds {total}"),
+        ));
+    }
+
+    let mut attributes: Vec<Attribute> = fields
+        .iter()
+        .zip(columns.iter_mut())
+        .map(|((name, kind), values)| Attribute {
+            name: name.to_string(),
+            kind: *kind,
+            values: std::mem::take(values),
+        })
+        .collect();
+    for (d, values) in descriptors.iter().zip(columns.into_iter().skip(n_std)) {
+        let Some(kind) = d.kind else { continue };
+        if values.len() != positions.len() {
+            continue;
+        }
+        let scaled = d.scale.is_some() || d.offset.is_some();
+        attributes.push(Attribute {
+            name: d.name.clone(),
+            kind: if scaled { ScalarKind::F64 } else { kind },
+            values,
+        });
+    }
+    Ok(PointCloud {
+        positions,
+        attributes,
+        source: Source {
+            format: if format.is_compressed {
+                FileFormat::Laz
+            } else {
+                FileFormat::Las
+            },
+            detail,
+            las: Some(layout),
+        },
+    })
+}
+
+const STANDARD: [&str; 12] = [
+    "intensity",
+    "return_number",
+    "number_of_returns",
+    "classification",
+    "scan_angle",
+    "user_data",
+    "point_source_id",
+    "gps_time",
+    "red",
+    "green",
+    "blue",
+    "nir",
+];
+
+/// Writes a LAS 1.4 (or LAZ) file: the source's point format, transforms and VLRs when the cloud
+/// came from LAS, otherwise point format 0 at millimetre precision; standard fields back into the
+/// point record; every other attribute as a LAS 1.4 extra-bytes attribute declared in the
+/// extra-bytes VLR, so that CloudCompare and PDAL list it as a scalar field.
+///
+/// # Errors
+/// [`Error::Format`] when the las crate rejects the header or a point (say, a coordinate outside the
+/// range of the source's scale and offset).
+pub fn write(out: File, path: &Path, cloud: &PointCloud, compress: bool) -> Result<()> {
+    let fail = |e: las::Error| Error::format(path, format!("cannot write LAS: {e}"));
+    let layout = cloud
+        .source
+        .las
+        .clone()
+        .unwrap_or_else(|| default_layout(cloud));
+    let mut format = Format::new(layout.point_format).map_err(fail)?;
+    format.is_compressed = compress;
+    // Standard fields go back into the record only when the point format has them.
+    let is_standard = |name: &str| match name {
+        "gps_time" => format.has_gps_time,
+        "red" | "green" | "blue" => format.has_color,
+        "nir" => format.has_nir,
+        n => cloud.source.las.is_some() && STANDARD.contains(&n),
+    };
+    let extras: Vec<&Attribute> = cloud
+        .attributes
+        .iter()
+        .filter(|a| !is_standard(&a.name))
+        .collect();
+    format.extra_bytes = extras.iter().map(|a| a.kind.size() as u16).sum();
+
+    let mut builder = Builder::from((1, 4));
+    builder.point_format = format;
+    builder.transforms = Vector {
+        x: Transform {
+            scale: layout.scale[0],
+            offset: layout.offset[0],
+        },
+        y: Transform {
+            scale: layout.scale[1],
+            offset: layout.offset[1],
+        },
+        z: Transform {
+            scale: layout.scale[2],
+            offset: layout.offset[2],
+        },
+    };
+    builder.generating_software = "pointlime".to_string();
+    builder.vlrs = layout.vlrs.iter().map(vlr).collect();
+    builder.evlrs = layout.evlrs.iter().map(vlr).collect();
+    if !extras.is_empty() {
+        let mut data = Vec::with_capacity(extras.len() * DESCRIPTOR_LEN);
+        for a in &extras {
+            data.extend(descriptor_bytes(&a.name, a.kind, &a.name));
+        }
+        builder.vlrs.push(Vlr {
+            user_id: EXTRA_BYTES_USER.to_string(),
+            record_id: EXTRA_BYTES_RECORD,
+            description: "Extra Bytes Record".to_string(),
+            data,
+        });
+    }
+    let header = builder.into_header().map_err(fail)?;
+    let mut writer = las::Writer::new(BufWriter::new(out), header).map_err(fail)?;
+
+    let col = |name: &str| cloud.attribute(name).map(|a| &a.values);
+    let std_cols: Vec<Option<&Vec<f64>>> = STANDARD.iter().map(|n| col(n)).collect();
+    let get = |k: usize, i: usize| std_cols[k].map_or(0.0, |v| v[i]);
+    for (i, p) in cloud.positions.iter().enumerate() {
+        let mut point = Point {
+            x: p[0],
+            y: p[1],
+            z: p[2],
+            ..Default::default()
+        };
+        if cloud.source.las.is_some() {
+            point.intensity = get(0, i) as u16;
+            point.return_number = get(1, i) as u8;
+            point.number_of_returns = get(2, i) as u8;
+            point.classification = las::point::Classification::new(get(3, i) as u8)
+                .unwrap_or(las::point::Classification::CreatedNeverClassified);
+            point.scan_angle = get(4, i) as f32;
+            point.user_data = get(5, i) as u8;
+            point.point_source_id = get(6, i) as u16;
+        }
+        if format.has_gps_time {
+            point.gps_time = Some(get(7, i));
+        }
+        if format.has_color {
+            point.color = Some(las::Color::new(
+                get(8, i) as u16,
+                get(9, i) as u16,
+                get(10, i) as u16,
+            ));
+        }
+        if format.has_nir {
+            point.nir = Some(get(11, i) as u16);
+        }
+        let mut bytes = Vec::with_capacity(format.extra_bytes as usize);
+        for a in &extras {
+            encode(a.values[i], a.kind, &mut bytes);
+        }
+        point.extra_bytes = bytes;
+        writer.write_point(point).map_err(fail)?;
+    }
+    writer.close().map_err(fail)?;
+    let mut inner = writer.into_inner().map_err(fail)?;
+    std::io::Write::flush(&mut inner).map_err(|e| Error::io(path, e))?;
+    Ok(())
+}
+
+fn vlr(r: &LasRecord) -> Vlr {
+    Vlr {
+        user_id: r.user_id.clone(),
+        record_id: r.record_id,
+        description: r.description.clone(),
+        data: r.data.clone(),
+    }
+}
+
+/// Millimetre precision around the cloud's minimum corner: enough for any scanner and keeps i32
+/// coordinates in range for clouds up to ±2,000 km across.
+fn default_layout(cloud: &PointCloud) -> LasLayout {
+    let (lo, _) = cloud.bounds().unwrap_or(([0.0; 3], [0.0; 3]));
+    LasLayout {
+        version: (1, 4),
+        point_format: 0,
+        scale: [0.001; 3],
+        offset: lo.map(|c| c.floor()),
+        vlrs: Vec::new(),
+        evlrs: Vec::new(),
+    }
+}

@@ -1,0 +1,268 @@
+//! The burn side: PointNet, its on-disk form, and the [`Classifier`] it implements. burn is named
+//! only under this module.
+//!
+//! A model directory holds `config.json` (architecture, class names, input size, normalisation:
+//! the single source of truth for building the network) and `weights.bpk` (burn's burnpack record).
+
+pub mod pointnet;
+pub mod train;
+
+use std::path::{Path, PathBuf};
+
+use burn::prelude::*;
+use burn::store::ModuleRecord;
+use serde::{Deserialize, Serialize};
+
+use crate::classifier::{softmax_rows, Classifier, MaxPooled, Output};
+use crate::cloud::Normalisation;
+use crate::error::{Error, Result};
+pub use pointnet::{PointNet, PointNetConfig};
+
+/// Everything needed to rebuild a trained model, saved as `config.json`.
+#[derive(Config, Debug)]
+pub struct ModelConfig {
+    /// The architecture.
+    pub network: PointNetConfig,
+    /// Class names in output order.
+    pub class_names: Vec<String>,
+    /// Points per input cloud.
+    #[config(default = 1024)]
+    pub num_points: usize,
+    /// World-to-model-frame mapping the network was trained with.
+    #[config(default = "Normalisation::UnitSphere")]
+    pub normalisation: Normalisation,
+}
+
+/// The CPU or GPU backend that runs the network.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    /// burn's pure-Rust CPU backend (multi-threaded through rayon). By default, this: it measured
+    /// faster than ndarray here (see README, performance).
+    #[default]
+    Flex,
+    /// burn's ndarray CPU backend.
+    Ndarray,
+    /// burn's wgpu GPU backend (cargo feature `wgpu`).
+    Wgpu,
+}
+
+impl Backend {
+    fn device(self) -> Result<Device> {
+        match self {
+            Backend::Flex => Ok(Device::flex()),
+            #[allow(deprecated)] // kept to benchmark against flex, as the issue asks
+            Backend::Ndarray => Ok(Device::ndarray()),
+            #[cfg(feature = "wgpu")]
+            Backend::Wgpu => Ok(Device::wgpu(Default::default())),
+            #[cfg(not(feature = "wgpu"))]
+            Backend::Wgpu => Err(Error::Config(
+                "the wgpu backend needs pointlime built with `--features wgpu`".into(),
+            )),
+        }
+    }
+}
+
+const CONFIG_FILE: &str = "config.json";
+const WEIGHTS_FILE: &str = "weights.bpk";
+
+/// A PointNet ready for inference, behind the [`Classifier`] interface.
+pub struct PointNetClassifier {
+    net: PointNet,
+    config: ModelConfig,
+    device: Device,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for PointNetClassifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PointNetClassifier")
+            .field("path", &self.path)
+            .field("classes", &self.config.class_names)
+            .finish()
+    }
+}
+
+impl PointNetClassifier {
+    /// A randomly initialised network (for tests and training), seeded.
+    pub fn new(config: ModelConfig, backend: Backend, seed: u64) -> Result<Self> {
+        validate(&config, Path::new("<new model>"))?;
+        let device = backend.device()?;
+        device.seed(seed);
+        let net = config.network.init(&device).valid();
+        Ok(PointNetClassifier {
+            net,
+            config,
+            device,
+            path: PathBuf::new(),
+        })
+    }
+
+    /// Wraps a network (already in validation mode) with its configuration.
+    pub(crate) fn from_parts(net: PointNet, config: ModelConfig, backend: Backend) -> Result<Self> {
+        let device = backend.device()?;
+        Ok(PointNetClassifier {
+            net: net.to_device(&device),
+            config,
+            device,
+            path: PathBuf::new(),
+        })
+    }
+
+    /// Loads `dir/config.json` and `dir/weights.bpk`.
+    ///
+    /// # Errors
+    /// [`Error::Model`] when either file is missing or does not match the other.
+    pub fn load(dir: &Path, backend: Backend) -> Result<Self> {
+        let config_path = dir.join(CONFIG_FILE);
+        if !config_path.is_file() {
+            return Err(Error::model(
+                dir,
+                format!("no {CONFIG_FILE}: not a pointlime model directory"),
+            ));
+        }
+        let config = ModelConfig::load(&config_path)
+            .map_err(|e| Error::model(&config_path, format!("cannot read model config: {e}")))?;
+        validate(&config, &config_path)?;
+        let weights = dir.join(WEIGHTS_FILE);
+        let record = ModuleRecord::load(&weights)
+            .map_err(|e| Error::model(&weights, format!("cannot read weights: {e}")))?;
+        let device = backend.device()?;
+        let net = config.network.init(&device);
+        let net =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| net.load_record(record)))
+                .map_err(|_| {
+                    Error::model(&weights, "weights do not match config.json's architecture")
+                })?
+                .valid();
+        Ok(PointNetClassifier {
+            net,
+            config,
+            device,
+            path: dir.to_path_buf(),
+        })
+    }
+
+    /// Writes `dir/config.json` and `dir/weights.bpk`, creating `dir`.
+    ///
+    /// # Errors
+    /// [`Error::Io`] or [`Error::Model`] on a write failure.
+    pub fn save(&self, dir: &Path) -> Result<()> {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        let config_path = dir.join(CONFIG_FILE);
+        self.config
+            .save(&config_path)
+            .map_err(|e| Error::io(&config_path, e))?;
+        let weights = dir.join(WEIGHTS_FILE);
+        self.net
+            .clone()
+            .into_record()
+            .save(&weights)
+            .map_err(|e| Error::model(&weights, format!("cannot write weights: {e}")))
+    }
+
+    /// The model's configuration.
+    pub fn config(&self) -> &ModelConfig {
+        &self.config
+    }
+
+    /// The directory it was loaded from (empty for a new model).
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn input(&self, clouds: &[&[[f32; 3]]]) -> Result<Tensor<3>> {
+        let n = self.config.num_points;
+        let mut flat: Vec<f32> = Vec::with_capacity(clouds.len() * n * 3);
+        for c in clouds {
+            if c.len() != n {
+                return Err(Error::Classifier(format!(
+                    "model takes {n} points per cloud, got {}",
+                    c.len()
+                )));
+            }
+            flat.extend(c.iter().flatten());
+        }
+        Ok(Tensor::from_data(
+            TensorData::new(flat, [clouds.len(), n, 3]),
+            &self.device,
+        ))
+    }
+
+    fn scores(&self, logits: Tensor<2>, output: Output) -> Result<Vec<f32>> {
+        let mut v = to_vec(logits)?;
+        if output == Output::Probability {
+            softmax_rows(&mut v, self.config.class_names.len());
+        }
+        Ok(v)
+    }
+}
+
+fn to_vec<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>> {
+    t.into_data()
+        .try_to_vec::<f32>()
+        .map_err(|e| Error::Classifier(format!("{e:?}")))
+}
+
+fn validate(config: &ModelConfig, path: &Path) -> Result<()> {
+    let bad = |m: String| Err(Error::model(path, m));
+    if config.class_names.len() != config.network.num_classes {
+        return bad(format!(
+            "{} class names for {} outputs",
+            config.class_names.len(),
+            config.network.num_classes
+        ));
+    }
+    if config.network.num_classes < 2
+        || config.num_points == 0
+        || config.network.point_layers.is_empty()
+    {
+        return bad("a model needs at least 2 classes, 1 point and 1 point layer".into());
+    }
+    Ok(())
+}
+
+impl Classifier for PointNetClassifier {
+    fn class_names(&self) -> &[String] {
+        &self.config.class_names
+    }
+
+    fn input_points(&self) -> usize {
+        self.config.num_points
+    }
+
+    fn normalisation(&self) -> Normalisation {
+        self.config.normalisation
+    }
+
+    fn predict(&self, clouds: &[&[[f32; 3]]], output: Output) -> Result<Vec<f32>> {
+        if clouds.is_empty() {
+            return Ok(Vec::new());
+        }
+        let logits = self.net.forward(self.input(clouds)?);
+        self.scores(logits, output)
+    }
+
+    fn max_pooled(&self) -> Option<&dyn MaxPooled> {
+        self.net.is_max_pooled().then_some(self as &dyn MaxPooled)
+    }
+}
+
+impl MaxPooled for PointNetClassifier {
+    fn feature_dim(&self) -> usize {
+        *self.config.network.point_layers.last().unwrap()
+    }
+
+    fn point_features(&self, points: &[[f32; 3]]) -> Result<Vec<f32>> {
+        let flat: Vec<f32> = points.iter().flatten().copied().collect();
+        let x = Tensor::from_data(TensorData::new(flat, [1, points.len(), 3]), &self.device);
+        to_vec(self.net.point_features(x))
+    }
+
+    fn head(&self, globals: &[f32], output: Output) -> Result<Vec<f32>> {
+        let c = self.feature_dim();
+        let b = globals.len() / c;
+        let g = Tensor::from_data(TensorData::new(globals.to_vec(), [b, c]), &self.device);
+        self.scores(self.net.head(g), output)
+    }
+}

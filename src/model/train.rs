@@ -1,0 +1,325 @@
+//! Training a PointNet with burn's autodiff on the CPU backend: Adam with weight decay, a cosine
+//! learning-rate schedule, class-weighted cross-entropy, per-epoch checkpoints and resume.
+//!
+//! Determinism: every random draw comes from the seed — burn's device RNG (weights, dropout) is
+//! re-seeded from `(seed, epoch)` at each epoch, batch order and augmentation from ChaCha streams
+//! keyed by `(seed, epoch, object)` — so a run and a resumed run give the same model.
+
+use std::path::Path;
+use std::time::Instant;
+
+use burn::optim::decay::WeightDecayConfig;
+use burn::optim::{AdamConfig, GradientsParams};
+use burn::prelude::*;
+use burn::store::ModuleRecord;
+use burn::tensor::activation::log_softmax;
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use super::{Backend, ModelConfig, PointNetClassifier};
+use crate::augment::Augment;
+use crate::classifier::Classifier;
+use crate::dataset::{Confusion, Prepared};
+use crate::error::{Error, Result};
+
+/// Training settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TrainConfig {
+    /// By default, 40.
+    pub epochs: usize,
+    /// By default, 32.
+    pub batch_size: usize,
+    /// Peak learning rate. By default, 0.001 (PointNet).
+    pub learning_rate: f64,
+    /// Learning rate at the end of the cosine schedule. By default, 1e-5.
+    pub min_learning_rate: f64,
+    /// Adam L2 penalty. By default, 1e-4.
+    pub weight_decay: f32,
+    /// Weight the loss by inverse class frequency. By default, on.
+    pub class_weighting: bool,
+    /// Augmentation.
+    pub augment: Augment,
+    /// By default, 0.
+    pub seed: u64,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        TrainConfig {
+            epochs: 40,
+            batch_size: 32,
+            learning_rate: 1e-3,
+            min_learning_rate: 1e-5,
+            weight_decay: 1e-4,
+            class_weighting: true,
+            augment: Augment::default(),
+            seed: 0,
+        }
+    }
+}
+
+/// What happened in one epoch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EpochLog {
+    pub epoch: usize,
+    pub learning_rate: f64,
+    pub train_loss: f64,
+    pub train_accuracy: f64,
+    pub test_overall_accuracy: f64,
+    pub test_mean_class_accuracy: f64,
+    pub seconds: f64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Checkpoint {
+    completed_epochs: usize,
+    logs: Vec<EpochLog>,
+}
+
+fn mix(a: u64, b: u64) -> u64 {
+    // SplitMix64 finaliser: independent streams from (seed, epoch, index) without collisions
+    // between neighbouring keys.
+    let mut z = a ^ b.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// Classifies prepared objects with a fixed sampling seed and returns the confusion matrix;
+/// `votes` > 1 averages probabilities over that many samplings.
+pub fn evaluate(
+    model: &dyn Classifier,
+    data: &[Prepared],
+    seed: u64,
+    votes: usize,
+    batch: usize,
+) -> Result<Confusion> {
+    let n = model.input_points();
+    let c = model.class_names().len();
+    let mut confusion = Confusion::new(c);
+    for chunk in data.chunks(batch.max(1)) {
+        let mut sum = vec![0.0f32; chunk.len() * c];
+        for v in 0..votes.max(1) {
+            let clouds: Vec<Vec<[f32; 3]>> = chunk
+                .iter()
+                .map(|o| {
+                    crate::cloud::sample_indices(o.points.len(), n, mix(seed, v as u64))
+                        .iter()
+                        .map(|&i| o.points[i as usize])
+                        .collect()
+                })
+                .collect();
+            let refs: Vec<&[[f32; 3]]> = clouds.iter().map(Vec::as_slice).collect();
+            let p = model.predict(&refs, crate::classifier::Output::Probability)?;
+            sum.iter_mut().zip(p).for_each(|(s, x)| *s += x);
+        }
+        for (o, row) in chunk.iter().zip(sum.chunks(c)) {
+            let pred = (0..c)
+                .max_by(|&a, &b| row[a].total_cmp(&row[b]).then(b.cmp(&a)))
+                .unwrap_or(0);
+            confusion.add(o.class, pred);
+        }
+    }
+    Ok(confusion)
+}
+
+/// Trains from scratch (or from `out/checkpoint` with `resume`) and saves the model to `out`.
+/// `on_batch(done, total, loss, accuracy)` and `on_epoch(log)` report progress.
+///
+/// # Errors
+/// [`Error::Config`] for empty data; I/O errors writing checkpoints or the model.
+pub fn train(
+    model_config: ModelConfig,
+    config: &TrainConfig,
+    train_set: &[Prepared],
+    test_set: &[Prepared],
+    out: &Path,
+    resume: bool,
+    mut on_batch: impl FnMut(usize, usize, f64, f64),
+    mut on_epoch: impl FnMut(&EpochLog),
+) -> Result<PointNetClassifier> {
+    if train_set.len() < 2 || config.batch_size < 2 {
+        return Err(Error::Config(
+            "training needs at least 2 objects and a batch size of at least 2".into(),
+        ));
+    }
+    let n_classes = model_config.class_names.len();
+    let n = model_config.num_points;
+    let device = Device::flex().autodiff();
+    device.seed(config.seed);
+    let mut net = model_config.network.init(&device);
+    let mut optim = AdamConfig::new()
+        .with_weight_decay(Some(WeightDecayConfig::new(config.weight_decay)))
+        .init();
+
+    let ckpt_dir = out.join("checkpoint");
+    let mut start_epoch = 0;
+    let mut logs = Vec::new();
+    if resume && ckpt_dir.join("state.json").is_file() {
+        let state: Checkpoint = read_json(&ckpt_dir.join("state.json"))?;
+        let w = ckpt_dir.join("weights.bpk");
+        let record = ModuleRecord::load(&w)
+            .map_err(|e| Error::model(&w, format!("cannot read checkpoint: {e}")))?;
+        net = net.load_record(record);
+        let o = ckpt_dir.join("optimizer.bpk");
+        optim = optim
+            .load(&o)
+            .map_err(|e| Error::model(&o, format!("cannot read checkpoint: {e}")))?;
+        start_epoch = state.completed_epochs;
+        logs = state.logs;
+    }
+
+    // Inverse-frequency weights, normalised so that a balanced set gets 1 everywhere.
+    let mut counts = vec![0usize; n_classes];
+    for o in train_set {
+        counts[o.class] += 1;
+    }
+    let weights: Vec<f32> = counts
+        .iter()
+        .map(|&c| {
+            if !config.class_weighting || c == 0 {
+                1.0
+            } else {
+                train_set.len() as f32 / (n_classes as f32 * c as f32)
+            }
+        })
+        .collect();
+
+    for epoch in start_epoch..config.epochs {
+        let t0 = Instant::now();
+        device.seed(mix(config.seed, epoch as u64));
+        let progress = epoch as f64 / config.epochs.max(1) as f64;
+        let lr = config.min_learning_rate
+            + 0.5
+                * (config.learning_rate - config.min_learning_rate)
+                * (1.0 + (std::f64::consts::PI * progress).cos());
+        let mut order: Vec<usize> = (0..train_set.len()).collect();
+        order.shuffle(&mut ChaCha8Rng::seed_from_u64(mix(
+            config.seed,
+            1000 + epoch as u64,
+        )));
+        // A last batch of one would break batch norm's statistics; drop it (it is a different object
+        // each epoch).
+        let batches: Vec<&[usize]> = order
+            .chunks(config.batch_size)
+            .filter(|b| b.len() >= 2)
+            .collect();
+        let (mut loss_sum, mut correct, mut seen) = (0.0f64, 0usize, 0usize);
+        for (bi, batch) in batches.iter().enumerate() {
+            let mut flat: Vec<f32> = Vec::with_capacity(batch.len() * n * 3);
+            let mut target = vec![0.0f32; batch.len() * n_classes];
+            let mut wsum = 0.0;
+            for (row, &i) in batch.iter().enumerate() {
+                let o = &train_set[i];
+                let s = config.augment.sample(
+                    &o.points,
+                    &o.labels,
+                    o.n_segments,
+                    n,
+                    mix(mix(config.seed, epoch as u64), i as u64),
+                );
+                flat.extend(s.iter().flatten());
+                target[row * n_classes + o.class] = weights[o.class];
+                wsum += weights[o.class];
+            }
+            target.iter_mut().for_each(|t| *t /= wsum);
+            let x = Tensor::<3>::from_data(TensorData::new(flat, [batch.len(), n, 3]), &device);
+            let y =
+                Tensor::<2>::from_data(TensorData::new(target, [batch.len(), n_classes]), &device);
+            let logits = net.forward(x); // [batch, classes]
+            let loss = (log_softmax(logits.clone(), 1) * y).sum().neg(); // weighted mean NLL
+            let loss_value: f32 = loss.clone().into_scalar();
+            let pred: Vec<i64> = logits
+                .argmax(1)
+                .into_data()
+                .convert::<i64>()
+                .try_to_vec::<i64>()
+                .map_err(|e| Error::Classifier(format!("{e:?}")))?;
+            correct += batch
+                .iter()
+                .zip(&pred)
+                .filter(|(&i, &p)| train_set[i].class as i64 == p)
+                .count();
+            seen += batch.len();
+            loss_sum += loss_value as f64 * batch.len() as f64;
+            let grads = GradientsParams::from_grads(loss.backward(), &net);
+            net = optim.step(lr, net, grads);
+            on_batch(
+                bi + 1,
+                batches.len(),
+                loss_sum / seen as f64,
+                correct as f64 / seen as f64,
+            );
+        }
+
+        let eval_model =
+            PointNetClassifier::from_parts(net.valid(), model_config.clone(), Backend::Flex)?;
+        let metrics = evaluate(&eval_model, test_set, config.seed, 1, 32)?.metrics();
+        let log = EpochLog {
+            epoch: epoch + 1,
+            learning_rate: lr,
+            train_loss: loss_sum / seen.max(1) as f64,
+            train_accuracy: correct as f64 / seen.max(1) as f64,
+            test_overall_accuracy: metrics.overall_accuracy,
+            test_mean_class_accuracy: metrics.mean_class_accuracy,
+            seconds: t0.elapsed().as_secs_f64(),
+        };
+        on_epoch(&log);
+        logs.push(log);
+
+        std::fs::create_dir_all(&ckpt_dir).map_err(|e| Error::io(&ckpt_dir, e))?;
+        let w = ckpt_dir.join("weights.bpk");
+        net.clone()
+            .into_record()
+            .save(&w)
+            .map_err(|e| Error::model(&w, e.to_string()))?;
+        let o = ckpt_dir.join("optimizer.bpk");
+        optim
+            .save(&o)
+            .map_err(|e| Error::model(&o, e.to_string()))?;
+        write_json(
+            &ckpt_dir.join("state.json"),
+            &Checkpoint {
+                completed_epochs: epoch + 1,
+                logs: logs.clone(),
+            },
+        )?;
+        write_log(&out.join("train_log.csv"), &logs)?;
+    }
+    let model = PointNetClassifier::from_parts(net.valid(), model_config, Backend::Flex)?;
+    model.save(out)?;
+    Ok(model)
+}
+
+fn write_log(path: &Path, logs: &[EpochLog]) -> Result<()> {
+    let mut s = String::from("epoch,learning_rate,train_loss,train_accuracy,test_overall_accuracy,test_mean_class_accuracy,seconds\n");
+    for l in logs {
+        s.push_str(&format!(
+            "{},{:.6},{:.5},{:.4},{:.4},{:.4},{:.1}\n",
+            l.epoch,
+            l.learning_rate,
+            l.train_loss,
+            l.train_accuracy,
+            l.test_overall_accuracy,
+            l.test_mean_class_accuracy,
+            l.seconds
+        ));
+    }
+    std::fs::write(path, s).map_err(|e| Error::io(path, e))
+}
+
+fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
+    let text =
+        serde_json::to_string_pretty(value).map_err(|e| Error::format(path, e.to_string()))?;
+    crate::io::write_atomic(path, |mut f| {
+        std::io::Write::write_all(&mut f, text.as_bytes()).map_err(|e| Error::io(path, e))
+    })
+}
+
+fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    serde_json::from_str(&text).map_err(|e| Error::format(path, e.to_string()))
+}

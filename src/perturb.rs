@@ -1,0 +1,150 @@
+//! Perturbation masks over segments and their application to a cloud.
+//!
+//! A mask has one byte per segment, 1 = kept (lime_image's convention). Row 0 keeps everything, so
+//! the first sample is the unperturbed cloud; the other rows keep each segment independently with
+//! probability `keep_probability`. All rows come from one seeded RNG before any batching, so the
+//! samples are the same whatever the batch size or thread count.
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+/// S masks over K segments, row-major, 1 = kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Masks {
+    n_segments: usize,
+    bits: Vec<u8>,
+}
+
+impl Masks {
+    /// Draws `n_samples` masks: row 0 all ones, the rest Bernoulli(`keep_probability`) per segment.
+    pub fn sample(n_samples: usize, n_segments: usize, keep_probability: f64, seed: u64) -> Masks {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mut bits = vec![1u8; n_samples * n_segments];
+        for b in bits.iter_mut().skip(n_segments) {
+            *b = rng.random_bool(keep_probability) as u8;
+        }
+        Masks { n_segments, bits }
+    }
+
+    /// Masks from explicit rows (each of length `n_segments`).
+    pub fn from_rows(n_segments: usize, rows: &[Vec<u8>]) -> Masks {
+        assert!(rows.iter().all(|r| r.len() == n_segments));
+        Masks {
+            n_segments,
+            bits: rows.concat(),
+        }
+    }
+
+    /// Number of masks.
+    pub fn len(&self) -> usize {
+        self.bits.len().checked_div(self.n_segments).unwrap_or(0)
+    }
+
+    /// Whether there are no masks.
+    pub fn is_empty(&self) -> bool {
+        self.bits.is_empty()
+    }
+
+    /// Segments per mask.
+    pub fn n_segments(&self) -> usize {
+        self.n_segments
+    }
+
+    /// Mask `s`.
+    pub fn row(&self, s: usize) -> &[u8] {
+        &self.bits[s * self.n_segments..(s + 1) * self.n_segments]
+    }
+}
+
+/// What happens to the points of segments a mask turns off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Removal {
+    /// Remove them and refill the cloud to the network's size by repeating kept points in order.
+    ///
+    /// For a max-pooled network (PointNet without T-Nets) this is exact removal: the global feature
+    /// is a maximum over points, and repeating a kept point cannot change a maximum. So the network
+    /// sees precisely "the object without these segments", not an object with a hole filled by
+    /// an arbitrary baseline. By default, this strategy.
+    #[default]
+    Drop,
+    /// Move them onto the cloud's centroid (the model-frame origin): a fixed-reference baseline in
+    /// the manner of captum's `baselines`.
+    Centroid,
+}
+
+/// Writes the perturbed cloud for `mask` into `out` (cleared first, `points.len()` points after).
+///
+/// `points` are the network's input points in the model frame and `labels` their segments. When a
+/// mask keeps no point under [`Removal::Drop`], every point is put at the origin, which is the
+/// [`Removal::Centroid`] cloud with everything removed: the network still gets a valid input.
+pub fn apply(
+    points: &[[f32; 3]],
+    labels: &[u32],
+    mask: &[u8],
+    removal: Removal,
+    out: &mut Vec<[f32; 3]>,
+) {
+    out.clear();
+    match removal {
+        Removal::Drop => {
+            out.extend(
+                points
+                    .iter()
+                    .zip(labels)
+                    .filter(|(_, &l)| mask[l as usize] != 0)
+                    .map(|(p, _)| *p),
+            );
+            let kept = out.len();
+            if kept == 0 {
+                out.resize(points.len(), [0.0; 3]);
+            } else {
+                for i in kept..points.len() {
+                    out.push(out[i % kept]);
+                }
+            }
+        }
+        Removal::Centroid => out.extend(points.iter().zip(labels).map(|(p, &l)| {
+            if mask[l as usize] != 0 {
+                *p
+            } else {
+                [0.0; 3]
+            }
+        })),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn first_mask_keeps_everything_and_rate_matches_probability() {
+        let m = Masks::sample(2001, 50, 0.3, 7);
+        assert!(m.row(0).iter().all(|&b| b == 1));
+        let kept: usize = (1..m.len())
+            .map(|s| m.row(s).iter().map(|&b| b as usize).sum::<usize>())
+            .sum();
+        let rate = kept as f64 / (2000.0 * 50.0);
+        assert!((rate - 0.3).abs() < 0.01, "rate {rate}");
+    }
+
+    #[test]
+    fn drop_refills_with_kept_points_and_handles_all_dropped() {
+        let pts = [
+            [1.0, 0.0, 0.0],
+            [2.0, 0.0, 0.0],
+            [3.0, 0.0, 0.0],
+            [4.0, 0.0, 0.0],
+        ];
+        let labels = [0, 1, 1, 0];
+        let mut out = Vec::new();
+        apply(&pts, &labels, &[0, 1], Removal::Drop, &mut out);
+        assert_eq!(out, vec![pts[1], pts[2], pts[1], pts[2]]);
+        apply(&pts, &labels, &[0, 0], Removal::Drop, &mut out);
+        assert_eq!(out, vec![[0.0; 3]; 4]);
+        apply(&pts, &labels, &[0, 1], Removal::Centroid, &mut out);
+        assert_eq!(out, vec![[0.0; 3], pts[1], pts[2], [0.0; 3]]);
+    }
+}

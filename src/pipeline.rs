@@ -1,0 +1,238 @@
+//! The whole job for one cloud: validate → model frame → supervoxels → sample to the network's size
+//! → LIME → per-point importances and a report.
+
+use std::path::Path;
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+
+use crate::classifier::Classifier;
+use crate::cloud::{sample_indices, Attribute, Frame, PointCloud, ScalarKind};
+use crate::error::Result;
+use crate::explain::{explain, Explanation, LimeConfig, Progress, Targets};
+use crate::segment::{supervoxels, SegmentConfig, Segmentation};
+
+/// Settings of one explanation run. Loads from JSON/TOML-like serde formats; CLI flags override.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ExplainConfig {
+    /// Supervoxel settings.
+    pub segments: SegmentConfig,
+    /// LIME settings.
+    pub lime: LimeConfig,
+    /// Classes to explain.
+    pub targets: Targets,
+    /// Drop points with NaN/Inf coordinates instead of failing. By default, false.
+    pub drop_invalid: bool,
+    /// The one seed every random step derives from. By default, 0.
+    pub seed: u64,
+}
+
+impl ExplainConfig {
+    /// Derives each stage's seed from [`seed`](Self::seed), so that one number fixes the run.
+    pub fn seeded(mut self) -> Self {
+        self.segments.seed = self.seed;
+        self.lime.seed = self.seed.wrapping_add(1);
+        self
+    }
+}
+
+/// Wall time of each stage, in seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct Timings {
+    pub segmentation: f64,
+    pub sampling_and_inference: f64,
+    pub surrogate_fit: f64,
+    pub total: f64,
+}
+
+/// One segment in the report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SegmentReport {
+    pub id: usize,
+    /// Mean position, world coordinates.
+    pub centroid: [f64; 3],
+    /// Points of the original cloud in the segment.
+    pub points: usize,
+    /// Of those, points among the network's input sample.
+    pub sampled_points: usize,
+    /// Coefficient per explained class, in the order of `explanations`.
+    pub coefficients: Vec<f64>,
+}
+
+/// The JSON report of one explained cloud.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    pub input: String,
+    pub model: String,
+    pub class_names: Vec<String>,
+    /// Class probabilities of the unperturbed cloud.
+    pub probabilities: Vec<f32>,
+    pub predicted: usize,
+    pub predicted_name: String,
+    pub points: usize,
+    /// Points dropped for NaN/Inf coordinates (with `drop_invalid`).
+    pub dropped_invalid: usize,
+    pub frame: Frame,
+    pub settings: ExplainConfig,
+    pub explanations: Vec<Explanation>,
+    pub segments: Vec<SegmentReport>,
+    pub timings: Timings,
+}
+
+/// An explained cloud: the report, plus what is needed to write per-point values.
+#[derive(Debug, Clone)]
+pub struct Explained {
+    pub report: Report,
+    pub segmentation: Segmentation,
+}
+
+impl Explained {
+    /// The cloud with `importance` (f32, first explained class), one `importance_<class>` per
+    /// further class, and `segment` (u32) attributes added; existing attributes of those names are
+    /// replaced, so re-explaining an explained file works.
+    pub fn annotate(&self, cloud: &PointCloud) -> PointCloud {
+        let mut out = cloud.clone();
+        let mut new = Vec::new();
+        for (i, e) in self.report.explanations.iter().enumerate() {
+            let name = if i == 0 {
+                "importance".to_string()
+            } else {
+                format!("importance_{}", sanitize(&e.target_name))
+            };
+            new.push(Attribute {
+                name,
+                kind: ScalarKind::F32,
+                values: e
+                    .per_point(&self.segmentation.labels)
+                    .into_iter()
+                    .map(f64::from)
+                    .collect(),
+            });
+        }
+        new.push(Attribute {
+            name: "segment".into(),
+            kind: ScalarKind::U32,
+            values: self.segmentation.labels.iter().map(|&l| l as f64).collect(),
+        });
+        out.attributes
+            .retain(|a| !new.iter().any(|n| n.name == a.name));
+        out.attributes.extend(new);
+        out
+    }
+}
+
+fn sanitize(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// Explains one cloud. `cloud` must already be validated ([`PointCloud::validate`]).
+///
+/// # Errors
+/// Configuration and classifier errors.
+pub fn explain_cloud(
+    cloud: &PointCloud,
+    input: &Path,
+    classifier: &dyn Classifier,
+    model_name: &str,
+    config: &ExplainConfig,
+    dropped_invalid: usize,
+    progress: Option<&Progress>,
+) -> Result<Explained> {
+    let start = Instant::now();
+    let frame = Frame::fit(&cloud.positions, classifier.normalisation());
+    // Segment in metres around the centroid, so a seed resolution means metres.
+    let local: Vec<[f32; 3]> = cloud
+        .positions
+        .iter()
+        .map(|p| {
+            [
+                (p[0] - frame.center[0]) as f32,
+                (p[1] - frame.center[1]) as f32,
+                (p[2] - frame.center[2]) as f32,
+            ]
+        })
+        .collect();
+    let segmentation = supervoxels(&local, &config.segments)?;
+    let t_segment = start.elapsed().as_secs_f64();
+
+    let n = classifier.input_points();
+    let index = sample_indices(cloud.len(), n, config.seed);
+    let points: Vec<[f32; 3]> = index
+        .iter()
+        .map(|&i| frame.to_model(&cloud.positions[i as usize]))
+        .collect();
+    let labels: Vec<u32> = index
+        .iter()
+        .map(|&i| segmentation.labels[i as usize])
+        .collect();
+
+    let result = explain(
+        classifier,
+        &points,
+        &labels,
+        segmentation.count,
+        &config.targets,
+        &config.lime,
+        progress,
+    )?;
+
+    let sizes = segmentation.sizes();
+    let mut sampled = vec![0usize; segmentation.count];
+    for &l in &labels {
+        sampled[l as usize] += 1;
+    }
+    let centroids = segmentation.centroids(&cloud.positions);
+    let segments = (0..segmentation.count)
+        .map(|id| SegmentReport {
+            id,
+            centroid: centroids[id],
+            points: sizes[id],
+            sampled_points: sampled[id],
+            coefficients: result
+                .explanations
+                .iter()
+                .map(|e| e.coefficients[id])
+                .collect(),
+        })
+        .collect();
+    let predicted = (0..result.probabilities.len())
+        .max_by(|&a, &b| {
+            result.probabilities[a]
+                .total_cmp(&result.probabilities[b])
+                .then(b.cmp(&a))
+        })
+        .unwrap_or(0);
+    let report = Report {
+        input: input.display().to_string(),
+        model: model_name.to_string(),
+        class_names: classifier.class_names().to_vec(),
+        predicted,
+        predicted_name: classifier.class_names()[predicted].clone(),
+        probabilities: result.probabilities,
+        points: cloud.len(),
+        dropped_invalid,
+        frame,
+        settings: config.clone(),
+        explanations: result.explanations,
+        segments,
+        timings: Timings {
+            segmentation: t_segment,
+            sampling_and_inference: result.inference_seconds,
+            surrogate_fit: result.fit_seconds,
+            total: start.elapsed().as_secs_f64(),
+        },
+    };
+    Ok(Explained {
+        report,
+        segmentation,
+    })
+}
