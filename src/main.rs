@@ -121,7 +121,9 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     }
-    // A panic is a bug, never an answer to bad input; still, report it in one line.
+    // A panic is a bug, never an answer to bad input. The library turns panics inside format
+    // crates into errors, so the hook only records the message; one that reaches here is printed
+    // as one line.
     std::panic::set_hook(Box::new(|info| {
         let msg = info
             .payload()
@@ -129,7 +131,11 @@ fn main() -> ExitCode {
             .map(|s| s.to_string())
             .or_else(|| info.payload().downcast_ref::<String>().cloned())
             .unwrap_or_default();
-        eprintln!("error: internal error (please report): {msg}");
+        let place = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        *LAST_PANIC.lock().unwrap_or_else(|e| e.into_inner()) = Some(format!("{msg}{place}"));
     }));
     match std::panic::catch_unwind(|| run(cli.command)) {
         Ok(Ok(code)) => code,
@@ -137,9 +143,19 @@ fn main() -> ExitCode {
             eprintln!("error: {}", one_line(&e));
             ExitCode::from(2)
         }
-        Err(_) => ExitCode::from(2),
+        Err(_) => {
+            let msg = LAST_PANIC
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .take()
+                .unwrap_or_default();
+            eprintln!("error: internal error (please report): {msg}");
+            ExitCode::from(2)
+        }
     }
 }
+
+static LAST_PANIC: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
 
 fn one_line(e: &anyhow::Error) -> String {
     e.chain()

@@ -170,6 +170,18 @@ fn describes_stream(v: &Vlr) -> bool {
     v.user_id == "laszip encoded" || v.user_id == "copc"
 }
 
+/// `offset_to_point_data` (bytes 96–99) and `point_data_record_length` (105–106) of a LAS header.
+fn raw_layout(path: &Path) -> Result<(u64, u64)> {
+    use std::io::Read;
+    let mut head = [0u8; 107];
+    File::open(path)
+        .and_then(|mut f| f.read_exact(&mut head))
+        .map_err(|e| Error::format(path, format!("not a valid LAS/LAZ file: {e}")))?;
+    let offset = u32::from_le_bytes(head[96..100].try_into().unwrap()) as u64;
+    let record_len = u16::from_le_bytes(head[105..107].try_into().unwrap()) as u64;
+    Ok((offset, record_len))
+}
+
 /// Reads a LAS or LAZ file.
 ///
 /// # Errors
@@ -182,13 +194,13 @@ pub fn read(path: &Path) -> Result<PointCloud> {
     let header = reader.header().clone();
     let format = *header.point_format();
     let claimed = header.number_of_points();
-    let raw = header.clone().into_raw().map_err(|e| las_err(path, e))?;
-    let record_len = raw.point_data_record_length as u64;
     if !format.is_compressed {
-        let needed = raw.offset_to_point_data as u64 + claimed.saturating_mul(record_len);
+        // Offset and record length as the file states them: las's `into_raw` re-derives the
+        // offset (adding LAS 1.0's optional start signature), which would misjudge 1.0 files.
+        let (offset, record_len) = raw_layout(path)?;
+        let needed = offset + claimed.saturating_mul(record_len);
         if needed > file_len {
-            let holds =
-                file_len.saturating_sub(raw.offset_to_point_data as u64) / record_len.max(1);
+            let holds = file_len.saturating_sub(offset) / record_len.max(1);
             return Err(Error::format(
                 path,
                 format!("header claims {claimed} points but the file holds at most {holds}"),
@@ -426,9 +438,44 @@ pub fn write(out: File, path: &Path, cloud: &PointCloud, compress: bool) -> Resu
             data,
         });
     }
+    // Check the coordinate range first: las would fail mid-file on a point its scale and offset
+    // cannot hold.
+    for p in &cloud.positions {
+        for a in 0..3 {
+            let raw = ((p[a] - layout.offset[a]) / layout.scale[a]).round();
+            if !(i32::MIN as f64..=i32::MAX as f64).contains(&raw) {
+                return Err(Error::format(
+                    path,
+                    format!(
+                        "cannot write LAS: coordinate {} does not fit scale {} and offset {}",
+                        p[a], layout.scale[a], layout.offset[a]
+                    ),
+                ));
+            }
+        }
+    }
     let header = builder.into_header().map_err(fail)?;
     let mut writer = las::Writer::new(BufWriter::new(out), header).map_err(fail)?;
+    let written = write_points(&mut writer, cloud, &format, &extras);
+    if let Err(e) = written {
+        // las's Writer closes itself on drop and panics if that fails ("Error when dropping the
+        // writer", las 0.11.2 writer/mod.rs:445); after a failed write it would. Leaking it keeps the
+        // error an error; the caller deletes the temporary file.
+        std::mem::forget(writer);
+        return Err(fail(e));
+    }
+    writer.close().map_err(fail)?;
+    let mut inner = writer.into_inner().map_err(fail)?;
+    std::io::Write::flush(&mut inner).map_err(|e| Error::io(path, e))?;
+    Ok(())
+}
 
+fn write_points<W: 'static + std::io::Write + std::io::Seek + std::fmt::Debug + Send + Sync>(
+    writer: &mut las::Writer<W>,
+    cloud: &PointCloud,
+    format: &Format,
+    extras: &[&Attribute],
+) -> las::Result<()> {
     let col = |name: &str| cloud.attribute(name).map(|a| &a.values);
     let std_cols: Vec<Option<&Vec<f64>>> = STANDARD.iter().map(|n| col(n)).collect();
     let get = |k: usize, i: usize| std_cols[k].map_or(0.0, |v| v[i]);
@@ -463,15 +510,12 @@ pub fn write(out: File, path: &Path, cloud: &PointCloud, compress: bool) -> Resu
             point.nir = Some(get(11, i) as u16);
         }
         let mut bytes = Vec::with_capacity(format.extra_bytes as usize);
-        for a in &extras {
+        for a in extras {
             encode(a.values[i], a.kind, &mut bytes);
         }
         point.extra_bytes = bytes;
-        writer.write_point(point).map_err(fail)?;
+        writer.write_point(point)?;
     }
-    writer.close().map_err(fail)?;
-    let mut inner = writer.into_inner().map_err(fail)?;
-    std::io::Write::flush(&mut inner).map_err(|e| Error::io(path, e))?;
     Ok(())
 }
 

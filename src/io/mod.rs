@@ -45,9 +45,27 @@ pub fn format_of(path: &Path) -> Result<FileFormat> {
 pub fn read(path: &Path) -> Result<PointCloud> {
     match format_of(path)? {
         FileFormat::Ply => ply::read(path),
-        FileFormat::Las | FileFormat::Laz => las::read(path),
+        FileFormat::Las | FileFormat::Laz => guard(path, || las::read(path)),
         FileFormat::Xyz => xyz::read(path),
     }
+}
+
+/// Runs a reader, turning a panic inside a format crate into an error naming the file.
+///
+/// laz 0.13 panics on some corrupt LAZ streams ("Variable-size chunks, but no chunk table" on
+/// LASzip's `broken_coder.laz`); user data must never crash pointlime.
+fn guard(path: &Path, read: impl FnOnce() -> Result<PointCloud>) -> Result<PointCloud> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(read)).unwrap_or_else(|payload| {
+        let msg = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown failure".into());
+        Err(Error::format(
+            path,
+            format!("not a valid LAS/LAZ file: decoder failed: {msg}"),
+        ))
+    })
 }
 
 /// Options for [`write`].

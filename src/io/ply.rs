@@ -84,7 +84,7 @@ fn scalar_of(k: ScalarKind) -> ScalarType {
 ///
 /// # Errors
 /// [`Error::Io`] when the file cannot be opened; [`Error::Format`] for a malformed header, a payload
-/// shorter than the header says, or a vertex element without `x` and `y`.
+/// shorter than the header says.
 pub fn read(path: &Path) -> Result<PointCloud> {
     let file = File::open(path).map_err(|e| Error::io(path, e))?;
     let mut reader = BufReader::new(file);
@@ -129,20 +129,15 @@ pub fn read(path: &Path) -> Result<PointCloud> {
 
     let def = &header.elements[&target];
     let column = |n: &str| def.properties.keys().position(|k| k == n);
-    let (Some(ix), Some(iy)) = (column("x"), column("y")) else {
-        return Err(Error::format(
-            path,
-            format!("element '{target}' has no x and y properties"),
-        ));
-    };
-    // Two-dimensional point sets (no z) are planar clouds.
-    let iz = column("z");
+    // A missing axis reads as 0: 2-d point sets (x, y) are planar clouds, and an element with
+    // other properties only still loads with its count and attributes.
+    let axes = [column("x"), column("y"), column("z")];
     cloud.positions = rows
         .iter()
-        .map(|r| [r.0[ix], r.0[iy], iz.map_or(0.0, |i| r.0[i])])
+        .map(|r| axes.map(|a| a.map_or(0.0, |i| r.0[i])))
         .collect();
     for (i, (name, prop)) in def.properties.iter().enumerate() {
-        if Some(i) == Some(ix) || Some(i) == Some(iy) || Some(i) == iz {
+        if axes.contains(&Some(i)) {
             continue;
         }
         if let PropertyType::Scalar(t) = &prop.data_type {

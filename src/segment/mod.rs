@@ -11,7 +11,9 @@
 //! 2. **Lloyd iterations** on the subsample (nearest centroid through a k-d tree, then means), then
 //!    one assignment of every point. Clusters are Voronoi cells, hence compact.
 //! 3. **Connectivity.** Points are linked when they fall in the same or 26-adjacent voxels of side
-//!    `link` (by default twice the median nearest-neighbour spacing). A cluster that is several
+//!    `link` (by default the 95th percentile, over a sample, of the distance from a point to its
+//!    6th nearest neighbour: the voxel graph then links every point to its near neighbourhood even
+//!    where sampling is uneven, while gaps wider than that split). A cluster that is several
 //!    pieces keeps its largest piece; each other piece joins the neighbouring segment it touches
 //!    most, or becomes a segment of its own when it touches none (an isolated part of the cloud).
 //! 4. **Tiny segments** (fewer than [`SegmentConfig::min_fraction`] of the mean size) join the
@@ -58,7 +60,7 @@ pub struct SegmentConfig {
     pub subsample: usize,
     /// Segments smaller than this fraction of the mean segment size are merged. By default, 0.1.
     pub min_fraction: f64,
-    /// Side of the connectivity voxels; `None` picks twice the median nearest-neighbour spacing.
+    /// Side of the connectivity voxels; `None` picks it from the point spacing (module docs).
     /// By default, `None`.
     pub link: Option<f64>,
 }
@@ -177,7 +179,7 @@ pub fn supervoxels(points: &[[f32; 3]], config: &SegmentConfig) -> Result<Segmen
     let link = config
         .link
         .map(|l| l as f32)
-        .unwrap_or_else(|| 2.0 * median_spacing(points, &mut rng));
+        .unwrap_or_else(|| link_spacing(points, &mut rng));
     let grid = VoxelGraph::new(points, link);
     let mut labels = compact(labels);
     labels = grid.make_connected(labels);
@@ -265,25 +267,27 @@ fn means(points: &[[f32; 3]], labels: &[u32], k: usize) -> Vec<[f32; 3]> {
         .collect()
 }
 
-/// Median distance from a point to its nearest other point, over a sample of at most 2,000 points.
-fn median_spacing(points: &[[f32; 3]], rng: &mut ChaCha8Rng) -> f32 {
+/// The 95th percentile, over a sample of at most 2,000 points, of the distance from a point to its
+/// 6th nearest other point.
+fn link_spacing(points: &[[f32; 3]], rng: &mut ChaCha8Rng) -> f32 {
     let tree = KdTree::new(points);
     let m = points.len().min(2000);
     let idx = index::sample(rng, points.len(), m).into_vec();
     let mut d: Vec<f32> = idx
         .iter()
         .filter_map(|&i| {
-            tree.nearest_n(&points[i], 2)
-                .into_iter()
+            tree.nearest_n(&points[i], 7)
+                .last()
                 .map(|(_, d2)| d2.sqrt())
-                .find(|&d| d > 0.0)
         })
+        .filter(|&d| d > 0.0)
         .collect();
     if d.is_empty() {
+        // Every sampled point has 6 duplicates: any positive side links them.
         return 1.0;
     }
-    let mid = d.len() / 2;
-    *d.select_nth_unstable_by(mid, f32::total_cmp).1
+    let q = (d.len() * 95 / 100).min(d.len() - 1);
+    *d.select_nth_unstable_by(q, f32::total_cmp).1
 }
 
 fn count_labels(labels: &[u32]) -> usize {

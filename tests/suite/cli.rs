@@ -1,0 +1,206 @@
+//! The `pointlime` binary: outputs, exit codes, one-line errors, no partial files.
+
+use std::path::Path;
+use std::process::Command;
+
+use pointlime::cloud::{FileFormat, PointCloud};
+use pointlime::model::{Backend, ModelConfig, PointNetClassifier, PointNetConfig};
+
+use crate::common::{blobs, tempdir};
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_pointlime"))
+}
+
+fn model(dir: &Path) {
+    let net = PointNetConfig::new(2)
+        .with_point_layers(vec![16, 32])
+        .with_head_layers(vec![16]);
+    let config = ModelConfig::new(net, vec!["car".into(), "tree".into()]).with_num_points(128);
+    PointNetClassifier::new(config, Backend::Flex, 0)
+        .unwrap()
+        .save(dir)
+        .unwrap();
+}
+
+#[test]
+fn explain_writes_annotated_cloud_and_report_and_info_reads_them() {
+    let dir = tempdir();
+    let m = dir.path().join("model");
+    model(&m);
+    let input = dir.path().join("scan.ply");
+    pointlime::io::write(&input, &blobs(4, 100, 3.0, 0).0, Default::default()).unwrap();
+    let out = bin()
+        .args([
+            "explain",
+            input.to_str().unwrap(),
+            "--model",
+            m.to_str().unwrap(),
+            "--segments",
+            "8",
+            "--samples",
+            "100",
+            "--top-labels",
+            "2",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ply = dir.path().join("scan.explained.ply");
+    let json = dir.path().join("scan.explained.json");
+    let cloud = pointlime::io::read(&ply).unwrap();
+    assert_eq!(cloud.len(), 400);
+    assert!(cloud.attribute("importance").is_some() && cloud.attribute("segment").is_some());
+    // The second explained class is whichever was less probable.
+    let extra = ["importance_car", "importance_tree"]
+        .iter()
+        .filter(|n| cloud.attribute(n).is_some())
+        .count();
+    assert_eq!(extra, 1);
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(report["explanations"].as_array().unwrap().len(), 2);
+    assert_eq!(report["class_names"], serde_json::json!(["car", "tree"]));
+    assert!(report["segments"][0]["centroid"].is_array());
+
+    let las = dir.path().join("scan.las");
+    let out = bin()
+        .args([
+            "explain",
+            input.to_str().unwrap(),
+            "--model",
+            m.to_str().unwrap(),
+            "--samples",
+            "20",
+            "--out",
+            las.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let info = bin()
+        .args(["info", las.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&info.stdout);
+    assert!(
+        text.contains("points:     400") && text.contains("importance") && text.contains("segment"),
+        "{text}"
+    );
+}
+
+#[test]
+fn bad_input_gives_one_error_line_exit_2_and_no_output() {
+    let dir = tempdir();
+    let m = dir.path().join("model");
+    model(&m);
+    let cases = [
+        (
+            "nan.xyz",
+            "0 0 0\nnan 1 1\n2 2 2\n",
+            "1 of 3 points have NaN",
+        ),
+        ("one.xyz", "1 2 3\n", "the cloud has 1 point(s)"),
+        ("text.ply", "not a ply\n", "not a valid PLY file"),
+        ("notes.doc", "hello", "unsupported file extension"),
+    ];
+    for (name, content, want) in cases {
+        let input = dir.path().join(name);
+        std::fs::write(&input, content).unwrap();
+        let out = bin()
+            .args([
+                "explain",
+                input.to_str().unwrap(),
+                "--model",
+                m.to_str().unwrap(),
+            ])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{name}: {err}");
+        assert_eq!(err.lines().count(), 1, "{name}: {err}");
+        assert!(err.contains(want) && err.contains(name), "{name}: {err}");
+    }
+    let missing = bin()
+        .args([
+            "explain",
+            "scan.ply",
+            "--model",
+            dir.path().join("nope").to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("no config.json"));
+    // Nothing but the inputs and the model was written.
+    let mut left: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into())
+        .collect();
+    left.sort();
+    assert_eq!(
+        left,
+        ["model", "nan.xyz", "notes.doc", "one.xyz", "text.ply"]
+    );
+
+    // --drop-invalid turns the NaN case into a warning.
+    let cloud = PointCloud::from_positions(
+        (0..50)
+            .map(|i| [i as f64, (i % 7) as f64, 0.0])
+            .chain([[f64::NAN, 0.0, 0.0]])
+            .collect(),
+        FileFormat::Xyz,
+    );
+    let nan = dir.path().join("nan2.ply");
+    pointlime::io::write(&nan, &cloud, Default::default()).unwrap();
+    let out = bin()
+        .args([
+            "explain",
+            nan.to_str().unwrap(),
+            "--model",
+            m.to_str().unwrap(),
+            "--samples",
+            "10",
+            "--drop-invalid",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("dropped 1 points"));
+}
+
+#[test]
+fn the_input_is_never_overwritten() {
+    let dir = tempdir();
+    let m = dir.path().join("model");
+    model(&m);
+    let input = dir.path().join("scan.ply");
+    pointlime::io::write(&input, &blobs(2, 50, 3.0, 0).0, Default::default()).unwrap();
+    let before = std::fs::read(&input).unwrap();
+    let out = bin()
+        .args([
+            "explain",
+            input.to_str().unwrap(),
+            "--model",
+            m.to_str().unwrap(),
+            "--out",
+            input.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("refusing to overwrite"));
+    assert_eq!(std::fs::read(&input).unwrap(), before);
+}

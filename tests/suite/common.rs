@@ -1,0 +1,77 @@
+//! Fixtures: seeded synthetic clouds and analytic classifiers with known answers.
+
+use pointlime::classifier::{Classifier, Output};
+use pointlime::cloud::{FileFormat, PointCloud};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+/// `k` spherical blobs of `per_blob` points, centres `spacing` apart along x: a cloud whose natural
+/// supervoxels are the blobs.
+pub fn blobs(k: usize, per_blob: usize, spacing: f64, seed: u64) -> (PointCloud, Vec<[f64; 3]>) {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let centres: Vec<[f64; 3]> = (0..k).map(|i| [i as f64 * spacing, 0.0, 0.0]).collect();
+    let mut pts = Vec::new();
+    for c in &centres {
+        for _ in 0..per_blob {
+            let d: [f64; 3] = std::array::from_fn(|_| rng.random_range(-0.5..0.5));
+            pts.push([c[0] + d[0], c[1] + d[1], c[2] + d[2]]);
+        }
+    }
+    (PointCloud::from_positions(pts, FileFormat::Xyz), centres)
+}
+
+/// Scores class 0 as `bias + Σ weights[k]·[blob k present]` (a probability when it stays in [0, 1])
+/// and class 1 as its complement: LIME on this classifier must recover `weights`.
+///
+/// A blob counts as present when any input point lies within `radius` of its centre, in the model
+/// frame the classifier is given (`centres` must be in that frame).
+pub struct Additive {
+    pub names: Vec<String>,
+    pub centres: Vec<[f32; 3]>,
+    pub radius: f32,
+    pub weights: Vec<f64>,
+    pub bias: f64,
+    pub points: usize,
+}
+
+impl Additive {
+    pub fn present(&self, cloud: &[[f32; 3]]) -> Vec<bool> {
+        self.centres
+            .iter()
+            .map(|c| {
+                cloud.iter().any(|p| {
+                    let d2 = (p[0] - c[0]).powi(2) + (p[1] - c[1]).powi(2) + (p[2] - c[2]).powi(2);
+                    d2 <= self.radius * self.radius
+                })
+            })
+            .collect()
+    }
+}
+
+impl Classifier for Additive {
+    fn class_names(&self) -> &[String] {
+        &self.names
+    }
+    fn input_points(&self) -> usize {
+        self.points
+    }
+    fn predict(&self, clouds: &[&[[f32; 3]]], _output: Output) -> pointlime::Result<Vec<f32>> {
+        Ok(clouds
+            .iter()
+            .flat_map(|c| {
+                let s = self.bias
+                    + self
+                        .present(c)
+                        .iter()
+                        .zip(&self.weights)
+                        .map(|(&p, w)| if p { *w } else { 0.0 })
+                        .sum::<f64>();
+                [s as f32, 1.0 - s as f32]
+            })
+            .collect())
+    }
+}
+
+pub fn tempdir() -> tempfile::TempDir {
+    tempfile::tempdir().expect("temp dir")
+}

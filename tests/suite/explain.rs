@@ -1,0 +1,268 @@
+//! LIME against classifiers whose answer is known (captum's and lime's testing style).
+
+use pointlime::classifier::Output;
+use pointlime::cloud::Frame;
+use pointlime::explain::{explain, LimeConfig, Targets};
+use pointlime::perturb::Removal;
+use pointlime::pipeline::{explain_cloud, ExplainConfig};
+use pointlime::segment::Target;
+
+use crate::common::{blobs, Additive};
+
+const K: usize = 8;
+const WEIGHTS: [f64; K] = [0.20, -0.05, 0.10, 0.0, 0.15, -0.10, 0.05, 0.12];
+
+/// Model-frame points and blob labels for K blobs, with the classifier that scores them.
+fn setup(points_per_blob: usize) -> (Vec<[f32; 3]>, Vec<u32>, Additive) {
+    let (cloud, centres) = blobs(K, points_per_blob, 3.0, 1);
+    let frame = Frame {
+        center: [0.0; 3],
+        scale: 1.0,
+    };
+    let points: Vec<[f32; 3]> = cloud.positions.iter().map(|p| frame.to_model(p)).collect();
+    let labels: Vec<u32> = (0..points.len())
+        .map(|i| (i / points_per_blob) as u32)
+        .collect();
+    let model = Additive {
+        names: vec!["a".into(), "b".into()],
+        centres: centres.iter().map(|c| frame.to_model(c)).collect(),
+        radius: 1.0,
+        weights: WEIGHTS.to_vec(),
+        bias: 0.3,
+        points: points.len(),
+    };
+    (points, labels, model)
+}
+
+#[test]
+fn lime_recovers_the_coefficients_of_an_additive_classifier() {
+    let (points, labels, model) = setup(16);
+    let config = LimeConfig {
+        n_samples: 2000,
+        ..Default::default()
+    };
+    let r = explain(
+        &model,
+        &points,
+        &labels,
+        K,
+        &Targets::Classes(vec![0]),
+        &config,
+        None,
+    )
+    .unwrap();
+    let e = &r.explanations[0];
+    let err = e
+        .coefficients
+        .iter()
+        .zip(WEIGHTS)
+        .map(|(c, w)| (c - w).abs())
+        .fold(0.0, f64::max);
+    // Ridge alpha 1 shrinks by about 1 / (1 + Σw·var) — under 1% here.
+    assert!(
+        err < 0.003,
+        "max coefficient error {err}: {:?}",
+        e.coefficients
+    );
+    assert!(
+        (e.intercept - 0.3).abs() < 0.01,
+        "intercept {}",
+        e.intercept
+    );
+    assert!(e.r2 > 0.999, "R² {}", e.r2);
+    assert!((e.local_prediction - e.model_score).abs() < 0.01);
+    // The complementary class gets the negated coefficients.
+    let r1 = explain(
+        &model,
+        &points,
+        &labels,
+        K,
+        &Targets::Classes(vec![1]),
+        &config,
+        None,
+    )
+    .unwrap();
+    for (a, b) in r1.explanations[0].coefficients.iter().zip(&e.coefficients) {
+        assert!((a + b).abs() < 1e-6);
+    }
+}
+
+#[test]
+fn a_planted_informative_segment_ranks_first() {
+    let (points, labels, mut model) = setup(16);
+    model.weights = vec![0.0; K];
+    model.weights[5] = 0.4;
+    let r = explain(
+        &model,
+        &points,
+        &labels,
+        K,
+        &Targets::Classes(vec![0]),
+        &LimeConfig::default(),
+        None,
+    )
+    .unwrap();
+    assert_eq!(r.explanations[0].ranking()[0], 5);
+}
+
+#[test]
+fn results_do_not_depend_on_batch_size_or_thread_count() {
+    let (points, labels, model) = setup(16);
+    let run = |batch_size: usize| {
+        let config = LimeConfig {
+            n_samples: 300,
+            batch_size,
+            ..Default::default()
+        };
+        explain(&model, &points, &labels, K, &Targets::Top(2), &config, None).unwrap()
+    };
+    let reference = run(64);
+    for b in [1, 2, 7] {
+        assert_eq!(
+            run(b).explanations,
+            reference.explanations,
+            "batch size {b}"
+        );
+    }
+    for threads in [1, 2] {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        assert_eq!(
+            pool.install(|| run(7)).explanations,
+            reference.explanations,
+            "{threads} threads"
+        );
+    }
+}
+
+#[test]
+fn same_seed_same_result_other_seed_other_masks() {
+    let (points, labels, model) = setup(16);
+    let run = |seed| {
+        let config = LimeConfig {
+            n_samples: 200,
+            seed,
+            ..Default::default()
+        };
+        explain(
+            &model,
+            &points,
+            &labels,
+            K,
+            &Targets::Predicted,
+            &config,
+            None,
+        )
+        .unwrap()
+    };
+    let (a, b) = (run(3), run(3));
+    assert_eq!(
+        (a.explanations, a.scores, a.masks),
+        (b.explanations, b.scores, b.masks)
+    );
+    assert_ne!(run(3).masks, run(4).masks);
+}
+
+#[test]
+fn top_labels_explain_several_classes_from_the_same_samples() {
+    let (points, labels, model) = setup(16);
+    let r = explain(
+        &model,
+        &points,
+        &labels,
+        K,
+        &Targets::Top(2),
+        &LimeConfig::default(),
+        None,
+    )
+    .unwrap();
+    assert_eq!(r.explanations.len(), 2);
+    // Class 0 scores 0.3 + 0.47 = 0.77 with everything kept: it is the most probable.
+    assert_eq!(r.explanations[0].target, 0);
+    assert_eq!(r.explanations[1].target, 1);
+    assert!(explain(
+        &model,
+        &points,
+        &labels,
+        K,
+        &Targets::Classes(vec![7]),
+        &LimeConfig::default(),
+        None
+    )
+    .is_err());
+}
+
+#[test]
+fn centroid_removal_and_logit_output_run_and_all_dropped_masks_do_not_panic() {
+    let (points, labels, model) = setup(4);
+    // Keep probability near 0: most masks drop everything.
+    for removal in [Removal::Drop, Removal::Centroid] {
+        let config = LimeConfig {
+            n_samples: 50,
+            keep_probability: 0.01,
+            removal,
+            output: Output::Logit,
+            ..Default::default()
+        };
+        let r = explain(
+            &model,
+            &points,
+            &labels,
+            K,
+            &Targets::Predicted,
+            &config,
+            None,
+        )
+        .unwrap();
+        assert!(r.explanations[0].coefficients.iter().all(|c| c.is_finite()));
+    }
+}
+
+#[test]
+fn end_to_end_explanation_finds_the_informative_blob_and_maps_back_to_every_point() {
+    let (cloud, centres) = blobs(6, 300, 4.0, 2);
+    // The pipeline normalises to the unit sphere; build the classifier in that frame.
+    let frame = Frame::fit(
+        &cloud.positions,
+        pointlime::cloud::Normalisation::UnitSphere,
+    );
+    let model = Additive {
+        names: vec!["yes".into(), "no".into()],
+        centres: centres.iter().map(|c| frame.to_model(c)).collect(),
+        radius: 0.6 / frame.scale as f32 * 1.5,
+        weights: vec![0.0, 0.0, 0.0, 0.5, 0.0, 0.0],
+        bias: 0.2,
+        points: 512,
+    };
+    let mut config = ExplainConfig::default();
+    config.segments.target = Target::Count(6);
+    config.lime.n_samples = 400;
+    let explained = explain_cloud(
+        &cloud,
+        "blobs.xyz".as_ref(),
+        &model,
+        "additive",
+        &config.seeded(),
+        0,
+        None,
+    )
+    .unwrap();
+    let report = &explained.report;
+    assert_eq!(report.segments.len(), 6);
+    let top = report.explanations[0].ranking()[0];
+    let c = report.segments[top].centroid;
+    assert!(
+        (c[0] - centres[3][0]).abs() < 0.5,
+        "top segment centred at {c:?}"
+    );
+    // Every original point (1800), not only the 512 sampled, gets an importance.
+    let annotated = explained.annotate(&cloud);
+    let imp = annotated.attribute("importance").unwrap();
+    assert_eq!(imp.values.len(), cloud.len());
+    let in_blob3 = (3 * 300..4 * 300)
+        .map(|i| imp.values[i])
+        .collect::<Vec<_>>();
+    assert!(in_blob3.iter().all(|&v| v == in_blob3[0] && v > 0.4));
+}

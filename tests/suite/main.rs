@@ -1,0 +1,10 @@
+//! pointlime's integration tests, one binary (links once).
+
+mod cli;
+mod common;
+mod explain;
+mod io_roundtrip;
+mod malformed;
+mod model;
+mod real_data;
+mod segment;

@@ -1,0 +1,181 @@
+//! The burn PointNet behind the Classifier trait: shapes, determinism, max-pool split, save/load,
+//! and a short training run.
+
+use pointlime::augment::Augment;
+use pointlime::classifier::{Classifier, Output};
+use pointlime::dataset::Prepared;
+use pointlime::model::train::{train, TrainConfig};
+use pointlime::model::{Backend, ModelConfig, PointNetClassifier, PointNetConfig};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use crate::common::tempdir;
+
+fn small(tnets: bool) -> ModelConfig {
+    let net = PointNetConfig::new(3)
+        .with_point_layers(vec![16, 32, 64])
+        .with_head_layers(vec![32, 16])
+        .with_input_tnet(tnets)
+        .with_feature_tnet(tnets);
+    ModelConfig::new(net, vec!["a".into(), "b".into(), "c".into()]).with_num_points(64)
+}
+
+fn clouds(n: usize, seed: u64) -> Vec<Vec<[f32; 3]>> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    (0..n)
+        .map(|_| {
+            (0..64)
+                .map(|_| std::array::from_fn(|_| rng.random_range(-1.0..1.0)))
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn probabilities_are_distributions_and_independent_of_batching() {
+    let model = PointNetClassifier::new(small(false), Backend::Flex, 1).unwrap();
+    let cs = clouds(9, 2);
+    let refs: Vec<&[[f32; 3]]> = cs.iter().map(Vec::as_slice).collect();
+    let all = model.predict_proba(&refs).unwrap();
+    for row in &all {
+        assert!((row.iter().sum::<f32>() - 1.0).abs() < 1e-5);
+    }
+    // Batch size must not change any cloud's scores (LIME batches freely).
+    for (i, c) in refs.iter().enumerate() {
+        let one = model.predict_proba(&[c]).unwrap();
+        for (a, b) in one[0].iter().zip(&all[i]) {
+            assert!((a - b).abs() < 1e-5, "cloud {i}: {a} vs {b}");
+        }
+    }
+    let wrong = vec![[0.0f32; 3]; 10];
+    assert!(model.predict(&[&wrong], Output::Logit).is_err());
+}
+
+#[test]
+fn max_pooled_split_reproduces_the_full_forward_pass() {
+    let model = PointNetClassifier::new(small(false), Backend::Flex, 3).unwrap();
+    let mp = model.max_pooled().expect("no T-Nets: max-pool separable");
+    let c = &clouds(1, 4)[0];
+    let f = mp.point_features(c).unwrap();
+    let d = mp.feature_dim();
+    let global: Vec<f32> = (0..d)
+        .map(|j| {
+            (0..c.len())
+                .map(|i| f[i * d + j])
+                .fold(f32::NEG_INFINITY, f32::max)
+        })
+        .collect();
+    let via_head = mp.head(&global, Output::Logit).unwrap();
+    let direct = model.predict(&[c], Output::Logit).unwrap();
+    for (a, b) in via_head.iter().zip(&direct) {
+        assert!((a - b).abs() < 1e-4, "{a} vs {b}");
+    }
+    let with_tnets = PointNetClassifier::new(small(true), Backend::Flex, 3).unwrap();
+    assert!(with_tnets.max_pooled().is_none());
+    assert_eq!(
+        with_tnets.predict(&[c], Output::Probability).unwrap().len(),
+        3
+    );
+}
+
+#[test]
+fn save_then_load_gives_the_same_scores_and_bad_dirs_fail_clearly() {
+    let dir = tempdir();
+    let model = PointNetClassifier::new(small(true), Backend::Flex, 5).unwrap();
+    model.save(dir.path()).unwrap();
+    let back = PointNetClassifier::load(dir.path(), Backend::Flex).unwrap();
+    let c = &clouds(1, 6)[0];
+    assert_eq!(
+        model.predict(&[c], Output::Logit).unwrap(),
+        back.predict(&[c], Output::Logit).unwrap()
+    );
+    assert_eq!(back.class_names(), ["a", "b", "c"]);
+
+    let empty = tempdir();
+    let msg = PointNetClassifier::load(empty.path(), Backend::Flex)
+        .unwrap_err()
+        .to_string();
+    assert!(msg.contains("no config.json"), "{msg}");
+
+    // Weights of another architecture.
+    let other = tempdir();
+    PointNetClassifier::new(small(false), Backend::Flex, 5)
+        .unwrap()
+        .save(other.path())
+        .unwrap();
+    std::fs::copy(
+        dir.path().join("config.json"),
+        other.path().join("config.json"),
+    )
+    .unwrap();
+    assert!(PointNetClassifier::load(other.path(), Backend::Flex).is_err());
+}
+
+/// Two easy classes: points on a line versus points in a ball.
+fn toy(n: usize, seed: u64) -> Vec<Prepared> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    (0..n)
+        .map(|i| {
+            let class = i % 2;
+            let points = (0..200)
+                .map(|_| {
+                    let t: f32 = rng.random_range(-1.0..1.0);
+                    if class == 0 {
+                        [t, 0.02 * rng.random::<f32>(), 0.0]
+                    } else {
+                        std::array::from_fn(|_| rng.random_range(-0.5..0.5))
+                    }
+                })
+                .collect();
+            Prepared {
+                points,
+                labels: Vec::new(),
+                n_segments: 0,
+                class,
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn a_short_training_run_drives_the_loss_down_and_learns_an_easy_task() {
+    let dir = tempdir();
+    let net = PointNetConfig::new(2)
+        .with_point_layers(vec![16, 32])
+        .with_head_layers(vec![16])
+        .with_dropout(0.0);
+    let config = ModelConfig::new(net, vec!["line".into(), "ball".into()]).with_num_points(64);
+    let train_config = TrainConfig {
+        epochs: 12,
+        batch_size: 8,
+        learning_rate: 0.01,
+        augment: Augment {
+            point_dropout_max: 0.0,
+            ..Augment::default()
+        },
+        ..TrainConfig::default()
+    };
+    let data = toy(32, 1);
+    let mut losses = Vec::new();
+    let model = train(
+        config,
+        &train_config,
+        &data,
+        &data,
+        dir.path(),
+        false,
+        |_, _, _, _| {},
+        |log| losses.push(log.clone()),
+    )
+    .unwrap();
+    assert!(
+        losses.last().unwrap().train_loss < 0.5 * losses[0].train_loss,
+        "{losses:?}"
+    );
+    assert!(
+        losses.last().unwrap().test_overall_accuracy >= 0.9,
+        "{losses:?}"
+    );
+    assert!(dir.path().join("weights.bpk").is_file() && dir.path().join("train_log.csv").is_file());
+    assert_eq!(model.class_names(), ["line", "ball"]);
+}
