@@ -9,7 +9,7 @@ use clap::Args;
 
 use pointlime::cloud::Normalisation;
 use pointlime::dataset::{self, Dataset, Split};
-use pointlime::model::train::{evaluate, train as run_training, TrainConfig};
+use pointlime::model::train::{evaluate, train as run_training, Event, TrainConfig};
 use pointlime::model::{Backend, ModelConfig, PointNetClassifier, PointNetConfig};
 use pointlime::Classifier;
 
@@ -153,18 +153,20 @@ pub fn train(args: TrainArgs) -> Result<ExitCode> {
         &test_set,
         &args.out,
         args.resume,
-        |done, total, loss, acc| {
-            bar.set_length(total as u64);
-            bar.set_position(done as u64);
-            bar.set_message(format!("loss {loss:.3} acc {acc:.3}"));
-        },
-        |log| {
-            bar.suspend(|| {
+        |event| {
+            match event {
+            Event::Batch { done, total, loss, accuracy } => {
+                bar.set_length(total as u64);
+                bar.set_position(done as u64);
+                bar.set_message(format!("loss {loss:.3} acc {accuracy:.3}"));
+            }
+            Event::Epoch(log) => bar.suspend(|| {
                 eprintln!(
                     "epoch {}/{epochs}: lr {:.2e} loss {:.4} train acc {:.3} test OA {:.3} mAcc {:.3} ({:.1} s)",
                     log.epoch, log.learning_rate, log.train_loss, log.train_accuracy, log.test_overall_accuracy, log.test_mean_class_accuracy, log.seconds
                 )
-            });
+            }),
+        }
         },
     )?;
     bar.finish_and_clear();

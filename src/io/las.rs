@@ -441,14 +441,13 @@ pub fn write(out: File, path: &Path, cloud: &PointCloud, compress: bool) -> Resu
     // Check the coordinate range first: las would fail mid-file on a point its scale and offset
     // cannot hold.
     for p in &cloud.positions {
-        for a in 0..3 {
-            let raw = ((p[a] - layout.offset[a]) / layout.scale[a]).round();
+        for ((&c, &offset), &scale) in p.iter().zip(&layout.offset).zip(&layout.scale) {
+            let raw = ((c - offset) / scale).round();
             if !(i32::MIN as f64..=i32::MAX as f64).contains(&raw) {
                 return Err(Error::format(
                     path,
                     format!(
-                        "cannot write LAS: coordinate {} does not fit scale {} and offset {}",
-                        p[a], layout.scale[a], layout.offset[a]
+                        "cannot write LAS: coordinate {c} does not fit scale {scale} and offset {offset}"
                     ),
                 ));
             }

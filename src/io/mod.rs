@@ -112,11 +112,12 @@ pub fn write_atomic(path: &Path, fill: impl FnOnce(std::fs::File) -> Result<()>)
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
-    let tmp = tempfile::Builder::new()
-        .prefix(".pointlime-")
-        .suffix(".tmp")
-        .tempfile_in(dir)
-        .map_err(|e| Error::io(path, e))?;
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".pointlime-").suffix(".tmp");
+    // Temporary files are private (0600) by default; the result is an ordinary output file.
+    #[cfg(unix)]
+    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644));
+    let tmp = builder.tempfile_in(dir).map_err(|e| Error::io(path, e))?;
     let file = tmp.reopen().map_err(|e| Error::io(path, e))?;
     fill(file)?;
     tmp.persist(path).map_err(|e| Error::io(path, e.error))?;

@@ -126,8 +126,21 @@ pub fn evaluate(
     Ok(confusion)
 }
 
+/// Progress reported while training.
+#[derive(Debug)]
+pub enum Event<'a> {
+    /// A batch finished: batches done and in the epoch, running mean loss and accuracy.
+    Batch {
+        done: usize,
+        total: usize,
+        loss: f64,
+        accuracy: f64,
+    },
+    /// An epoch finished and was checkpointed.
+    Epoch(&'a EpochLog),
+}
+
 /// Trains from scratch (or from `out/checkpoint` with `resume`) and saves the model to `out`.
-/// `on_batch(done, total, loss, accuracy)` and `on_epoch(log)` report progress.
 ///
 /// # Errors
 /// [`Error::Config`] for empty data; I/O errors writing checkpoints or the model.
@@ -138,8 +151,7 @@ pub fn train(
     test_set: &[Prepared],
     out: &Path,
     resume: bool,
-    mut on_batch: impl FnMut(usize, usize, f64, f64),
-    mut on_epoch: impl FnMut(&EpochLog),
+    mut progress: impl FnMut(Event),
 ) -> Result<PointNetClassifier> {
     if train_set.len() < 2 || config.batch_size < 2 {
         return Err(Error::Config(
@@ -191,11 +203,11 @@ pub fn train(
     for epoch in start_epoch..config.epochs {
         let t0 = Instant::now();
         device.seed(mix(config.seed, epoch as u64));
-        let progress = epoch as f64 / config.epochs.max(1) as f64;
+        let fraction = epoch as f64 / config.epochs.max(1) as f64;
         let lr = config.min_learning_rate
             + 0.5
                 * (config.learning_rate - config.min_learning_rate)
-                * (1.0 + (std::f64::consts::PI * progress).cos());
+                * (1.0 + (std::f64::consts::PI * fraction).cos());
         let mut order: Vec<usize> = (0..train_set.len()).collect();
         order.shuffle(&mut ChaCha8Rng::seed_from_u64(mix(
             config.seed,
@@ -247,12 +259,12 @@ pub fn train(
             loss_sum += loss_value as f64 * batch.len() as f64;
             let grads = GradientsParams::from_grads(loss.backward(), &net);
             net = optim.step(lr, net, grads);
-            on_batch(
-                bi + 1,
-                batches.len(),
-                loss_sum / seen as f64,
-                correct as f64 / seen as f64,
-            );
+            progress(Event::Batch {
+                done: bi + 1,
+                total: batches.len(),
+                loss: loss_sum / seen as f64,
+                accuracy: correct as f64 / seen as f64,
+            });
         }
 
         let eval_model =
@@ -267,7 +279,7 @@ pub fn train(
             test_mean_class_accuracy: metrics.mean_class_accuracy,
             seconds: t0.elapsed().as_secs_f64(),
         };
-        on_epoch(&log);
+        progress(Event::Epoch(&log));
         logs.push(log);
 
         std::fs::create_dir_all(&ckpt_dir).map_err(|e| Error::io(&ckpt_dir, e))?;

@@ -229,13 +229,17 @@ fn voxel_key(p: &[f32; 3], side: f32) -> [i32; 3] {
     p.map(|c| (c / side).floor() as i32)
 }
 
+fn add(sum: &mut [f64; 3], p: &[f32; 3]) {
+    for (s, &c) in sum.iter_mut().zip(p) {
+        *s += c as f64;
+    }
+}
+
 fn voxel_means(points: &[[f32; 3]], side: f32) -> Vec<[f32; 3]> {
     let mut cells: HashMap<[i32; 3], ([f64; 3], usize)> = HashMap::new();
     for p in points {
         let e = cells.entry(voxel_key(p, side)).or_default();
-        for a in 0..3 {
-            e.0[a] += p[a] as f64;
-        }
+        add(&mut e.0, p);
         e.1 += 1;
     }
     let mut cells: Vec<_> = cells.into_iter().collect();
@@ -255,9 +259,7 @@ fn means(points: &[[f32; 3]], labels: &[u32], k: usize) -> Vec<[f32; 3]> {
     let mut sum = vec![([0.0f64; 3], 0usize); k];
     for (p, &l) in points.iter().zip(labels) {
         let s = &mut sum[l as usize];
-        for a in 0..3 {
-            s.0[a] += p[a] as f64;
-        }
+        add(&mut s.0, p);
         s.1 += 1;
     }
     // An emptied cluster is dropped: its seed lost every point to its neighbours.

@@ -4,7 +4,7 @@
 use pointlime::augment::Augment;
 use pointlime::classifier::{Classifier, Output};
 use pointlime::dataset::Prepared;
-use pointlime::model::train::{train, TrainConfig};
+use pointlime::model::train::{train, Event, TrainConfig};
 use pointlime::model::{Backend, ModelConfig, PointNetClassifier, PointNetConfig};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -164,8 +164,11 @@ fn a_short_training_run_drives_the_loss_down_and_learns_an_easy_task() {
         &data,
         dir.path(),
         false,
-        |_, _, _, _| {},
-        |log| losses.push(log.clone()),
+        |event| {
+            if let Event::Epoch(log) = event {
+                losses.push(log.clone());
+            }
+        },
     )
     .unwrap();
     assert!(

@@ -216,7 +216,7 @@ fn ply_conformance_files_load_and_the_err_file_is_rejected() {
     let mut problems = Vec::new();
     for line in listing.lines() {
         let Some(rest) = line.strip_prefix("OK   ") else {
-            rejected_by_reference += line.starts_with("FAIL").then_some(1).unwrap_or(0);
+            rejected_by_reference += usize::from(line.starts_with("FAIL"));
             continue;
         };
         let Some((rel, desc)) = rest.split_once(": ") else {
