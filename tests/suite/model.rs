@@ -182,3 +182,38 @@ fn a_short_training_run_drives_the_loss_down_and_learns_an_easy_task() {
     assert!(dir.path().join("weights.bpk").is_file() && dir.path().join("train_log.csv").is_file());
     assert_eq!(model.class_names(), ["line", "ball"]);
 }
+
+#[test]
+fn lime_over_the_pointnet_is_identical_across_batch_sizes_and_threads() {
+    use pointlime::explain::{explain, LimeConfig, Targets};
+    let model = PointNetClassifier::new(small(false), Backend::Flex, 8).unwrap();
+    let points = &clouds(1, 9)[0];
+    let labels: Vec<u32> = (0..points.len() as u32).map(|i| i % 6).collect();
+    let run = |batch_size: usize| {
+        let config = LimeConfig {
+            n_samples: 120,
+            batch_size,
+            ..Default::default()
+        };
+        explain(&model, points, &labels, 6, &Targets::Top(3), &config, None).unwrap()
+    };
+    let reference = run(64);
+    for b in [1, 2, 7] {
+        assert_eq!(
+            run(b).explanations,
+            reference.explanations,
+            "batch size {b}"
+        );
+    }
+    for threads in [1, 2] {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        assert_eq!(
+            pool.install(|| run(7)).explanations,
+            reference.explanations,
+            "{threads} threads"
+        );
+    }
+}
