@@ -52,6 +52,15 @@ pub trait Classifier: Send + Sync {
             .collect())
     }
 
+    /// Whether the scores depend only on the *set* of input points: every aggregation over points
+    /// is a maximum (PointNet with or without T-Nets, in inference mode, where batch norm is a
+    /// per-point affine map). Then repeating a point changes nothing, and a cloud may be given
+    /// with any number of points from 1 to [`input_points`](Classifier::input_points) (all clouds
+    /// of one call the same size). `false` by default.
+    fn set_function(&self) -> bool {
+        false
+    }
+
     /// The network split at its max-pool, when it has one that nothing after the per-point layers
     /// looks past (PointNet without T-Nets). A later fast path uses it; `None` by default.
     fn max_pooled(&self) -> Option<&dyn MaxPooled> {

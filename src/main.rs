@@ -9,7 +9,7 @@ use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use pointlime::classifier::{Classifier, Output};
-use pointlime::explain::Targets;
+use pointlime::explain::{Scoring, Targets};
 use pointlime::io::{self, WriteOptions};
 use pointlime::model::{Backend, PointNetClassifier};
 use pointlime::perturb::Removal;
@@ -87,6 +87,13 @@ struct ExplainArgs {
     /// Clouds per classifier call [default: 32]; results do not depend on it.
     #[arg(long)]
     batch_size: Option<usize>,
+    /// Never use the exact max-pool shortcut: run the whole network on every perturbed cloud
+    /// (same scores up to float rounding, much slower). Same as `--scoring generic`.
+    #[arg(long, conflicts_with = "scoring")]
+    brute_force: bool,
+    /// Which scoring paths may be used [default: auto, the fastest exact one].
+    #[arg(long, value_enum)]
+    scoring: Option<ScoringArg>,
     /// Drop points with NaN/Inf coordinates instead of failing.
     #[arg(long)]
     drop_invalid: bool,
@@ -102,6 +109,16 @@ struct ExplainArgs {
     /// Inference backend.
     #[arg(long, value_enum, default_value_t = Backend::Flex)]
     backend: Backend,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+enum ScoringArg {
+    /// The exact max-pool path when the model has one, else the generic path.
+    Auto,
+    /// The whole network per sample, fed only each sample's kept points when that is exact.
+    Generic,
+    /// The whole network per sample on full N-point clouds: the reference.
+    Full,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug)]
@@ -242,6 +259,16 @@ fn explain(args: ExplainArgs) -> Result<ExitCode> {
     }
     if let Some(b) = args.batch_size {
         config.lime.batch_size = b;
+    }
+    if args.brute_force {
+        config.lime.scoring = Scoring::Generic;
+    }
+    if let Some(s) = args.scoring {
+        config.lime.scoring = match s {
+            ScoringArg::Auto => Scoring::Auto,
+            ScoringArg::Generic => Scoring::Generic,
+            ScoringArg::Full => Scoring::Full,
+        };
     }
     if let Some(k) = args.top_labels {
         config.targets = Targets::Top(k);

@@ -87,32 +87,58 @@ pub fn apply(
     out: &mut Vec<[f32; 3]>,
 ) {
     out.clear();
+    out.resize(points.len(), [0.0; 3]);
+    apply_into(points, labels, mask, removal, out);
+}
+
+/// [`apply`] into a slice, without allocating. Under [`Removal::Drop`] the kept points are
+/// repeated in order until `out` is full, so `out` may be shorter than `points` (a set-function
+/// classifier needs only as many slots as there are kept points); under [`Removal::Centroid`]
+/// `out` must be as long as `points`.
+pub fn apply_into(
+    points: &[[f32; 3]],
+    labels: &[u32],
+    mask: &[u8],
+    removal: Removal,
+    out: &mut [[f32; 3]],
+) {
     match removal {
         Removal::Drop => {
-            out.extend(
-                points
-                    .iter()
-                    .zip(labels)
-                    .filter(|(_, &l)| mask[l as usize] != 0)
-                    .map(|(p, _)| *p),
-            );
-            let kept = out.len();
+            let mut kept = 0;
+            for (p, &l) in points.iter().zip(labels) {
+                if mask[l as usize] != 0 {
+                    if kept == out.len() {
+                        break;
+                    }
+                    out[kept] = *p;
+                    kept += 1;
+                }
+            }
             if kept == 0 {
-                out.resize(points.len(), [0.0; 3]);
+                out.fill([0.0; 3]);
             } else {
-                for i in kept..points.len() {
-                    out.push(out[i % kept]);
+                for i in kept..out.len() {
+                    out[i] = out[i % kept];
                 }
             }
         }
-        Removal::Centroid => out.extend(points.iter().zip(labels).map(|(p, &l)| {
-            if mask[l as usize] != 0 {
-                *p
-            } else {
-                [0.0; 3]
+        Removal::Centroid => {
+            debug_assert_eq!(out.len(), points.len());
+            for ((o, p), &l) in out.iter_mut().zip(points).zip(labels) {
+                *o = if mask[l as usize] != 0 { *p } else { [0.0; 3] };
             }
-        })),
+        }
     }
+}
+
+/// Points that `mask` keeps, given the number of points in each segment.
+pub fn kept_points(segment_sizes: &[usize], mask: &[u8]) -> usize {
+    segment_sizes
+        .iter()
+        .zip(mask)
+        .filter(|(_, &b)| b != 0)
+        .map(|(n, _)| n)
+        .sum()
 }
 
 #[cfg(test)]

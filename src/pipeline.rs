@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::classifier::Classifier;
 use crate::cloud::{sample_indices, Attribute, Frame, PointCloud, ScalarKind};
 use crate::error::Result;
-use crate::explain::{explain, Explanation, LimeConfig, Progress, Targets};
+use crate::explain::{explain, Explanation, LimeConfig, Progress, ScoringPath, Targets};
 use crate::segment::{supervoxels, SegmentConfig, Segmentation};
 
 /// Settings of one explanation run. Loads from JSON/TOML-like serde formats; CLI flags override.
@@ -41,7 +41,10 @@ impl ExplainConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
 pub struct Timings {
     pub segmentation: f64,
-    pub sampling_and_inference: f64,
+    /// Drawing masks and building perturbed clouds (or pooled features).
+    pub sampling: f64,
+    /// Running the classifier.
+    pub inference: f64,
     pub surrogate_fit: f64,
     pub total: f64,
 }
@@ -78,6 +81,19 @@ pub struct Report {
     pub explanations: Vec<Explanation>,
     pub segments: Vec<SegmentReport>,
     pub timings: Timings,
+    /// How much classifier work the explanation took.
+    pub cost: Cost,
+}
+
+/// Classifier work behind one explanation.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Cost {
+    /// How the perturbed samples were scored.
+    pub scoring: ScoringPath,
+    /// Points through the per-point layers.
+    pub points_evaluated: u64,
+    /// Clouds (or pooled features) through the head.
+    pub clouds_evaluated: u64,
 }
 
 /// An explained cloud: the report, plus what is needed to write per-point values.
@@ -224,9 +240,15 @@ pub fn explain_cloud(
         settings: config.clone(),
         explanations: result.explanations,
         segments,
+        cost: Cost {
+            scoring: result.scoring,
+            points_evaluated: result.points_evaluated,
+            clouds_evaluated: result.clouds_evaluated,
+        },
         timings: Timings {
             segmentation: t_segment,
-            sampling_and_inference: result.inference_seconds,
+            sampling: result.sampling_seconds,
+            inference: result.inference_seconds,
             surrogate_fit: result.fit_seconds,
             total: start.elapsed().as_secs_f64(),
         },

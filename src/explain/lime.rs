@@ -8,13 +8,13 @@
 //! `num_features=100000` and `feature_selection='auto'` every segment is kept, which is what this
 //! does.
 
-use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use super::score::{score_masks, Scoring, ScoringPath};
 use super::{ridge, Explanation, Targets};
 use crate::classifier::{softmax_rows, Classifier, Output};
 use crate::error::{Error, Result};
-use crate::perturb::{apply, Masks, Removal};
+use crate::perturb::{Masks, Removal};
 
 /// LIME settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -36,6 +36,9 @@ pub struct LimeConfig {
     pub batch_size: usize,
     /// Seed of the masks. By default, 0.
     pub seed: u64,
+    /// Which scoring paths may be used; all give the same scores up to float rounding. By
+    /// default, the fastest exact one.
+    pub scoring: Scoring,
 }
 
 impl Default for LimeConfig {
@@ -49,6 +52,7 @@ impl Default for LimeConfig {
             output: Output::Probability,
             batch_size: 32,
             seed: 0,
+            scoring: Scoring::Auto,
         }
     }
 }
@@ -105,8 +109,16 @@ pub struct LimeResult {
     pub masks: Masks,
     /// Scores of every sample: row-major `[n_samples × n_classes]`.
     pub scores: Vec<f32>,
-    /// Seconds spent building perturbed clouds and running the classifier.
+    /// How the samples were scored.
+    pub scoring: ScoringPath,
+    /// Seconds drawing masks and building perturbed clouds (or pooled features).
+    pub sampling_seconds: f64,
+    /// Seconds running the classifier.
     pub inference_seconds: f64,
+    /// Points that went through the classifier's per-point layers.
+    pub points_evaluated: u64,
+    /// Clouds (or pooled features) that went through the classifier's head.
+    pub clouds_evaluated: u64,
     /// Seconds spent fitting the surrogates.
     pub fit_seconds: f64,
 }
@@ -143,15 +155,18 @@ pub fn explain(
         ));
     }
     let n_classes = classifier.class_names().len();
+    let t0 = std::time::Instant::now();
     let masks = Masks::sample(
         config.n_samples,
         n_segments,
         config.keep_probability,
         config.seed,
     );
-    let t0 = std::time::Instant::now();
-    let scores = score_masks(classifier, points, labels, &masks, config, progress)?;
-    let inference_seconds = t0.elapsed().as_secs_f64();
+    let masks_seconds = t0.elapsed().as_secs_f64();
+    let scored = score_masks(classifier, points, labels, &masks, config, progress)?;
+    let sampling_seconds = masks_seconds + scored.sampling_seconds;
+    let inference_seconds = t0.elapsed().as_secs_f64() - sampling_seconds;
+    let scores = scored.scores;
     let t1 = std::time::Instant::now();
 
     let mut probabilities = scores[..n_classes].to_vec();
@@ -192,42 +207,13 @@ pub fn explain(
         explanations,
         masks,
         scores,
+        scoring: scored.path,
+        sampling_seconds,
         inference_seconds,
+        points_evaluated: scored.points_evaluated,
+        clouds_evaluated: scored.clouds_evaluated,
         fit_seconds: t1.elapsed().as_secs_f64(),
     })
-}
-
-/// Scores every mask, `batch_size` perturbed clouds per classifier call, batches in parallel.
-/// The result is in mask order, so it does not depend on batch size or thread count.
-pub fn score_masks(
-    classifier: &dyn Classifier,
-    points: &[[f32; 3]],
-    labels: &[u32],
-    masks: &Masks,
-    config: &LimeConfig,
-    progress: Option<&Progress>,
-) -> Result<Vec<f32>> {
-    let starts: Vec<usize> = (0..masks.len()).step_by(config.batch_size).collect();
-    let batches: Vec<Vec<f32>> = starts
-        .par_iter()
-        .map(|&start| {
-            let end = (start + config.batch_size).min(masks.len());
-            let clouds: Vec<Vec<[f32; 3]>> = (start..end)
-                .map(|s| {
-                    let mut out = Vec::with_capacity(points.len());
-                    apply(points, labels, masks.row(s), config.removal, &mut out);
-                    out
-                })
-                .collect();
-            let refs: Vec<&[[f32; 3]]> = clouds.iter().map(Vec::as_slice).collect();
-            let scores = classifier.predict(&refs, config.output)?;
-            if let Some(p) = progress {
-                p(end - start);
-            }
-            Ok(scores)
-        })
-        .collect::<Result<_>>()?;
-    Ok(batches.concat())
 }
 
 fn resolve_targets(targets: &Targets, probabilities: &[f32]) -> Result<Vec<usize>> {

@@ -3,10 +3,12 @@
 
 pub mod lime;
 pub mod ridge;
+pub mod score;
 
 use serde::{Deserialize, Serialize};
 
 pub use lime::{explain, LimeConfig, LimeResult, Progress};
+pub use score::{score_masks, Scoring, ScoringPath};
 
 /// Which classes to explain.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]

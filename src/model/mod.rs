@@ -171,22 +171,56 @@ impl PointNetClassifier {
         &self.path
     }
 
+    /// The batch as one tensor. Every cloud must have `num_points` points, or, since PointNet is
+    /// a set function, any common size from 1 to `num_points`.
     fn input(&self, clouds: &[&[[f32; 3]]]) -> Result<Tensor<3>> {
         let n = self.config.num_points;
-        let mut flat: Vec<f32> = Vec::with_capacity(clouds.len() * n * 3);
+        let m = clouds[0].len();
+        if m == 0 || m > n || clouds.iter().any(|c| c.len() != m) {
+            return Err(Error::Classifier(format!(
+                "model takes clouds of one size from 1 to {n} points per call, got sizes {:?}",
+                clouds.iter().map(|c| c.len()).collect::<Vec<_>>()
+            )));
+        }
+        let mut flat: Vec<f32> = Vec::with_capacity(clouds.len() * m * 3);
         for c in clouds {
-            if c.len() != n {
-                return Err(Error::Classifier(format!(
-                    "model takes {n} points per cloud, got {}",
-                    c.len()
-                )));
-            }
             flat.extend(c.iter().flatten());
         }
         Ok(Tensor::from_data(
-            TensorData::new(flat, [clouds.len(), n, 3]),
+            TensorData::new(flat, [clouds.len(), m, 3]),
             &self.device,
         ))
+    }
+
+    /// Floating-point operations (multiply and add counted separately) of one forward pass:
+    /// `(per point, per cloud)`, so a batch of `b` clouds of `m` points costs
+    /// `b * (m * per_point + per_cloud)`. Batch norm, ReLU and max-pool are left out (under 1%).
+    pub fn flops(&self) -> (f64, f64) {
+        let net = &self.config.network;
+        let chain = |widths: &[usize]| -> f64 {
+            widths.windows(2).map(|w| 2.0 * (w[0] * w[1]) as f64).sum()
+        };
+        let tnet = |k: usize| {
+            (
+                chain(&[k, 64, 128, 1024]) + 2.0 * (k * k) as f64,
+                chain(&[1024, 512, 256, k * k]),
+            )
+        };
+        let mut widths = vec![3];
+        widths.extend(&net.point_layers);
+        let mut per_point = chain(&widths);
+        let mut head = vec![*widths.last().unwrap()];
+        head.extend(&net.head_layers);
+        head.push(net.num_classes);
+        let mut per_cloud = chain(&head);
+        for (on, k) in [(net.input_tnet, 3), (net.feature_tnet, widths[1])] {
+            if on {
+                let (p, c) = tnet(k);
+                per_point += p;
+                per_cloud += c;
+            }
+        }
+        (per_point, per_cloud)
     }
 
     fn scores(&self, logits: Tensor<2>, output: Output) -> Result<Vec<f32>> {
@@ -241,6 +275,10 @@ impl Classifier for PointNetClassifier {
         }
         let logits = self.net.forward(self.input(clouds)?);
         self.scores(logits, output)
+    }
+
+    fn set_function(&self) -> bool {
+        true
     }
 
     fn max_pooled(&self) -> Option<&dyn MaxPooled> {

@@ -47,8 +47,13 @@ fn probabilities_are_distributions_and_independent_of_batching() {
             assert!((a - b).abs() < 1e-5, "cloud {i}: {a} vs {b}");
         }
     }
-    let wrong = vec![[0.0f32; 3]; 10];
-    assert!(model.predict(&[&wrong], Output::Logit).is_err());
+    // PointNet is a set function: fewer points are fine, more are not, nor mixed sizes.
+    assert!(model.set_function());
+    let fewer = vec![[0.0f32; 3]; 10];
+    assert_eq!(model.predict(&[&fewer], Output::Logit).unwrap().len(), 3);
+    let more = vec![[0.0f32; 3]; 65];
+    assert!(model.predict(&[&more], Output::Logit).is_err());
+    assert!(model.predict(&[&fewer, refs[0]], Output::Logit).is_err());
 }
 
 #[test]
@@ -185,35 +190,172 @@ fn a_short_training_run_drives_the_loss_down_and_learns_an_easy_task() {
 
 #[test]
 fn lime_over_the_pointnet_is_identical_across_batch_sizes_and_threads() {
-    use pointlime::explain::{explain, LimeConfig, Targets};
-    let model = PointNetClassifier::new(small(false), Backend::Flex, 8).unwrap();
+    use pointlime::explain::{explain, LimeConfig, Scoring, Targets};
     let points = &clouds(1, 9)[0];
     let labels: Vec<u32> = (0..points.len() as u32).map(|i| i % 6).collect();
-    let run = |batch_size: usize| {
-        let config = LimeConfig {
-            n_samples: 120,
-            batch_size,
-            ..Default::default()
+    for (tnets, scoring) in [
+        (false, Scoring::Auto),
+        (false, Scoring::Generic),
+        (true, Scoring::Generic),
+        (true, Scoring::Full),
+    ] {
+        let model = PointNetClassifier::new(small(tnets), Backend::Flex, 8).unwrap();
+        let run = |batch_size: usize| {
+            let config = LimeConfig {
+                n_samples: 120,
+                batch_size,
+                scoring,
+                ..Default::default()
+            };
+            explain(&model, points, &labels, 6, &Targets::Top(3), &config, None).unwrap()
         };
-        explain(&model, points, &labels, 6, &Targets::Top(3), &config, None).unwrap()
+        let reference = run(64);
+        for b in [1, 2, 7] {
+            assert_eq!(
+                run(b).explanations,
+                reference.explanations,
+                "T-Nets {tnets}, {scoring:?}, batch size {b}"
+            );
+        }
+        for threads in [1, 2] {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            assert_eq!(
+                pool.install(|| run(7)).explanations,
+                reference.explanations,
+                "T-Nets {tnets}, {scoring:?}, {threads} threads"
+            );
+        }
+    }
+}
+
+/// Masks covering the edge cases (all kept, none kept, each single segment kept, each single
+/// segment dropped) plus random ones.
+fn edge_and_random_masks(k: usize, random: usize, seed: u64) -> pointlime::perturb::Masks {
+    let mut rows = vec![vec![1u8; k], vec![0u8; k]];
+    for i in 0..k {
+        let mut one = vec![0u8; k];
+        one[i] = 1;
+        rows.push(one);
+        let mut all_but = vec![1u8; k];
+        all_but[i] = 0;
+        rows.push(all_but);
+    }
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    rows.extend((0..random).map(|_| (0..k).map(|_| rng.random_bool(0.5) as u8).collect()));
+    pointlime::perturb::Masks::from_rows(k, &rows)
+}
+
+fn assert_close(a: &[f32], b: &[f32], tol: f32, what: &str) {
+    assert_eq!(a.len(), b.len());
+    for (i, (x, y)) in a.iter().zip(b).enumerate() {
+        assert!(
+            (x - y).abs() <= tol * (1.0 + y.abs()),
+            "{what}: score {i}: {x} vs {y}"
+        );
+    }
+}
+
+#[test]
+fn exact_max_pool_path_gives_the_full_networks_scores_on_every_mask() {
+    use pointlime::explain::{score_masks, LimeConfig, Scoring, ScoringPath};
+    use pointlime::perturb::Removal;
+    // Segment 6 has no sampled point: masks over it must change nothing.
+    let points = &clouds(1, 11)[0];
+    let labels: Vec<u32> = (0..points.len() as u32).map(|i| (i * 7 / 64) % 6).collect();
+    let masks = edge_and_random_masks(7, 60, 12);
+    for (net, seed) in [
+        (small(false), 13),
+        (
+            ModelConfig::new(
+                PointNetConfig::new(4),
+                (0..4).map(|i| i.to_string()).collect(),
+            )
+            .with_num_points(64),
+            14,
+        ),
+    ] {
+        let model = PointNetClassifier::new(net, Backend::Flex, seed).unwrap();
+        for removal in [Removal::Drop, Removal::Centroid] {
+            for output in [Output::Probability, Output::Logit] {
+                let config = |scoring| LimeConfig {
+                    removal,
+                    output,
+                    scoring,
+                    batch_size: 5,
+                    ..Default::default()
+                };
+                let fast = score_masks(
+                    &model,
+                    points,
+                    &labels,
+                    &masks,
+                    &config(Scoring::Auto),
+                    None,
+                )
+                .unwrap();
+                let full = score_masks(
+                    &model,
+                    points,
+                    &labels,
+                    &masks,
+                    &config(Scoring::Full),
+                    None,
+                )
+                .unwrap();
+                assert_eq!(fast.path, ScoringPath::ExactMaxPool);
+                assert_eq!(full.path, ScoringPath::GenericFull);
+                assert_eq!(fast.points_evaluated, 65);
+                assert_close(
+                    &fast.scores,
+                    &full.scores,
+                    1e-5,
+                    &format!("{removal:?} {output:?}"),
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn kept_points_path_gives_the_full_clouds_scores_for_tnet_models() {
+    use pointlime::explain::{score_masks, LimeConfig, Scoring, ScoringPath};
+    let points = &clouds(1, 15)[0];
+    let labels: Vec<u32> = (0..points.len() as u32).map(|i| (i * 5 / 64) % 5).collect();
+    let masks = edge_and_random_masks(5, 40, 16);
+    let model = PointNetClassifier::new(small(true), Backend::Flex, 17).unwrap();
+    assert!(model.max_pooled().is_none());
+    let config = |scoring| LimeConfig {
+        scoring,
+        batch_size: 4,
+        ..Default::default()
     };
-    let reference = run(64);
-    for b in [1, 2, 7] {
-        assert_eq!(
-            run(b).explanations,
-            reference.explanations,
-            "batch size {b}"
-        );
-    }
-    for threads in [1, 2] {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .unwrap();
-        assert_eq!(
-            pool.install(|| run(7)).explanations,
-            reference.explanations,
-            "{threads} threads"
-        );
-    }
+    let kept = score_masks(
+        &model,
+        points,
+        &labels,
+        &masks,
+        &config(Scoring::Auto),
+        None,
+    )
+    .unwrap();
+    let full = score_masks(
+        &model,
+        points,
+        &labels,
+        &masks,
+        &config(Scoring::Full),
+        None,
+    )
+    .unwrap();
+    assert_eq!(kept.path, ScoringPath::GenericKeptPoints);
+    assert_eq!(full.points_evaluated, 64 * masks.len() as u64);
+    assert!(
+        kept.points_evaluated < full.points_evaluated * 3 / 4,
+        "{}",
+        kept.points_evaluated
+    );
+    assert_close(&kept.scores, &full.scores, 1e-5, "T-Net model");
 }

@@ -1,0 +1,239 @@
+//! Scoring perturbed clouds: the S forward passes that are LIME's whole cost.
+//!
+//! Three ways, all giving the scores of the same masks in mask order:
+//!
+//! - **Exact max-pool path** (PointNet without T-Nets, [`Classifier::max_pooled`]): the network is
+//!   `head(max over points of phi(point))`, so the global feature of a perturbed cloud is the
+//!   maximum over its kept segments of each segment's maximum of `phi`. `phi` is computed once for
+//!   the N input points, the K segment maxima once, and each sample costs a K × C maximum and one
+//!   pass through the head. Exact for [`Removal::Drop`] (the refill repeats kept points, which
+//!   cannot change a maximum; a mask keeping nothing is the cloud of N points at the origin, whose
+//!   feature is `phi(origin)`) and for [`Removal::Centroid`] (removed points all sit at the origin,
+//!   so they add `phi(origin)` to the maximum). Only float rounding differs from the full pass.
+//! - **Generic path** for any classifier: perturbed clouds built into one buffer per batch, batches
+//!   in parallel on the rayon pool. When the classifier is a set function
+//!   ([`Classifier::set_function`], every PointNet) and removal is [`Removal::Drop`], each sample is
+//!   given only as many points as it keeps (samples ordered by kept count so a batch's clouds have
+//!   similar sizes, each refilled to the largest): by the set-function property the scores are
+//!   those of the full refilled clouds, at about `keep_probability` of the cost.
+//! - **Full path**: every sample as a full N-point cloud; the reference the others are tested
+//!   against.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::lime::{LimeConfig, Progress};
+use crate::classifier::{Classifier, MaxPooled};
+use crate::error::Result;
+use crate::perturb::{apply_into, kept_points, Masks, Removal};
+
+/// Which scoring paths may be used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Scoring {
+    /// The fastest exact path the classifier allows. By default, this.
+    #[default]
+    Auto,
+    /// Never the max-pool shortcut: every sample goes through the whole network (`--brute-force`).
+    Generic,
+    /// Every sample as a full N-point cloud through the whole network, with no shortcut at all.
+    Full,
+}
+
+/// The path that scored an explanation's samples.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ScoringPath {
+    /// Per-point features once, per-segment maxima, head per sample.
+    ExactMaxPool,
+    /// Whole network per sample, each with only its kept points (set-function classifiers).
+    GenericKeptPoints,
+    /// Whole network per sample, each a full N-point cloud.
+    GenericFull,
+}
+
+/// Scores and what it took to get them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scored {
+    /// Row-major `[n_samples × n_classes]`, in mask order.
+    pub scores: Vec<f32>,
+    pub path: ScoringPath,
+    /// Seconds building perturbed clouds (or segment maxima), as a share of wall time: thread
+    /// time summed over the pool and divided by its size.
+    pub sampling_seconds: f64,
+    /// Points that went through the per-point layers.
+    pub points_evaluated: u64,
+    /// Clouds (or pooled features) that went through the head.
+    pub clouds_evaluated: u64,
+}
+
+/// Scores every mask with the fastest path `config.scoring` allows.
+pub fn score_masks(
+    classifier: &dyn Classifier,
+    points: &[[f32; 3]],
+    labels: &[u32],
+    masks: &Masks,
+    config: &LimeConfig,
+    progress: Option<&Progress>,
+) -> Result<Scored> {
+    match (config.scoring, classifier.max_pooled()) {
+        (Scoring::Auto, Some(mp)) => max_pooled(mp, points, labels, masks, config, progress),
+        (Scoring::Full, _) => generic(classifier, points, labels, masks, config, false, progress),
+        _ => {
+            let compact = classifier.set_function() && config.removal == Removal::Drop;
+            generic(classifier, points, labels, masks, config, compact, progress)
+        }
+    }
+}
+
+fn segment_sizes(labels: &[u32], k: usize) -> Vec<usize> {
+    let mut sizes = vec![0usize; k];
+    for &l in labels {
+        sizes[l as usize] += 1;
+    }
+    sizes
+}
+
+fn generic(
+    classifier: &dyn Classifier,
+    points: &[[f32; 3]],
+    labels: &[u32],
+    masks: &Masks,
+    config: &LimeConfig,
+    compact: bool,
+    progress: Option<&Progress>,
+) -> Result<Scored> {
+    let n_classes = classifier.class_names().len();
+    let sizes = segment_sizes(labels, masks.n_segments());
+    let widths: Vec<usize> = (0..masks.len())
+        .map(|s| {
+            if compact {
+                kept_points(&sizes, masks.row(s)).max(1)
+            } else {
+                points.len()
+            }
+        })
+        .collect();
+    let mut order: Vec<usize> = (0..masks.len()).collect();
+    if compact {
+        order.sort_by_key(|&s| (widths[s], s));
+    }
+    let batches: Vec<&[usize]> = order.chunks(config.batch_size).collect();
+    let build_ns = AtomicU64::new(0);
+    let evaluated = AtomicU64::new(0);
+    let results: Vec<Vec<f32>> = batches
+        .par_iter()
+        .map(|batch| {
+            let t = Instant::now();
+            let m = batch.iter().map(|&s| widths[s]).max().unwrap_or(1);
+            let mut buf = vec![[0.0f32; 3]; batch.len() * m];
+            for (slot, &s) in buf.chunks_mut(m).zip(batch.iter()) {
+                apply_into(points, labels, masks.row(s), config.removal, slot);
+            }
+            let refs: Vec<&[[f32; 3]]> = buf.chunks(m).collect();
+            build_ns.fetch_add(t.elapsed().as_nanos() as u64, Ordering::Relaxed);
+            evaluated.fetch_add(buf.len() as u64, Ordering::Relaxed);
+            let scores = classifier.predict(&refs, config.output)?;
+            if let Some(p) = progress {
+                p(batch.len());
+            }
+            Ok(scores)
+        })
+        .collect::<Result<_>>()?;
+    let mut scores = vec![0.0f32; masks.len() * n_classes];
+    for (batch, result) in batches.iter().zip(&results) {
+        for (&s, row) in batch.iter().zip(result.chunks(n_classes)) {
+            scores[s * n_classes..(s + 1) * n_classes].copy_from_slice(row);
+        }
+    }
+    Ok(Scored {
+        scores,
+        path: if compact {
+            ScoringPath::GenericKeptPoints
+        } else {
+            ScoringPath::GenericFull
+        },
+        sampling_seconds: build_ns.into_inner() as f64 * 1e-9 / rayon::current_num_threads() as f64,
+        points_evaluated: evaluated.into_inner(),
+        clouds_evaluated: masks.len() as u64,
+    })
+}
+
+/// Samples per head call on the max-pool path: big enough to keep the matrix products efficient,
+/// small enough to give both cores work.
+const HEAD_BATCH: usize = 128;
+
+fn max_pooled(
+    mp: &dyn MaxPooled,
+    points: &[[f32; 3]],
+    labels: &[u32],
+    masks: &Masks,
+    config: &LimeConfig,
+    progress: Option<&Progress>,
+) -> Result<Scored> {
+    let c = mp.feature_dim();
+    let k = masks.n_segments();
+    let features = mp.point_features(points)?;
+    let origin = mp.point_features(&[[0.0; 3]])?;
+    let t = Instant::now();
+    let sizes = segment_sizes(labels, k);
+    let mut segment_max = vec![f32::NEG_INFINITY; k * c];
+    for (&l, f) in labels.iter().zip(features.chunks(c)) {
+        let l = l as usize;
+        for (m, &v) in segment_max[l * c..(l + 1) * c].iter_mut().zip(f) {
+            *m = m.max(v);
+        }
+    }
+    let prepare = t.elapsed().as_secs_f64();
+
+    let build_ns = AtomicU64::new(0);
+    let starts: Vec<usize> = (0..masks.len()).step_by(HEAD_BATCH).collect();
+    let results: Vec<Vec<f32>> = starts
+        .par_iter()
+        .map(|&start| {
+            let t = Instant::now();
+            let end = (start + HEAD_BATCH).min(masks.len());
+            let mut globals = vec![f32::NEG_INFINITY; (end - start) * c];
+            for (g, s) in globals.chunks_mut(c).zip(start..end) {
+                let mask = masks.row(s);
+                let mut kept_any = false;
+                let mut dropped_any = false;
+                for seg in (0..k).filter(|&seg| sizes[seg] > 0) {
+                    if mask[seg] == 0 {
+                        dropped_any = true;
+                        continue;
+                    }
+                    kept_any = true;
+                    for (m, &v) in g.iter_mut().zip(&segment_max[seg * c..(seg + 1) * c]) {
+                        *m = m.max(v);
+                    }
+                }
+                // Drop with nothing kept is the all-origin cloud; Centroid moves every removed
+                // point to the origin.
+                let origin_in = !kept_any || (config.removal == Removal::Centroid && dropped_any);
+                if origin_in {
+                    for (m, &v) in g.iter_mut().zip(&origin) {
+                        *m = m.max(v);
+                    }
+                }
+            }
+            build_ns.fetch_add(t.elapsed().as_nanos() as u64, Ordering::Relaxed);
+            let scores = mp.head(&globals, config.output)?;
+            if let Some(p) = progress {
+                p(end - start);
+            }
+            Ok(scores)
+        })
+        .collect::<Result<_>>()?;
+    Ok(Scored {
+        scores: results.concat(),
+        path: ScoringPath::ExactMaxPool,
+        sampling_seconds: prepare
+            + build_ns.into_inner() as f64 * 1e-9 / rayon::current_num_threads() as f64,
+        points_evaluated: points.len() as u64 + 1,
+        clouds_evaluated: masks.len() as u64,
+    })
+}
