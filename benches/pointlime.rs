@@ -15,21 +15,10 @@ use pointlime::segment::{supervoxels, SegmentConfig};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-/// A LiDAR-like tile: ground with bumps plus scattered vertical structures, `n` points.
 fn tile(n: usize) -> Vec<[f32; 3]> {
-    let mut rng = ChaCha8Rng::seed_from_u64(1);
-    let side = (n as f32).sqrt() * 0.1;
-    (0..n)
-        .map(|i| {
-            let x = rng.random_range(0.0..side);
-            let y = rng.random_range(0.0..side);
-            let z = if i % 7 == 0 {
-                rng.random_range(0.0..10.0)
-            } else {
-                (x * 0.2).sin() + (y * 0.3).cos()
-            };
-            [x, y, z]
-        })
+    pointlime::synthetic::lidar_tile(n, 1)
+        .iter()
+        .map(|p| p.map(|v| v as f32))
         .collect()
 }
 

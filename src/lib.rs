@@ -53,6 +53,7 @@ pub mod model;
 pub mod perturb;
 pub mod pipeline;
 pub mod segment;
+pub mod synthetic;
 
 pub use classifier::Classifier;
 pub use error::{Error, Result};

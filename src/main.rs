@@ -16,6 +16,7 @@ use pointlime::perturb::Removal;
 use pointlime::pipeline::{explain_cloud, ExplainConfig};
 use pointlime::segment::Target;
 
+mod bench_cmd;
 mod train_cmd;
 
 /// Explain 3D point-cloud classifiers with LIME over supervoxels.
@@ -45,6 +46,8 @@ enum Command {
     Eval(train_cmd::EvalArgs),
     /// Write a DALES-objects split manifest (CSV: path,class,split).
     Manifest(train_cmd::ManifestArgs),
+    /// Time each stage of an explanation (segmentation, sampling, inference, fit) over sizes.
+    Bench(bench_cmd::BenchArgs),
 }
 
 #[derive(Args, Debug)]
@@ -112,13 +115,23 @@ struct ExplainArgs {
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug)]
-enum ScoringArg {
+pub(crate) enum ScoringArg {
     /// The exact max-pool path when the model has one, else the generic path.
     Auto,
     /// The whole network per sample, fed only each sample's kept points when that is exact.
     Generic,
     /// The whole network per sample on full N-point clouds: the reference.
     Full,
+}
+
+impl From<ScoringArg> for Scoring {
+    fn from(s: ScoringArg) -> Scoring {
+        match s {
+            ScoringArg::Auto => Scoring::Auto,
+            ScoringArg::Generic => Scoring::Generic,
+            ScoringArg::Full => Scoring::Full,
+        }
+    }
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug)]
@@ -189,6 +202,7 @@ fn run(command: Command) -> Result<ExitCode> {
         Command::Train(args) => train_cmd::train(args),
         Command::Eval(args) => train_cmd::eval(args),
         Command::Manifest(args) => train_cmd::manifest(args),
+        Command::Bench(args) => bench_cmd::bench(args),
     }
 }
 
@@ -264,11 +278,7 @@ fn explain(args: ExplainArgs) -> Result<ExitCode> {
         config.lime.scoring = Scoring::Generic;
     }
     if let Some(s) = args.scoring {
-        config.lime.scoring = match s {
-            ScoringArg::Auto => Scoring::Auto,
-            ScoringArg::Generic => Scoring::Generic,
-            ScoringArg::Full => Scoring::Full,
-        };
+        config.lime.scoring = s.into();
     }
     if let Some(k) = args.top_labels {
         config.targets = Targets::Top(k);
@@ -333,13 +343,7 @@ fn explain(args: ExplainArgs) -> Result<ExitCode> {
         &explained.annotate(&cloud),
         WriteOptions { ascii: args.ascii },
     )?;
-    let json = serde_json::to_string_pretty(&explained.report)?;
-    io::write_atomic(&report_path, |mut f| {
-        std::io::Write::write_all(&mut f, json.as_bytes()).map_err(|e| pointlime::Error::Io {
-            path: report_path.clone(),
-            source: e,
-        })
-    })?;
+    io::write_json(&report_path, &explained.report)?;
 
     let r = &explained.report;
     let e = &r.explanations[0];

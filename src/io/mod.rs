@@ -105,6 +105,18 @@ fn flush(out: BufWriter<std::fs::File>, path: &Path) -> Result<()> {
     file.sync_all().map_err(|e| Error::io(path, e))
 }
 
+/// Writes `value` as pretty JSON to `path`, atomically.
+///
+/// # Errors
+/// [`Error::Io`] on a write failure, [`Error::Format`] when `value` cannot be serialised.
+pub fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<()> {
+    let text =
+        serde_json::to_string_pretty(value).map_err(|e| Error::format(path, e.to_string()))?;
+    write_atomic(path, |mut f| {
+        std::io::Write::write_all(&mut f, text.as_bytes()).map_err(|e| Error::io(path, e))
+    })
+}
+
 /// Runs `fill` on a temporary file beside `path` and renames it to `path` on success; on failure the
 /// temporary file is removed and `path` is untouched.
 pub fn write_atomic(path: &Path, fill: impl FnOnce(std::fs::File) -> Result<()>) -> Result<()> {

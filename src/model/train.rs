@@ -292,7 +292,7 @@ pub fn train(
         optim
             .save(&o)
             .map_err(|e| Error::model(&o, e.to_string()))?;
-        write_json(
+        crate::io::write_json(
             &ckpt_dir.join("state.json"),
             &Checkpoint {
                 completed_epochs: epoch + 1,
@@ -321,14 +321,6 @@ fn write_log(path: &Path, logs: &[EpochLog]) -> Result<()> {
         ));
     }
     std::fs::write(path, s).map_err(|e| Error::io(path, e))
-}
-
-fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
-    let text =
-        serde_json::to_string_pretty(value).map_err(|e| Error::format(path, e.to_string()))?;
-    crate::io::write_atomic(path, |mut f| {
-        std::io::Write::write_all(&mut f, text.as_bytes()).map_err(|e| Error::io(path, e))
-    })
 }
 
 fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {

@@ -1,0 +1,243 @@
+//! `pointlime bench`: where an explanation's time goes, stage by stage, over a ladder of sizes.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{bail, Result};
+use clap::Args;
+use serde::Serialize;
+
+use pointlime::cloud::{FileFormat, PointCloud};
+use pointlime::model::{Backend, ModelConfig, PointNetClassifier, PointNetConfig};
+use pointlime::pipeline::{explain_cloud, ExplainConfig};
+use pointlime::segment::Target;
+
+use crate::ScoringArg;
+
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    /// A trained model; its input size fixes N. By default a randomly initialised PointNet (the
+    /// weights do not change the time) with the shipped architecture, built for each N.
+    #[arg(long)]
+    model: Option<PathBuf>,
+    /// With no --model: add input and feature T-Nets (no exact max-pool path then).
+    #[arg(long)]
+    tnets: bool,
+    /// Scan to explain; by default a synthetic LiDAR tile of --scan-points points.
+    #[arg(long)]
+    input: Option<PathBuf>,
+    /// Points of the synthetic scan [default: 2 × N].
+    #[arg(long)]
+    scan_points: Option<usize>,
+    /// Network input points N.
+    #[arg(long, default_value_t = 2048)]
+    points: usize,
+    /// Supervoxels K.
+    #[arg(long, default_value_t = 50)]
+    segments: usize,
+    /// Perturbed samples S.
+    #[arg(long, default_value_t = 1000)]
+    samples: usize,
+    /// Also vary one of N (1k–16k), K (20–200) and S (250–4000) at a time around the point above.
+    #[arg(long)]
+    ladder: bool,
+    /// Which scoring paths may be used.
+    #[arg(long, value_enum, default_value_t = ScoringArg::Auto)]
+    scoring: ScoringArg,
+    /// Runs per configuration; the median of each stage is reported.
+    #[arg(long, default_value_t = 3)]
+    repeat: usize,
+    /// This CPU's peak single-precision GFLOP/s, to report the fraction achieved (for example
+    /// cores × GHz × 32 for AVX2 with two FMA units).
+    #[arg(long)]
+    peak_gflops: Option<f64>,
+    /// Write the rows as JSON here.
+    #[arg(long)]
+    json: Option<PathBuf>,
+}
+
+#[derive(Debug, Serialize)]
+struct Row {
+    points: usize,
+    segments: usize,
+    samples: usize,
+    scan_points: usize,
+    scoring: String,
+    segmentation_ms: f64,
+    sampling_ms: f64,
+    inference_ms: f64,
+    fit_ms: f64,
+    total_ms: f64,
+    samples_per_second: f64,
+    gflop: f64,
+    gflops: f64,
+    peak_rss_mib: Option<f64>,
+}
+
+pub fn bench(args: BenchArgs) -> Result<ExitCode> {
+    if args.repeat == 0 {
+        bail!("--repeat must be at least 1");
+    }
+    let loaded = match &args.model {
+        Some(dir) => Some(PointNetClassifier::load(dir, Backend::Flex)?),
+        None => None,
+    };
+    let base_n = loaded
+        .as_ref()
+        .map_or(args.points, |m| m.config().num_points);
+    let mut configs = vec![(base_n, args.segments, args.samples)];
+    if args.ladder {
+        if loaded.is_none() {
+            configs.extend(
+                [1024, 4096, 8192, 16384]
+                    .iter()
+                    .map(|&n| (n, args.segments, args.samples)),
+            );
+        }
+        configs.extend([20, 100, 200].iter().map(|&k| (base_n, k, args.samples)));
+        configs.extend(
+            [250, 500, 2000, 4000]
+                .iter()
+                .map(|&s| (base_n, args.segments, s)),
+        );
+    }
+    let file_cloud = match &args.input {
+        Some(p) => {
+            let mut c = pointlime::io::read(p)?;
+            c.validate(p, false)?;
+            Some(c)
+        }
+        None => None,
+    };
+
+    println!(
+        "{:>6} {:>4} {:>5} {:>8} {:<20} {:>9} {:>9} {:>10} {:>7} {:>9} {:>9} {:>8}{}",
+        "N",
+        "K",
+        "S",
+        "scan",
+        "scoring",
+        "segm ms",
+        "sampl ms",
+        "infer ms",
+        "fit ms",
+        "total ms",
+        "samples/s",
+        "GFLOP/s",
+        if args.peak_gflops.is_some() {
+            "  of peak"
+        } else {
+            ""
+        }
+    );
+    let mut rows = Vec::new();
+    for (n, k, s) in configs {
+        let fresh;
+        let model = match &loaded {
+            Some(m) => m,
+            None => {
+                let net = PointNetConfig::new(5)
+                    .with_input_tnet(args.tnets)
+                    .with_feature_tnet(args.tnets);
+                let names = ["building", "car", "fence", "pole", "tree"].map(String::from);
+                let config = ModelConfig::new(net, names.to_vec()).with_num_points(n);
+                fresh = PointNetClassifier::new(config, Backend::Flex, 0)?;
+                &fresh
+            }
+        };
+        let synthetic;
+        let cloud = match &file_cloud {
+            Some(c) => c,
+            None => {
+                let m = args.scan_points.unwrap_or(2 * n);
+                synthetic = PointCloud::from_positions(
+                    pointlime::synthetic::lidar_tile(m, 1),
+                    FileFormat::Xyz,
+                );
+                &synthetic
+            }
+        };
+        let mut config = ExplainConfig::default();
+        config.segments.target = Target::Count(k);
+        config.lime.n_samples = s;
+        config.lime.scoring = args.scoring.into();
+        let config = config.seeded();
+        let mut runs = Vec::new();
+        for _ in 0..args.repeat {
+            runs.push(explain_cloud(
+                cloud,
+                "bench".as_ref(),
+                model,
+                "bench",
+                &config,
+                0,
+                None,
+            )?);
+        }
+        let median = |f: &dyn Fn(&pointlime::pipeline::Timings) -> f64| {
+            let mut v: Vec<f64> = runs.iter().map(|r| f(&r.report.timings)).collect();
+            v.sort_by(f64::total_cmp);
+            v[v.len() / 2] * 1e3
+        };
+        let cost = runs[0].report.cost;
+        let (per_point, per_cloud) = model.flops();
+        let gflop = (cost.points_evaluated as f64 * per_point
+            + cost.clouds_evaluated as f64 * per_cloud)
+            * 1e-9;
+        let inference_ms = median(&|t| t.inference);
+        let sampling_ms = median(&|t| t.sampling);
+        let row = Row {
+            points: n,
+            segments: runs[0].report.segments.len(),
+            samples: s,
+            scan_points: cloud.len(),
+            scoring: serde_json::to_value(cost.scoring)?
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+            segmentation_ms: median(&|t| t.segmentation),
+            sampling_ms,
+            inference_ms,
+            fit_ms: median(&|t| t.surrogate_fit),
+            total_ms: median(&|t| t.total),
+            samples_per_second: s as f64 / ((sampling_ms + inference_ms) * 1e-3),
+            gflop,
+            gflops: gflop / (inference_ms * 1e-3),
+            peak_rss_mib: peak_rss_mib(),
+        };
+        println!(
+            "{:>6} {:>4} {:>5} {:>8} {:<20} {:>9.1} {:>9.1} {:>10.1} {:>7.1} {:>9.1} {:>9.0} {:>8.1}{}",
+            row.points,
+            row.segments,
+            row.samples,
+            row.scan_points,
+            row.scoring,
+            row.segmentation_ms,
+            row.sampling_ms,
+            row.inference_ms,
+            row.fit_ms,
+            row.total_ms,
+            row.samples_per_second,
+            row.gflops,
+            args.peak_gflops
+                .map(|p| format!("  {:>6.1}%", 100.0 * row.gflops / p))
+                .unwrap_or_default()
+        );
+        rows.push(row);
+    }
+    if let Some(rss) = peak_rss_mib() {
+        println!("peak resident memory of this process: {rss:.0} MiB");
+    }
+    if let Some(path) = &args.json {
+        pointlime::io::write_json(path, &rows)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The process's peak resident set size so far (Linux `VmHWM`); `None` elsewhere.
+fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}
