@@ -350,13 +350,14 @@ impl Confusion {
     /// The matrix as aligned text, rows = truth, columns = prediction.
     pub fn to_text(&self, names: &[String]) -> String {
         let w = names.iter().map(|n| n.len()).max().unwrap_or(5).max(6);
-        let mut s = format!("{:>w$} |", "truth\\pred");
+        let first = "truth\\pred".len().max(w);
+        let mut s = format!("{:>first$} |", "truth\\pred");
         for n in names {
             s.push_str(&format!(" {n:>w$}"));
         }
         s.push('\n');
         for (i, row) in self.counts.iter().enumerate() {
-            s.push_str(&format!("{:>w$} |", names[i]));
+            s.push_str(&format!("{:>first$} |", names[i]));
             for c in row {
                 s.push_str(&format!(" {c:>w$}"));
             }

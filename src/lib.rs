@@ -43,6 +43,7 @@
 //! ```
 
 pub mod augment;
+pub mod batch;
 pub mod classifier;
 pub mod cloud;
 pub mod dataset;

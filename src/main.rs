@@ -16,6 +16,7 @@ use pointlime::perturb::Removal;
 use pointlime::pipeline::{explain_cloud, ExplainConfig};
 use pointlime::segment::Target;
 
+mod batch_cmd;
 mod bench_cmd;
 mod train_cmd;
 
@@ -46,6 +47,11 @@ enum Command {
     Eval(train_cmd::EvalArgs),
     /// Write a DALES-objects split manifest (CSV: path,class,split).
     Manifest(train_cmd::ManifestArgs),
+    /// Classify and explain every scan under a directory, in parallel, resumably, with a summary
+    /// table.
+    Batch(batch_cmd::BatchArgs),
+    /// Join shard summaries of `batch --shard` into one.
+    Merge(batch_cmd::MergeArgs),
     /// Time each stage of an explanation (segmentation, sampling, inference, fit) over sizes.
     Bench(bench_cmd::BenchArgs),
 }
@@ -57,6 +63,28 @@ struct ExplainArgs {
     /// Model directory (config.json + weights.bpk).
     #[arg(long, default_value = "models/default", env = "POINTLIME_MODEL")]
     model: PathBuf,
+    #[command(flatten)]
+    settings: SettingsArgs,
+    /// Class to explain, by name or index [default: the predicted class].
+    #[arg(long, conflicts_with = "top_labels")]
+    target: Option<String>,
+    /// Output scan (.ply, .las, .laz) [default: INPUT's stem + .explained + its format; .ply for ASCII].
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Output report [default: the output scan's stem + .json].
+    #[arg(long)]
+    report: Option<PathBuf>,
+    /// Write PLY as ascii instead of binary little-endian.
+    #[arg(long)]
+    ascii: bool,
+    /// Inference backend.
+    #[arg(long, value_enum, default_value_t = Backend::Flex)]
+    backend: Backend,
+}
+
+/// Explanation settings shared by `explain` and `batch`.
+#[derive(Args, Debug)]
+pub(crate) struct SettingsArgs {
     /// Settings file (JSON, the `settings` object of a report); flags override it.
     #[arg(long)]
     config: Option<PathBuf>,
@@ -72,9 +100,6 @@ struct ExplainArgs {
     /// Seed for every random step [default: 0].
     #[arg(long)]
     seed: Option<u64>,
-    /// Class to explain, by name or index [default: the predicted class].
-    #[arg(long, conflicts_with = "top_labels")]
-    target: Option<String>,
     /// Explain the k most probable classes from the same samples.
     #[arg(long)]
     top_labels: Option<usize>,
@@ -100,18 +125,61 @@ struct ExplainArgs {
     /// Drop points with NaN/Inf coordinates instead of failing.
     #[arg(long)]
     drop_invalid: bool,
-    /// Output scan (.ply, .las, .laz) [default: INPUT's stem + .explained + its format; .ply for ASCII].
-    #[arg(long)]
-    out: Option<PathBuf>,
-    /// Output report [default: the output scan's stem + .json].
-    #[arg(long)]
-    report: Option<PathBuf>,
-    /// Write PLY as ascii instead of binary little-endian.
-    #[arg(long)]
-    ascii: bool,
-    /// Inference backend.
-    #[arg(long, value_enum, default_value_t = Backend::Flex)]
-    backend: Backend,
+}
+
+impl SettingsArgs {
+    /// The settings file, if any, overridden by the flags, with stage seeds derived and checked.
+    pub(crate) fn resolve(&self) -> Result<ExplainConfig> {
+        let mut config: ExplainConfig = match &self.config {
+            Some(p) => {
+                let text = std::fs::read_to_string(p).with_context(|| p.display().to_string())?;
+                serde_json::from_str(&text)
+                    .with_context(|| format!("{}: invalid settings", p.display()))?
+            }
+            None => ExplainConfig::default(),
+        };
+        if let Some(k) = self.segments {
+            config.segments.target = Target::Count(k);
+        }
+        if let Some(r) = self.resolution {
+            config.segments.target = Target::Resolution(r);
+        }
+        if let Some(s) = self.samples {
+            config.lime.n_samples = s;
+        }
+        if let Some(s) = self.seed {
+            config.seed = s;
+        }
+        if self.logit {
+            config.lime.output = Output::Logit;
+        }
+        if let Some(r) = self.removal {
+            config.lime.removal = match r {
+                RemovalArg::Drop => Removal::Drop,
+                RemovalArg::Centroid => Removal::Centroid,
+            };
+        }
+        if let Some(p) = self.keep_probability {
+            config.lime.keep_probability = p;
+        }
+        if let Some(b) = self.batch_size {
+            config.lime.batch_size = b;
+        }
+        if self.brute_force {
+            config.lime.scoring = Scoring::Generic;
+        }
+        if let Some(s) = self.scoring {
+            config.lime.scoring = s.into();
+        }
+        if let Some(k) = self.top_labels {
+            config.targets = Targets::Top(k);
+        }
+        config.drop_invalid |= self.drop_invalid;
+        let config = config.seeded();
+        config.segments.validate()?;
+        config.lime.validate()?;
+        Ok(config)
+    }
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug)]
@@ -203,6 +271,8 @@ fn run(command: Command) -> Result<ExitCode> {
         Command::Eval(args) => train_cmd::eval(args),
         Command::Manifest(args) => train_cmd::manifest(args),
         Command::Bench(args) => bench_cmd::bench(args),
+        Command::Batch(args) => batch_cmd::batch(args),
+        Command::Merge(args) => batch_cmd::merge(args),
     }
 }
 
@@ -239,54 +309,7 @@ fn same_file(a: &Path, b: &Path) -> bool {
 }
 
 fn explain(args: ExplainArgs) -> Result<ExitCode> {
-    let mut config: ExplainConfig = match &args.config {
-        Some(p) => {
-            let text = std::fs::read_to_string(p).with_context(|| p.display().to_string())?;
-            serde_json::from_str(&text)
-                .with_context(|| format!("{}: invalid settings", p.display()))?
-        }
-        None => ExplainConfig::default(),
-    };
-    if let Some(k) = args.segments {
-        config.segments.target = Target::Count(k);
-    }
-    if let Some(r) = args.resolution {
-        config.segments.target = Target::Resolution(r);
-    }
-    if let Some(s) = args.samples {
-        config.lime.n_samples = s;
-    }
-    if let Some(s) = args.seed {
-        config.seed = s;
-    }
-    if args.logit {
-        config.lime.output = Output::Logit;
-    }
-    if let Some(r) = args.removal {
-        config.lime.removal = match r {
-            RemovalArg::Drop => Removal::Drop,
-            RemovalArg::Centroid => Removal::Centroid,
-        };
-    }
-    if let Some(p) = args.keep_probability {
-        config.lime.keep_probability = p;
-    }
-    if let Some(b) = args.batch_size {
-        config.lime.batch_size = b;
-    }
-    if args.brute_force {
-        config.lime.scoring = Scoring::Generic;
-    }
-    if let Some(s) = args.scoring {
-        config.lime.scoring = s.into();
-    }
-    if let Some(k) = args.top_labels {
-        config.targets = Targets::Top(k);
-    }
-    config.drop_invalid |= args.drop_invalid;
-    let config = config.seeded();
-    config.segments.validate()?;
-    config.lime.validate()?;
+    let config = args.settings.resolve()?;
 
     let out = args
         .out

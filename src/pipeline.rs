@@ -150,6 +150,40 @@ fn sanitize(name: &str) -> String {
         .collect()
 }
 
+/// The network's input: `input_points` of the cloud's points, drawn with `seed` (the original
+/// indices) and mapped to the model frame.
+fn model_input(
+    cloud: &PointCloud,
+    frame: &Frame,
+    classifier: &dyn Classifier,
+    seed: u64,
+) -> (Vec<u32>, Vec<[f32; 3]>) {
+    let index = sample_indices(cloud.len(), classifier.input_points(), seed);
+    let points = index
+        .iter()
+        .map(|&i| frame.to_model(&cloud.positions[i as usize]))
+        .collect();
+    (index, points)
+}
+
+/// Class probabilities of one validated cloud, from the same input sample that
+/// [`explain_cloud`] with this `seed` uses (its unperturbed sample).
+///
+/// # Errors
+/// Classifier errors.
+pub fn classify_cloud(
+    cloud: &PointCloud,
+    classifier: &dyn Classifier,
+    seed: u64,
+) -> Result<Vec<f32>> {
+    let frame = Frame::fit(&cloud.positions, classifier.normalisation());
+    let (_, points) = model_input(cloud, &frame, classifier, seed);
+    Ok(classifier
+        .predict_proba(&[&points])?
+        .pop()
+        .unwrap_or_default())
+}
+
 /// Explains one cloud. `cloud` must already be validated ([`PointCloud::validate`]).
 ///
 /// # Errors
@@ -180,12 +214,7 @@ pub fn explain_cloud(
     let segmentation = supervoxels(&local, &config.segments)?;
     let t_segment = start.elapsed().as_secs_f64();
 
-    let n = classifier.input_points();
-    let index = sample_indices(cloud.len(), n, config.seed);
-    let points: Vec<[f32; 3]> = index
-        .iter()
-        .map(|&i| frame.to_model(&cloud.positions[i as usize]))
-        .collect();
+    let (index, points) = model_input(cloud, &frame, classifier, config.seed);
     let labels: Vec<u32> = index
         .iter()
         .map(|&i| segmentation.labels[i as usize])

@@ -214,8 +214,19 @@ pub fn eval(args: EvalArgs) -> Result<ExitCode> {
     }
     print!("{}", confusion.to_text(&ds.class_names));
     if let Some(path) = &args.json {
-        let text = serde_json::to_string_pretty(&m)?;
-        std::fs::write(path, text).with_context(|| path.display().to_string())?;
+        let report = serde_json::json!({
+            "model": args.model.display().to_string(),
+            "data": args.data.display().to_string(),
+            "split": "test",
+            "objects": test_set.len(),
+            "sampling_seed": args.seed,
+            "votes": args.votes,
+            "class_names": ds.class_names,
+            "seconds": secs,
+            "clouds_per_second": (test_set.len() * args.votes) as f64 / secs,
+            "metrics": m,
+        });
+        pointlime::io::write_json(path, &report)?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -1,27 +1,8 @@
 //! The `pointlime` binary: outputs, exit codes, one-line errors, no partial files.
 
-use std::path::Path;
-use std::process::Command;
-
 use pointlime::cloud::{FileFormat, PointCloud};
-use pointlime::model::{Backend, ModelConfig, PointNetClassifier, PointNetConfig};
 
-use crate::common::{blobs, tempdir};
-
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_pointlime"))
-}
-
-fn model(dir: &Path) {
-    let net = PointNetConfig::new(2)
-        .with_point_layers(vec![16, 32])
-        .with_head_layers(vec![16]);
-    let config = ModelConfig::new(net, vec!["car".into(), "tree".into()]).with_num_points(128);
-    PointNetClassifier::new(config, Backend::Flex, 0)
-        .unwrap()
-        .save(dir)
-        .unwrap();
-}
+use crate::common::{bin, blobs, tempdir, tiny_model as model};
 
 #[test]
 fn explain_writes_annotated_cloud_and_report_and_info_reads_them() {

@@ -75,3 +75,22 @@ impl Classifier for Additive {
 pub fn tempdir() -> tempfile::TempDir {
     tempfile::tempdir().expect("temp dir")
 }
+
+/// The `pointlime` binary built for these tests.
+pub fn bin() -> std::process::Command {
+    std::process::Command::new(env!("CARGO_BIN_EXE_pointlime"))
+}
+
+/// Saves a small random PointNet (classes car and tree, 128 input points) to `dir`: fast enough to
+/// explain many files in a test, real enough to exercise the whole pipeline.
+pub fn tiny_model(dir: &std::path::Path) {
+    use pointlime::model::{Backend, ModelConfig, PointNetClassifier, PointNetConfig};
+    let net = PointNetConfig::new(2)
+        .with_point_layers(vec![16, 32])
+        .with_head_layers(vec![16]);
+    let config = ModelConfig::new(net, vec!["car".into(), "tree".into()]).with_num_points(128);
+    PointNetClassifier::new(config, Backend::Flex, 0)
+        .unwrap()
+        .save(dir)
+        .unwrap();
+}

@@ -1,5 +1,6 @@
 //! pointlime's integration tests, one binary (links once).
 
+mod batch;
 mod cli;
 mod common;
 mod explain;

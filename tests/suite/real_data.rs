@@ -279,3 +279,50 @@ fn all_dales_objects_load() {
     }
     assert_eq!(ds.split(pointlime::dataset::Split::Test).len(), 100);
 }
+
+/// Every shipped model with a `metrics.json` (written by `pointlime eval --json`) reproduces the
+/// test accuracy recorded there, and its card quotes the same numbers.
+#[test]
+fn shipped_models_reproduce_their_cards_test_accuracy() {
+    let Some(data) = data_dir() else { return };
+    use pointlime::classifier::Classifier;
+    use pointlime::dataset::{dales, prepare, Split};
+    use pointlime::model::{train::evaluate, Backend, PointNetClassifier};
+    let ds = dales(&data.join("dales_objects")).unwrap();
+    let test = ds.split(Split::Test);
+    let models = Path::new(env!("CARGO_MANIFEST_DIR")).join("models");
+    let mut checked = 0;
+    for dir in std::fs::read_dir(&models).unwrap() {
+        let dir = dir.unwrap().path();
+        let Ok(text) = std::fs::read_to_string(dir.join("metrics.json")) else {
+            continue;
+        };
+        let recorded: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let seed = recorded["sampling_seed"].as_u64().unwrap();
+        let votes = recorded["votes"].as_u64().unwrap() as usize;
+        let model = PointNetClassifier::load(&dir, Backend::Flex).unwrap();
+        let set = prepare(&test, model.normalisation(), None, seed).unwrap();
+        let m = evaluate(&model, &set, seed, votes, 32).unwrap().metrics();
+        let card = std::fs::read_to_string(dir.join("MODEL_CARD.md")).unwrap();
+        for key in ["overall_accuracy", "mean_class_accuracy"] {
+            let want = recorded["metrics"][key].as_f64().unwrap();
+            let got = match key {
+                "overall_accuracy" => m.overall_accuracy,
+                _ => m.mean_class_accuracy,
+            };
+            assert!(
+                (got - want).abs() <= 0.005,
+                "{}: {key} {got:.4}, card says {want:.4}",
+                dir.display()
+            );
+            let quoted = format!("{:.1}%", 100.0 * want);
+            assert!(
+                card.contains(&quoted),
+                "{}: card does not quote {key} {quoted}",
+                dir.display()
+            );
+        }
+        checked += 1;
+    }
+    assert!(checked >= 1, "no shipped model has a metrics.json");
+}

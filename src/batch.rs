@@ -1,0 +1,444 @@
+//! Batch scoring of scan directories: discovery, sharding, one file's job, resumable outputs, and
+//! the summary table.
+//!
+//! Each input `DIR/a/b.laz` gets, under the output directory, `a/b.laz.explained.laz` (the scan
+//! with `importance` and `segment`, unless explanations are off) and `a/b.laz.json` (its record,
+//! the run's settings, and the full report). The JSON is written last and atomically, so its
+//! presence with matching settings marks the file as done: that is what `--resume` trusts, and why
+//! a run killed at any moment loses only the files in flight.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+
+use crate::classifier::Classifier;
+use crate::cloud::FileFormat;
+use crate::error::{Error, Result};
+use crate::io::{self, WriteOptions};
+use crate::pipeline::{classify_cloud, explain_cloud, ExplainConfig, Report};
+
+/// One slice of a deterministic partition of the sorted file list: file `j` belongs to shard
+/// `j mod count`. Written `index/count`, with `0 <= index < count` (a Slurm array's
+/// `$SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT` or Kubernetes' `$JOB_COMPLETION_INDEX/N`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    pub index: usize,
+    pub count: usize,
+}
+
+impl FromStr for Shard {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        let bad = || format!("shard must be INDEX/COUNT with 0 <= INDEX < COUNT, got {s:?}");
+        let (i, n) = s.split_once('/').ok_or_else(bad)?;
+        let index: usize = i.trim().parse().map_err(|_| bad())?;
+        let count: usize = n.trim().parse().map_err(|_| bad())?;
+        if count == 0 || index >= count {
+            return Err(bad());
+        }
+        Ok(Shard { index, count })
+    }
+}
+
+impl Shard {
+    /// The files of this shard, in order.
+    pub fn select<T: Clone>(&self, files: &[T]) -> Vec<T> {
+        files
+            .iter()
+            .skip(self.index)
+            .step_by(self.count)
+            .cloned()
+            .collect()
+    }
+}
+
+/// Outcome of one file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Ok,
+    /// Could not be read, validated or classified.
+    Failed,
+    /// Not a point-cloud file this tool reads (by extension).
+    Skipped,
+}
+
+/// A class and its probability.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClassScore {
+    pub class: String,
+    pub probability: f32,
+}
+
+/// A segment and its coefficient for the explained class.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SegmentScore {
+    pub segment: usize,
+    pub coefficient: f64,
+}
+
+/// One row of the summary.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    /// Path relative to the input directory, `/`-separated.
+    pub path: String,
+    pub points: Option<usize>,
+    pub predicted: Option<String>,
+    pub probability: Option<f32>,
+    /// The three most probable classes.
+    pub top_classes: Vec<ClassScore>,
+    /// The three segments with the largest coefficients for the predicted class.
+    pub top_segments: Vec<SegmentScore>,
+    /// Surrogate R² (explanations only).
+    pub r2: Option<f64>,
+    /// Wall time for this file.
+    pub seconds: f64,
+    pub status: Status,
+    pub error: Option<String>,
+}
+
+impl Record {
+    fn new(path: &Path, status: Status, error: Option<String>) -> Record {
+        Record {
+            path: slash_path(path),
+            points: None,
+            predicted: None,
+            probability: None,
+            top_classes: Vec::new(),
+            top_segments: Vec::new(),
+            r2: None,
+            seconds: 0.0,
+            status,
+            error,
+        }
+    }
+
+    /// The record without its wall time, for comparing runs.
+    pub fn timeless(&self) -> Record {
+        Record {
+            seconds: 0.0,
+            ..self.clone()
+        }
+    }
+}
+
+fn slash_path(path: &Path) -> String {
+    path.components()
+        .map(|c| c.as_os_str().to_string_lossy())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// Every regular, non-hidden file under `root`, relative to it, sorted by path; `exclude` (an
+/// output directory inside the input) is not entered.
+///
+/// # Errors
+/// [`Error::Io`] when `root` or a directory under it cannot be read.
+pub fn discover(root: &Path, exclude: Option<&Path>) -> Result<Vec<PathBuf>> {
+    let exclude = exclude.and_then(|e| e.canonicalize().ok());
+    let mut files = Vec::new();
+    let walk = walkdir::WalkDir::new(root)
+        .follow_links(true)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_entry(|e| {
+            let hidden = e.depth() > 0 && e.file_name().to_string_lossy().starts_with('.');
+            let excluded = exclude
+                .as_ref()
+                .is_some_and(|x| e.path().canonicalize().is_ok_and(|p| &p == x));
+            !hidden && !excluded
+        });
+    for entry in walk {
+        let entry = entry.map_err(|e| {
+            let path = e.path().unwrap_or(root).to_path_buf();
+            Error::io(&path, std::io::Error::other(e.to_string()))
+        })?;
+        if entry.file_type().is_file() {
+            let rel = entry.path().strip_prefix(root).unwrap_or(entry.path());
+            files.push(rel.to_path_buf());
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+/// What a batch run needs for every file.
+pub struct Job<'a> {
+    pub input_root: &'a Path,
+    pub out_root: &'a Path,
+    pub classifier: &'a dyn Classifier,
+    pub model_name: &'a str,
+    pub config: &'a ExplainConfig,
+    /// Explain, or only classify.
+    pub explain: bool,
+    pub write: WriteOptions,
+}
+
+/// What identifies a run's output for `--resume`: outputs made with other settings are redone.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct RunKey {
+    model: String,
+    explain: bool,
+    settings: ExplainConfig,
+}
+
+/// The per-file JSON.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct FileOutput {
+    run: RunKey,
+    record: Record,
+    report: Option<Report>,
+}
+
+impl Job<'_> {
+    fn key(&self) -> RunKey {
+        RunKey {
+            model: self.model_name.to_string(),
+            explain: self.explain,
+            settings: self.config.clone(),
+        }
+    }
+
+    /// The explained scan's path and the JSON's path for input `rel`.
+    pub fn outputs(&self, rel: &Path) -> (PathBuf, PathBuf) {
+        let name = rel.file_name().unwrap_or_default().to_string_lossy();
+        let ext = match io::format_of(rel) {
+            Ok(FileFormat::Las) => "las",
+            Ok(FileFormat::Laz) => "laz",
+            _ => "ply",
+        };
+        let dir = self.out_root.join(rel.parent().unwrap_or(Path::new("")));
+        (
+            dir.join(format!("{name}.explained.{ext}")),
+            dir.join(format!("{name}.json")),
+        )
+    }
+
+    /// The record of a complete output from a run with the same settings, if there is one.
+    pub fn completed(&self, rel: &Path) -> Option<Record> {
+        let (cloud, json) = self.outputs(rel);
+        let text = std::fs::read_to_string(json).ok()?;
+        let out: FileOutput = serde_json::from_str(&text).ok()?;
+        let cloud_ok = !self.explain || std::fs::metadata(cloud).is_ok_and(|m| m.len() > 0);
+        (out.run == self.key() && out.record.status == Status::Ok && cloud_ok).then_some(out.record)
+    }
+
+    /// Classifies (and explains) one file and writes its outputs. Never fails: a problem with the
+    /// file is its record's error.
+    pub fn run(&self, rel: &Path) -> Record {
+        let start = Instant::now();
+        let mut record = match catch_unwind(AssertUnwindSafe(|| self.run_inner(rel))) {
+            Ok(Ok(r)) => r,
+            Ok(Err(e)) => {
+                let status = match e {
+                    Error::UnsupportedFormat { .. } => Status::Skipped,
+                    _ => Status::Failed,
+                };
+                Record::new(rel, status, Some(e.to_string()))
+            }
+            Err(_) => Record::new(
+                rel,
+                Status::Failed,
+                Some(format!(
+                    "{}: internal error while processing (please report)",
+                    self.input_root.join(rel).display()
+                )),
+            ),
+        };
+        record.seconds = start.elapsed().as_secs_f64();
+        record
+    }
+
+    fn run_inner(&self, rel: &Path) -> Result<Record> {
+        let path = self.input_root.join(rel);
+        io::format_of(&path)?;
+        let mut cloud = io::read(&path)?;
+        let dropped = cloud.validate(&path, self.config.drop_invalid)?;
+        let (cloud_out, json_out) = self.outputs(rel);
+        if let Some(dir) = json_out.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        }
+        let names = self.classifier.class_names();
+        let (probabilities, report) = if self.explain {
+            let explained = explain_cloud(
+                &cloud,
+                rel,
+                self.classifier,
+                self.model_name,
+                self.config,
+                dropped,
+                None,
+            )?;
+            io::write(&cloud_out, &explained.annotate(&cloud), self.write)?;
+            (
+                explained.report.probabilities.clone(),
+                Some(explained.report),
+            )
+        } else {
+            (
+                classify_cloud(&cloud, self.classifier, self.config.seed)?,
+                None,
+            )
+        };
+        let mut order: Vec<usize> = (0..probabilities.len()).collect();
+        order.sort_by(|&a, &b| {
+            probabilities[b]
+                .total_cmp(&probabilities[a])
+                .then(a.cmp(&b))
+        });
+        let mut record = Record::new(rel, Status::Ok, None);
+        record.points = Some(cloud.len());
+        record.predicted = Some(names[order[0]].clone());
+        record.probability = Some(probabilities[order[0]]);
+        record.top_classes = order
+            .iter()
+            .take(3)
+            .map(|&c| ClassScore {
+                class: names[c].clone(),
+                probability: probabilities[c],
+            })
+            .collect();
+        if let Some(e) = report.as_ref().and_then(|r| r.explanations.first()) {
+            record.r2 = Some(e.r2);
+            record.top_segments = e
+                .ranking()
+                .into_iter()
+                .take(3)
+                .map(|s| SegmentScore {
+                    segment: s,
+                    coefficient: e.coefficients[s],
+                })
+                .collect();
+        }
+        io::write_json(
+            &json_out,
+            &FileOutput {
+                run: self.key(),
+                record: record.clone(),
+                report,
+            },
+        )?;
+        Ok(record)
+    }
+}
+
+/// The CSV form of a record: lists joined as `name:value|name:value`.
+#[derive(Serialize)]
+struct CsvRow<'a> {
+    path: &'a str,
+    points: Option<usize>,
+    predicted: Option<&'a str>,
+    probability: Option<f32>,
+    top_classes: String,
+    top_segments: String,
+    r2: Option<f64>,
+    seconds: f64,
+    status: Status,
+    error: Option<&'a str>,
+}
+
+/// Writes the records, sorted by path, as CSV and as JSON Lines (each atomically).
+///
+/// # Errors
+/// [`Error::Io`] on a write failure.
+pub fn write_summary(records: &[Record], csv_path: &Path, jsonl_path: &Path) -> Result<()> {
+    let mut sorted: Vec<&Record> = records.iter().collect();
+    sorted.sort_by(|a, b| a.path.cmp(&b.path));
+    io::write_atomic(csv_path, |f| {
+        let mut w = csv::Writer::from_writer(std::io::BufWriter::new(f));
+        for r in &sorted {
+            w.serialize(CsvRow {
+                path: &r.path,
+                points: r.points,
+                predicted: r.predicted.as_deref(),
+                probability: r.probability,
+                top_classes: r
+                    .top_classes
+                    .iter()
+                    .map(|c| format!("{}:{:.4}", c.class, c.probability))
+                    .collect::<Vec<_>>()
+                    .join("|"),
+                top_segments: r
+                    .top_segments
+                    .iter()
+                    .map(|s| format!("{}:{:.6}", s.segment, s.coefficient))
+                    .collect::<Vec<_>>()
+                    .join("|"),
+                r2: r.r2,
+                seconds: r.seconds,
+                status: r.status,
+                error: r.error.as_deref(),
+            })
+            .map_err(|e| Error::format(csv_path, e.to_string()))?;
+        }
+        w.flush().map_err(|e| Error::io(csv_path, e))
+    })?;
+    io::write_atomic(jsonl_path, |f| {
+        use std::io::Write;
+        let mut w = std::io::BufWriter::new(f);
+        for r in &sorted {
+            let line =
+                serde_json::to_string(r).map_err(|e| Error::format(jsonl_path, e.to_string()))?;
+            writeln!(w, "{line}").map_err(|e| Error::io(jsonl_path, e))?;
+        }
+        w.flush().map_err(|e| Error::io(jsonl_path, e))
+    })
+}
+
+/// Reads a JSON Lines summary.
+///
+/// # Errors
+/// [`Error::Io`] or [`Error::Format`] (with the line number) for an unreadable summary.
+pub fn read_summary(path: &Path) -> Result<Vec<Record>> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, l)| {
+            serde_json::from_str(l).map_err(|e| Error::format(path, format!("line {}: {e}", i + 1)))
+        })
+        .collect()
+}
+
+/// Joins shard summaries into one, sorted by path.
+///
+/// # Errors
+/// [`Error::Config`] when a file appears in more than one summary (shards from different
+/// partitions).
+pub fn merge(parts: Vec<Vec<Record>>) -> Result<Vec<Record>> {
+    let mut all: Vec<Record> = parts.into_iter().flatten().collect();
+    all.sort_by(|a, b| a.path.cmp(&b.path));
+    if let Some(w) = all.windows(2).find(|w| w[0].path == w[1].path) {
+        return Err(Error::Config(format!(
+            "{} appears in more than one summary: were the shards made with one --shard COUNT?",
+            w[0].path
+        )));
+    }
+    Ok(all)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shards_partition_the_list() {
+        let files: Vec<usize> = (0..10).collect();
+        let mut union: Vec<usize> = (0..3)
+            .flat_map(|i| Shard { index: i, count: 3 }.select(&files))
+            .collect();
+        union.sort();
+        assert_eq!(union, files);
+        assert_eq!(
+            "1/3".parse::<Shard>().unwrap(),
+            Shard { index: 1, count: 3 }
+        );
+        for bad in ["3/3", "1", "a/2", "0/0", "-1/2"] {
+            assert!(bad.parse::<Shard>().is_err(), "{bad}");
+        }
+    }
+}

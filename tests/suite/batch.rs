@@ -1,0 +1,305 @@
+//! `pointlime batch` and `pointlime merge`: a mixed directory, SIGKILL and resume, shards, and
+//! determinism across `--jobs`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use pointlime::batch::{read_summary, Record, Status};
+
+use crate::common::{bin, blobs, tempdir, tiny_model};
+
+/// `n` good scans in two nested directories, cycling through PLY, LAS and XYZ.
+fn scans(root: &Path, n: usize) -> Vec<String> {
+    (0..n)
+        .map(|i| {
+            let (cloud, _) = blobs(3 + i % 3, 60, 2.0, i as u64);
+            let dir = format!("plot{}/row{}", i % 2, i % 3);
+            std::fs::create_dir_all(root.join(&dir)).unwrap();
+            let rel = format!("{dir}/scan{i:02}.{}", ["ply", "las", "xyz"][i % 3]);
+            let path = root.join(&rel);
+            if i % 3 == 2 {
+                let text: String = cloud
+                    .positions
+                    .iter()
+                    .map(|p| format!("{} {} {}\n", p[0], p[1], p[2]))
+                    .collect();
+                std::fs::write(&path, text).unwrap();
+            } else {
+                pointlime::io::write(&path, &cloud, Default::default()).unwrap();
+            }
+            rel
+        })
+        .collect()
+}
+
+fn command(input: &Path, out: &Path, model: &Path) -> Command {
+    let mut c = bin();
+    c.arg("batch")
+        .arg(input)
+        .arg("--out")
+        .arg(out)
+        .arg("--model")
+        .arg(model)
+        .args(["--segments", "6"]);
+    c
+}
+
+fn batch(input: &Path, out: &Path, model: &Path, extra: &[&str]) -> Output {
+    command(input, out, model)
+        .args(["--samples", "40"])
+        .args(extra)
+        .output()
+        .unwrap()
+}
+
+fn ok(out: &Output) {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn timeless(summary: &Path) -> Vec<Record> {
+    read_summary(summary)
+        .unwrap()
+        .iter()
+        .map(Record::timeless)
+        .collect()
+}
+
+/// Every file under `dir` with its bytes.
+fn files(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    walkdir::WalkDir::new(dir)
+        .into_iter()
+        .map(Result::unwrap)
+        .filter(|e| e.file_type().is_file())
+        .map(|e| {
+            let rel = e.path().strip_prefix(dir).unwrap().to_path_buf();
+            (rel, std::fs::read(e.path()).unwrap())
+        })
+        .collect()
+}
+
+#[test]
+fn a_mixed_directory_records_every_file_and_reports_each_failure_once() {
+    let dir = tempdir();
+    let (input, m) = (dir.path().join("scans"), dir.path().join("model"));
+    tiny_model(&m);
+    let good = scans(&input, 4);
+    std::fs::write(input.join("plot0/corrupt.ply"), "ply\nformat binary_little_endian 1.0\nelement vertex 100\nproperty float x\nend_header\n\x01\x02").unwrap();
+    std::fs::write(input.join("plot1/empty.xyz"), "").unwrap();
+    std::fs::write(input.join("notes.md"), "field notes").unwrap();
+    // An output directory inside the input is not scanned on the second run.
+    let out = input.join("out");
+
+    for pass in 0..2 {
+        let run = batch(&input, &out, &m, &["--jobs", "2"]);
+        assert_eq!(run.status.code(), Some(1), "pass {pass}: some files failed");
+        let stderr = String::from_utf8_lossy(&run.stderr);
+        for bad in ["corrupt.ply", "empty.xyz", "notes.md"] {
+            assert_eq!(stderr.matches(bad).count(), 1, "pass {pass}: {stderr}");
+        }
+        let records = read_summary(&out.join("summary.jsonl")).unwrap();
+        assert_eq!(records.len(), 7, "pass {pass}: {records:?}");
+        let status = |p: &str| records.iter().find(|r| r.path == p).unwrap().status;
+        assert_eq!(status("plot0/corrupt.ply"), Status::Failed);
+        assert_eq!(status("plot1/empty.xyz"), Status::Failed);
+        assert_eq!(status("notes.md"), Status::Skipped);
+        for rel in &good {
+            let r = records.iter().find(|r| &r.path == rel).unwrap();
+            assert_eq!(r.status, Status::Ok, "{r:?}");
+            assert_eq!(r.top_classes.len(), 2);
+            assert_eq!(r.top_segments.len(), 3);
+            assert!(r.r2.is_some() && r.error.is_none());
+            let ext = if rel.ends_with(".las") { "las" } else { "ply" };
+            let explained =
+                pointlime::io::read(&out.join(format!("{rel}.explained.{ext}"))).unwrap();
+            assert_eq!(Some(explained.len()), r.points);
+            assert!(explained.attribute("importance").is_some());
+            assert!(out.join(format!("{rel}.json")).is_file());
+        }
+        let csv = std::fs::read_to_string(out.join("summary.csv")).unwrap();
+        assert_eq!(csv.lines().count(), 8, "{csv}");
+        assert!(csv.starts_with(
+            "path,points,predicted,probability,top_classes,top_segments,r2,seconds,status,error"
+        ));
+    }
+    // Only complete outputs: no temporary files, nothing for the failed scans.
+    let outputs = files(&out);
+    assert!(
+        outputs
+            .keys()
+            .all(|p| !p.to_string_lossy().contains("/.") && !p.to_string_lossy().starts_with('.')),
+        "{:?}",
+        outputs.keys()
+    );
+    assert!(!out.join("plot0/corrupt.ply.json").exists());
+}
+
+#[test]
+fn the_summary_and_outputs_do_not_depend_on_jobs() {
+    let dir = tempdir();
+    let (input, m) = (dir.path().join("scans"), dir.path().join("model"));
+    tiny_model(&m);
+    scans(&input, 6);
+    let (one, two) = (dir.path().join("one"), dir.path().join("two"));
+    ok(&batch(&input, &one, &m, &["--jobs", "1"]));
+    ok(&batch(&input, &two, &m, &["--jobs", "2", "--threads", "2"]));
+    assert_eq!(
+        timeless(&one.join("summary.jsonl")),
+        timeless(&two.join("summary.jsonl"))
+    );
+    let (a, b) = (files(&one), files(&two));
+    let explained = |m: &BTreeMap<PathBuf, Vec<u8>>| -> Vec<(PathBuf, Vec<u8>)> {
+        m.iter()
+            .filter(|(p, _)| p.to_string_lossy().contains(".explained."))
+            .map(|(p, v)| (p.clone(), v.clone()))
+            .collect()
+    };
+    assert_eq!(explained(&a).len(), 6);
+    assert!(explained(&a) == explained(&b), "explained scans differ");
+}
+
+#[test]
+fn shard_runs_merge_into_the_full_run() {
+    let dir = tempdir();
+    let (input, m) = (dir.path().join("scans"), dir.path().join("model"));
+    tiny_model(&m);
+    scans(&input, 7);
+    let full = dir.path().join("full");
+    ok(&batch(&input, &full, &m, &["--no-explain"]));
+    let shards = dir.path().join("shards");
+    let mut summaries = Vec::new();
+    for i in 0..3 {
+        let shard = format!("{i}/3");
+        ok(&batch(
+            &input,
+            &shards,
+            &m,
+            &["--no-explain", "--shard", &shard],
+        ));
+        let s = shards.join(format!("summary.shard-{i}-of-3.jsonl"));
+        assert_eq!(read_summary(&s).unwrap().len(), [3, 2, 2][i]);
+        summaries.push(s);
+    }
+    let merged = dir.path().join("merged");
+    let out = bin()
+        .arg("merge")
+        .args(&summaries)
+        .arg("--out")
+        .arg(&merged)
+        .output()
+        .unwrap();
+    ok(&out);
+    assert_eq!(
+        timeless(&merged.join("summary.jsonl")),
+        timeless(&full.join("summary.jsonl"))
+    );
+
+    // Shards of different partitions overlap: refused, one line, exit 2.
+    let out = bin()
+        .arg("merge")
+        .args([&summaries[0], &full.join("summary.jsonl")])
+        .arg("--out")
+        .arg(dir.path().join("bad"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("more than one summary"), "{stderr}");
+    assert!(!dir.path().join("bad/summary.csv").exists());
+}
+
+#[test]
+fn a_run_killed_with_sigkill_resumes_without_losing_or_redoing_work() {
+    let dir = tempdir();
+    let (input, m) = (dir.path().join("scans"), dir.path().join("model"));
+    tiny_model(&m);
+    let n = 30;
+    scans(&input, n);
+    let slow = ["--jobs", "1", "--brute-force", "--samples", "400"];
+
+    let out = dir.path().join("out");
+    let mut child = command(&input, &out, &m)
+        .args(slow)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let json_count = |d: &Path| {
+        files(d)
+            .keys()
+            .filter(|p| p.extension().is_some_and(|e| e == "json"))
+            .count()
+    };
+    let start = Instant::now();
+    while out.exists() && json_count(&out) < 2 || !out.exists() {
+        assert!(start.elapsed() < Duration::from_secs(120), "no output");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let before = files(&out);
+    let done: Vec<&PathBuf> = before
+        .keys()
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    assert!(
+        done.len() >= 2 && done.len() < n,
+        "the kill should land mid-run: {} of {n} done",
+        done.len()
+    );
+    assert!(!out.join("summary.jsonl").exists());
+
+    let resumed = command(&input, &out, &m)
+        .args(slow)
+        .arg("--resume")
+        .output()
+        .unwrap();
+    ok(&resumed);
+    let stdout = String::from_utf8_lossy(&resumed.stdout);
+    assert!(
+        stdout.contains(&format!("{} already done", done.len())),
+        "{stdout}"
+    );
+    // Redoes nothing already complete: those outputs are untouched, byte for byte.
+    let after = files(&out);
+    for p in &done {
+        assert!(after[*p] == before[*p], "{} was redone", p.display());
+        let cloud = p.with_extension("").to_string_lossy().to_string();
+        let explained = after
+            .keys()
+            .find(|k| {
+                k.to_string_lossy()
+                    .starts_with(&format!("{cloud}.explained."))
+            })
+            .unwrap();
+        assert!(after[explained] == before[explained]);
+    }
+    // Loses nothing: the same summary as an uninterrupted run.
+    let clean = dir.path().join("clean");
+    let full = command(&input, &clean, &m).args(slow).output().unwrap();
+    ok(&full);
+    assert_eq!(
+        timeless(&out.join("summary.jsonl")),
+        timeless(&clean.join("summary.jsonl"))
+    );
+
+    // A damaged output, or other settings, is redone.
+    let first = out.join(done[0]);
+    std::fs::write(&first, "{").unwrap();
+    let again = command(&input, &out, &m)
+        .args(slow)
+        .arg("--resume")
+        .output()
+        .unwrap();
+    ok(&again);
+    assert!(String::from_utf8_lossy(&again.stdout).contains(&format!("{} already done", n - 1)));
+    let other = batch(&input, &out, &m, &["--resume"]);
+    ok(&other);
+    assert!(String::from_utf8_lossy(&other.stdout).contains(" 0 already done"));
+}
