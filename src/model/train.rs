@@ -73,10 +73,15 @@ pub struct EpochLog {
     pub seconds: f64,
 }
 
+/// `checkpoint/state.json`. The weights and optimizer files it names are written first, under
+/// names tagged with the epoch, and it is replaced atomically last, so a run killed at any moment
+/// resumes from the last complete epoch, never from a mix of two.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Checkpoint {
     completed_epochs: usize,
     logs: Vec<EpochLog>,
+    weights: String,
+    optimizer: String,
 }
 
 fn mix(a: u64, b: u64) -> u64 {
@@ -172,11 +177,11 @@ pub fn train(
     let mut logs = Vec::new();
     if resume && ckpt_dir.join("state.json").is_file() {
         let state: Checkpoint = read_json(&ckpt_dir.join("state.json"))?;
-        let w = ckpt_dir.join("weights.bpk");
+        let w = ckpt_dir.join(&state.weights);
         let record = ModuleRecord::load(&w)
             .map_err(|e| Error::model(&w, format!("cannot read checkpoint: {e}")))?;
         net = net.load_record(record);
-        let o = ckpt_dir.join("optimizer.bpk");
+        let o = ckpt_dir.join(&state.optimizer);
         optim = optim
             .load(&o)
             .map_err(|e| Error::model(&o, format!("cannot read checkpoint: {e}")))?;
@@ -279,27 +284,34 @@ pub fn train(
             test_mean_class_accuracy: metrics.mean_class_accuracy,
             seconds: t0.elapsed().as_secs_f64(),
         };
-        progress(Event::Epoch(&log));
-        logs.push(log);
+        logs.push(log.clone());
 
         std::fs::create_dir_all(&ckpt_dir).map_err(|e| Error::io(&ckpt_dir, e))?;
-        let w = ckpt_dir.join("weights.bpk");
+        let state = Checkpoint {
+            completed_epochs: epoch + 1,
+            logs: logs.clone(),
+            weights: format!("weights-{}.bpk", epoch + 1),
+            optimizer: format!("optimizer-{}.bpk", epoch + 1),
+        };
+        let w = ckpt_dir.join(&state.weights);
         net.clone()
             .into_record()
             .save(&w)
             .map_err(|e| Error::model(&w, e.to_string()))?;
-        let o = ckpt_dir.join("optimizer.bpk");
+        let o = ckpt_dir.join(&state.optimizer);
         optim
             .save(&o)
             .map_err(|e| Error::model(&o, e.to_string()))?;
-        crate::io::write_json(
-            &ckpt_dir.join("state.json"),
-            &Checkpoint {
-                completed_epochs: epoch + 1,
-                logs: logs.clone(),
-            },
-        )?;
+        crate::io::write_json(&ckpt_dir.join("state.json"), &state)?;
+        // Only now is the previous epoch's pair unneeded.
+        for stale in [
+            format!("weights-{epoch}.bpk"),
+            format!("optimizer-{epoch}.bpk"),
+        ] {
+            let _ = std::fs::remove_file(ckpt_dir.join(stale));
+        }
         write_log(&out.join("train_log.csv"), &logs)?;
+        progress(Event::Epoch(&log));
     }
     let model = PointNetClassifier::from_parts(net.valid(), model_config, Backend::Flex)?;
     model.save(out)?;
@@ -320,7 +332,9 @@ fn write_log(path: &Path, logs: &[EpochLog]) -> Result<()> {
             l.seconds
         ));
     }
-    std::fs::write(path, s).map_err(|e| Error::io(path, e))
+    crate::io::write_atomic(path, |mut f| {
+        std::io::Write::write_all(&mut f, s.as_bytes()).map_err(|e| Error::io(path, e))
+    })
 }
 
 fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {

@@ -189,6 +189,78 @@ fn a_short_training_run_drives_the_loss_down_and_learns_an_easy_task() {
 }
 
 #[test]
+fn training_interrupted_then_resumed_equals_an_uninterrupted_run() {
+    let net = PointNetConfig::new(2)
+        .with_point_layers(vec![16, 32])
+        .with_head_layers(vec![16]);
+    let config = ModelConfig::new(net, vec!["line".into(), "ball".into()]).with_num_points(64);
+    let train_config = TrainConfig {
+        epochs: 4,
+        batch_size: 8,
+        learning_rate: 0.01,
+        ..TrainConfig::default()
+    };
+    let (data, test) = (toy(24, 3), toy(8, 4));
+    let run = |dir: &std::path::Path, resume: bool, stop_after: Option<usize>| {
+        let mut seen = Vec::new();
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            train(
+                config.clone(),
+                &train_config,
+                &data,
+                &test,
+                dir,
+                resume,
+                |event| {
+                    if let Event::Epoch(log) = event {
+                        seen.push(log.epoch);
+                        // Dies like a killed process: after the checkpoint, before the model.
+                        assert!(Some(log.epoch) != stop_after, "killed");
+                    }
+                },
+            )
+            .unwrap()
+        }));
+        (result.ok(), seen)
+    };
+    let whole = tempdir();
+    let (model, epochs) = run(whole.path(), false, None);
+    assert_eq!(epochs, [1, 2, 3, 4]);
+    let model = model.unwrap();
+
+    let cut = tempdir();
+    let (none, epochs) = run(cut.path(), false, Some(2));
+    assert!(none.is_none() && epochs == [1, 2]);
+    assert!(!cut.path().join("weights.bpk").exists());
+    let (resumed, epochs) = run(cut.path(), true, None);
+    assert_eq!(epochs, [3, 4], "resume starts after the last checkpointed epoch");
+    let resumed = resumed.unwrap();
+
+    let clouds = toy(6, 9);
+    let refs: Vec<&[[f32; 3]]> = clouds.iter().map(|c| &c.points[..64]).collect();
+    assert_eq!(
+        model.predict(&refs, Output::Logit).unwrap(),
+        resumed.predict(&refs, Output::Logit).unwrap()
+    );
+    let log = |d: &std::path::Path| -> Vec<String> {
+        // Everything but the wall time.
+        std::fs::read_to_string(d.join("train_log.csv"))
+            .unwrap()
+            .lines()
+            .map(|l| l.rsplit_once(',').unwrap().0.to_string())
+            .collect()
+    };
+    assert_eq!(log(whole.path()), log(cut.path()));
+    // Only the last epoch's checkpoint files are kept.
+    let mut kept: Vec<String> = std::fs::read_dir(cut.path().join("checkpoint"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    kept.sort();
+    assert_eq!(kept, ["optimizer-4.bpk", "state.json", "weights-4.bpk"]);
+}
+
+#[test]
 fn lime_over_the_pointnet_is_identical_across_batch_sizes_and_threads() {
     use pointlime::explain::{explain, LimeConfig, Scoring, Targets};
     let points = &clouds(1, 9)[0];
