@@ -233,7 +233,11 @@ fn training_interrupted_then_resumed_equals_an_uninterrupted_run() {
     assert!(none.is_none() && epochs == [1, 2]);
     assert!(!cut.path().join("weights.bpk").exists());
     let (resumed, epochs) = run(cut.path(), true, None);
-    assert_eq!(epochs, [3, 4], "resume starts after the last checkpointed epoch");
+    assert_eq!(
+        epochs,
+        [3, 4],
+        "resume starts after the last checkpointed epoch"
+    );
     let resumed = resumed.unwrap();
 
     let clouds = toy(6, 9);
