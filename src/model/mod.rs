@@ -68,7 +68,10 @@ const WEIGHTS_FILE: &str = "weights.bpk";
 
 /// A PointNet ready for inference, behind the [`Classifier`] interface.
 pub struct PointNetClassifier {
+    /// As trained and saved.
     net: PointNet,
+    /// `net` with batch norms folded: what inference runs.
+    infer: PointNet,
     config: ModelConfig,
     device: Device,
     path: PathBuf,
@@ -91,6 +94,7 @@ impl PointNetClassifier {
         device.seed(seed);
         let net = config.network.init(&device).valid();
         Ok(PointNetClassifier {
+            infer: net.folded(),
             net,
             config,
             device,
@@ -101,8 +105,10 @@ impl PointNetClassifier {
     /// Wraps a network (already in validation mode) with its configuration.
     pub(crate) fn from_parts(net: PointNet, config: ModelConfig, backend: Backend) -> Result<Self> {
         let device = backend.device()?;
+        let net = net.to_device(&device);
         Ok(PointNetClassifier {
-            net: net.to_device(&device),
+            infer: net.folded(),
+            net,
             config,
             device,
             path: PathBuf::new(),
@@ -136,6 +142,7 @@ impl PointNetClassifier {
                 })?
                 .valid();
         Ok(PointNetClassifier {
+            infer: net.folded(),
             net,
             config,
             device,
@@ -273,7 +280,7 @@ impl Classifier for PointNetClassifier {
         if clouds.is_empty() {
             return Ok(Vec::new());
         }
-        let logits = self.net.forward(self.input(clouds)?);
+        let logits = self.infer.forward(self.input(clouds)?);
         self.scores(logits, output)
     }
 
@@ -294,13 +301,13 @@ impl MaxPooled for PointNetClassifier {
     fn point_features(&self, points: &[[f32; 3]]) -> Result<Vec<f32>> {
         let flat: Vec<f32> = points.iter().flatten().copied().collect();
         let x = Tensor::from_data(TensorData::new(flat, [1, points.len(), 3]), &self.device);
-        to_vec(self.net.point_features(x))
+        to_vec(self.infer.point_features(x))
     }
 
     fn head(&self, globals: &[f32], output: Output) -> Result<Vec<f32>> {
         let c = self.feature_dim();
         let b = globals.len() / c;
         let g = Tensor::from_data(TensorData::new(globals.to_vec(), [b, c]), &self.device);
-        self.scores(self.net.head(g), output)
+        self.scores(self.infer.head(g), output)
     }
 }
