@@ -94,3 +94,30 @@ pub fn tiny_model(dir: &std::path::Path) {
         .save(dir)
         .unwrap();
 }
+
+/// Asserts that `run(batch_size)` gives the same explanations for batch sizes 1, 2, 7 and 64 and on
+/// pools of 1 and 2 threads. `what` names the case in failure messages.
+pub fn assert_batch_and_thread_invariant(
+    what: &str,
+    run: impl Fn(usize) -> pointlime::explain::LimeResult + Sync,
+) {
+    let reference = run(64);
+    for b in [1, 2, 7] {
+        assert_eq!(
+            run(b).explanations,
+            reference.explanations,
+            "{what}, batch size {b}"
+        );
+    }
+    for threads in [1, 2] {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        assert_eq!(
+            pool.install(|| run(7)).explanations,
+            reference.explanations,
+            "{what}, {threads} threads"
+        );
+    }
+}

@@ -7,7 +7,7 @@ use pointlime::perturb::Removal;
 use pointlime::pipeline::{explain_cloud, ExplainConfig};
 use pointlime::segment::Target;
 
-use crate::common::{blobs, Additive};
+use crate::common::{assert_batch_and_thread_invariant, blobs, Additive};
 
 const K: usize = 8;
 const WEIGHTS: [f64; K] = [0.20, -0.05, 0.10, 0.0, 0.15, -0.10, 0.05, 0.12];
@@ -116,25 +116,7 @@ fn results_do_not_depend_on_batch_size_or_thread_count() {
         };
         explain(&model, &points, &labels, K, &Targets::Top(2), &config, None).unwrap()
     };
-    let reference = run(64);
-    for b in [1, 2, 7] {
-        assert_eq!(
-            run(b).explanations,
-            reference.explanations,
-            "batch size {b}"
-        );
-    }
-    for threads in [1, 2] {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .unwrap();
-        assert_eq!(
-            pool.install(|| run(7)).explanations,
-            reference.explanations,
-            "{threads} threads"
-        );
-    }
+    assert_batch_and_thread_invariant("additive classifier", run);
 }
 
 #[test]

@@ -9,7 +9,7 @@ use pointlime::model::{Backend, ModelConfig, PointNetClassifier, PointNetConfig}
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::common::tempdir;
+use crate::common::{assert_batch_and_thread_invariant, tempdir};
 
 fn small(tnets: bool) -> ModelConfig {
     let net = PointNetConfig::new(3)
@@ -285,25 +285,7 @@ fn lime_over_the_pointnet_is_identical_across_batch_sizes_and_threads() {
             };
             explain(&model, points, &labels, 6, &Targets::Top(3), &config, None).unwrap()
         };
-        let reference = run(64);
-        for b in [1, 2, 7] {
-            assert_eq!(
-                run(b).explanations,
-                reference.explanations,
-                "T-Nets {tnets}, {scoring:?}, batch size {b}"
-            );
-        }
-        for threads in [1, 2] {
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .unwrap();
-            assert_eq!(
-                pool.install(|| run(7)).explanations,
-                reference.explanations,
-                "T-Nets {tnets}, {scoring:?}, {threads} threads"
-            );
-        }
+        assert_batch_and_thread_invariant(&format!("T-Nets {tnets}, {scoring:?}"), run);
     }
 }
 
@@ -363,24 +345,8 @@ fn exact_max_pool_path_gives_the_full_networks_scores_on_every_mask() {
                     batch_size: 5,
                     ..Default::default()
                 };
-                let fast = score_masks(
-                    &model,
-                    points,
-                    &labels,
-                    &masks,
-                    &config(Scoring::Auto),
-                    None,
-                )
-                .unwrap();
-                let full = score_masks(
-                    &model,
-                    points,
-                    &labels,
-                    &masks,
-                    &config(Scoring::Full),
-                    None,
-                )
-                .unwrap();
+                let score = |s| score_masks(&model, points, &labels, &masks, &config(s), None);
+                let (fast, full) = (score(Scoring::Auto).unwrap(), score(Scoring::Full).unwrap());
                 assert_eq!(fast.path, ScoringPath::ExactMaxPool);
                 assert_eq!(full.path, ScoringPath::GenericFull);
                 assert_eq!(fast.points_evaluated, 65);
@@ -408,24 +374,8 @@ fn kept_points_path_gives_the_full_clouds_scores_for_tnet_models() {
         batch_size: 4,
         ..Default::default()
     };
-    let kept = score_masks(
-        &model,
-        points,
-        &labels,
-        &masks,
-        &config(Scoring::Auto),
-        None,
-    )
-    .unwrap();
-    let full = score_masks(
-        &model,
-        points,
-        &labels,
-        &masks,
-        &config(Scoring::Full),
-        None,
-    )
-    .unwrap();
+    let score = |s| score_masks(&model, points, &labels, &masks, &config(s), None);
+    let (kept, full) = (score(Scoring::Auto).unwrap(), score(Scoring::Full).unwrap());
     assert_eq!(kept.path, ScoringPath::GenericKeptPoints);
     assert_eq!(full.points_evaluated, 64 * masks.len() as u64);
     assert!(
