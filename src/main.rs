@@ -223,12 +223,7 @@ fn main() -> ExitCode {
     // crates into errors, so the hook only records the message; one that reaches here is printed
     // as one line.
     std::panic::set_hook(Box::new(|info| {
-        let msg = info
-            .payload()
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| info.payload().downcast_ref::<String>().cloned())
-            .unwrap_or_default();
+        let msg = pointlime::error::panic_message(info.payload()).unwrap_or_default();
         let place = info
             .location()
             .map(|l| format!(" at {}:{}", l.file(), l.line()))

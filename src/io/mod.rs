@@ -56,10 +56,7 @@ pub fn read(path: &Path) -> Result<PointCloud> {
 /// LASzip's `broken_coder.laz`); user data must never crash pointlime.
 fn guard(path: &Path, read: impl FnOnce() -> Result<PointCloud>) -> Result<PointCloud> {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(read)).unwrap_or_else(|payload| {
-        let msg = payload
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| payload.downcast_ref::<String>().cloned())
+        let msg = crate::error::panic_message(payload.as_ref())
             .unwrap_or_else(|| "unknown failure".into());
         Err(Error::format(
             path,
