@@ -1,6 +1,7 @@
 //! Explainers: from a classifier, a cloud's model-frame points and their segments, to one
 //! importance per segment.
 
+pub mod faithfulness;
 pub mod lime;
 pub mod ridge;
 pub mod score;

@@ -4,6 +4,7 @@ mod batch;
 mod cli;
 mod common;
 mod explain;
+mod faithfulness;
 mod io_roundtrip;
 mod malformed;
 mod model;

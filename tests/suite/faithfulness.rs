@@ -1,0 +1,107 @@
+//! Faithfulness metrics against an additive classifier, whose curves can be written down by hand.
+
+use pointlime::cloud::Frame;
+use pointlime::explain::faithfulness::{curves, occlusion, random_order_curves, spearman};
+use pointlime::explain::{explain, LimeConfig, Targets};
+
+use crate::common::{blobs, Additive};
+
+const K: usize = 8;
+const WEIGHTS: [f64; K] = [0.20, -0.05, 0.10, 0.0, 0.15, -0.10, 0.05, 0.12];
+const BIAS: f64 = 0.3;
+
+/// Blobs 3 apart, framed on their middle so that the all-removed cloud (at the origin) touches no
+/// blob.
+fn setup() -> (Vec<[f32; 3]>, Vec<u32>, Additive) {
+    let per_blob = 16;
+    let (cloud, centres) = blobs(K, per_blob, 3.0, 1);
+    let frame = Frame {
+        center: [10.5, 0.0, 0.0],
+        scale: 1.0,
+    };
+    let points: Vec<[f32; 3]> = cloud.positions.iter().map(|p| frame.to_model(p)).collect();
+    let labels = (0..points.len()).map(|i| (i / per_blob) as u32).collect();
+    let model = Additive {
+        names: vec!["a".into(), "b".into()],
+        centres: centres.iter().map(|c| frame.to_model(c)).collect(),
+        radius: 1.0,
+        weights: WEIGHTS.to_vec(),
+        bias: BIAS,
+        points: points.len(),
+    };
+    (points, labels, model)
+}
+
+fn close(a: &[f64], b: &[f64]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-6)
+}
+
+#[test]
+fn curves_of_an_additive_classifier_are_its_partial_sums() {
+    let (points, labels, model) = setup();
+    let config = LimeConfig::default();
+    let order = [0, 4, 7, 2, 6, 3, 1, 5]; // by decreasing weight
+    let c = curves(&model, &points, &labels, K, &order, 0, &config).unwrap();
+    let total: f64 = BIAS + WEIGHTS.iter().sum::<f64>();
+    let mut deletion = vec![total];
+    let mut insertion = vec![BIAS];
+    for &s in &order {
+        deletion.push(deletion.last().unwrap() - WEIGHTS[s]);
+        insertion.push(insertion.last().unwrap() + WEIGHTS[s]);
+    }
+    assert!(
+        close(&c.deletion, &deletion),
+        "{:?} vs {deletion:?}",
+        c.deletion
+    );
+    assert!(
+        close(&c.insertion, &insertion),
+        "{:?} vs {insertion:?}",
+        c.insertion
+    );
+
+    // The true order beats random orders on both curves.
+    let random = random_order_curves(&model, &points, &labels, K, 0, &config, 20, 3).unwrap();
+    assert!(c.deletion_auc() < random.deletion_auc());
+    assert!(c.insertion_auc() > random.insertion_auc());
+    assert!(c.aopc() > random.aopc());
+    // Both start and end at the same clouds.
+    assert!((random.deletion[0] - total).abs() < 1e-6);
+    assert!((random.insertion[0] - BIAS).abs() < 1e-6);
+
+    // A bad order is refused.
+    assert!(curves(
+        &model,
+        &points,
+        &labels,
+        K,
+        &[0, 0, 1, 2, 3, 4, 5, 6],
+        0,
+        &config
+    )
+    .is_err());
+    assert!(curves(&model, &points, &labels, K, &order, 2, &config).is_err());
+}
+
+#[test]
+fn occlusion_recovers_additive_weights_and_agrees_with_lime() {
+    let (points, labels, model) = setup();
+    let config = LimeConfig {
+        n_samples: 2000,
+        ..Default::default()
+    };
+    let occ = occlusion(&model, &points, &labels, K, 0, &config).unwrap();
+    assert!(close(&occ, &WEIGHTS), "{occ:?}");
+    let lime = explain(
+        &model,
+        &points,
+        &labels,
+        K,
+        &Targets::Classes(vec![0]),
+        &config,
+        None,
+    )
+    .unwrap();
+    let r = spearman(&occ, &lime.explanations[0].coefficients).unwrap();
+    assert!(r > 0.95, "{r}");
+}
