@@ -2,6 +2,7 @@
 
 use pointlime::cloud::Frame;
 use pointlime::explain::faithfulness::{curves, occlusion, random_order_curves, spearman};
+use pointlime::explain::kernel_shap::kernel_shap;
 use pointlime::explain::{explain, LimeConfig, Targets};
 
 use crate::common::{blobs, Additive};
@@ -104,4 +105,16 @@ fn occlusion_recovers_additive_weights_and_agrees_with_lime() {
     .unwrap();
     let r = spearman(&occ, &lime.explanations[0].coefficients).unwrap();
     assert!(r > 0.95, "{r}");
+}
+
+#[test]
+fn kernel_shap_gives_an_additive_classifiers_weights_enumerated_or_sampled() {
+    let (points, labels, model) = setup();
+    let config = LimeConfig::default();
+    // 2^8 − 2 = 254 coalitions fit the first budget (every one enumerated), not the second.
+    for budget in [300, 60] {
+        let phi = kernel_shap(&model, &points, &labels, K, 0, budget, 5, &config).unwrap();
+        assert!(close(&phi, &WEIGHTS), "budget {budget}: {phi:?}");
+    }
+    assert!(kernel_shap(&model, &points, &labels, K, 0, 1, 5, &config).is_err());
 }

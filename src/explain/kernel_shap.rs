@@ -1,0 +1,209 @@
+//! KernelSHAP over segments (Lundberg and Lee, "A Unified Approach to Interpreting Model
+//! Predictions", NeurIPS 2017): the weighted linear fit whose solution is the Shapley values.
+//!
+//! Players are segments; a coalition is a mask (kept segments), its value the model's score on the
+//! masked cloud. The Shapley kernel weighs a coalition of size `s` out of `M` by
+//! `(M − 1) / (C(M, s) · s · (M − s))`; the empty and full coalitions have infinite weight, which
+//! is the efficiency constraint `Σ φ = f(all) − f(none)`, imposed exactly by eliminating the last
+//! coefficient. With `2^M − 2` coalitions within the budget every one is enumerated and the result
+//! is the exact Shapley values; otherwise sizes are drawn from the kernel's size distribution,
+//! each with its complement (paired sampling, which cancels the even-order error terms), and the
+//! samples are weighed equally.
+
+use nalgebra::{DMatrix, DVector};
+use rand::seq::index::sample;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use super::lime::LimeConfig;
+use super::score::score_masks;
+use crate::classifier::Classifier;
+use crate::error::{Error, Result};
+use crate::perturb::Masks;
+
+/// Coalitions for KernelSHAP over `m` players: row 0 all kept, row 1 none kept, then the
+/// regression rows, with one weight per row (the first two rows' weights are unused).
+pub fn coalitions(m: usize, budget: usize, seed: u64) -> (Masks, Vec<f64>) {
+    let mut rows = vec![vec![1u8; m], vec![0u8; m]];
+    let mut weights = vec![0.0, 0.0];
+    let full = (m < usize::BITS as usize - 1).then(|| (1usize << m) - 2);
+    match full {
+        Some(n) if n <= budget => {
+            for code in 1..=n {
+                let row: Vec<u8> = (0..m).map(|j| ((code >> j) & 1) as u8).collect();
+                let s = row.iter().filter(|&&b| b == 1).count();
+                weights.push(kernel(m, s));
+                rows.push(row);
+            }
+        }
+        _ => {
+            // Sizes 1..m−1 with probability ∝ 1 / (s (m − s)): the kernel summed over a size.
+            let p: Vec<f64> = (1..m).map(|s| 1.0 / (s * (m - s)) as f64).collect();
+            let total: f64 = p.iter().sum();
+            let mut rng = ChaCha8Rng::seed_from_u64(seed);
+            for _ in 0..budget / 2 {
+                let mut u = rng.random::<f64>() * total;
+                let mut s = m - 1;
+                for (i, pi) in p.iter().enumerate() {
+                    if u < *pi {
+                        s = i + 1;
+                        break;
+                    }
+                    u -= pi;
+                }
+                let mut row = vec![0u8; m];
+                for j in sample(&mut rng, m, s) {
+                    row[j] = 1;
+                }
+                let complement: Vec<u8> = row.iter().map(|b| 1 - b).collect();
+                rows.push(row);
+                rows.push(complement);
+                weights.extend([1.0, 1.0]);
+            }
+        }
+    }
+    (Masks::from_rows(m, &rows), weights)
+}
+
+/// The Shapley kernel weight of one coalition of size `s` out of `m`.
+fn kernel(m: usize, s: usize) -> f64 {
+    // C(m, s) in floating point: exact enough, and no overflow for the m this is used with.
+    let binom = (0..s).fold(1.0, |c, i| c * (m - i) as f64 / (i + 1) as f64);
+    (m - 1) as f64 / (binom * (s * (m - s)) as f64)
+}
+
+/// Fits the Shapley values from coalition values: `values[0]` is the full coalition's,
+/// `values[1]` the empty one's, and rows 2.. are regressed with `weights`.
+pub fn fit(masks: &Masks, values: &[f64], weights: &[f64]) -> Vec<f64> {
+    let m = masks.n_segments();
+    let (f_all, f_none) = (values[0], values[1]);
+    let delta = f_all - f_none;
+    if m == 1 {
+        return vec![delta];
+    }
+    // φ_last = Δ − Σ_{j<last} φ_j, so y − f(none) − z_last·Δ = Σ_{j<last} φ_j (z_j − z_last).
+    let rows = masks.len() - 2;
+    let mut a = DMatrix::<f64>::zeros(m - 1, m - 1);
+    let mut b = DVector::<f64>::zeros(m - 1);
+    let mut x = vec![0.0; m - 1];
+    for r in 0..rows {
+        let z = masks.row(r + 2);
+        let last = z[m - 1] as f64;
+        for j in 0..m - 1 {
+            x[j] = z[j] as f64 - last;
+        }
+        let y = values[r + 2] - f_none - last * delta;
+        let w = weights[r + 2];
+        for i in 0..m - 1 {
+            b[i] += w * x[i] * y;
+            for j in 0..m - 1 {
+                a[(i, j)] += w * x[i] * x[j];
+            }
+        }
+    }
+    let phi = a
+        .clone()
+        .cholesky()
+        .map(|c| c.solve(&b))
+        .or_else(|| a.svd(true, true).solve(&b, 1e-12).ok())
+        .unwrap_or_else(|| DVector::zeros(m - 1));
+    let mut out: Vec<f64> = phi.iter().copied().collect();
+    out.push(delta - out.iter().sum::<f64>());
+    out
+}
+
+/// KernelSHAP values of `class` for each of `n_segments` segments, from at most `budget`
+/// coalitions beyond the full and empty ones (drawn from `seed`). Removal, output and scoring
+/// path come from `config`.
+///
+/// # Errors
+/// [`Error::Config`] for no segments, a budget under 2 or an out-of-range class; classifier
+/// errors as they come.
+#[allow(clippy::too_many_arguments)]
+pub fn kernel_shap(
+    classifier: &dyn Classifier,
+    points: &[[f32; 3]],
+    labels: &[u32],
+    n_segments: usize,
+    class: usize,
+    budget: usize,
+    seed: u64,
+    config: &LimeConfig,
+) -> Result<Vec<f64>> {
+    let n_classes = classifier.class_names().len();
+    if n_segments == 0 || budget < 2 || class >= n_classes {
+        return Err(Error::Config(format!(
+            "KernelSHAP needs segments, a budget of at least 2 and a class below {n_classes}"
+        )));
+    }
+    let (masks, weights) = coalitions(n_segments, budget, seed);
+    let scored = score_masks(classifier, points, labels, &masks, config, None)?;
+    let values: Vec<f64> = (0..masks.len())
+        .map(|i| scored.scores[i * n_classes + class] as f64)
+        .collect();
+    Ok(fit(&masks, &values, &weights))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn values(masks: &Masks, game: impl Fn(&[u8]) -> f64) -> Vec<f64> {
+        (0..masks.len()).map(|i| game(masks.row(i))).collect()
+    }
+
+    #[test]
+    fn exact_shapley_values_of_an_additive_game() {
+        let w = [0.3, -0.2, 0.5, 0.0, 0.1];
+        let game = |z: &[u8]| 1.0 + z.iter().zip(&w).map(|(&b, w)| b as f64 * w).sum::<f64>();
+        let (masks, weights) = coalitions(5, 1000, 0);
+        assert_eq!(masks.len(), 2 + 30);
+        let phi = fit(&masks, &values(&masks, game), &weights);
+        for (p, w) in phi.iter().zip(&w) {
+            assert!((p - w).abs() < 1e-9, "{phi:?}");
+        }
+    }
+
+    #[test]
+    fn exact_shapley_values_of_a_game_with_an_interaction() {
+        // v(S) = 2·[0 ∈ S] + 3·[1 ∈ S and 2 ∈ S] + [1 ∈ S or 3 ∈ S], four players. Shapley:
+        // player 0: 2; players 1 and 2 split the AND: 1.5 each; players 1 and 3 split the OR: 0.5
+        // each. So φ = [2, 2, 1.5, 0.5], summing to v(all) − v(∅) = 6.
+        let game = |z: &[u8]| 2.0 * z[0] as f64 + 3.0 * (z[1] & z[2]) as f64 + (z[1] | z[3]) as f64;
+        let (masks, weights) = coalitions(4, 14, 0);
+        let phi = fit(&masks, &values(&masks, game), &weights);
+        let want = [2.0, 2.0, 1.5, 0.5];
+        for (p, w) in phi.iter().zip(&want) {
+            assert!((p - w).abs() < 1e-9, "{phi:?}");
+        }
+    }
+
+    #[test]
+    fn sampled_coalitions_are_paired_and_keep_efficiency() {
+        let m = 20;
+        let (masks, weights) = coalitions(m, 400, 7);
+        assert_eq!(masks.len(), 2 + 400);
+        for r in (2..masks.len()).step_by(2) {
+            let (a, b) = (masks.row(r), masks.row(r + 1));
+            assert!(a.iter().zip(b).all(|(x, y)| x + y == 1));
+            let s = a.iter().filter(|&&v| v == 1).count();
+            assert!(s >= 1 && s < m);
+        }
+        // An additive game is recovered from samples too, and efficiency holds exactly.
+        let w: Vec<f64> = (0..m).map(|j| (j as f64 - 7.0) / 10.0).collect();
+        let game = |z: &[u8]| z.iter().zip(&w).map(|(&b, w)| b as f64 * w).sum::<f64>();
+        let vals = values(&masks, game);
+        let phi = fit(&masks, &vals, &weights);
+        for (p, w) in phi.iter().zip(&w) {
+            assert!((p - w).abs() < 1e-9, "{phi:?}");
+        }
+        // A game with an interaction: the values differ from the exact ones, but their sum does not.
+        let game = |z: &[u8]| (z[0] & z[1]) as f64 * 4.0 + z[2] as f64;
+        let phi = fit(&masks, &values(&masks, game), &weights);
+        assert!((phi.iter().sum::<f64>() - 5.0).abs() < 1e-9);
+        assert!(
+            (phi[0] - 2.0).abs() < 0.3 && (phi[1] - 2.0).abs() < 0.3,
+            "{phi:?}"
+        );
+    }
+}
