@@ -66,6 +66,27 @@ pub trait Classifier: Send + Sync {
     fn max_pooled(&self) -> Option<&dyn MaxPooled> {
         None
     }
+
+    /// Gradients with respect to the input points, when the classifier can give them (gradient
+    /// and saliency explainers need them); `None` by default.
+    fn differentiable(&self) -> Option<&dyn Differentiable> {
+        None
+    }
+}
+
+/// A classifier whose scores can be differentiated with respect to its input points.
+pub trait Differentiable: Send + Sync {
+    /// `∂ score[class] / ∂ points` for one cloud (1 to `input_points` points, model frame), one
+    /// `[dx, dy, dz]` per point, with the network in inference mode.
+    ///
+    /// # Errors
+    /// [`Error::Classifier`](crate::Error::Classifier) for a bad class or a backend failure.
+    fn input_gradients(
+        &self,
+        points: &[[f32; 3]],
+        class: usize,
+        output: Output,
+    ) -> Result<Vec<[f32; 3]>>;
 }
 
 /// A classifier of the form `head(max over points of phi(point))`.

@@ -13,7 +13,7 @@ use burn::prelude::*;
 use burn::store::ModuleRecord;
 use serde::{Deserialize, Serialize};
 
-use crate::classifier::{softmax_rows, Classifier, MaxPooled, Output};
+use crate::classifier::{softmax_rows, Classifier, Differentiable, MaxPooled, Output};
 use crate::cloud::Normalisation;
 use crate::error::{Error, Result};
 pub use pointnet::{PointNet, PointNetConfig};
@@ -290,6 +290,45 @@ impl Classifier for PointNetClassifier {
 
     fn max_pooled(&self) -> Option<&dyn MaxPooled> {
         self.net.is_max_pooled().then_some(self as &dyn MaxPooled)
+    }
+
+    fn differentiable(&self) -> Option<&dyn Differentiable> {
+        Some(self)
+    }
+}
+
+impl Differentiable for PointNetClassifier {
+    fn input_gradients(
+        &self,
+        points: &[[f32; 3]],
+        class: usize,
+        output: Output,
+    ) -> Result<Vec<[f32; 3]>> {
+        let n_classes = self.config.class_names.len();
+        if class >= n_classes {
+            return Err(Error::Classifier(format!(
+                "class index {class} out of range (model has {n_classes} classes)"
+            )));
+        }
+        // The validation-mode network moved to an autodiff device keeps its training flags off,
+        // so batch norm still uses its running statistics: these are the gradients of the
+        // function `predict` computes.
+        let device = self.device.clone().autodiff();
+        let net = self.infer.clone().to_device(&device);
+        let x = self.input(&[points])?.autodiff().require_grad();
+        let logits = net.forward(x.clone()); // [1, classes]
+        let scores = match output {
+            Output::Logit => logits,
+            Output::Probability => burn::tensor::activation::softmax(logits, 1),
+        };
+        let grads = scores.slice([0..1, class..class + 1]).sum().backward();
+        let g = x
+            .grad(&grads)
+            .ok_or_else(|| Error::Classifier("no gradient reached the input points".into()))?;
+        Ok(to_vec(g)?
+            .chunks_exact(3)
+            .map(|c| [c[0], c[1], c[2]])
+            .collect())
     }
 }
 

@@ -385,3 +385,42 @@ fn kept_points_path_gives_the_full_clouds_scores_for_tnet_models() {
     );
     assert_close(&kept.scores, &full.scores, 1e-5, "T-Net model");
 }
+
+#[test]
+fn input_gradients_match_finite_differences() {
+    let model = PointNetClassifier::new(small(true), Backend::Flex, 21).unwrap();
+    let grad = model.differentiable().unwrap();
+    let points = &clouds(1, 22)[0][..20];
+    for output in [Output::Logit, Output::Probability] {
+        for class in 0..3 {
+            let g = grad.input_gradients(points, class, output).unwrap();
+            assert_eq!(g.len(), points.len());
+            let score = |p: &[[f32; 3]]| model.predict(&[p], output).unwrap()[class] as f64;
+            let scale = g.iter().flatten().fold(0f32, |m, v| m.max(v.abs()));
+            assert!(scale > 0.0, "{output:?} class {class}: all-zero gradient");
+            let eps = 1e-3f32;
+            let mut checked = 0;
+            for i in 0..points.len() {
+                for axis in 0..3 {
+                    let mut plus = points.to_vec();
+                    let mut minus = points.to_vec();
+                    plus[i][axis] += eps;
+                    minus[i][axis] -= eps;
+                    let fd = (score(&plus) - score(&minus)) / (2.0 * eps as f64);
+                    // ReLU and max-pool kinks make a few coordinates non-differentiable at this
+                    // step size; every smooth one must agree.
+                    let err = (fd - g[i][axis] as f64).abs();
+                    if err <= 1e-2 * scale as f64 + 1e-4 {
+                        checked += 1;
+                    }
+                }
+            }
+            assert!(
+                checked >= points.len() * 3 * 19 / 20,
+                "{output:?} class {class}: {checked} of {} coordinates agree",
+                points.len() * 3
+            );
+        }
+    }
+    assert!(grad.input_gradients(points, 3, Output::Logit).is_err());
+}
