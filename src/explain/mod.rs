@@ -2,6 +2,7 @@
 //! importance per segment.
 
 pub mod faithfulness;
+pub mod gradient;
 pub mod kernel_shap;
 pub mod lime;
 pub mod ridge;
