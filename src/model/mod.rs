@@ -168,6 +168,35 @@ impl PointNetClassifier {
             .map_err(|e| Error::model(&weights, format!("cannot write weights: {e}")))
     }
 
+    /// Names of the network's layers, input to output (see [`PointNet::layer_names`]).
+    pub fn layer_names(&self) -> Vec<String> {
+        self.net.layer_names()
+    }
+
+    /// A copy with the named layers re-initialised as a new network's would be (from `seed`),
+    /// for the model-randomisation sanity checks of Adebayo et al. (2018): cascading (every layer
+    /// from the output down to some depth) or independent (one layer at a time).
+    ///
+    /// # Errors
+    /// [`Error::Config`] for a name not in [`layer_names`](Self::layer_names).
+    pub fn randomised(&self, layers: &[String], seed: u64) -> Result<PointNetClassifier> {
+        self.device.seed(seed);
+        let fresh = self.config.network.init(&self.device).valid();
+        let net = self.net.with_layers_from(&fresh, layers).map_err(|name| {
+            Error::Config(format!(
+                "no layer {name:?}; the layers are {}",
+                self.layer_names().join(", ")
+            ))
+        })?;
+        Ok(PointNetClassifier {
+            infer: net.folded(),
+            net,
+            config: self.config.clone(),
+            device: self.device.clone(),
+            path: self.path.clone(),
+        })
+    }
+
     /// The model's configuration.
     pub fn config(&self) -> &ModelConfig {
         &self.config

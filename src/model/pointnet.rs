@@ -195,6 +195,56 @@ impl PointNet {
         }
     }
 
+    /// Names of the layers, input to output: `input_tnet`, `points.0`, `feature_tnet` (after the
+    /// first point layer, when present), `points.1`…, `head.0`…, `out`. A T-Net counts as one
+    /// layer. These are the units of the model-randomisation sanity checks.
+    pub fn layer_names(&self) -> Vec<String> {
+        let mut names = Vec::new();
+        if self.input_tnet.is_some() {
+            names.push("input_tnet".to_string());
+        }
+        for i in 0..self.points.len() {
+            names.push(format!("points.{i}"));
+            if i == 0 && self.feature_tnet.is_some() {
+                names.push("feature_tnet".to_string());
+            }
+        }
+        names.extend((0..self.head.len()).map(|i| format!("head.{i}")));
+        names.push("out".to_string());
+        names
+    }
+
+    /// This network with the named layers taken from `other` (same architecture), the rest
+    /// kept. Unknown names are returned as the error.
+    pub fn with_layers_from(
+        &self,
+        other: &PointNet,
+        names: &[String],
+    ) -> std::result::Result<PointNet, String> {
+        let mut net = self.clone();
+        for name in names {
+            let index = |prefix: &str| {
+                name.strip_prefix(prefix)
+                    .and_then(|i| i.parse::<usize>().ok())
+            };
+            match name.as_str() {
+                "input_tnet" if net.input_tnet.is_some() => {
+                    net.input_tnet = other.input_tnet.clone()
+                }
+                "feature_tnet" if net.feature_tnet.is_some() => {
+                    net.feature_tnet = other.feature_tnet.clone()
+                }
+                "out" => net.out = other.out.clone(),
+                _ => match (index("points."), index("head.")) {
+                    (Some(i), _) if i < net.points.len() => net.points[i] = other.points[i].clone(),
+                    (_, Some(i)) if i < net.head.len() => net.head[i] = other.head[i].clone(),
+                    _ => return Err(name.clone()),
+                },
+            }
+        }
+        Ok(net)
+    }
+
     /// Whether the global feature is a plain max over independent per-point features.
     pub fn is_max_pooled(&self) -> bool {
         self.input_tnet.is_none() && self.feature_tnet.is_none()

@@ -424,3 +424,45 @@ fn input_gradients_match_finite_differences() {
     }
     assert!(grad.input_gradients(points, 3, Output::Logit).is_err());
 }
+
+#[test]
+fn randomising_layers_changes_exactly_those_layers() {
+    let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let tnet = PointNetClassifier::new(small(true), Backend::Flex, 30).unwrap();
+    assert_eq!(
+        tnet.layer_names(),
+        names(&[
+            "input_tnet",
+            "points.0",
+            "feature_tnet",
+            "points.1",
+            "points.2",
+            "head.0",
+            "head.1",
+            "out"
+        ])
+    );
+    let model = PointNetClassifier::new(small(false), Backend::Flex, 31).unwrap();
+    let cs = clouds(4, 32);
+    let refs: Vec<&[[f32; 3]]> = cs.iter().map(Vec::as_slice).collect();
+    let logits = |m: &PointNetClassifier| m.predict(&refs, Output::Logit).unwrap();
+    let features = |m: &PointNetClassifier| m.max_pooled().unwrap().point_features(&cs[0]).unwrap();
+    let original = (logits(&model), features(&model));
+
+    // Nothing named, nothing changed.
+    let same = model.randomised(&[], 1).unwrap();
+    assert_eq!((logits(&same), features(&same)), original);
+    // The head alone: per-point features intact, outputs changed.
+    let head = model.randomised(&names(&["out", "head.1"]), 1).unwrap();
+    assert_eq!(features(&head), original.1);
+    assert_ne!(logits(&head), original.0);
+    // The first point layer: the per-point features change.
+    let first = model.randomised(&names(&["points.0"]), 1).unwrap();
+    assert_ne!(features(&first), original.1);
+    assert_ne!(logits(&first), original.0);
+    // Seeded: the same randomisation twice is the same model.
+    let again = model.randomised(&names(&["points.0"]), 1).unwrap();
+    assert_eq!(logits(&again), logits(&first));
+    assert!(model.randomised(&names(&["points.9"]), 1).is_err());
+    assert!(model.randomised(&names(&["feature_tnet"]), 1).is_err());
+}
