@@ -166,6 +166,59 @@ fn model_input(
     (index, points)
 }
 
+/// What every explainer takes for one cloud: the network's input points in the model frame and
+/// their supervoxels.
+#[derive(Debug, Clone)]
+pub struct ModelInput {
+    pub frame: Frame,
+    /// Supervoxels of every point of the cloud.
+    pub segmentation: Segmentation,
+    /// The network's input points (model frame).
+    pub points: Vec<[f32; 3]>,
+    /// The supervoxel of each input point.
+    pub labels: Vec<u32>,
+    pub segmentation_seconds: f64,
+}
+
+/// Segments a validated cloud and draws the network's input from it, as [`explain_cloud`] does.
+///
+/// # Errors
+/// Segmentation configuration errors.
+pub fn model_input_with_segments(
+    cloud: &PointCloud,
+    classifier: &dyn Classifier,
+    config: &ExplainConfig,
+) -> Result<ModelInput> {
+    let start = Instant::now();
+    let frame = Frame::fit(&cloud.positions, classifier.normalisation());
+    // Segment in metres around the centroid, so a seed resolution means metres.
+    let local: Vec<[f32; 3]> = cloud
+        .positions
+        .iter()
+        .map(|p| {
+            [
+                (p[0] - frame.center[0]) as f32,
+                (p[1] - frame.center[1]) as f32,
+                (p[2] - frame.center[2]) as f32,
+            ]
+        })
+        .collect();
+    let segmentation = supervoxels(&local, &config.segments)?;
+    let segmentation_seconds = start.elapsed().as_secs_f64();
+    let (index, points) = model_input(cloud, &frame, classifier, config.seed);
+    let labels = index
+        .iter()
+        .map(|&i| segmentation.labels[i as usize])
+        .collect();
+    Ok(ModelInput {
+        frame,
+        segmentation,
+        points,
+        labels,
+        segmentation_seconds,
+    })
+}
+
 /// Class probabilities of one validated cloud, from the same input sample that
 /// [`explain_cloud`] with this `seed` uses (its unperturbed sample).
 ///
@@ -198,27 +251,13 @@ pub fn explain_cloud(
     progress: Option<&Progress>,
 ) -> Result<Explained> {
     let start = Instant::now();
-    let frame = Frame::fit(&cloud.positions, classifier.normalisation());
-    // Segment in metres around the centroid, so a seed resolution means metres.
-    let local: Vec<[f32; 3]> = cloud
-        .positions
-        .iter()
-        .map(|p| {
-            [
-                (p[0] - frame.center[0]) as f32,
-                (p[1] - frame.center[1]) as f32,
-                (p[2] - frame.center[2]) as f32,
-            ]
-        })
-        .collect();
-    let segmentation = supervoxels(&local, &config.segments)?;
-    let t_segment = start.elapsed().as_secs_f64();
-
-    let (index, points) = model_input(cloud, &frame, classifier, config.seed);
-    let labels: Vec<u32> = index
-        .iter()
-        .map(|&i| segmentation.labels[i as usize])
-        .collect();
+    let ModelInput {
+        frame,
+        segmentation,
+        points,
+        labels,
+        segmentation_seconds: t_segment,
+    } = model_input_with_segments(cloud, classifier, config)?;
 
     let result = explain(
         classifier,

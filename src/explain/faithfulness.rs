@@ -19,8 +19,9 @@ use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-use super::lime::LimeConfig;
+use super::lime::{sample_weight, LimeConfig};
 use super::score::score_masks;
+use super::Explanation;
 use crate::classifier::Classifier;
 use crate::error::{Error, Result};
 use crate::perturb::Masks;
@@ -176,6 +177,51 @@ pub fn random_order_curves(
     sum.deletion.iter_mut().for_each(|v| *v /= r);
     sum.insertion.iter_mut().for_each(|v| *v /= r);
     Ok(sum)
+}
+
+/// Weighted R² of a LIME surrogate on `n_samples` fresh masks drawn from `seed` (not the seed it
+/// was fitted with), weighted by the same kernel: how well the linear story predicts the model on
+/// perturbations it has not seen.
+///
+/// # Errors
+/// Classifier errors as they come.
+pub fn held_out_r2(
+    classifier: &dyn Classifier,
+    points: &[[f32; 3]],
+    labels: &[u32],
+    explanation: &Explanation,
+    config: &LimeConfig,
+    n_samples: usize,
+    seed: u64,
+) -> Result<f64> {
+    let k = explanation.coefficients.len();
+    let masks = Masks::sample(n_samples, k, config.keep_probability, seed);
+    let scored = score_masks(classifier, points, labels, &masks, config, None)?;
+    let n_classes = classifier.class_names().len();
+    let (mut w_sum, mut wy) = (0.0, 0.0);
+    let rows: Vec<(f64, f64, f64)> = (0..masks.len())
+        .map(|i| {
+            let z = masks.row(i);
+            let kept = z.iter().filter(|&&b| b != 0).count();
+            let w = sample_weight(kept, k, config.kernel_width);
+            let y = scored.scores[i * n_classes + explanation.target] as f64;
+            let pred = explanation.intercept
+                + z.iter()
+                    .zip(&explanation.coefficients)
+                    .map(|(&b, c)| b as f64 * c)
+                    .sum::<f64>();
+            w_sum += w;
+            wy += w * y;
+            (w, y, pred)
+        })
+        .collect();
+    let mean = wy / w_sum.max(f64::MIN_POSITIVE);
+    let (mut res, mut tot) = (0.0, 0.0);
+    for (w, y, p) in rows {
+        res += w * (y - p).powi(2);
+        tot += w * (y - mean).powi(2);
+    }
+    Ok(if tot > 0.0 { 1.0 - res / tot } else { 0.0 })
 }
 
 /// Ranks from 1, ties sharing their average rank (as scipy's `rankdata`).
