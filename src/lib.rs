@@ -48,6 +48,7 @@ pub mod classifier;
 pub mod cloud;
 pub mod dataset;
 pub mod error;
+pub mod evaluate;
 pub mod explain;
 pub mod io;
 pub mod model;

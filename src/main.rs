@@ -18,6 +18,7 @@ use pointlime::segment::Target;
 
 mod batch_cmd;
 mod bench_cmd;
+mod evaluate_cmd;
 mod train_cmd;
 
 /// Explain 3D point-cloud classifiers with LIME over supervoxels.
@@ -54,6 +55,10 @@ enum Command {
     Merge(batch_cmd::MergeArgs),
     /// Time each stage of an explanation (segmentation, sampling, inference, fit) over sizes.
     Bench(bench_cmd::BenchArgs),
+    /// Measure how faithful each explanation method is over test objects: deletion and insertion
+    /// curves against random orders, and LIME's held-out R², seed stability and randomised-model
+    /// check.
+    Evaluate(evaluate_cmd::EvaluateArgs),
 }
 
 #[derive(Args, Debug)]
@@ -268,6 +273,7 @@ fn run(command: Command) -> Result<ExitCode> {
         Command::Bench(args) => bench_cmd::bench(args),
         Command::Batch(args) => batch_cmd::batch(args),
         Command::Merge(args) => batch_cmd::merge(args),
+        Command::Evaluate(args) => evaluate_cmd::evaluate(args),
     }
 }
 

@@ -88,7 +88,7 @@ pub struct ManifestArgs {
     out: PathBuf,
 }
 
-fn open_dataset(path: &std::path::Path) -> Result<Dataset> {
+pub(crate) fn open_dataset(path: &std::path::Path) -> Result<Dataset> {
     // A directory of NNN.xyz files is the DALES layout; anything else is the generic one.
     if path.is_dir() && path.join("000.xyz").is_file() {
         Ok(dataset::dales(path)?)

@@ -72,7 +72,7 @@ pub fn aopc(curve: &[f64]) -> f64 {
 }
 
 /// A deletion and an insertion curve for one class.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Curves {
     /// Score after removing the first `i` segments of the order, `i = 0..=len`.
     pub deletion: Vec<f64>,

@@ -109,6 +109,14 @@ fn flush(out: BufWriter<std::fs::File>, path: &Path) -> Result<()> {
 pub fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<()> {
     let text =
         serde_json::to_string_pretty(value).map_err(|e| Error::format(path, e.to_string()))?;
+    write_text(path, &text)
+}
+
+/// Writes `text` to `path` atomically (see [`write_atomic`]).
+///
+/// # Errors
+/// [`Error::Io`] on a write failure.
+pub fn write_text(path: &Path, text: &str) -> Result<()> {
     write_atomic(path, |mut f| {
         std::io::Write::write_all(&mut f, text.as_bytes()).map_err(|e| Error::io(path, e))
     })

@@ -332,9 +332,7 @@ fn write_log(path: &Path, logs: &[EpochLog]) -> Result<()> {
             l.seconds
         ));
     }
-    crate::io::write_atomic(path, |mut f| {
-        std::io::Write::write_all(&mut f, s.as_bytes()).map_err(|e| Error::io(path, e))
-    })
+    crate::io::write_text(path, &s)
 }
 
 fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {

@@ -185,3 +185,83 @@ fn the_input_is_never_overwritten() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("refusing to overwrite"));
     assert_eq!(std::fs::read(&input).unwrap(), before);
 }
+
+#[test]
+fn evaluate_writes_a_report_for_every_method() {
+    let dir = tempdir();
+    let m = dir.path().join("model");
+    model(&m);
+    let data = dir.path().join("data");
+    for (c, class) in ["car", "tree"].iter().enumerate() {
+        std::fs::create_dir_all(data.join(class)).unwrap();
+        for i in 0..5 {
+            let (cloud, _) = blobs(3 + c, 40, 2.0, (10 * c + i) as u64);
+            pointlime::io::write(
+                &data.join(format!("{class}/{i}.ply")),
+                &cloud,
+                Default::default(),
+            )
+            .unwrap();
+        }
+    }
+    let out = dir.path().join("eval");
+    let run = bin()
+        .args([
+            "evaluate",
+            "--data",
+            data.to_str().unwrap(),
+            "--model",
+            m.to_str().unwrap(),
+        ])
+        .args([
+            "--n",
+            "2",
+            "--segments",
+            "6",
+            "--samples",
+            "60",
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("evaluation.json")).unwrap())
+            .unwrap();
+    let methods: Vec<&str> = report["methods"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["method"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        methods,
+        ["lime", "kernelshap", "occlusion", "gradient", "saliency"]
+    );
+    assert_eq!(report["objects"].as_array().unwrap().len(), 2);
+    let first = &report["objects"][0]["methods"][0]["curves"];
+    let k = report["objects"][0]["segments"].as_u64().unwrap() as usize;
+    assert_eq!(first["deletion"].as_array().unwrap().len(), k + 1);
+    assert!(report["lime"]["median_held_out_r2"].is_number());
+    let md = std::fs::read_to_string(out.join("evaluation.md")).unwrap();
+    assert!(md.contains("| saliency | 2 |"), "{md}");
+
+    let bad = bin()
+        .args([
+            "evaluate",
+            "--data",
+            data.to_str().unwrap(),
+            "--model",
+            m.to_str().unwrap(),
+        ])
+        .args(["--methods", "lime,shapley", "--out", out.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown method"));
+}

@@ -1,0 +1,365 @@
+//! How faithful are the explanations? Deletion and insertion curves for every method against a
+//! random order, and for LIME its held-out R², its stability across seeds, and a model
+//! randomisation check, over a set of labelled objects.
+
+use std::str::FromStr;
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+
+use crate::classifier::Classifier;
+use crate::cloud::PointCloud;
+use crate::error::{Error, Result};
+use crate::explain::faithfulness::{
+    curves, held_out_r2, occlusion, random_order_curves, spearman, top_k, top_k_jaccard, Curves,
+};
+use crate::explain::gradient::{gradient, saliency};
+use crate::explain::kernel_shap::kernel_shap;
+use crate::explain::{explain, Targets};
+use crate::pipeline::{model_input_with_segments, ExplainConfig};
+
+/// An explanation method.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Method {
+    Lime,
+    KernelShap,
+    Occlusion,
+    Gradient,
+    Saliency,
+}
+
+impl Method {
+    pub const ALL: [Method; 5] = [
+        Method::Lime,
+        Method::KernelShap,
+        Method::Occlusion,
+        Method::Gradient,
+        Method::Saliency,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Method::Lime => "lime",
+            Method::KernelShap => "kernelshap",
+            Method::Occlusion => "occlusion",
+            Method::Gradient => "gradient",
+            Method::Saliency => "saliency",
+        }
+    }
+}
+
+impl FromStr for Method {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<Method, String> {
+        Method::ALL
+            .into_iter()
+            .find(|m| m.name() == s)
+            .ok_or_else(|| {
+                format!("unknown method {s:?}: lime, kernelshap, occlusion, gradient or saliency")
+            })
+    }
+}
+
+/// One method on one object.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MethodResult {
+    pub method: Method,
+    /// Normalised area under the deletion curve (lower is more faithful).
+    pub deletion_auc: f64,
+    /// Normalised area under the insertion curve (higher is more faithful).
+    pub insertion_auc: f64,
+    pub aopc: f64,
+    /// The same areas for random orders.
+    pub random_deletion_auc: f64,
+    pub random_insertion_auc: f64,
+    /// Score lost when the top 20% of segments are removed, and when a random 20% are.
+    pub drop_top20: f64,
+    pub drop_random20: f64,
+    /// Seconds to compute the explanation (not its evaluation).
+    pub seconds: f64,
+    pub curves: Curves,
+}
+
+/// LIME's extra checks on one object.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LimeChecks {
+    /// R² of the surrogate on the samples it was fitted to.
+    pub r2: f64,
+    /// Weighted R² on fresh perturbations.
+    pub held_out_r2: f64,
+    /// Spearman correlation and top-5 Jaccard between two seeds' coefficients.
+    pub seed_spearman: Option<f64>,
+    pub seed_top5_jaccard: f64,
+    /// Spearman between the trained and the fully randomised model's explanations, of the
+    /// signed coefficients and of their absolute values.
+    pub randomised_spearman: Option<f64>,
+    pub randomised_abs_spearman: Option<f64>,
+}
+
+/// Everything measured on one object.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ObjectResult {
+    pub path: String,
+    pub truth: String,
+    pub predicted: String,
+    pub segments: usize,
+    pub methods: Vec<MethodResult>,
+    pub lime: Option<LimeChecks>,
+}
+
+/// Evaluates `methods` on one validated cloud, for its predicted class. `randomised` is the same
+/// architecture with every layer re-initialised (for LIME's sanity check); `rounds` random orders
+/// make the baseline.
+///
+/// # Errors
+/// Configuration and classifier errors.
+#[allow(clippy::too_many_arguments)]
+pub fn evaluate_object(
+    cloud: &PointCloud,
+    path: &str,
+    truth: &str,
+    classifier: &dyn Classifier,
+    randomised: &dyn Classifier,
+    config: &ExplainConfig,
+    methods: &[Method],
+    rounds: usize,
+) -> Result<ObjectResult> {
+    let input = model_input_with_segments(cloud, classifier, config)?;
+    let (points, labels, k) = (&input.points, &input.labels, input.segmentation.count);
+    let lime_config = &config.lime;
+    let probabilities = classifier.predict(&[points], crate::classifier::Output::Probability)?;
+    let class = top_k(
+        &probabilities.iter().map(|&p| p as f64).collect::<Vec<_>>(),
+        1,
+    )[0];
+    let target = Targets::Classes(vec![class]);
+    let random = random_order_curves(
+        classifier,
+        points,
+        labels,
+        k,
+        class,
+        lime_config,
+        rounds,
+        config.seed ^ 0x5eed,
+    )?;
+    let m20 = ((k as f64 * 0.2).round() as usize).clamp(1, k);
+
+    let mut results = Vec::new();
+    let mut lime = None;
+    for &method in methods {
+        let start = Instant::now();
+        let values: Vec<f64> = match method {
+            Method::Lime => {
+                let r = explain(classifier, points, labels, k, &target, lime_config, None)?;
+                let e = r.explanations[0].clone();
+                let seconds = start.elapsed().as_secs_f64();
+                let other_seed = crate::explain::LimeConfig {
+                    seed: lime_config.seed.wrapping_add(1),
+                    ..lime_config.clone()
+                };
+                let e2 = explain(classifier, points, labels, k, &target, &other_seed, None)?
+                    .explanations
+                    .remove(0);
+                let er = explain(randomised, points, labels, k, &target, lime_config, None)?
+                    .explanations
+                    .remove(0);
+                let abs = |v: &[f64]| v.iter().map(|x| x.abs()).collect::<Vec<_>>();
+                lime = Some(LimeChecks {
+                    r2: e.r2,
+                    held_out_r2: held_out_r2(
+                        classifier,
+                        points,
+                        labels,
+                        &e,
+                        lime_config,
+                        lime_config.n_samples,
+                        lime_config.seed.wrapping_add(1000),
+                    )?,
+                    seed_spearman: spearman(&e.coefficients, &e2.coefficients),
+                    seed_top5_jaccard: top_k_jaccard(&e.coefficients, &e2.coefficients, 5),
+                    randomised_spearman: spearman(&e.coefficients, &er.coefficients),
+                    randomised_abs_spearman: spearman(
+                        &abs(&e.coefficients),
+                        &abs(&er.coefficients),
+                    ),
+                });
+                results.push((method, e.coefficients, seconds));
+                continue;
+            }
+            Method::KernelShap => kernel_shap(
+                classifier,
+                points,
+                labels,
+                k,
+                class,
+                lime_config.n_samples,
+                lime_config.seed,
+                lime_config,
+            )?,
+            Method::Occlusion => occlusion(classifier, points, labels, k, class, lime_config)?,
+            Method::Gradient => {
+                gradient(classifier, points, labels, k, class, lime_config.output)?.per_segment
+            }
+            Method::Saliency => saliency(classifier, points, labels, k, class, 1.0)?.per_segment,
+        };
+        results.push((method, values, start.elapsed().as_secs_f64()));
+    }
+
+    let methods = results
+        .into_iter()
+        .map(|(method, values, seconds)| {
+            let order = top_k(&values, k);
+            let c = curves(classifier, points, labels, k, &order, class, lime_config)?;
+            Ok(MethodResult {
+                method,
+                deletion_auc: c.deletion_auc(),
+                insertion_auc: c.insertion_auc(),
+                aopc: c.aopc(),
+                random_deletion_auc: random.deletion_auc(),
+                random_insertion_auc: random.insertion_auc(),
+                drop_top20: c.deletion[0] - c.deletion[m20],
+                drop_random20: random.deletion[0] - random.deletion[m20],
+                seconds,
+                curves: c,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let names = classifier.class_names();
+    Ok(ObjectResult {
+        path: path.to_string(),
+        truth: truth.to_string(),
+        predicted: names.get(class).cloned().unwrap_or_default(),
+        segments: k,
+        methods,
+        lime,
+    })
+}
+
+/// Medians (and the mean-based drop ratio) of one method over objects.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MethodSummary {
+    pub method: Method,
+    pub objects: usize,
+    pub median_deletion_auc: f64,
+    pub median_random_deletion_auc: f64,
+    pub median_insertion_auc: f64,
+    pub median_random_insertion_auc: f64,
+    pub median_aopc: f64,
+    /// Mean score lost with the top 20% of segments removed, over the mean lost with a random
+    /// 20% removed.
+    pub drop20_ratio: f64,
+    pub median_seconds: f64,
+}
+
+/// Medians of LIME's checks over objects.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LimeSummary {
+    pub median_r2: f64,
+    pub median_held_out_r2: f64,
+    pub median_seed_spearman: f64,
+    pub median_seed_top5_jaccard: f64,
+    pub median_randomised_spearman: f64,
+    pub median_randomised_abs_spearman: f64,
+}
+
+/// The median of the finite values (NaN when there are none).
+pub fn median(values: impl IntoIterator<Item = f64>) -> f64 {
+    let mut v: Vec<f64> = values.into_iter().filter(|x| x.is_finite()).collect();
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        0.5 * (v[n / 2 - 1] + v[n / 2])
+    }
+}
+
+/// Summaries per method (in `methods` order) and of LIME's checks.
+pub fn summarise(
+    objects: &[ObjectResult],
+    methods: &[Method],
+) -> (Vec<MethodSummary>, Option<LimeSummary>) {
+    let per_method = methods
+        .iter()
+        .map(|&method| {
+            let rs: Vec<&MethodResult> = objects
+                .iter()
+                .flat_map(|o| o.methods.iter().filter(move |m| m.method == method))
+                .collect();
+            let mean = |f: &dyn Fn(&MethodResult) -> f64| {
+                rs.iter().map(|r| f(r)).sum::<f64>() / rs.len().max(1) as f64
+            };
+            MethodSummary {
+                method,
+                objects: rs.len(),
+                median_deletion_auc: median(rs.iter().map(|r| r.deletion_auc)),
+                median_random_deletion_auc: median(rs.iter().map(|r| r.random_deletion_auc)),
+                median_insertion_auc: median(rs.iter().map(|r| r.insertion_auc)),
+                median_random_insertion_auc: median(rs.iter().map(|r| r.random_insertion_auc)),
+                median_aopc: median(rs.iter().map(|r| r.aopc)),
+                drop20_ratio: mean(&|r| r.drop_top20) / mean(&|r| r.drop_random20),
+                median_seconds: median(rs.iter().map(|r| r.seconds)),
+            }
+        })
+        .collect();
+    let checks: Vec<&LimeChecks> = objects.iter().filter_map(|o| o.lime.as_ref()).collect();
+    let lime = (!checks.is_empty()).then(|| LimeSummary {
+        median_r2: median(checks.iter().map(|c| c.r2)),
+        median_held_out_r2: median(checks.iter().map(|c| c.held_out_r2)),
+        median_seed_spearman: median(checks.iter().filter_map(|c| c.seed_spearman)),
+        median_seed_top5_jaccard: median(checks.iter().map(|c| c.seed_top5_jaccard)),
+        median_randomised_spearman: median(checks.iter().filter_map(|c| c.randomised_spearman)),
+        median_randomised_abs_spearman: median(
+            checks.iter().filter_map(|c| c.randomised_abs_spearman),
+        ),
+    });
+    (per_method, lime)
+}
+
+/// The summaries as a Markdown report.
+pub fn markdown(methods: &[MethodSummary], lime: Option<&LimeSummary>, header: &str) -> String {
+    let mut s = format!("{header}\n\n| method | objects | deletion AUC (random) | insertion AUC (random) | AOPC | top-20% drop / random-20% drop | s per explanation |\n|---|---|---|---|---|---|---|\n");
+    for m in methods {
+        s.push_str(&format!(
+            "| {} | {} | {:.3} ({:.3}) | {:.3} ({:.3}) | {:.3} | {:.2}× | {:.3} |\n",
+            m.method.name(),
+            m.objects,
+            m.median_deletion_auc,
+            m.median_random_deletion_auc,
+            m.median_insertion_auc,
+            m.median_random_insertion_auc,
+            m.median_aopc,
+            m.drop20_ratio,
+            m.median_seconds
+        ));
+    }
+    if let Some(l) = lime {
+        s.push_str(&format!(
+            "\nLIME (medians): R² {:.3}, held-out R² {:.3}, seed-to-seed Spearman {:.3}, top-5 Jaccard {:.3}, Spearman with the randomised model {:.3} (absolute values {:.3}).\n",
+            l.median_r2,
+            l.median_held_out_r2,
+            l.median_seed_spearman,
+            l.median_seed_top5_jaccard,
+            l.median_randomised_spearman,
+            l.median_randomised_abs_spearman
+        ));
+    }
+    s
+}
+
+/// Checks a method list.
+///
+/// # Errors
+/// [`Error::Config`] for an empty list.
+pub fn check_methods(methods: &[Method]) -> Result<()> {
+    if methods.is_empty() {
+        return Err(Error::Config("at least one method is needed".into()));
+    }
+    Ok(())
+}
