@@ -82,6 +82,24 @@ pub struct MethodResult {
     pub curves: Curves,
 }
 
+/// One randomised model of the sanity checks (Adebayo et al., "Sanity Checks for Saliency Maps",
+/// 2018): `cascading` randomises every layer from the output down to `layer`; `independent`
+/// randomises `layer` alone.
+pub struct Randomisation<'a> {
+    pub cascading: bool,
+    pub layer: String,
+    pub model: &'a dyn Classifier,
+}
+
+/// Spearman between the trained and one randomised model's LIME explanation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RandomisationCheck {
+    pub cascading: bool,
+    pub layer: String,
+    pub spearman: Option<f64>,
+    pub abs_spearman: Option<f64>,
+}
+
 /// LIME's extra checks on one object.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LimeChecks {
@@ -96,6 +114,8 @@ pub struct LimeChecks {
     /// signed coefficients and of their absolute values.
     pub randomised_spearman: Option<f64>,
     pub randomised_abs_spearman: Option<f64>,
+    /// Every randomisation step, cascading then independent.
+    pub randomisation: Vec<RandomisationCheck>,
 }
 
 /// Everything measured on one object.
@@ -110,8 +130,8 @@ pub struct ObjectResult {
 }
 
 /// Evaluates `methods` on one validated cloud, for its predicted class. `randomised` is the same
-/// architecture with every layer re-initialised (for LIME's sanity check); `rounds` random orders
-/// make the baseline.
+/// architecture with every layer re-initialised (for LIME's sanity check), `steps` further
+/// randomised models; `rounds` random orders make the baseline.
 ///
 /// # Errors
 /// Configuration and classifier errors.
@@ -122,6 +142,7 @@ pub fn evaluate_object(
     truth: &str,
     classifier: &dyn Classifier,
     randomised: &dyn Classifier,
+    steps: &[Randomisation],
     config: &ExplainConfig,
     methods: &[Method],
     rounds: usize,
@@ -163,10 +184,26 @@ pub fn evaluate_object(
                 let e2 = explain(classifier, points, labels, k, &target, &other_seed, None)?
                     .explanations
                     .remove(0);
-                let er = explain(randomised, points, labels, k, &target, lime_config, None)?
-                    .explanations
-                    .remove(0);
+                let lime_of = |m: &dyn Classifier| -> Result<Vec<f64>> {
+                    Ok(explain(m, points, labels, k, &target, lime_config, None)?
+                        .explanations
+                        .remove(0)
+                        .coefficients)
+                };
                 let abs = |v: &[f64]| v.iter().map(|x| x.abs()).collect::<Vec<_>>();
+                let er = lime_of(randomised)?;
+                let randomisation = steps
+                    .iter()
+                    .map(|step| {
+                        let c = lime_of(step.model)?;
+                        Ok(RandomisationCheck {
+                            cascading: step.cascading,
+                            layer: step.layer.clone(),
+                            spearman: spearman(&e.coefficients, &c),
+                            abs_spearman: spearman(&abs(&e.coefficients), &abs(&c)),
+                        })
+                    })
+                    .collect::<Result<Vec<_>>>()?;
                 lime = Some(LimeChecks {
                     r2: e.r2,
                     held_out_r2: held_out_r2(
@@ -180,11 +217,9 @@ pub fn evaluate_object(
                     )?,
                     seed_spearman: spearman(&e.coefficients, &e2.coefficients),
                     seed_top5_jaccard: top_k_jaccard(&e.coefficients, &e2.coefficients, 5),
-                    randomised_spearman: spearman(&e.coefficients, &er.coefficients),
-                    randomised_abs_spearman: spearman(
-                        &abs(&e.coefficients),
-                        &abs(&er.coefficients),
-                    ),
+                    randomised_spearman: spearman(&e.coefficients, &er),
+                    randomised_abs_spearman: spearman(&abs(&e.coefficients), &abs(&er)),
+                    randomisation,
                 });
                 results.push((method, e.coefficients, seconds));
                 continue;
@@ -263,6 +298,17 @@ pub struct LimeSummary {
     pub median_seed_top5_jaccard: f64,
     pub median_randomised_spearman: f64,
     pub median_randomised_abs_spearman: f64,
+    /// Per randomisation step, in the order run: medians of Spearman and |Spearman|.
+    pub randomisation: Vec<RandomisationSummary>,
+}
+
+/// Medians over objects of one randomisation step.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RandomisationSummary {
+    pub cascading: bool,
+    pub layer: String,
+    pub median_spearman: f64,
+    pub median_abs_spearman: f64,
 }
 
 /// The median of the finite values (NaN when there are none).
@@ -318,6 +364,24 @@ pub fn summarise(
         median_randomised_abs_spearman: median(
             checks.iter().filter_map(|c| c.randomised_abs_spearman),
         ),
+        randomisation: checks[0]
+            .randomisation
+            .iter()
+            .enumerate()
+            .map(|(i, step)| {
+                let at = |c: &&LimeChecks| c.randomisation.get(i).cloned();
+                RandomisationSummary {
+                    cascading: step.cascading,
+                    layer: step.layer.clone(),
+                    median_spearman: median(
+                        checks.iter().filter_map(at).filter_map(|r| r.spearman),
+                    ),
+                    median_abs_spearman: median(
+                        checks.iter().filter_map(at).filter_map(|r| r.abs_spearman),
+                    ),
+                }
+            })
+            .collect(),
     });
     (per_method, lime)
 }
@@ -349,6 +413,22 @@ pub fn markdown(methods: &[MethodSummary], lime: Option<&LimeSummary>, header: &
             l.median_randomised_spearman,
             l.median_randomised_abs_spearman
         ));
+        if !l.randomisation.is_empty() {
+            s.push_str("\n| randomised | layer | median Spearman | median abs Spearman |\n|---|---|---|---|\n");
+            for r in &l.randomisation {
+                s.push_str(&format!(
+                    "| {} | {} | {:.3} | {:.3} |\n",
+                    if r.cascading {
+                        "cascading from the output to"
+                    } else {
+                        "only"
+                    },
+                    r.layer,
+                    r.median_spearman,
+                    r.median_abs_spearman
+                ));
+            }
+        }
     }
     s
 }

@@ -9,7 +9,9 @@ use clap::Args;
 
 use pointlime::classifier::Classifier;
 use pointlime::dataset::Split;
-use pointlime::evaluate::{check_methods, evaluate_object, markdown, summarise, Method};
+use pointlime::evaluate::{
+    check_methods, evaluate_object, markdown, summarise, Method, Randomisation,
+};
 use pointlime::model::{Backend, PointNetClassifier};
 
 use crate::SettingsArgs;
@@ -35,6 +37,10 @@ pub struct EvaluateArgs {
     /// Random deletion orders averaged for the baseline.
     #[arg(long, default_value_t = 5)]
     rounds: usize,
+    /// Also randomise the model layer by layer, cascading from the output and one layer at a
+    /// time, and compare LIME's explanations at every step (two LIME runs per layer and object).
+    #[arg(long)]
+    layer_checks: bool,
     /// Output directory for evaluation.json and evaluation.md.
     #[arg(long)]
     out: PathBuf,
@@ -56,7 +62,29 @@ pub fn evaluate(args: EvaluateArgs) -> Result<ExitCode> {
         );
     }
     let all_layers = model.layer_names();
-    let randomised = model.randomised(&all_layers, config.seed ^ 0xa11)?;
+    let seed = config.seed ^ 0xa11;
+    let randomised = model.randomised(&all_layers, seed)?;
+    // Cascading: the output layer, then it and the one below, … down to the input. Independent:
+    // each layer alone. The same seed throughout, so a layer gets the same new weights in both.
+    let mut step_models = Vec::new();
+    if args.layer_checks {
+        for d in 1..=all_layers.len() {
+            let top = &all_layers[all_layers.len() - d..];
+            step_models.push((true, top[0].clone(), model.randomised(top, seed)?));
+        }
+        for layer in &all_layers {
+            let one = std::slice::from_ref(layer);
+            step_models.push((false, layer.clone(), model.randomised(one, seed)?));
+        }
+    }
+    let steps: Vec<Randomisation> = step_models
+        .iter()
+        .map(|(cascading, layer, m)| Randomisation {
+            cascading: *cascading,
+            layer: layer.clone(),
+            model: m,
+        })
+        .collect();
     let test = ds.split(Split::Test);
     if test.is_empty() || args.n == 0 {
         bail!("{}: no test objects to evaluate", args.data.display());
@@ -76,6 +104,7 @@ pub fn evaluate(args: EvaluateArgs) -> Result<ExitCode> {
             &ds.class_names[item.class],
             &model,
             &randomised,
+            &steps,
             &config,
             &args.methods,
             args.rounds,

@@ -220,6 +220,7 @@ fn evaluate_writes_a_report_for_every_method() {
             "6",
             "--samples",
             "60",
+            "--layer-checks",
             "--out",
             out.to_str().unwrap(),
         ])
@@ -248,6 +249,12 @@ fn evaluate_writes_a_report_for_every_method() {
     let k = report["objects"][0]["segments"].as_u64().unwrap() as usize;
     assert_eq!(first["deletion"].as_array().unwrap().len(), k + 1);
     assert!(report["lime"]["median_held_out_r2"].is_number());
+    // The tiny model's 4 layers (points.0, points.1, head.0, out): 4 cascading steps, 4 single.
+    let steps = report["lime"]["randomisation"].as_array().unwrap();
+    assert_eq!(steps.len(), 8, "{steps:?}");
+    assert_eq!(steps[0]["layer"], "out");
+    assert_eq!(steps[3]["layer"], "points.0");
+    assert_eq!(steps[4]["cascading"], false);
     let md = std::fs::read_to_string(out.join("evaluation.md")).unwrap();
     assert!(md.contains("| saliency | 2 |"), "{md}");
 
