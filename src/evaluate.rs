@@ -11,7 +11,8 @@ use crate::classifier::Classifier;
 use crate::cloud::PointCloud;
 use crate::error::{Error, Result};
 use crate::explain::faithfulness::{
-    curves, held_out_r2, occlusion, random_order_curves, spearman, top_k, top_k_jaccard, Curves,
+    bootstrap_std, curves, held_out_r2, occlusion, random_order_curves, spearman, top_k,
+    top_k_jaccard, Curves,
 };
 use crate::explain::gradient::{gradient, saliency};
 use crate::explain::kernel_shap::kernel_shap;
@@ -107,6 +108,9 @@ pub struct LimeChecks {
     pub r2: f64,
     /// Weighted R² on fresh perturbations.
     pub held_out_r2: f64,
+    /// Median over segments of the coefficients' bootstrap standard deviation (50 resamples of
+    /// LIME's own samples).
+    pub median_bootstrap_std: f64,
     /// Spearman correlation and top-5 Jaccard between two seeds' coefficients.
     pub seed_spearman: Option<f64>,
     pub seed_top5_jaccard: f64,
@@ -177,6 +181,8 @@ pub fn evaluate_object(
                 let r = explain(classifier, points, labels, k, &target, lime_config, None)?;
                 let e = r.explanations[0].clone();
                 let seconds = start.elapsed().as_secs_f64();
+                let uncertainty =
+                    median(bootstrap_std(&r, class, lime_config, 50, lime_config.seed));
                 let other_seed = crate::explain::LimeConfig {
                     seed: lime_config.seed.wrapping_add(1),
                     ..lime_config.clone()
@@ -206,6 +212,7 @@ pub fn evaluate_object(
                     .collect::<Result<Vec<_>>>()?;
                 lime = Some(LimeChecks {
                     r2: e.r2,
+                    median_bootstrap_std: uncertainty,
                     held_out_r2: held_out_r2(
                         classifier,
                         points,
@@ -294,6 +301,7 @@ pub struct MethodSummary {
 pub struct LimeSummary {
     pub median_r2: f64,
     pub median_held_out_r2: f64,
+    pub median_bootstrap_std: f64,
     pub median_seed_spearman: f64,
     pub median_seed_top5_jaccard: f64,
     pub median_randomised_spearman: f64,
@@ -358,6 +366,7 @@ pub fn summarise(
     let lime = (!checks.is_empty()).then(|| LimeSummary {
         median_r2: median(checks.iter().map(|c| c.r2)),
         median_held_out_r2: median(checks.iter().map(|c| c.held_out_r2)),
+        median_bootstrap_std: median(checks.iter().map(|c| c.median_bootstrap_std)),
         median_seed_spearman: median(checks.iter().filter_map(|c| c.seed_spearman)),
         median_seed_top5_jaccard: median(checks.iter().map(|c| c.seed_top5_jaccard)),
         median_randomised_spearman: median(checks.iter().filter_map(|c| c.randomised_spearman)),
@@ -405,9 +414,10 @@ pub fn markdown(methods: &[MethodSummary], lime: Option<&LimeSummary>, header: &
     }
     if let Some(l) = lime {
         s.push_str(&format!(
-            "\nLIME (medians): R² {:.3}, held-out R² {:.3}, seed-to-seed Spearman {:.3}, top-5 Jaccard {:.3}, Spearman with the randomised model {:.3} (absolute values {:.3}).\n",
+            "\nLIME (medians): R² {:.3}, held-out R² {:.3}, coefficient bootstrap std {:.4}, seed-to-seed Spearman {:.3}, top-5 Jaccard {:.3}, Spearman with the randomised model {:.3} (absolute values {:.3}).\n",
             l.median_r2,
             l.median_held_out_r2,
+            l.median_bootstrap_std,
             l.median_seed_spearman,
             l.median_seed_top5_jaccard,
             l.median_randomised_spearman,

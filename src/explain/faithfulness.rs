@@ -16,10 +16,10 @@
 //! the exact max-pool path makes them as cheap as LIME's own samples.
 
 use rand::seq::SliceRandom;
-use rand::SeedableRng;
+use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use super::lime::{sample_weight, LimeConfig};
+use super::lime::{sample_weight, LimeConfig, LimeResult};
 use super::score::score_masks;
 use super::Explanation;
 use crate::classifier::Classifier;
@@ -222,6 +222,51 @@ pub fn held_out_r2(
         tot += w * (y - mean).powi(2);
     }
     Ok(if tot > 0.0 { 1.0 - res / tot } else { 0.0 })
+}
+
+/// Per-segment standard deviation of LIME's coefficients over `rounds` bootstrap resamples of its
+/// own scored samples (drawn with replacement from `seed`; each refit is the same weighted ridge).
+/// Costs no model evaluations.
+pub fn bootstrap_std(
+    result: &LimeResult,
+    class: usize,
+    config: &LimeConfig,
+    rounds: usize,
+    seed: u64,
+) -> Vec<f64> {
+    let masks = &result.masks;
+    let (s, k) = (masks.len(), masks.n_segments());
+    let n_classes = result.scores.len() / s.max(1);
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let (mut sum, mut sum2) = (vec![0.0; k], vec![0.0; k]);
+    let (mut x, mut y, mut w) = (
+        Vec::with_capacity(s * k),
+        Vec::with_capacity(s),
+        Vec::with_capacity(s),
+    );
+    for _ in 0..rounds {
+        x.clear();
+        y.clear();
+        w.clear();
+        for _ in 0..s {
+            let i = rng.random_range(0..s);
+            let row = masks.row(i);
+            x.extend(row.iter().map(|&b| b as f64));
+            let kept = row.iter().filter(|&&b| b != 0).count();
+            w.push(sample_weight(kept, k, config.kernel_width));
+            y.push(result.scores[i * n_classes + class] as f64);
+        }
+        let fit = super::ridge::fit(&x, k, &y, &w, config.ridge_alpha);
+        for (j, c) in fit.coefficients.iter().enumerate() {
+            sum[j] += c;
+            sum2[j] += c * c;
+        }
+    }
+    let r = rounds.max(1) as f64;
+    sum.iter()
+        .zip(&sum2)
+        .map(|(m, m2)| (m2 / r - (m / r).powi(2)).max(0.0).sqrt())
+        .collect()
 }
 
 /// Ranks from 1, ties sharing their average rank (as scipy's `rankdata`).

@@ -249,6 +249,7 @@ fn evaluate_writes_a_report_for_every_method() {
     let k = report["objects"][0]["segments"].as_u64().unwrap() as usize;
     assert_eq!(first["deletion"].as_array().unwrap().len(), k + 1);
     assert!(report["lime"]["median_held_out_r2"].is_number());
+    assert!(report["lime"]["median_bootstrap_std"].as_f64().unwrap() >= 0.0);
     // The tiny model's 4 layers (points.0, points.1, head.0, out): 4 cascading steps, 4 single.
     let steps = report["lime"]["randomisation"].as_array().unwrap();
     assert_eq!(steps.len(), 8, "{steps:?}");

@@ -2,7 +2,7 @@
 
 use pointlime::cloud::Frame;
 use pointlime::explain::faithfulness::{
-    curves, held_out_r2, occlusion, random_order_curves, spearman,
+    bootstrap_std, curves, held_out_r2, occlusion, random_order_curves, spearman,
 };
 use pointlime::explain::kernel_shap::kernel_shap;
 use pointlime::explain::{explain, LimeConfig, Targets};
@@ -117,6 +117,60 @@ fn occlusion_recovers_additive_weights_and_agrees_with_lime() {
     wrong.coefficients.reverse();
     let r2 = held_out_r2(&model, &points, &labels, &wrong, &config, 500, 99).unwrap();
     assert!(r2 < 0.5, "{r2}");
+
+    // Bootstrap spread: near zero for a noiseless linear game, and it shrinks with more samples
+    // when the game is not linear (an interaction the surrogate cannot express).
+    let sd = bootstrap_std(&lime, 0, &config, 30, 4);
+    assert_eq!(sd.len(), K);
+    assert!(sd.iter().all(|&v| v < 0.01), "{sd:?}");
+}
+
+#[test]
+fn bootstrap_spread_shrinks_with_more_samples_on_a_nonlinear_game() {
+    use pointlime::classifier::{Classifier, Output};
+    /// Class 0 scores 1 when blobs 0 and 1 are both present, else 0.
+    struct And(Additive);
+    impl Classifier for And {
+        fn class_names(&self) -> &[String] {
+            &self.0.names
+        }
+        fn input_points(&self) -> usize {
+            self.0.points
+        }
+        fn predict(&self, clouds: &[&[[f32; 3]]], _: Output) -> pointlime::Result<Vec<f32>> {
+            Ok(clouds
+                .iter()
+                .flat_map(|c| {
+                    let p = self.0.present(c);
+                    let s = (p[0] && p[1]) as u8 as f32;
+                    [s, 1.0 - s]
+                })
+                .collect())
+        }
+    }
+    let (points, labels, model) = setup();
+    let model = And(model);
+    let spread = |n_samples| {
+        let config = LimeConfig {
+            n_samples,
+            ..Default::default()
+        };
+        let r = explain(
+            &model,
+            &points,
+            &labels,
+            K,
+            &Targets::Classes(vec![0]),
+            &config,
+            None,
+        )
+        .unwrap();
+        let sd = bootstrap_std(&r, 0, &config, 40, 4);
+        sd.iter().sum::<f64>() / K as f64
+    };
+    let (small, large) = (spread(250), spread(4000));
+    assert!(small > 0.01, "{small}");
+    assert!(large < small * 0.6, "{small} -> {large}");
 }
 
 #[test]
