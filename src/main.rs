@@ -127,6 +127,10 @@ pub(crate) struct SettingsArgs {
     /// Which scoring paths may be used [default: auto, the fastest exact one].
     #[arg(long, value_enum)]
     scoring: Option<ScoringArg>,
+    /// Double the samples, from --samples, until the top-5 supervoxels (in order) stop changing,
+    /// up to this many samples (16000 when given without a value).
+    #[arg(long, num_args = 0..=1, default_missing_value = "16000", value_name = "MAX")]
+    auto_samples: Option<usize>,
     /// Drop points with NaN/Inf coordinates instead of failing.
     #[arg(long)]
     drop_invalid: bool,
@@ -178,6 +182,9 @@ impl SettingsArgs {
         }
         if let Some(k) = self.top_labels {
             config.targets = Targets::Top(k);
+        }
+        if self.auto_samples.is_some() {
+            config.lime.auto_samples_max = self.auto_samples;
         }
         config.drop_invalid |= self.drop_invalid;
         let config = config.seeded();

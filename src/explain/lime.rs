@@ -39,6 +39,10 @@ pub struct LimeConfig {
     /// Which scoring paths may be used; all give the same scores up to float rounding. By
     /// default, the fastest exact one.
     pub scoring: Scoring,
+    /// `--auto-samples`: double the sample count, from `n_samples`, until the top-5 segments (in
+    /// order) of every explained class are the same as at the previous count, or this many
+    /// samples are reached. Off (`None`) by default.
+    pub auto_samples_max: Option<usize>,
 }
 
 impl Default for LimeConfig {
@@ -53,6 +57,7 @@ impl Default for LimeConfig {
             batch_size: 32,
             seed: 0,
             scoring: Scoring::Auto,
+            auto_samples_max: None,
         }
     }
 }
@@ -90,6 +95,12 @@ impl LimeConfig {
         }
         if self.batch_size == 0 {
             return bad("batch size must be at least 1".into());
+        }
+        if self.auto_samples_max.is_some_and(|m| m < self.n_samples) {
+            return bad(format!(
+                "the auto-samples cap must be at least the {} starting samples",
+                self.n_samples
+            ));
         }
         Ok(())
     }
@@ -139,6 +150,10 @@ pub fn sample_weight(kept: usize, n_segments: usize, kernel_width: f64) -> f64 {
 ///
 /// # Errors
 /// [`Error::Config`] for invalid settings or targets; classifier errors as they come.
+///
+/// With [`LimeConfig::auto_samples_max`] set, the sample count doubles until the ranking settles
+/// (see there); each attempt's masks are a prefix of the next one's (one seeded stream), and the
+/// explanations report the samples finally used.
 pub fn explain(
     classifier: &dyn Classifier,
     points: &[[f32; 3]],
@@ -149,6 +164,48 @@ pub fn explain(
     progress: Option<&Progress>,
 ) -> Result<LimeResult> {
     config.validate()?;
+    let Some(cap) = config.auto_samples_max else {
+        return explain_fixed(
+            classifier, points, labels, n_segments, targets, config, progress,
+        );
+    };
+    const TOP: usize = 5;
+    let mut fixed = LimeConfig {
+        auto_samples_max: None,
+        ..config.clone()
+    };
+    let top = |r: &LimeResult| -> Vec<Vec<usize>> {
+        r.explanations
+            .iter()
+            .map(|e| e.ranking().into_iter().take(TOP).collect())
+            .collect()
+    };
+    let mut result = explain_fixed(
+        classifier, points, labels, n_segments, targets, &fixed, progress,
+    )?;
+    while fixed.n_samples < cap {
+        fixed.n_samples = (fixed.n_samples * 2).min(cap);
+        let next = explain_fixed(
+            classifier, points, labels, n_segments, targets, &fixed, progress,
+        )?;
+        let settled = top(&next) == top(&result);
+        result = next;
+        if settled {
+            break;
+        }
+    }
+    Ok(result)
+}
+
+fn explain_fixed(
+    classifier: &dyn Classifier,
+    points: &[[f32; 3]],
+    labels: &[u32],
+    n_segments: usize,
+    targets: &Targets,
+    config: &LimeConfig,
+    progress: Option<&Progress>,
+) -> Result<LimeResult> {
     if n_segments == 0 || labels.len() != points.len() {
         return Err(Error::Config(
             "explain needs at least one segment and a label per point".into(),

@@ -248,3 +248,41 @@ fn end_to_end_explanation_finds_the_informative_blob_and_maps_back_to_every_poin
         .collect::<Vec<_>>();
     assert!(in_blob3.iter().all(|&v| v == in_blob3[0] && v > 0.4));
 }
+
+#[test]
+fn auto_samples_doubles_until_the_top_five_settle_and_respects_the_cap() {
+    let (points, labels, model) = setup(16);
+    let run = |n_samples, auto_samples_max| {
+        let config = LimeConfig {
+            n_samples,
+            auto_samples_max,
+            ..Default::default()
+        };
+        explain(
+            &model,
+            &points,
+            &labels,
+            K,
+            &Targets::Classes(vec![0]),
+            &config,
+            None,
+        )
+        .unwrap()
+    };
+    let auto = run(100, Some(6400));
+    let used = auto.explanations[0].n_samples;
+    assert!([200, 400, 800, 1600, 3200, 6400].contains(&used), "{used}");
+    // The same masks as a fixed run of that size: one seeded stream, prefixes of each other.
+    assert_eq!(auto.explanations, run(used, None).explanations);
+    // Settled: the previous size's top five are the same.
+    let top5 = |r: &pointlime::explain::LimeResult| r.explanations[0].ranking()[..5].to_vec();
+    assert_eq!(top5(&run(used / 2, None)), top5(&auto));
+    // The cap holds even when the ranking never settles that fast.
+    assert_eq!(run(100, Some(150)).explanations[0].n_samples, 150);
+    let bad = LimeConfig {
+        n_samples: 1000,
+        auto_samples_max: Some(500),
+        ..Default::default()
+    };
+    assert!(bad.validate().is_err());
+}
