@@ -104,6 +104,8 @@ pub struct RandomisationCheck {
 /// LIME's extra checks on one object.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LimeChecks {
+    /// Samples used (more than asked with `--auto-samples`).
+    pub samples: usize,
     /// R² of the surrogate on the samples it was fitted to.
     pub r2: f64,
     /// Weighted R² on fresh perturbations.
@@ -211,6 +213,7 @@ pub fn evaluate_object(
                     })
                     .collect::<Result<Vec<_>>>()?;
                 lime = Some(LimeChecks {
+                    samples: e.n_samples,
                     r2: e.r2,
                     median_bootstrap_std: uncertainty,
                     held_out_r2: held_out_r2(
@@ -299,6 +302,8 @@ pub struct MethodSummary {
 /// Medians of LIME's checks over objects.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LimeSummary {
+    pub median_samples: f64,
+    pub max_samples: usize,
     pub median_r2: f64,
     pub median_held_out_r2: f64,
     pub median_bootstrap_std: f64,
@@ -364,6 +369,8 @@ pub fn summarise(
         .collect();
     let checks: Vec<&LimeChecks> = objects.iter().filter_map(|o| o.lime.as_ref()).collect();
     let lime = (!checks.is_empty()).then(|| LimeSummary {
+        median_samples: median(checks.iter().map(|c| c.samples as f64)),
+        max_samples: checks.iter().map(|c| c.samples).max().unwrap_or(0),
         median_r2: median(checks.iter().map(|c| c.r2)),
         median_held_out_r2: median(checks.iter().map(|c| c.held_out_r2)),
         median_bootstrap_std: median(checks.iter().map(|c| c.median_bootstrap_std)),
@@ -414,7 +421,9 @@ pub fn markdown(methods: &[MethodSummary], lime: Option<&LimeSummary>, header: &
     }
     if let Some(l) = lime {
         s.push_str(&format!(
-            "\nLIME (medians): R² {:.3}, held-out R² {:.3}, coefficient bootstrap std {:.4}, seed-to-seed Spearman {:.3}, top-5 Jaccard {:.3}, Spearman with the randomised model {:.3} (absolute values {:.3}).\n",
+            "\nLIME (medians): samples {} (at most {}), R² {:.3}, held-out R² {:.3}, coefficient bootstrap std {:.4}, seed-to-seed Spearman {:.3}, top-5 Jaccard {:.3}, Spearman with the randomised model {:.3} (absolute values {:.3}).\n",
+            l.median_samples,
+            l.max_samples,
             l.median_r2,
             l.median_held_out_r2,
             l.median_bootstrap_std,
