@@ -7,12 +7,11 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 
-use pointlime::classifier::Classifier;
 use pointlime::dataset::Split;
 use pointlime::evaluate::{
     check_methods, evaluate_object, markdown, summarise, Method, Randomisation,
 };
-use pointlime::model::{Backend, PointNetClassifier};
+use pointlime::model::Backend;
 
 use crate::SettingsArgs;
 
@@ -51,16 +50,8 @@ pub struct EvaluateArgs {
 pub fn evaluate(args: EvaluateArgs) -> Result<ExitCode> {
     check_methods(&args.methods)?;
     let config = args.settings.resolve()?;
-    let ds = crate::train_cmd::open_dataset(&args.data)?;
-    let model = PointNetClassifier::load(&args.model, Backend::Flex)?;
-    if model.class_names() != ds.class_names.as_slice() {
-        bail!(
-            "{}: model classes ({}) differ from the dataset's ({})",
-            args.model.display(),
-            model.class_names().join(", "),
-            ds.class_names.join(", ")
-        );
-    }
+    let (ds, model) =
+        crate::train_cmd::open_dataset_and_model(&args.data, &args.model, Backend::Flex)?;
     let all_layers = model.layer_names();
     let seed = config.seed ^ 0xa11;
     let randomised = model.randomised(&all_layers, seed)?;

@@ -88,7 +88,7 @@ pub struct ManifestArgs {
     out: PathBuf,
 }
 
-pub(crate) fn open_dataset(path: &std::path::Path) -> Result<Dataset> {
+fn open_dataset(path: &std::path::Path) -> Result<Dataset> {
     // A directory of NNN.xyz files is the DALES layout; anything else is the generic one.
     if path.is_dir() && path.join("000.xyz").is_file() {
         Ok(dataset::dales(path)?)
@@ -184,17 +184,28 @@ pub fn train(args: TrainArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn eval(args: EvalArgs) -> Result<ExitCode> {
-    let ds = open_dataset(&args.data)?;
-    let model = PointNetClassifier::load(&args.model, args.backend)?;
-    if model.class_names() != ds.class_names.as_slice() {
+/// The dataset at `data` and the model at `model`, which must name the same classes in the same
+/// order.
+pub(crate) fn open_dataset_and_model(
+    data: &std::path::Path,
+    model: &std::path::Path,
+    backend: Backend,
+) -> Result<(Dataset, PointNetClassifier)> {
+    let ds = open_dataset(data)?;
+    let m = PointNetClassifier::load(model, backend)?;
+    if m.class_names() != ds.class_names.as_slice() {
         bail!(
             "{}: model classes ({}) differ from the dataset's ({})",
-            args.model.display(),
-            model.class_names().join(", "),
+            model.display(),
+            m.class_names().join(", "),
             ds.class_names.join(", ")
         );
     }
+    Ok((ds, m))
+}
+
+pub fn eval(args: EvalArgs) -> Result<ExitCode> {
+    let (ds, model) = open_dataset_and_model(&args.data, &args.model, args.backend)?;
     let test_items = ds.split(Split::Test);
     let test_set = dataset::prepare(&test_items, model.normalisation(), None, args.seed)?;
     let t0 = Instant::now();

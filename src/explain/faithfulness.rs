@@ -29,22 +29,21 @@ use crate::perturb::Masks;
 /// Masks that remove the segments of `order` one at a time: row `i` has the first `i` removed
 /// (row 0 keeps everything, the last row keeps only the segments not in `order`).
 pub fn deletion_masks(order: &[usize], n_segments: usize) -> Masks {
-    let mut row = vec![1u8; n_segments];
-    let mut rows = vec![row.clone()];
-    for &s in order {
-        row[s] = 0;
-        rows.push(row.clone());
-    }
-    Masks::from_rows(n_segments, &rows)
+    stepwise_masks(order, n_segments, 1)
 }
 
 /// Masks that add the segments of `order` one at a time to an empty cloud: row `i` keeps only
 /// the first `i`.
 pub fn insertion_masks(order: &[usize], n_segments: usize) -> Masks {
-    let mut row = vec![0u8; n_segments];
+    stepwise_masks(order, n_segments, 0)
+}
+
+/// Row 0 all `start`; each following row flips the next segment of `order`.
+fn stepwise_masks(order: &[usize], n_segments: usize, start: u8) -> Masks {
+    let mut row = vec![start; n_segments];
     let mut rows = vec![row.clone()];
     for &s in order {
-        row[s] = 1;
+        row[s] = 1 - start;
         rows.push(row.clone());
     }
     Masks::from_rows(n_segments, &rows)
