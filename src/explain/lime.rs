@@ -145,15 +145,15 @@ pub fn sample_weight(kept: usize, n_segments: usize, kernel_width: f64) -> f64 {
 
 /// Explains `classifier`'s decision on one cloud.
 ///
+/// With [`LimeConfig::auto_samples_max`] set, the sample count doubles until the ranking settles
+/// (see there); each attempt's masks are a prefix of the next one's (one seeded stream). The
+/// explanations report the samples finally used; times and evaluation counts add up every attempt.
+///
 /// `points` are the network's input points in the model frame and `labels` their segments in
 /// `0..n_segments`.
 ///
 /// # Errors
 /// [`Error::Config`] for invalid settings or targets; classifier errors as they come.
-///
-/// With [`LimeConfig::auto_samples_max`] set, the sample count doubles until the ranking settles
-/// (see there); each attempt's masks are a prefix of the next one's (one seeded stream), and the
-/// explanations report the samples finally used.
 pub fn explain(
     classifier: &dyn Classifier,
     points: &[[f32; 3]],
@@ -189,7 +189,13 @@ pub fn explain(
             classifier, points, labels, n_segments, targets, &fixed, progress,
         )?;
         let settled = top(&next) == top(&result);
+        let spent = result;
         result = next;
+        result.sampling_seconds += spent.sampling_seconds;
+        result.inference_seconds += spent.inference_seconds;
+        result.fit_seconds += spent.fit_seconds;
+        result.points_evaluated += spent.points_evaluated;
+        result.clouds_evaluated += spent.clouds_evaluated;
         if settled {
             break;
         }

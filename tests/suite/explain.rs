@@ -274,6 +274,8 @@ fn auto_samples_doubles_until_the_top_five_settle_and_respects_the_cap() {
     assert!([200, 400, 800, 1600, 3200, 6400].contains(&used), "{used}");
     // The same masks as a fixed run of that size: one seeded stream, prefixes of each other.
     assert_eq!(auto.explanations, run(used, None).explanations);
+    // The cost counts every attempt (100, 200, …, used samples).
+    assert_eq!(auto.clouds_evaluated as usize, (used / 100 * 2 - 1) * 100);
     // Settled: the previous size's top five are the same.
     let top5 = |r: &pointlime::explain::LimeResult| r.explanations[0].ranking()[..5].to_vec();
     assert_eq!(top5(&run(used / 2, None)), top5(&auto));
