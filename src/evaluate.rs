@@ -11,7 +11,7 @@ use crate::classifier::Classifier;
 use crate::cloud::PointCloud;
 use crate::error::{Error, Result};
 use crate::explain::faithfulness::{
-    bootstrap_std, curves, held_out_r2, occlusion, random_order_curves, spearman, top_k,
+    bootstrap_std, curves, held_out_r2, median, occlusion, random_order_curves, spearman, top_k,
     top_k_jaccard, Curves,
 };
 use crate::explain::gradient::{gradient, saliency};
@@ -322,21 +322,6 @@ pub struct RandomisationSummary {
     pub layer: String,
     pub median_spearman: f64,
     pub median_abs_spearman: f64,
-}
-
-/// The median of the finite values (NaN when there are none).
-pub fn median(values: impl IntoIterator<Item = f64>) -> f64 {
-    let mut v: Vec<f64> = values.into_iter().filter(|x| x.is_finite()).collect();
-    if v.is_empty() {
-        return f64::NAN;
-    }
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        0.5 * (v[n / 2 - 1] + v[n / 2])
-    }
 }
 
 /// Summaries per method (in `methods` order) and of LIME's checks.

@@ -49,6 +49,30 @@ fn stepwise_masks(order: &[usize], n_segments: usize, start: u8) -> Masks {
     Masks::from_rows(n_segments, &rows)
 }
 
+/// The model's score of `class` on every mask, in mask order: one [`score_masks`] call.
+///
+/// # Errors
+/// [`Error::Config`] when `class` is out of range; classifier errors as they come.
+pub(crate) fn class_scores(
+    classifier: &dyn Classifier,
+    points: &[[f32; 3]],
+    labels: &[u32],
+    masks: &Masks,
+    class: usize,
+    config: &LimeConfig,
+) -> Result<Vec<f64>> {
+    let n_classes = classifier.class_names().len();
+    if class >= n_classes {
+        return Err(Error::Config(format!(
+            "class index {class} out of range (model has {n_classes} classes)"
+        )));
+    }
+    let scored = score_masks(classifier, points, labels, masks, config, None)?;
+    Ok((0..masks.len())
+        .map(|i| scored.scores[i * n_classes + class] as f64)
+        .collect())
+}
+
 /// Area under a curve sampled at equal steps over x in [0, 1] (trapezoid rule).
 pub fn normalised_auc(curve: &[f64]) -> f64 {
     match curve.len() {
@@ -110,32 +134,63 @@ pub fn curves(
     class: usize,
     config: &LimeConfig,
 ) -> Result<Curves> {
-    let mut seen = vec![false; n_segments];
-    let permutation = order.len() == n_segments
-        && order
-            .iter()
-            .all(|&s| s < n_segments && !std::mem::replace(&mut seen[s], true));
-    if !permutation {
-        return Err(Error::Config(format!(
-            "a deletion order must list each of the {n_segments} segments once"
-        )));
+    Ok(curves_for(
+        classifier,
+        points,
+        labels,
+        n_segments,
+        &[order],
+        class,
+        config,
+    )?
+    .remove(0))
+}
+
+/// The curves of several orders, all their masks scored in one call (so a max-pooled model's
+/// per-point features are computed once).
+fn curves_for(
+    classifier: &dyn Classifier,
+    points: &[[f32; 3]],
+    labels: &[u32],
+    n_segments: usize,
+    orders: &[&[usize]],
+    class: usize,
+    config: &LimeConfig,
+) -> Result<Vec<Curves>> {
+    let mut rows: Vec<Vec<u8>> = Vec::with_capacity(orders.len() * 2 * (n_segments + 1));
+    for order in orders {
+        let mut seen = vec![false; n_segments];
+        let permutation = order.len() == n_segments
+            && order
+                .iter()
+                .all(|&s| s < n_segments && !std::mem::replace(&mut seen[s], true));
+        if !permutation {
+            return Err(Error::Config(format!(
+                "a deletion order must list each of the {n_segments} segments once"
+            )));
+        }
+        for masks in [
+            deletion_masks(order, n_segments),
+            insertion_masks(order, n_segments),
+        ] {
+            rows.extend((0..masks.len()).map(|i| masks.row(i).to_vec()));
+        }
     }
-    let n_classes = classifier.class_names().len();
-    if class >= n_classes {
-        return Err(Error::Config(format!(
-            "class index {class} out of range (model has {n_classes} classes)"
-        )));
-    }
-    let column = |masks: &Masks| -> Result<Vec<f64>> {
-        let scored = score_masks(classifier, points, labels, masks, config, None)?;
-        Ok((0..masks.len())
-            .map(|i| scored.scores[i * n_classes + class] as f64)
-            .collect())
-    };
-    Ok(Curves {
-        deletion: column(&deletion_masks(order, n_segments))?,
-        insertion: column(&insertion_masks(order, n_segments))?,
-    })
+    let scores = class_scores(
+        classifier,
+        points,
+        labels,
+        &Masks::from_rows(n_segments, &rows),
+        class,
+        config,
+    )?;
+    Ok(scores
+        .chunks(2 * (n_segments + 1))
+        .map(|c| Curves {
+            deletion: c[..=n_segments].to_vec(),
+            insertion: c[n_segments + 1..].to_vec(),
+        })
+        .collect())
 }
 
 /// The curves of `rounds` random orders (from `seed`), averaged point by point: the baseline a
@@ -155,27 +210,24 @@ pub fn random_order_curves(
     seed: u64,
 ) -> Result<Curves> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let mut sum = Curves {
-        deletion: vec![0.0; n_segments + 1],
-        insertion: vec![0.0; n_segments + 1],
+    let orders: Vec<Vec<usize>> = (0..rounds.max(1))
+        .map(|_| {
+            let mut order: Vec<usize> = (0..n_segments).collect();
+            order.shuffle(&mut rng);
+            order
+        })
+        .collect();
+    let refs: Vec<&[usize]> = orders.iter().map(Vec::as_slice).collect();
+    let all = curves_for(classifier, points, labels, n_segments, &refs, class, config)?;
+    let mean = |f: fn(&Curves) -> &Vec<f64>| -> Vec<f64> {
+        (0..=n_segments)
+            .map(|i| all.iter().map(|c| f(c)[i]).sum::<f64>() / all.len() as f64)
+            .collect()
     };
-    for _ in 0..rounds.max(1) {
-        let mut order: Vec<usize> = (0..n_segments).collect();
-        order.shuffle(&mut rng);
-        let c = curves(
-            classifier, points, labels, n_segments, &order, class, config,
-        )?;
-        for (s, v) in sum.deletion.iter_mut().zip(&c.deletion) {
-            *s += v;
-        }
-        for (s, v) in sum.insertion.iter_mut().zip(&c.insertion) {
-            *s += v;
-        }
-    }
-    let r = rounds.max(1) as f64;
-    sum.deletion.iter_mut().for_each(|v| *v /= r);
-    sum.insertion.iter_mut().for_each(|v| *v /= r);
-    Ok(sum)
+    Ok(Curves {
+        deletion: mean(|c| &c.deletion),
+        insertion: mean(|c| &c.insertion),
+    })
 }
 
 /// Weighted R² of a LIME surrogate on `n_samples` fresh masks drawn from `seed` (not the seed it
@@ -195,15 +247,21 @@ pub fn held_out_r2(
 ) -> Result<f64> {
     let k = explanation.coefficients.len();
     let masks = Masks::sample(n_samples, k, config.keep_probability, seed);
-    let scored = score_masks(classifier, points, labels, &masks, config, None)?;
-    let n_classes = classifier.class_names().len();
+    let scores = class_scores(
+        classifier,
+        points,
+        labels,
+        &masks,
+        explanation.target,
+        config,
+    )?;
     let (mut w_sum, mut wy) = (0.0, 0.0);
     let rows: Vec<(f64, f64, f64)> = (0..masks.len())
         .map(|i| {
             let z = masks.row(i);
             let kept = z.iter().filter(|&&b| b != 0).count();
             let w = sample_weight(kept, k, config.kernel_width);
-            let y = scored.scores[i * n_classes + explanation.target] as f64;
+            let y = scores[i];
             let pred = explanation.intercept
                 + z.iter()
                     .zip(&explanation.coefficients)
@@ -266,6 +324,21 @@ pub fn bootstrap_std(
         .zip(&sum2)
         .map(|(m, m2)| (m2 / r - (m / r).powi(2)).max(0.0).sqrt())
         .collect()
+}
+
+/// The median of the finite values (NaN when there are none).
+pub fn median(values: impl IntoIterator<Item = f64>) -> f64 {
+    let mut v: Vec<f64> = values.into_iter().filter(|x| x.is_finite()).collect();
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        0.5 * (v[n / 2 - 1] + v[n / 2])
+    }
 }
 
 /// Ranks from 1, ties sharing their average rank (as scipy's `rankdata`).
@@ -339,12 +412,6 @@ pub fn occlusion(
     class: usize,
     config: &LimeConfig,
 ) -> Result<Vec<f64>> {
-    let n_classes = classifier.class_names().len();
-    if class >= n_classes {
-        return Err(Error::Config(format!(
-            "class index {class} out of range (model has {n_classes} classes)"
-        )));
-    }
     let rows: Vec<Vec<u8>> = std::iter::once(vec![1u8; n_segments])
         .chain((0..n_segments).map(|s| {
             let mut r = vec![1u8; n_segments];
@@ -353,9 +420,8 @@ pub fn occlusion(
         }))
         .collect();
     let masks = Masks::from_rows(n_segments, &rows);
-    let scored = score_masks(classifier, points, labels, &masks, config, None)?;
-    let score = |i: usize| scored.scores[i * n_classes + class] as f64;
-    Ok((0..n_segments).map(|s| score(0) - score(s + 1)).collect())
+    let scores = class_scores(classifier, points, labels, &masks, class, config)?;
+    Ok((0..n_segments).map(|s| scores[0] - scores[s + 1]).collect())
 }
 
 #[cfg(test)]

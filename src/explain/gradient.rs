@@ -10,6 +10,7 @@
 //! Segment values are sums over the segment's points: the first-order effect of the whole segment.
 //! Points are the network's input points in the model frame, as for every explainer.
 
+use super::faithfulness::median;
 use crate::classifier::{Classifier, Output};
 use crate::error::{Error, Result};
 
@@ -73,18 +74,7 @@ pub fn gradient(
 
 /// The per-axis median of the points.
 fn median_centre(points: &[[f32; 3]]) -> [f64; 3] {
-    std::array::from_fn(|a| {
-        let mut v: Vec<f64> = points.iter().map(|p| p[a] as f64).collect();
-        v.sort_by(f64::total_cmp);
-        let n = v.len();
-        if n == 0 {
-            0.0
-        } else if n % 2 == 1 {
-            v[n / 2]
-        } else {
-            0.5 * (v[n / 2 - 1] + v[n / 2])
-        }
-    })
+    std::array::from_fn(|a| median(points.iter().map(|p| p[a] as f64)))
 }
 
 /// Zheng et al.'s point-cloud saliency `−r^(1+α) · ∂L/∂r` per point, summed per segment.

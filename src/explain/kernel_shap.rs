@@ -15,8 +15,8 @@ use rand::seq::index::sample;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+use super::faithfulness::class_scores;
 use super::lime::LimeConfig;
-use super::score::score_masks;
 use crate::classifier::Classifier;
 use crate::error::{Error, Result};
 use crate::perturb::Masks;
@@ -130,17 +130,13 @@ pub fn kernel_shap(
     seed: u64,
     config: &LimeConfig,
 ) -> Result<Vec<f64>> {
-    let n_classes = classifier.class_names().len();
-    if n_segments == 0 || budget < 2 || class >= n_classes {
-        return Err(Error::Config(format!(
-            "KernelSHAP needs segments, a budget of at least 2 and a class below {n_classes}"
-        )));
+    if n_segments == 0 || budget < 2 {
+        return Err(Error::Config(
+            "KernelSHAP needs segments and a budget of at least 2".into(),
+        ));
     }
     let (masks, weights) = coalitions(n_segments, budget, seed);
-    let scored = score_masks(classifier, points, labels, &masks, config, None)?;
-    let values: Vec<f64> = (0..masks.len())
-        .map(|i| scored.scores[i * n_classes + class] as f64)
-        .collect();
+    let values = class_scores(classifier, points, labels, &masks, class, config)?;
     Ok(fit(&masks, &values, &weights))
 }
 
