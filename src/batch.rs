@@ -303,7 +303,7 @@ impl Job<'_> {
             })
             .collect();
         if let Some(e) = report.as_ref().and_then(|r| r.explanations.first()) {
-            record.r2 = Some(e.r2);
+            record.r2 = e.r2;
             record.top_segments = e
                 .ranking()
                 .into_iter()

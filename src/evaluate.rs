@@ -2,7 +2,6 @@
 //! random order, and for LIME its held-out R², its stability across seeds, and a model
 //! randomisation check, over a set of labelled objects.
 
-use std::str::FromStr;
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
@@ -11,57 +10,12 @@ use crate::classifier::Classifier;
 use crate::cloud::PointCloud;
 use crate::error::{Error, Result};
 use crate::explain::faithfulness::{
-    bootstrap_std, curves, held_out_r2, median, occlusion, random_order_curves, spearman, top_k,
+    bootstrap_std, curves, held_out_r2, median, random_order_curves, spearman, top_k,
     top_k_jaccard, Curves,
 };
-use crate::explain::gradient::{gradient, saliency};
-use crate::explain::kernel_shap::kernel_shap;
-use crate::explain::{explain, Targets};
+use crate::explain::{attribute, explain, Targets};
+pub use crate::explain::Method;
 use crate::pipeline::{model_input_with_segments, ExplainConfig};
-
-/// An explanation method.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Method {
-    Lime,
-    KernelShap,
-    Occlusion,
-    Gradient,
-    Saliency,
-}
-
-impl Method {
-    pub const ALL: [Method; 5] = [
-        Method::Lime,
-        Method::KernelShap,
-        Method::Occlusion,
-        Method::Gradient,
-        Method::Saliency,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Method::Lime => "lime",
-            Method::KernelShap => "kernelshap",
-            Method::Occlusion => "occlusion",
-            Method::Gradient => "gradient",
-            Method::Saliency => "saliency",
-        }
-    }
-}
-
-impl FromStr for Method {
-    type Err = String;
-
-    fn from_str(s: &str) -> std::result::Result<Method, String> {
-        Method::ALL
-            .into_iter()
-            .find(|m| m.name() == s)
-            .ok_or_else(|| {
-                format!("unknown method {s:?}: lime, kernelshap, occlusion, gradient or saliency")
-            })
-    }
-}
 
 /// One method on one object.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -132,6 +86,8 @@ pub struct ObjectResult {
     pub predicted: String,
     pub segments: usize,
     pub methods: Vec<MethodResult>,
+    /// The mean curves of the random orders (the baseline of every method).
+    pub random_curves: Curves,
     pub lime: Option<LimeChecks>,
 }
 
@@ -214,7 +170,7 @@ pub fn evaluate_object(
                     .collect::<Result<Vec<_>>>()?;
                 lime = Some(LimeChecks {
                     samples: e.n_samples,
-                    r2: e.r2,
+                    r2: e.r2.unwrap_or(f64::NAN),
                     median_bootstrap_std: uncertainty,
                     held_out_r2: held_out_r2(
                         classifier,
@@ -234,21 +190,14 @@ pub fn evaluate_object(
                 results.push((method, e.coefficients, seconds));
                 continue;
             }
-            Method::KernelShap => kernel_shap(
-                classifier,
-                points,
-                labels,
-                k,
-                class,
-                lime_config.n_samples,
-                lime_config.seed,
-                lime_config,
-            )?,
-            Method::Occlusion => occlusion(classifier, points, labels, k, class, lime_config)?,
-            Method::Gradient => {
-                gradient(classifier, points, labels, k, class, lime_config.output)?.per_segment
+            other => {
+                attribute(
+                    other, classifier, points, labels, k, &target, lime_config, None,
+                )?
+                .explanations
+                .remove(0)
+                .coefficients
             }
-            Method::Saliency => saliency(classifier, points, labels, k, class, 1.0)?.per_segment,
         };
         results.push((method, values, start.elapsed().as_secs_f64()));
     }
@@ -279,6 +228,7 @@ pub fn evaluate_object(
         predicted: names.get(class).cloned().unwrap_or_default(),
         segments: k,
         methods,
+        random_curves: random,
         lime,
     })
 }
@@ -435,6 +385,95 @@ pub fn markdown(methods: &[MethodSummary], lime: Option<&LimeSummary>, header: &
         }
     }
     s
+}
+
+/// A curve sampled at equal steps over x in [0, 1] (as deletion and insertion curves are, one
+/// step per segment), resampled at `n` equal steps by linear interpolation, so that curves over
+/// different segment counts can be averaged.
+pub fn resample(curve: &[f64], n: usize) -> Vec<f64> {
+    match (curve.len(), n) {
+        (_, 0) => Vec::new(),
+        (0, _) => vec![f64::NAN; n],
+        (1, _) => vec![curve[0]; n],
+        (len, _) => (0..n)
+            .map(|i| {
+                let x = if n == 1 { 0.0 } else { i as f64 / (n - 1) as f64 };
+                let pos = x * (len - 1) as f64;
+                let j = (pos.floor() as usize).min(len - 2);
+                let t = pos - j as f64;
+                curve[j] * (1.0 - t) + curve[j + 1] * t
+            })
+            .collect(),
+    }
+}
+
+/// The pointwise mean of curves resampled to `n` steps (see [`resample`]), as `(x, y)` points.
+/// The mean curve's normalised area is the mean of the curves' areas when `n` covers every
+/// segment count, which is why the mean and not the median is drawn.
+pub fn mean_curve<'a>(curves: impl IntoIterator<Item = &'a [f64]>, n: usize) -> Vec<(f64, f64)> {
+    let mut sum = vec![0.0; n];
+    let mut count = 0usize;
+    for c in curves {
+        for (s, v) in sum.iter_mut().zip(resample(c, n)) {
+            *s += v;
+        }
+        count += 1;
+    }
+    sum.iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let x = if n <= 1 { 0.0 } else { i as f64 / (n - 1) as f64 };
+            (x, s / count.max(1) as f64)
+        })
+        .collect()
+}
+
+/// Deletion and insertion panels: each method's mean curve over `objects`, and the random
+/// orders' mean curve as the reference. `score` names the explained score for the y axis.
+pub fn curve_panels(objects: &[ObjectResult], methods: &[Method], score: &str) -> Vec<crate::plot::Panel> {
+    // Enough steps to pass through every segment fraction of the largest segmentation.
+    let n = objects.iter().map(|o| o.segments).max().unwrap_or(1) * 4 + 1;
+    let panel = |deletion: bool| {
+        let pick = |c: &'_ Curves| -> Vec<f64> {
+            if deletion { c.deletion.clone() } else { c.insertion.clone() }
+        };
+        let mut series: Vec<crate::plot::Series> = methods
+            .iter()
+            .map(|&m| {
+                let curves: Vec<Vec<f64>> = objects
+                    .iter()
+                    .flat_map(|o| o.methods.iter().filter(|r| r.method == m))
+                    .map(|r| pick(&r.curves))
+                    .collect();
+                crate::plot::Series {
+                    name: m.name().to_string(),
+                    points: mean_curve(curves.iter().map(Vec::as_slice), n),
+                    reference: false,
+                }
+            })
+            .collect();
+        let random: Vec<Vec<f64>> = objects.iter().map(|o| pick(&o.random_curves)).collect();
+        series.push(crate::plot::Series {
+            name: "random order".into(),
+            points: mean_curve(random.iter().map(Vec::as_slice), n),
+            reference: true,
+        });
+        crate::plot::Panel {
+            title: if deletion {
+                "Deletion: most important supervoxels removed first (lower is better)".into()
+            } else {
+                "Insertion: most important supervoxels kept first (higher is better)".into()
+            },
+            x_label: if deletion {
+                "fraction of supervoxels removed".into()
+            } else {
+                "fraction of supervoxels kept".into()
+            },
+            y_label: format!("{score} of the explained class (mean over {} objects)", objects.len()),
+            series,
+        }
+    };
+    vec![panel(true), panel(false)]
 }
 
 /// Checks a method list.

@@ -9,7 +9,7 @@ use clap::Args;
 
 use pointlime::dataset::Split;
 use pointlime::evaluate::{
-    check_methods, evaluate_object, markdown, summarise, Method, Randomisation,
+    check_methods, curve_panels, evaluate_object, markdown, summarise, Method, Randomisation,
 };
 use pointlime::model::Backend;
 
@@ -40,7 +40,8 @@ pub struct EvaluateArgs {
     /// time, and compare LIME's explanations at every step (two LIME runs per layer and object).
     #[arg(long)]
     layer_checks: bool,
-    /// Output directory for evaluation.json and evaluation.md.
+    /// Output directory for evaluation.json, evaluation.md and curves.png (the mean deletion and
+    /// insertion curves of every method against random orders).
     #[arg(long)]
     out: PathBuf,
     #[command(flatten)]
@@ -50,6 +51,9 @@ pub struct EvaluateArgs {
 pub fn evaluate(args: EvaluateArgs) -> Result<ExitCode> {
     check_methods(&args.methods)?;
     let config = args.settings.resolve()?;
+    if config.method != Method::Lime {
+        bail!("evaluate compares methods with --methods, not --method");
+    }
     let (ds, model) =
         crate::train_cmd::open_dataset_and_model(&args.data, &args.model, Backend::Flex)?;
     let all_layers = model.layer_names();
@@ -134,6 +138,17 @@ pub fn evaluate(args: EvaluateArgs) -> Result<ExitCode> {
         }),
     )?;
     pointlime::io::write_text(&args.out.join("evaluation.md"), &md)?;
+    let score = match config.lime.output {
+        pointlime::classifier::Output::Probability => "probability",
+        pointlime::classifier::Output::Logit => "logit",
+    };
+    pointlime::plot::write_png(
+        &args.out.join("curves.png"),
+        &header.trim_start_matches("# "),
+        &curve_panels(&objects, &args.methods, score),
+        1400,
+        560,
+    )?;
     print!("{md}");
     Ok(ExitCode::SUCCESS)
 }

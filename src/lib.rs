@@ -51,9 +51,11 @@ pub mod error;
 pub mod evaluate;
 pub mod explain;
 pub mod io;
+#[cfg(feature = "model")]
 pub mod model;
 pub mod perturb;
 pub mod pipeline;
+pub mod plot;
 pub mod segment;
 pub mod synthetic;
 

@@ -93,6 +93,11 @@ pub(crate) struct SettingsArgs {
     /// Settings file (JSON, the `settings` object of a report); flags override it.
     #[arg(long)]
     config: Option<PathBuf>,
+    /// Explanation method [default: lime]: lime, kernelshap (Shapley values, --samples
+    /// coalitions), occlusion (leave one supervoxel out), gradient (‖∂score/∂xyz‖ per point,
+    /// summed per supervoxel) or saliency (Zheng et al. 2019, per point, summed per supervoxel).
+    #[arg(long)]
+    method: Option<pointlime::explain::Method>,
     /// Target number of supervoxels [default: 50].
     #[arg(long, conflicts_with = "resolution")]
     segments: Option<usize>,
@@ -187,9 +192,11 @@ impl SettingsArgs {
             config.lime.auto_samples_max = self.auto_samples;
         }
         config.drop_invalid |= self.drop_invalid;
+        if let Some(m) = self.method {
+            config.method = m;
+        }
         let config = config.seeded();
-        config.segments.validate()?;
-        config.lime.validate()?;
+        config.validate()?;
         Ok(config)
     }
 }
@@ -356,6 +363,9 @@ fn explain(args: ExplainArgs) -> Result<ExitCode> {
     }
 
     let bar = progress_bar(config.lime.n_samples as u64, "sampling");
+    if config.method != pointlime::explain::Method::Lime {
+        bar.set_draw_target(ProgressDrawTarget::hidden());
+    }
     let ticker = bar.clone();
     let tick = move |n: usize| ticker.inc(n as u64);
     let explained = explain_cloud(
@@ -378,15 +388,19 @@ fn explain(args: ExplainArgs) -> Result<ExitCode> {
 
     let r = &explained.report;
     let e = &r.explanations[0];
+    let fit = match e.r2 {
+        Some(r2) => format!(", R² = {r2:.3}"),
+        None => String::new(),
+    };
     println!(
-        "{}: predicted {} (p = {:.3}); explained {} with {} segments, {} samples, R² = {:.3}, in {:.2} s",
+        "{}: predicted {} (p = {:.3}); explained {} by {} with {} segments, {} samples{fit}, in {:.2} s",
         args.input.display(),
         r.predicted_name,
         r.probabilities[r.predicted],
         e.target_name,
+        e.method,
         r.segments.len(),
         e.n_samples,
-        e.r2,
         r.timings.total
     );
     println!("wrote {} and {}", out.display(), report_path.display());

@@ -9,13 +9,15 @@ use serde::{Deserialize, Serialize};
 use crate::classifier::Classifier;
 use crate::cloud::{sample_indices, Attribute, Frame, PointCloud, ScalarKind};
 use crate::error::Result;
-use crate::explain::{explain, Explanation, LimeConfig, Progress, ScoringPath, Targets};
+use crate::explain::{attribute, Explanation, LimeConfig, Method, Progress, ScoringPath, Targets};
 use crate::segment::{supervoxels, SegmentConfig, Segmentation};
 
 /// Settings of one explanation run. Loads from JSON/TOML-like serde formats; CLI flags override.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ExplainConfig {
+    /// Explanation method. By default, LIME.
+    pub method: Method,
     /// Supervoxel settings.
     pub segments: SegmentConfig,
     /// LIME settings.
@@ -34,6 +36,23 @@ impl ExplainConfig {
         self.segments.seed = self.seed;
         self.lime.seed = self.seed.wrapping_add(1);
         self
+    }
+
+    /// Checks the settings once, before any work.
+    ///
+    /// # Errors
+    /// [`Error::Config`](crate::Error::Config) for values out of range or settings that do not
+    /// apply to the method.
+    pub fn validate(&self) -> Result<()> {
+        self.segments.validate()?;
+        self.lime.validate()?;
+        if self.method != Method::Lime && self.lime.auto_samples_max.is_some() {
+            return Err(crate::Error::Config(format!(
+                "auto-samples applies to LIME only, not to {}",
+                self.method
+            )));
+        }
+        Ok(())
     }
 }
 
@@ -101,29 +120,49 @@ pub struct Cost {
 pub struct Explained {
     pub report: Report,
     pub segmentation: Segmentation,
+    /// The gradient methods' per-point values on the cloud's points, one vector per explanation:
+    /// the sum over the point's copies in the network's input, NaN for a point the network did not
+    /// see. Empty for the other methods.
+    pub point_values: Vec<Vec<f64>>,
 }
 
 impl Explained {
     /// The cloud with `importance` (f32, first explained class), one `importance_<class>` per
-    /// further class, and `segment` (u32) attributes added; existing attributes of those names are
-    /// replaced, so re-explaining an explained file works.
+    /// further class, and `segment` (u32) attributes added, and for the gradient methods
+    /// `point_importance` (and `point_importance_<class>`) with each point's own value; existing
+    /// attributes of those names are replaced, so re-explaining an explained file works.
     pub fn annotate(&self, cloud: &PointCloud) -> PointCloud {
         let mut out = cloud.clone();
         let mut new = Vec::new();
-        for (i, e) in self.report.explanations.iter().enumerate() {
-            let name = if i == 0 {
-                "importance".to_string()
+        let name = |base: &str, i: usize, e: &Explanation| {
+            if i == 0 {
+                base.to_string()
             } else {
-                format!("importance_{}", sanitize(&e.target_name))
-            };
+                format!("{base}_{}", sanitize(&e.target_name))
+            }
+        };
+        for (i, e) in self.report.explanations.iter().enumerate() {
             new.push(Attribute {
-                name,
+                name: name("importance", i, e),
                 kind: ScalarKind::F32,
                 values: e
                     .per_point(&self.segmentation.labels)
                     .into_iter()
                     .map(f64::from)
                     .collect(),
+            });
+        }
+        for (i, (e, values)) in self
+            .report
+            .explanations
+            .iter()
+            .zip(&self.point_values)
+            .enumerate()
+        {
+            new.push(Attribute {
+                name: name("point_importance", i, e),
+                kind: ScalarKind::F32,
+                values: values.clone(),
             });
         }
         new.push(Attribute {
@@ -171,6 +210,8 @@ fn model_input(
 #[derive(Debug, Clone)]
 pub struct ModelInput {
     pub frame: Frame,
+    /// The cloud's index of each input point (a point may be drawn more than once).
+    pub index: Vec<u32>,
     /// Supervoxels of every point of the cloud.
     pub segmentation: Segmentation,
     /// The network's input points (model frame).
@@ -212,6 +253,7 @@ pub fn model_input_with_segments(
         .collect();
     Ok(ModelInput {
         frame,
+        index,
         segmentation,
         points,
         labels,
@@ -250,16 +292,19 @@ pub fn explain_cloud(
     dropped_invalid: usize,
     progress: Option<&Progress>,
 ) -> Result<Explained> {
+    config.validate()?;
     let start = Instant::now();
     let ModelInput {
         frame,
+        index,
         segmentation,
         points,
         labels,
         segmentation_seconds: t_segment,
     } = model_input_with_segments(cloud, classifier, config)?;
 
-    let result = explain(
+    let result = attribute(
+        config.method,
         classifier,
         &points,
         &labels,
@@ -321,8 +366,21 @@ pub fn explain_cloud(
             total: start.elapsed().as_secs_f64(),
         },
     };
+    let point_values = result
+        .per_point
+        .iter()
+        .map(|values| {
+            let mut on_cloud = vec![f64::NAN; cloud.len()];
+            for (&i, v) in index.iter().zip(values) {
+                let slot = &mut on_cloud[i as usize];
+                *slot = if slot.is_nan() { *v } else { *slot + v };
+            }
+            on_cloud
+        })
+        .collect();
     Ok(Explained {
         report,
         segmentation,
+        point_values,
     })
 }

@@ -245,6 +245,12 @@ pub fn held_out_r2(
     n_samples: usize,
     seed: u64,
 ) -> Result<f64> {
+    let Some(intercept) = explanation.intercept else {
+        return Err(Error::Config(format!(
+            "held-out R² needs a surrogate, and {} has none",
+            explanation.method
+        )));
+    };
     let k = explanation.coefficients.len();
     let masks = Masks::sample(n_samples, k, config.keep_probability, seed);
     let scores = class_scores(
@@ -262,7 +268,7 @@ pub fn held_out_r2(
             let kept = z.iter().filter(|&&b| b != 0).count();
             let w = sample_weight(kept, k, config.kernel_width);
             let y = scores[i];
-            let pred = explanation.intercept
+            let pred = intercept
                 + z.iter()
                     .zip(&explanation.coefficients)
                     .map(|(&b, c)| b as f64 * c)
@@ -399,6 +405,18 @@ pub fn top_k_jaccard(a: &[f64], b: &[f64], k: usize) -> f64 {
     }
 }
 
+/// Occlusion's masks: row 0 keeps every segment, row `1 + s` all but segment `s`.
+pub fn occlusion_masks(n_segments: usize) -> Masks {
+    let rows: Vec<Vec<u8>> = std::iter::once(vec![1u8; n_segments])
+        .chain((0..n_segments).map(|s| {
+            let mut r = vec![1u8; n_segments];
+            r[s] = 0;
+            r
+        }))
+        .collect();
+    Masks::from_rows(n_segments, &rows)
+}
+
 /// Occlusion: each segment's importance is the score of `class` with every segment kept minus
 /// the score with that segment alone removed.
 ///
@@ -412,14 +430,7 @@ pub fn occlusion(
     class: usize,
     config: &LimeConfig,
 ) -> Result<Vec<f64>> {
-    let rows: Vec<Vec<u8>> = std::iter::once(vec![1u8; n_segments])
-        .chain((0..n_segments).map(|s| {
-            let mut r = vec![1u8; n_segments];
-            r[s] = 0;
-            r
-        }))
-        .collect();
-    let masks = Masks::from_rows(n_segments, &rows);
+    let masks = occlusion_masks(n_segments);
     let scores = class_scores(classifier, points, labels, &masks, class, config)?;
     Ok((0..n_segments).map(|s| scores[0] - scores[s + 1]).collect())
 }

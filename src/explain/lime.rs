@@ -253,13 +253,14 @@ fn explain_fixed(
             let y: Vec<f64> = (0..s).map(|i| scores[i * n_classes + t] as f64).collect();
             let fit = ridge::fit(&x, n_segments, &y, &w, config.ridge_alpha);
             Explanation {
+                method: super::Method::Lime,
                 target: t,
                 target_name: classifier.class_names()[t].clone(),
-                local_prediction: fit.predict(&x[..n_segments]),
+                local_prediction: Some(fit.predict(&x[..n_segments])),
                 model_score: y[0],
                 coefficients: fit.coefficients,
-                intercept: fit.intercept,
-                r2: fit.r2,
+                intercept: Some(fit.intercept),
+                r2: Some(fit.r2),
                 n_samples: s,
                 seed: config.seed,
             }
@@ -279,7 +280,7 @@ fn explain_fixed(
     })
 }
 
-fn resolve_targets(targets: &Targets, probabilities: &[f32]) -> Result<Vec<usize>> {
+pub(crate) fn resolve_targets(targets: &Targets, probabilities: &[f32]) -> Result<Vec<usize>> {
     let n = probabilities.len();
     let mut order: Vec<usize> = (0..n).collect();
     order.sort_by(|&a, &b| {

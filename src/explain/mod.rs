@@ -1,6 +1,7 @@
 //! Explainers: from a classifier, a cloud's model-frame points and their segments, to one
 //! importance per segment.
 
+pub mod attribute;
 pub mod faithfulness;
 pub mod gradient;
 pub mod kernel_shap;
@@ -10,6 +11,7 @@ pub mod score;
 
 use serde::{Deserialize, Serialize};
 
+pub use attribute::{attribute, Attribution, Method};
 pub use lime::{explain, LimeConfig, LimeResult, Progress};
 pub use score::{score_masks, Scoring, ScoringPath};
 
@@ -26,24 +28,33 @@ pub enum Targets {
     Top(usize),
 }
 
-/// One class's explanation: a linear surrogate over segment masks.
+/// One class's explanation: one value per segment, and for LIME the linear surrogate behind it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Explanation {
+    /// The method that made it. Reports written before methods existed are LIME's.
+    #[serde(default)]
+    pub method: Method,
     /// The explained class.
     pub target: usize,
     /// Its name.
     pub target_name: String,
-    /// One coefficient per segment: the change in the explained score when the segment is kept.
+    /// One value per segment. LIME: the change in the explained score when the segment is kept;
+    /// KernelSHAP: its Shapley value; occlusion: the score lost when it alone is removed;
+    /// gradient and saliency: the sum of its points' values.
     pub coefficients: Vec<f64>,
-    /// The surrogate's intercept (its prediction with every segment removed).
-    pub intercept: f64,
-    /// Weighted R² of the surrogate on the samples it was fitted to (lime's `score`).
-    pub r2: f64,
-    /// The surrogate's prediction for the unperturbed cloud (lime's `local_pred`).
-    pub local_prediction: f64,
+    /// The additive model's score with every segment removed: LIME's intercept, KernelSHAP's
+    /// f(none); absent for the other methods.
+    pub intercept: Option<f64>,
+    /// Weighted R² of LIME's surrogate on the samples it was fitted to (lime's `score`); absent
+    /// for methods without a surrogate.
+    pub r2: Option<f64>,
+    /// The additive model's score for the unperturbed cloud (lime's `local_pred`; KernelSHAP's is
+    /// exact by efficiency); absent for the other methods.
+    pub local_prediction: Option<f64>,
     /// The model's score for the unperturbed cloud.
     pub model_score: f64,
-    /// Perturbed samples used, the unperturbed one included.
+    /// Classifier inputs behind it: perturbed samples (the unperturbed one included), or the
+    /// clouds differentiated for the gradient methods.
     pub n_samples: usize,
     /// The seed that drew the masks.
     pub seed: u64,

@@ -53,6 +53,9 @@ pub enum ScoringPath {
     GenericKeptPoints,
     /// Whole network per sample, each a full N-point cloud.
     GenericFull,
+    /// No samples: one forward and backward pass through the whole network per explained class
+    /// (the gradient methods).
+    Backprop,
 }
 
 /// Scores and what it took to get them.

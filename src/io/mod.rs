@@ -125,18 +125,33 @@ pub fn write_text(path: &Path, text: &str) -> Result<()> {
 /// Runs `fill` on a temporary file beside `path` and renames it to `path` on success; on failure the
 /// temporary file is removed and `path` is untouched.
 pub fn write_atomic(path: &Path, fill: impl FnOnce(std::fs::File) -> Result<()>) -> Result<()> {
+    replace_atomically(path, ".tmp", |tmp| {
+        fill(tmp.reopen().map_err(|e| Error::io(path, e))?)
+    })
+}
+
+/// As [`write_atomic`], for writers that open a path themselves and pick the format from its
+/// extension: `fill` gets the temporary file's path, which ends in `suffix`.
+pub fn write_atomic_at(path: &Path, suffix: &str, fill: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
+    replace_atomically(path, suffix, |tmp| fill(tmp.path()))
+}
+
+fn replace_atomically(
+    path: &Path,
+    suffix: &str,
+    fill: impl FnOnce(&tempfile::NamedTempFile) -> Result<()>,
+) -> Result<()> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
     let mut builder = tempfile::Builder::new();
-    builder.prefix(".pointlime-").suffix(".tmp");
+    builder.prefix(".pointlime-").suffix(suffix);
     // Temporary files are private (0600) by default; the result is an ordinary output file.
     #[cfg(unix)]
     builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644));
     let tmp = builder.tempfile_in(dir).map_err(|e| Error::io(path, e))?;
-    let file = tmp.reopen().map_err(|e| Error::io(path, e))?;
-    fill(file)?;
+    fill(&tmp)?;
     tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
     Ok(())
 }

@@ -258,6 +258,19 @@ fn evaluate_writes_a_report_for_every_method() {
     assert_eq!(steps[4]["cascading"], false);
     let md = std::fs::read_to_string(out.join("evaluation.md")).unwrap();
     assert!(md.contains("| saliency | 2 |"), "{md}");
+    // The curves chart: a real PNG of the asked size with something drawn in every method's
+    // colour band (not a blank canvas).
+    let png = image::open(out.join("curves.png")).unwrap().to_rgb8();
+    assert_eq!(png.dimensions(), (1400, 560));
+    let white = png.pixels().filter(|p| p.0 == [255, 255, 255]).count();
+    let coloured = png
+        .pixels()
+        .filter(|p| {
+            let [r, g, b] = p.0.map(i32::from);
+            (r - g).abs().max((g - b).abs()).max((r - b).abs()) > 60
+        })
+        .count();
+    assert!(white > 500_000 && coloured > 2_000, "white {white}, coloured {coloured}");
 
     let bad = bin()
         .args([
@@ -272,4 +285,77 @@ fn evaluate_writes_a_report_for_every_method() {
         .unwrap();
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown method"));
+}
+
+#[test]
+fn explain_runs_every_method_and_keeps_gradient_values_per_point() {
+    let dir = tempdir();
+    let m = dir.path().join("model");
+    model(&m);
+    let input = dir.path().join("scan.ply");
+    pointlime::io::write(&input, &blobs(4, 100, 3.0, 0).0, Default::default()).unwrap();
+    let explain = |method: &str, name: &str, extra: &[&str]| {
+        let out = dir.path().join(format!("{name}.ply"));
+        let run = bin()
+            .args(["explain", input.to_str().unwrap(), "--model", m.to_str().unwrap()])
+            .args(["--segments", "8", "--samples", "64", "--method", method])
+            .args(["--out", out.to_str().unwrap()])
+            .args(extra)
+            .output()
+            .unwrap();
+        (run, out)
+    };
+    for method in ["lime", "kernelshap", "occlusion", "gradient", "saliency"] {
+        let (run, out) = explain(method, method, &["--top-labels", "2"]);
+        let stdout = String::from_utf8_lossy(&run.stdout);
+        assert!(run.status.success(), "{method}: {}", String::from_utf8_lossy(&run.stderr));
+        assert!(stdout.contains(&format!("by {method}")), "{stdout}");
+        assert_eq!(stdout.contains("R²"), method == "lime", "{stdout}");
+        let report: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(out.with_extension("json")).unwrap(),
+        )
+        .unwrap();
+        let explanations = report["explanations"].as_array().unwrap();
+        assert_eq!(explanations.len(), 2);
+        assert_eq!(explanations[0]["method"], method);
+        assert_eq!(report["settings"]["method"], method);
+        let cloud = pointlime::io::read(&out).unwrap();
+        let importance = &cloud.attribute("importance").unwrap().values;
+        let segment = &cloud.attribute("segment").unwrap().values;
+        let k = explanations[0]["coefficients"].as_array().unwrap().len();
+        for (v, s) in importance.iter().zip(segment) {
+            let c = explanations[0]["coefficients"][*s as usize].as_f64().unwrap();
+            assert!((v - c).abs() <= 1e-6 * c.abs().max(1e-3), "{method}: {v} vs {c}");
+        }
+        assert!(segment.iter().all(|&s| (s as usize) < k));
+        let per_point = cloud.attribute("point_importance");
+        if method == "gradient" || method == "saliency" {
+            // Each segment's value is the sum of its points' values (the 400 points hold the
+            // network's 128 inputs; the others were not seen and are NaN).
+            let values = &per_point.expect("point_importance").values;
+            let seen = values.iter().filter(|v| v.is_finite()).count();
+            assert!(seen > 0 && seen <= 128, "{seen}");
+            let mut sums = vec![0.0; k];
+            for (v, s) in values.iter().zip(segment) {
+                if v.is_finite() {
+                    sums[*s as usize] += v;
+                }
+            }
+            for (sum, c) in sums.iter().zip(explanations[0]["coefficients"].as_array().unwrap()) {
+                let c = c.as_f64().unwrap();
+                assert!((sum - c).abs() <= 1e-4 * c.abs().max(1e-3), "{method}: {sum} vs {c}");
+            }
+            assert!(cloud.attributes.iter().any(|a| a.name.starts_with("point_importance_")));
+        } else {
+            assert!(per_point.is_none(), "{method}");
+        }
+    }
+    // --auto-samples is LIME's; with another method it is refused, and nothing is written.
+    let (run, out) = explain("occlusion", "refused", &["--auto-samples"]);
+    assert_eq!(run.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&run.stderr).contains("LIME only"));
+    assert!(!out.exists() && !out.with_extension("json").exists());
+    let (run, _) = explain("shapley", "unknown", &[]);
+    assert_eq!(run.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&run.stderr).contains("unknown method"));
 }

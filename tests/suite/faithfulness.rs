@@ -184,3 +184,42 @@ fn kernel_shap_gives_an_additive_classifiers_weights_enumerated_or_sampled() {
     }
     assert!(kernel_shap(&model, &points, &labels, K, 0, 1, 5, &config).is_err());
 }
+
+#[test]
+fn attribute_gives_every_method_one_explanation_per_target_over_the_same_segments() {
+    use pointlime::explain::{attribute, Method};
+    let (points, labels, model) = setup();
+    let config = LimeConfig {
+        n_samples: 600,
+        ..LimeConfig::default()
+    };
+    let targets = Targets::Classes(vec![0, 1]);
+    for method in [Method::Lime, Method::KernelShap, Method::Occlusion] {
+        let a = attribute(method, &model, &points, &labels, K, &targets, &config, None).unwrap();
+        assert_eq!(a.explanations.len(), 2, "{method}");
+        let e = &a.explanations[0];
+        assert_eq!((e.method, e.target), (method, 0));
+        // The additive classifier's weights, whichever sample-based method finds them.
+        for (c, w) in e.coefficients.iter().zip(WEIGHTS) {
+            assert!((c - w).abs() < 0.01, "{method}: {:?}", e.coefficients);
+        }
+        // Class 1 is 1 − class 0: its values are the negatives.
+        for (a1, a0) in a.explanations[1].coefficients.iter().zip(&e.coefficients) {
+            assert!((a1 + a0).abs() < 0.01, "{method}");
+        }
+        assert_eq!(e.r2.is_some(), method == Method::Lime, "{method}");
+        assert!(a.per_point.is_empty());
+    }
+    // KernelSHAP's additive story is exact at both ends (efficiency).
+    let ks = attribute(Method::KernelShap, &model, &points, &labels, K, &targets, &config, None)
+        .unwrap()
+        .explanations
+        .remove(0);
+    let total: f64 = ks.coefficients.iter().sum();
+    assert!((ks.intercept.unwrap() + total - ks.model_score).abs() < 1e-9);
+    assert!((ks.intercept.unwrap() - BIAS).abs() < 1e-6);
+    // The additive classifier gives no gradients: a clear error, not a panic.
+    let err = attribute(Method::Gradient, &model, &points, &labels, K, &targets, &config, None)
+        .unwrap_err();
+    assert!(err.to_string().contains("gradients"), "{err}");
+}

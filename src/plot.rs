@@ -1,0 +1,144 @@
+//! PNG line charts (plotters is named only here): side-by-side panels of named curves, used for
+//! the deletion and insertion curves of `pointlime evaluate`.
+
+use std::path::Path;
+use std::sync::Once;
+
+use plotters::prelude::*;
+
+use crate::error::{Error, Result};
+
+/// One curve of a panel.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Series {
+    pub name: String,
+    /// `(x, y)` points, in order.
+    pub points: Vec<(f64, f64)>,
+    /// A reference curve (drawn dashed and grey), such as a random baseline.
+    pub reference: bool,
+}
+
+/// One chart.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Panel {
+    pub title: String,
+    pub x_label: String,
+    pub y_label: String,
+    pub series: Vec<Series>,
+}
+
+/// Colour-blind-safe categorical colours (Okabe and Ito, 2008), in drawing order.
+const PALETTE: [RGBColor; 7] = [
+    RGBColor(0, 114, 178),
+    RGBColor(213, 94, 0),
+    RGBColor(0, 158, 115),
+    RGBColor(204, 121, 167),
+    RGBColor(230, 159, 0),
+    RGBColor(86, 180, 233),
+    RGBColor(240, 228, 66),
+];
+
+const FONT: &str = "sans-serif";
+
+/// plotters draws text with ab_glyph from fonts registered by name; the DejaVu font is embedded
+/// so that charts look the same on every machine, with no system font lookup.
+fn register_font() -> Result<()> {
+    static ONCE: Once = Once::new();
+    let mut result = Ok(());
+    ONCE.call_once(|| {
+        if plotters::style::register_font(FONT, FontStyle::Normal, dejavu::sans::regular()).is_err()
+        {
+            result = Err(Error::Config("the embedded chart font is invalid".into()));
+        }
+    });
+    result
+}
+
+/// Draws `panels` side by side under `title` into a `width` × `height` PNG at `path`, written to
+/// a temporary file beside it and renamed, so a failed run leaves no partial chart.
+///
+/// # Errors
+/// [`Error::Io`] when the file cannot be written; [`Error::Config`] for no panels or a drawing
+/// failure.
+pub fn write_png(path: &Path, title: &str, panels: &[Panel], width: u32, height: u32) -> Result<()> {
+    if panels.is_empty() {
+        return Err(Error::Config("a chart needs at least one panel".into()));
+    }
+    register_font()?;
+    crate::io::write_atomic_at(path, ".png", |tmp| {
+        draw(tmp, title, panels, width, height).map_err(|e| {
+            Error::Config(format!("{}: cannot draw the chart: {e}", path.display()))
+        })
+    })
+}
+
+fn draw(
+    path: &Path,
+    title: &str,
+    panels: &[Panel],
+    width: u32,
+    height: u32,
+) -> std::result::Result<(), Box<dyn std::error::Error>> {
+    let root = BitMapBackend::new(path, (width, height)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let root = root.titled(title, (FONT, 22))?;
+    let areas = root.split_evenly((1, panels.len()));
+    for (area, panel) in areas.iter().zip(panels) {
+        let (lo, hi) = y_range(panel);
+        let mut chart = ChartBuilder::on(area)
+            .caption(&panel.title, (FONT, 18))
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(56)
+            .build_cartesian_2d(0.0..1.0, lo..hi)?;
+        chart
+            .configure_mesh()
+            .x_desc(&panel.x_label)
+            .y_desc(&panel.y_label)
+            .label_style((FONT, 13))
+            .axis_desc_style((FONT, 14))
+            .light_line_style(RGBColor(235, 235, 235))
+            .draw()?;
+        let mut colour = PALETTE.iter().cycle();
+        for s in &panel.series {
+            let points = s.points.iter().copied();
+            if s.reference {
+                let style = RGBColor(110, 110, 110).stroke_width(2);
+                chart
+                    .draw_series(DashedLineSeries::new(points, 6, 4, style))?
+                    .label(&s.name)
+                    .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style));
+            } else {
+                let style = colour.next().copied().unwrap_or(BLACK).stroke_width(2);
+                chart
+                    .draw_series(LineSeries::new(points, style))?
+                    .label(&s.name)
+                    .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style));
+            }
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperRight)
+            .background_style(WHITE.mix(0.85))
+            .border_style(RGBColor(180, 180, 180))
+            .label_font((FONT, 13))
+            .draw()?;
+    }
+    root.present()?;
+    Ok(())
+}
+
+/// The y range of a panel's finite values, padded by 5%, never empty.
+fn y_range(panel: &Panel) -> (f64, f64) {
+    let (lo, hi) = panel
+        .series
+        .iter()
+        .flat_map(|s| s.points.iter().map(|p| p.1))
+        .filter(|y| y.is_finite())
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), y| (l.min(y), h.max(y)));
+    if !lo.is_finite() {
+        return (0.0, 1.0);
+    }
+    let pad = ((hi - lo) * 0.05).max(1e-3);
+    (lo - pad, hi + pad)
+}
