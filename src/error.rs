@@ -84,6 +84,7 @@ impl Error {
         }
     }
 
+    #[cfg(feature = "model")]
     pub(crate) fn model(path: impl Into<PathBuf>, message: impl Into<String>) -> Self {
         Error::Model {
             path: path.into(),

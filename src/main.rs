@@ -113,8 +113,12 @@ pub(crate) struct SettingsArgs {
     /// Explain the k most probable classes from the same samples.
     #[arg(long)]
     top_labels: Option<usize>,
-    /// Explain the logit instead of the probability.
-    #[arg(long)]
+    /// Score explained [default: logit]: the class logit, or its softmax probability (which
+    /// saturates near 1 on a confident model, so removals barely move it).
+    #[arg(long, value_enum)]
+    output: Option<OutputArg>,
+    /// Same as `--output logit` (the default since the faithfulness evaluation of issue #6).
+    #[arg(long, hide = true, conflicts_with = "output")]
     logit: bool,
     /// What happens to removed supervoxels [default: drop].
     #[arg(long, value_enum)]
@@ -166,6 +170,12 @@ impl SettingsArgs {
         }
         if self.logit {
             config.lime.output = Output::Logit;
+        }
+        if let Some(o) = self.output {
+            config.lime.output = match o {
+                OutputArg::Logit => Output::Logit,
+                OutputArg::Probability => Output::Probability,
+            };
         }
         if let Some(r) = self.removal {
             config.lime.removal = match r {
@@ -219,6 +229,12 @@ impl From<ScoringArg> for Scoring {
             ScoringArg::Full => Scoring::Full,
         }
     }
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+enum OutputArg {
+    Logit,
+    Probability,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug)]

@@ -30,7 +30,10 @@ pub struct LimeConfig {
     pub ridge_alpha: f64,
     /// What happens to removed segments. By default, [`Removal::Drop`].
     pub removal: Removal,
-    /// Score explained: probability or logit. By default, probability.
+    /// Score explained: logit or probability. By default, the logit: a confident classifier's
+    /// probability saturates near 1, where removing evidence barely moves it and the surrogate
+    /// fits badly (on the DALES test objects LIME's held-out R² is 0.76 on the logit, 0.47 on the
+    /// probability; seed-to-seed Spearman 0.93 against 0.85).
     pub output: Output,
     /// Clouds per classifier call. Results do not depend on it. By default, 32.
     pub batch_size: usize,
@@ -53,7 +56,7 @@ impl Default for LimeConfig {
             kernel_width: 0.25,
             ridge_alpha: 1.0,
             removal: Removal::Drop,
-            output: Output::Probability,
+            output: Output::Logit,
             batch_size: 32,
             seed: 0,
             scoring: Scoring::Auto,
