@@ -55,6 +55,13 @@ enum Command {
     Merge(batch_cmd::MergeArgs),
     /// Time each stage of an explanation (segmentation, sampling, inference, fit) over sizes.
     Bench(bench_cmd::BenchArgs),
+    /// Open an explained scan in the 3D viewer (runs `pointlime-view`, from the `viewer/` crate,
+    /// with these arguments; see `pointlime-view --help`).
+    View {
+        /// Arguments for `pointlime-view`: FILE [--report R] [--screenshot OUT.png] …
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
+        args: Vec<std::ffi::OsString>,
+    },
     /// Measure how faithful each explanation method is over test objects: deletion and insertion
     /// curves against random orders, and LIME's held-out R², seed stability and randomised-model
     /// check.
@@ -304,6 +311,7 @@ fn run(command: Command) -> Result<ExitCode> {
         Command::Batch(args) => batch_cmd::batch(args),
         Command::Merge(args) => batch_cmd::merge(args),
         Command::Evaluate(args) => evaluate_cmd::evaluate(args),
+        Command::View { args } => view(&args),
     }
 }
 
@@ -421,6 +429,31 @@ fn explain(args: ExplainArgs) -> Result<ExitCode> {
     );
     println!("wrote {} and {}", out.display(), report_path.display());
     Ok(ExitCode::SUCCESS)
+}
+
+/// Runs `pointlime-view` from beside this executable (a workspace build puts both in one
+/// directory), else from the PATH, and passes its exit code on.
+fn view(args: &[std::ffi::OsString]) -> Result<ExitCode> {
+    let name = format!("pointlime-view{}", std::env::consts::EXE_SUFFIX);
+    let beside = std::env::current_exe()
+        .ok()
+        .and_then(|e| e.parent().map(|d| d.join(&name)))
+        .filter(|p| p.is_file());
+    let program = beside.unwrap_or_else(|| PathBuf::from(&name));
+    let status = std::process::Command::new(&program)
+        .args(args)
+        .status()
+        .with_context(|| {
+            format!(
+                "cannot run {}: build the viewer with `cargo build --release -p pointlime-viewer`",
+                program.display()
+            )
+        })?;
+    Ok(match status.code() {
+        Some(0) => ExitCode::SUCCESS,
+        Some(c) => ExitCode::from(c.clamp(1, 255) as u8),
+        None => ExitCode::from(2),
+    })
 }
 
 fn class_index(model: &dyn Classifier, t: &str) -> Result<usize> {
