@@ -134,13 +134,7 @@ impl Explained {
     pub fn annotate(&self, cloud: &PointCloud) -> PointCloud {
         let mut out = cloud.clone();
         let mut new = Vec::new();
-        let name = |base: &str, i: usize, e: &Explanation| {
-            if i == 0 {
-                base.to_string()
-            } else {
-                format!("{base}_{}", sanitize(&e.target_name))
-            }
-        };
+        let name = |base: &str, i: usize, e: &Explanation| field_name(base, i, &e.target_name);
         for (i, e) in self.report.explanations.iter().enumerate() {
             new.push(Attribute {
                 name: name("importance", i, e),
@@ -174,6 +168,17 @@ impl Explained {
             .retain(|a| !new.iter().any(|n| n.name == a.name));
         out.attributes.extend(new);
         out
+    }
+}
+
+/// The name of the per-point field `base` (`importance`, `point_importance`) for the `i`-th
+/// explained class: `base` for the first, `base_<class>` (lower case, other than ASCII letters and
+/// digits replaced by `_`) for the others. Readers of explained files (the viewer) use it too.
+pub fn field_name(base: &str, i: usize, class_name: &str) -> String {
+    if i == 0 {
+        base.to_string()
+    } else {
+        format!("{base}_{}", sanitize(class_name))
     }
 }
 

@@ -97,7 +97,8 @@ fn draw(
             .y_desc(&panel.y_label)
             .label_style((FONT, 13))
             .axis_desc_style((FONT, 14))
-            .light_line_style(RGBColor(235, 235, 235))
+            .max_light_lines(1)
+            .light_line_style(RGBColor(240, 240, 240))
             .draw()?;
         let mut colour = PALETTE.iter().cycle();
         for s in &panel.series {

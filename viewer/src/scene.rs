@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use palette::{FromColor, Mix, Oklab, Oklch, Srgb};
-use pointlime::pipeline::Report;
+use pointlime::pipeline::{field_name, Report};
 
 /// An sRGB colour, components in `[0, 1]`.
 pub type Rgb = [f32; 3];
@@ -98,16 +98,16 @@ pub fn load(path: &Path, report: Option<&Path>) -> Result<Explained> {
         point_importance: attr("point_importance").map(f32s),
         coefficients: None,
     }];
-    for e in explanations.iter().skip(1) {
-        let suffix = sanitise(&e.target_name);
-        if let Some(values) = attr(&format!("importance_{suffix}")) {
+    for (i, e) in explanations.iter().enumerate().skip(1) {
+        let field = |base: &str| field_name(base, i, &e.target_name);
+        if let Some(values) = attr(&field("importance")) {
             classes.push(ClassView {
                 name: e.target_name.clone(),
                 probability: None,
                 r2: None,
                 method: None,
                 importance: f32s(values),
-                point_importance: attr(&format!("point_importance_{suffix}")).map(f32s),
+                point_importance: attr(&field("point_importance")).map(f32s),
                 coefficients: None,
             });
         }
@@ -157,19 +157,6 @@ pub fn load(path: &Path, report: Option<&Path>) -> Result<Explained> {
         report,
         report_path,
     })
-}
-
-/// The name of a further class's field, as `pointlime explain` writes it.
-fn sanitise(name: &str) -> String {
-    name.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '_'
-            }
-        })
-        .collect()
 }
 
 fn default_report(path: &Path) -> Option<PathBuf> {
