@@ -98,7 +98,7 @@ fn end_to_end(c: &mut Criterion) {
     let cloud = PointCloud::from_positions(pts, FileFormat::Xyz);
     let model = pointnet(2048, Backend::Flex);
     let mut config = ExplainConfig::default();
-    config.lime.n_samples = 1000;
+    config.explainer.n_samples = 1000;
     let config = config.seeded();
     g.throughput(Throughput::Elements(1000));
     g.bench_function("n2048_k50_s1000_full_pointnet", |b| {

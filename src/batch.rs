@@ -10,15 +10,17 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
 use crate::classifier::Classifier;
-use crate::cloud::FileFormat;
 use crate::error::{Error, Result};
 use crate::io::{self, WriteOptions};
-use crate::pipeline::{classify_cloud, explain_cloud, ExplainConfig, Report};
+use crate::pipeline::{classify_cloud, explain_cloud, explained_extension, ExplainConfig, Report};
+use crate::stats::ranking;
 
 /// One slice of a deterministic partition of the sorted file list: file `j` belongs to shard
 /// `j mod count`. Written `index/count`, with `0 <= index < count` (a Slurm array's
@@ -45,6 +47,14 @@ impl FromStr for Shard {
 }
 
 impl Shard {
+    /// The stem of this shard's summary files: `summary.shard-I-of-N`, or `summary` for no shard.
+    pub fn summary_stem(shard: Option<Shard>) -> String {
+        match shard {
+            Some(s) => format!("summary.shard-{}-of-{}", s.index, s.count),
+            None => "summary".into(),
+        }
+    }
+
     /// The files of this shard, in order.
     pub fn select<T: Clone>(&self, files: &[T]) -> Vec<T> {
         files
@@ -70,14 +80,18 @@ pub enum Status {
 /// A class and its probability.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ClassScore {
+    /// The class name.
     pub class: String,
+    /// The model's probability of it.
     pub probability: f32,
 }
 
 /// A segment and its coefficient for the explained class.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SegmentScore {
+    /// The segment id (the `segment` field of its points).
     pub segment: usize,
+    /// Its value for the explained class.
     pub coefficient: f64,
 }
 
@@ -86,8 +100,11 @@ pub struct SegmentScore {
 pub struct Record {
     /// Path relative to the input directory, `/`-separated.
     pub path: String,
+    /// Points read (absent when the file could not be read).
     pub points: Option<usize>,
+    /// The most probable class.
     pub predicted: Option<String>,
+    /// Its probability.
     pub probability: Option<f32>,
     /// The three most probable classes.
     pub top_classes: Vec<ClassScore>,
@@ -97,7 +114,9 @@ pub struct Record {
     pub r2: Option<f64>,
     /// Wall time for this file.
     pub seconds: f64,
+    /// Whether the file was scored, failed, or skipped as not a scan.
     pub status: Status,
+    /// Why it failed or was skipped, in one line naming the file.
     pub error: Option<String>,
 }
 
@@ -206,11 +225,7 @@ impl Job<'_> {
     /// The explained scan's path and the JSON's path for input `rel`.
     pub fn outputs(&self, rel: &Path) -> (PathBuf, PathBuf) {
         let name = rel.file_name().unwrap_or_default().to_string_lossy();
-        let ext = match io::format_of(rel) {
-            Ok(FileFormat::Las) => "las",
-            Ok(FileFormat::Laz) => "laz",
-            _ => "ply",
-        };
+        let ext = explained_extension(rel);
         let dir = self.out_root.join(rel.parent().unwrap_or(Path::new("")));
         (
             dir.join(format!("{name}.explained.{ext}")),
@@ -284,12 +299,7 @@ impl Job<'_> {
                 None,
             )
         };
-        let mut order: Vec<usize> = (0..probabilities.len()).collect();
-        order.sort_by(|&a, &b| {
-            probabilities[b]
-                .total_cmp(&probabilities[a])
-                .then(a.cmp(&b))
-        });
+        let order = ranking(&probabilities);
         let mut record = Record::new(rel, Status::Ok, None);
         record.points = Some(cloud.len());
         record.predicted = Some(names[order[0]].clone());
@@ -324,6 +334,95 @@ impl Job<'_> {
         )?;
         Ok(record)
     }
+}
+
+/// What [`run`] did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    /// One record per file processed or found done, in file order; files not reached before a
+    /// stop are absent.
+    pub records: Vec<Record>,
+    /// Of those, files whose complete outputs were found and kept (`resume`).
+    pub resumed: usize,
+    /// Whether `stop` was set during the run (files may then be missing).
+    pub interrupted: bool,
+}
+
+impl Outcome {
+    /// Records with this status.
+    pub fn count(&self, status: Status) -> usize {
+        self.records.iter().filter(|r| r.status == status).count()
+    }
+}
+
+/// Runs `job` over `files` with `workers` scans at once on the current rayon pool (they share its
+/// threads with the model's own parallel work, so the cores are never oversubscribed).
+///
+/// With `resume`, a file whose complete outputs from the same model and settings exist is not
+/// redone ([`Job::completed`]). `on_record` sees each record as it is made (for progress and
+/// per-file messages). When `stop` becomes true, the scans in flight finish and no new one starts:
+/// the outcome then holds what was done, and a later run with `resume` picks up the rest.
+pub fn run(
+    job: &Job,
+    files: &[PathBuf],
+    workers: usize,
+    resume: bool,
+    stop: &AtomicBool,
+    on_record: &(dyn Fn(&Record) + Sync),
+) -> Outcome {
+    let records: Mutex<Vec<Option<Record>>> = Mutex::new(vec![None; files.len()]);
+    let resumed = AtomicUsize::new(0);
+    let next = AtomicUsize::new(0);
+    rayon::scope(|s| {
+        for _ in 0..workers.max(1) {
+            s.spawn(|_| loop {
+                if stop.load(Ordering::SeqCst) {
+                    break;
+                }
+                let i = next.fetch_add(1, Ordering::SeqCst);
+                let Some(rel) = files.get(i) else { break };
+                let record = match resume.then(|| job.completed(rel)).flatten() {
+                    Some(r) => {
+                        resumed.fetch_add(1, Ordering::Relaxed);
+                        r
+                    }
+                    None => job.run(rel),
+                };
+                on_record(&record);
+                records.lock().unwrap_or_else(|e| e.into_inner())[i] = Some(record);
+            });
+        }
+    });
+    let records: Vec<Record> = records
+        .into_inner()
+        .unwrap_or_else(|e| e.into_inner())
+        .into_iter()
+        .flatten()
+        .collect();
+    Outcome {
+        interrupted: stop.load(Ordering::SeqCst),
+        records,
+        resumed: resumed.into_inner(),
+    }
+}
+
+/// A flag that the first Ctrl-C (SIGINT) sets, for [`run`]'s `stop`: the scans in
+/// flight finish and the summary of what is done is written. A second Ctrl-C exits at once with
+/// status 130; only hidden temporary files can be left then, never a partial output.
+///
+/// # Errors
+/// [`Error::Config`] when a handler is already installed in this process.
+pub fn stop_on_interrupt() -> Result<Arc<AtomicBool>> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    ctrlc::set_handler(move || {
+        if flag.swap(true, Ordering::SeqCst) {
+            std::process::exit(130);
+        }
+        eprintln!("interrupted: finishing the scans in flight (Ctrl-C again to quit now)");
+    })
+    .map_err(|e| Error::Config(format!("cannot install the Ctrl-C handler: {e}")))?;
+    Ok(stop)
 }
 
 /// The CSV form of a record: lists joined as `name:value|name:value`.

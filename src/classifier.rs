@@ -8,14 +8,40 @@ use crate::cloud::Normalisation;
 use crate::error::Result;
 
 /// Which class score to return.
+///
+/// The type's own default is the probability, which is what a classifier is asked for when
+/// nothing else is said; explanations default to the logit instead
+/// ([`ScoringConfig`](crate::explain::ScoringConfig)).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Output {
-    /// Softmax probabilities. By default, this.
+    /// Softmax probabilities.
     #[default]
     Probability,
     /// Raw logits (pre-softmax scores).
     Logit,
+}
+
+impl Output {
+    /// The name used on the command line and in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Output::Probability => "probability",
+            Output::Logit => "logit",
+        }
+    }
+}
+
+impl std::str::FromStr for Output {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<Output, String> {
+        match s {
+            "logit" => Ok(Output::Logit),
+            "probability" => Ok(Output::Probability),
+            _ => Err(format!("unknown output {s:?}: logit or probability")),
+        }
+    }
 }
 
 /// A point-cloud classifier.
@@ -62,7 +88,9 @@ pub trait Classifier: Send + Sync {
     }
 
     /// The network split at its max-pool, when it has one that nothing after the per-point layers
-    /// looks past (PointNet without T-Nets). A later fast path uses it; `None` by default.
+    /// looks past (PointNet without T-Nets): the exact fast scoring path
+    /// ([`ScoringPath::ExactMaxPool`](crate::explain::ScoringPath::ExactMaxPool)) uses it. `None`
+    /// by default.
     fn max_pooled(&self) -> Option<&dyn MaxPooled> {
         None
     }

@@ -9,7 +9,7 @@ use rayon::prelude::*;
 
 use crate::cloud::{Frame, Normalisation};
 use crate::error::{Error, Result};
-use crate::segment::{supervoxels, SegmentConfig, Target};
+use crate::segment::{supervoxels, Granularity, SegmentConfig};
 
 /// Which part of a dataset a scan belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -154,6 +154,59 @@ impl Dataset {
         Ok(ds)
     }
 
+    /// Opens any layout pointlime knows: the DALES objects directory (recognised by its
+    /// `000.xyz`; see [`dales`]), else [`Dataset::open`].
+    ///
+    /// # Errors
+    /// As [`dales`] and [`Dataset::open`].
+    pub fn open_any(path: &Path) -> Result<Dataset> {
+        if path.is_dir() && path.join("000.xyz").is_file() {
+            dales(path)
+        } else {
+            Dataset::open(path)
+        }
+    }
+
+    /// Checks that a model's classes are this dataset's, in the same order.
+    ///
+    /// # Errors
+    /// [`Error::Model`] naming `model` and both class lists when they differ.
+    pub fn check_classes(&self, model: &Path, class_names: &[String]) -> Result<()> {
+        if class_names != self.class_names.as_slice() {
+            return Err(Error::Model {
+                path: model.to_path_buf(),
+                message: format!(
+                    "model classes ({}) differ from the dataset's ({})",
+                    class_names.join(", "),
+                    self.class_names.join(", ")
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    /// Writes this dataset as a manifest at `out`, its paths relative to the manifest's directory
+    /// (walking up with `..` where needed), so the manifest stays valid wherever the tree moves.
+    ///
+    /// # Errors
+    /// [`Error::Io`] when a path cannot be resolved or the file cannot be written.
+    pub fn write_manifest(&self, out: &Path) -> Result<()> {
+        let base = out
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let base = base.canonicalize().map_err(|e| Error::io(base, e))?;
+        let mut rel = self.clone();
+        for item in &mut rel.items {
+            let absolute = item
+                .path
+                .canonicalize()
+                .map_err(|e| Error::io(&item.path, e))?;
+            item.path = relative(&absolute, &base);
+        }
+        std::fs::write(out, rel.manifest(Path::new(""))).map_err(|e| Error::io(out, e))
+    }
+
     /// The manifest CSV text for this dataset, with paths relative to `base`.
     pub fn manifest(&self, base: &Path) -> String {
         let mut s = String::from("path,class,split\n");
@@ -171,6 +224,21 @@ impl Dataset {
         }
         s
     }
+}
+
+/// `path` relative to `base` (both absolute), walking up with `..` where needed.
+fn relative(path: &Path, base: &Path) -> PathBuf {
+    let p: Vec<_> = path.components().collect();
+    let b: Vec<_> = base.components().collect();
+    let common = p.iter().zip(&b).take_while(|(a, b)| a == b).count();
+    let mut out = PathBuf::new();
+    for _ in common..b.len() {
+        out.push("..");
+    }
+    for c in &p[common..] {
+        out.push(c);
+    }
+    out
 }
 
 fn has_scan_extension(p: &Path) -> bool {
@@ -267,7 +335,7 @@ pub fn prepare(
             let (labels, n_segments) = match segments {
                 Some(k) => {
                     let config = SegmentConfig {
-                        target: Target::Count(k),
+                        target: Granularity::Count(k),
                         seed,
                         ..Default::default()
                     };

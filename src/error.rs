@@ -26,7 +26,7 @@ pub enum Error {
         message: String,
     },
     /// The file's extension is not one pointlime reads or writes.
-    #[error("{}: unsupported file extension {extension:?} (expected .ply, .las, .laz, .xyz or .txt)", path.display())]
+    #[error("{}: unsupported file extension {extension:?} (expected .ply, .las, .laz, .xyz, .txt or .pts)", path.display())]
     UnsupportedFormat {
         /// The file.
         path: PathBuf,

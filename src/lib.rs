@@ -1,10 +1,25 @@
 //! pointlime explains why a 3D point-cloud classifier decided what it did.
 //!
-//! A scan is read ([`io`]), cut into supervoxels ([`segment`]), and explained with LIME
-//! ([`explain`]): random on/off masks over the supervoxels ([`perturb`]), a classifier run on every
-//! perturbed cloud ([`classifier`], implemented by a burn PointNet in [`model`]), and a weighted
-//! ridge surrogate whose coefficients are the supervoxels' importances. [`pipeline`] strings the
-//! stages together.
+//! The crate is the pipeline, one module per stage:
+//!
+//! | module | owns |
+//! |---|---|
+//! | [`io`] | reading PLY, LAS/LAZ and text scans; atomic writes |
+//! | [`cloud`] | the point cloud, validation, the model frame, input sampling |
+//! | [`segment`] | supervoxels (clustering, connectivity) and the k-d tree |
+//! | [`perturb`] | masks over segments and removing the masked points |
+//! | [`classifier`] | the interface explainers see: clouds in, class scores out |
+//! | [`model`] | the burn PointNet, its files and its training (feature `model`) |
+//! | [`explain`] | the explainers (LIME, KernelSHAP, occlusion, gradients) and mask scoring |
+//! | [`faithfulness`] | how faithful explanations are: curves, surrogate fit, stability, sanity checks |
+//! | [`pipeline`] | one scan, end to end: frame, segments, explanation, report, output names |
+//! | [`batch`] | directories: discovery, shards, resumable runs, summaries |
+//! | [`dataset`] | labelled scans for training and evaluation, manifests, accuracy metrics |
+//! | [`stats`] | the rankings and medians every stage shares |
+//!
+//! A scan is read, cut into supervoxels, and explained with LIME: random on/off masks over the
+//! supervoxels, the classifier run on every perturbed cloud, and a weighted ridge surrogate whose
+//! coefficients are the supervoxels' importances.
 //!
 //! # Examples
 //! Explaining an analytic classifier (any [`Classifier`] works; tests use such models so that the
@@ -32,8 +47,8 @@
 //! let cloud = PointCloud::from_positions(column, FileFormat::Xyz);
 //! let model = Tall(vec!["tall".into(), "short".into()]);
 //! let mut config = ExplainConfig::default();
-//! config.segments.target = pointlime::segment::Target::Count(4);
-//! config.lime.n_samples = 200;
+//! config.segments.target = pointlime::segment::Granularity::Count(4);
+//! config.explainer.n_samples = 200;
 //! let explained = explain_cloud(&cloud, "column.xyz".as_ref(), &model, "tall", &config.seeded(), 0, None)?;
 //! let top = explained.report.explanations[0].ranking()[0];
 //! // The most important segment is the one at the top of the column.
@@ -48,15 +63,15 @@ pub mod classifier;
 pub mod cloud;
 pub mod dataset;
 pub mod error;
-pub mod evaluate;
 pub mod explain;
+pub mod faithfulness;
 pub mod io;
 #[cfg(feature = "model")]
 pub mod model;
 pub mod perturb;
 pub mod pipeline;
-pub mod plot;
 pub mod segment;
+pub mod stats;
 pub mod synthetic;
 
 pub use classifier::Classifier;

@@ -74,6 +74,18 @@ pub enum Removal {
     Centroid,
 }
 
+impl std::str::FromStr for Removal {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<Removal, String> {
+        match s {
+            "drop" => Ok(Removal::Drop),
+            "centroid" => Ok(Removal::Centroid),
+            _ => Err(format!("unknown removal {s:?}: drop or centroid")),
+        }
+    }
+}
+
 /// Writes the perturbed cloud for `mask` into `out` (cleared first, `points.len()` points after).
 ///
 /// `points` are the network's input points in the model frame and `labels` their segments. When a

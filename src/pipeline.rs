@@ -1,16 +1,18 @@
 //! The whole job for one cloud: validate → model frame → supervoxels → sample to the network's size
-//! → LIME → per-point importances and a report.
+//! → explain → per-point importances and a report, and where the outputs go.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
 use crate::classifier::Classifier;
-use crate::cloud::{sample_indices, Attribute, Frame, PointCloud, ScalarKind};
+use crate::cloud::{sample_indices, Attribute, FileFormat, Frame, PointCloud, ScalarKind};
 use crate::error::Result;
-use crate::explain::{attribute, Explanation, LimeConfig, Method, Progress, ScoringPath, Targets};
-use crate::segment::{supervoxels, SegmentConfig, Segmentation};
+use crate::explain::{self, attribute, Explanation, Input, Method, Progress, ScoringPath, Targets};
+use crate::io;
+use crate::segment::{point_counts, supervoxels, SegmentConfig, Segmentation};
+use crate::stats::ranking;
 
 /// Settings of one explanation run. Loads from JSON/TOML-like serde formats; CLI flags override.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -20,8 +22,10 @@ pub struct ExplainConfig {
     pub method: Method,
     /// Supervoxel settings.
     pub segments: SegmentConfig,
-    /// LIME settings.
-    pub lime: LimeConfig,
+    /// Settings of the explainers (sample budget, seed, LIME's kernel and ridge, scoring). Written
+    /// as `lime`, the name reports have always used.
+    #[serde(rename = "lime")]
+    pub explainer: explain::Config,
     /// Classes to explain.
     pub targets: Targets,
     /// Drop points with NaN/Inf coordinates instead of failing. By default, false.
@@ -34,7 +38,7 @@ impl ExplainConfig {
     /// Derives each stage's seed from [`seed`](Self::seed), so that one number fixes the run.
     pub fn seeded(mut self) -> Self {
         self.segments.seed = self.seed;
-        self.lime.seed = self.seed.wrapping_add(1);
+        self.explainer.seed = self.seed.wrapping_add(1);
         self
     }
 
@@ -45,8 +49,8 @@ impl ExplainConfig {
     /// apply to the method.
     pub fn validate(&self) -> Result<()> {
         self.segments.validate()?;
-        self.lime.validate()?;
-        if self.method != Method::Lime && self.lime.auto_samples_max.is_some() {
+        self.explainer.validate()?;
+        if self.method != Method::Lime && self.explainer.lime.auto_samples_max.is_some() {
             return Err(crate::Error::Config(format!(
                 "auto-samples applies to LIME only, not to {}",
                 self.method
@@ -59,18 +63,22 @@ impl ExplainConfig {
 /// Wall time of each stage, in seconds.
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
 pub struct Timings {
+    /// Supervoxels, the model frame and the network's input sample.
     pub segmentation: f64,
     /// Drawing masks and building perturbed clouds (or pooled features).
     pub sampling: f64,
     /// Running the classifier.
     pub inference: f64,
+    /// Fitting surrogates (LIME's ridge, KernelSHAP's constrained fit); 0 for other methods.
     pub surrogate_fit: f64,
+    /// The whole explanation, reading and writing files excluded.
     pub total: f64,
 }
 
 /// One segment in the report.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SegmentReport {
+    /// The segment's label: the value of the `segment` field of its points.
     pub id: usize,
     /// Mean position, world coordinates.
     pub centroid: [f64; 3],
@@ -85,28 +93,39 @@ pub struct SegmentReport {
 /// The JSON report of one explained cloud.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Report {
+    /// The scan, as given on the command line (batch: relative to the input directory).
     pub input: String,
+    /// The model, as given (a directory).
     pub model: String,
+    /// The model's classes; indices elsewhere in the report refer to this list.
     pub class_names: Vec<String>,
     /// Class probabilities of the unperturbed cloud.
     pub probabilities: Vec<f32>,
+    /// Index of the most probable class (ties to the lower index).
     pub predicted: usize,
+    /// Its name.
     pub predicted_name: String,
+    /// Points of the scan that were explained (after any dropped ones).
     pub points: usize,
     /// Points dropped for NaN/Inf coordinates (with `drop_invalid`).
     pub dropped_invalid: usize,
+    /// How world coordinates were mapped to the model's frame.
     pub frame: Frame,
+    /// Every setting of the run: given back to `--config`, it reproduces the explanation.
     pub settings: ExplainConfig,
+    /// One explanation per explained class; the first is the one in the `importance` field.
     pub explanations: Vec<Explanation>,
+    /// Every segment, by id.
     pub segments: Vec<SegmentReport>,
+    /// Where the time went.
     pub timings: Timings,
     /// How much classifier work the explanation took.
-    pub cost: Cost,
+    pub cost: ReportCost,
 }
 
-/// Classifier work behind one explanation.
+/// Classifier work behind one explanation, as the report gives it.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct Cost {
+pub struct ReportCost {
     /// How the perturbed samples were scored.
     pub scoring: ScoringPath,
     /// Points through the per-point layers.
@@ -118,6 +137,7 @@ pub struct Cost {
 /// An explained cloud: the report, plus what is needed to write per-point values.
 #[derive(Debug, Clone)]
 pub struct Explained {
+    /// The JSON report.
     pub report: Report,
     pub segmentation: Segmentation,
     /// The gradient methods' per-point values on the cloud's points, one vector per explanation:
@@ -210,8 +230,8 @@ fn model_input(
     (index, points)
 }
 
-/// What every explainer takes for one cloud: the network's input points in the model frame and
-/// their supervoxels.
+/// A cloud made ready for the explainers: the network's input points in the model frame and
+/// their supervoxels, with what is needed to map results back to the cloud.
 #[derive(Debug, Clone)]
 pub struct ModelInput {
     pub frame: Frame,
@@ -224,6 +244,17 @@ pub struct ModelInput {
     /// The supervoxel of each input point.
     pub labels: Vec<u32>,
     pub segmentation_seconds: f64,
+}
+
+impl ModelInput {
+    /// The explainers' view of it.
+    pub fn input(&self) -> Input<'_> {
+        Input {
+            points: &self.points,
+            labels: &self.labels,
+            n_segments: self.segmentation.count,
+        }
+    }
 }
 
 /// Segments a validated cloud and draws the network's input from it, as [`explain_cloud`] does.
@@ -299,31 +330,26 @@ pub fn explain_cloud(
 ) -> Result<Explained> {
     config.validate()?;
     let start = Instant::now();
+    let model_input = model_input_with_segments(cloud, classifier, config)?;
+    let result = attribute(
+        config.method,
+        classifier,
+        &model_input.input(),
+        &config.targets,
+        &config.explainer,
+        progress,
+    )?;
     let ModelInput {
         frame,
         index,
         segmentation,
-        points,
         labels,
         segmentation_seconds: t_segment,
-    } = model_input_with_segments(cloud, classifier, config)?;
-
-    let result = attribute(
-        config.method,
-        classifier,
-        &points,
-        &labels,
-        segmentation.count,
-        &config.targets,
-        &config.lime,
-        progress,
-    )?;
+        ..
+    } = model_input;
 
     let sizes = segmentation.sizes();
-    let mut sampled = vec![0usize; segmentation.count];
-    for &l in &labels {
-        sampled[l as usize] += 1;
-    }
+    let sampled = point_counts(&labels, segmentation.count);
     let centroids = segmentation.centroids(&cloud.positions);
     let segments = (0..segmentation.count)
         .map(|id| SegmentReport {
@@ -338,13 +364,7 @@ pub fn explain_cloud(
                 .collect(),
         })
         .collect();
-    let predicted = (0..result.probabilities.len())
-        .max_by(|&a, &b| {
-            result.probabilities[a]
-                .total_cmp(&result.probabilities[b])
-                .then(b.cmp(&a))
-        })
-        .unwrap_or(0);
+    let predicted = ranking(&result.probabilities).first().copied().unwrap_or(0);
     let report = Report {
         input: input.display().to_string(),
         model: model_name.to_string(),
@@ -358,16 +378,16 @@ pub fn explain_cloud(
         settings: config.clone(),
         explanations: result.explanations,
         segments,
-        cost: Cost {
-            scoring: result.scoring,
-            points_evaluated: result.points_evaluated,
-            clouds_evaluated: result.clouds_evaluated,
+        cost: ReportCost {
+            scoring: result.cost.path,
+            points_evaluated: result.cost.points_evaluated,
+            clouds_evaluated: result.cost.clouds_evaluated,
         },
         timings: Timings {
             segmentation: t_segment,
-            sampling: result.sampling_seconds,
-            inference: result.inference_seconds,
-            surrogate_fit: result.fit_seconds,
+            sampling: result.cost.sampling_seconds,
+            inference: result.cost.inference_seconds,
+            surrogate_fit: result.cost.fit_seconds,
             total: start.elapsed().as_secs_f64(),
         },
     };
@@ -388,4 +408,52 @@ pub fn explain_cloud(
         segmentation,
         point_values,
     })
+}
+
+/// The extension an explained copy of `input` is written with: LAS and LAZ keep theirs, every
+/// other format (PLY, and text, which cannot hold the new fields) becomes PLY.
+pub fn explained_extension(input: &Path) -> &'static str {
+    match io::format_of(input) {
+        Ok(FileFormat::Las) => "las",
+        Ok(FileFormat::Laz) => "laz",
+        _ => "ply",
+    }
+}
+
+/// Where `pointlime explain` writes the explained scan by default: beside the input, as
+/// `STEM.explained.EXT` ([`explained_extension`]).
+pub fn default_output(input: &Path) -> PathBuf {
+    let stem = input.file_stem().unwrap_or_default().to_string_lossy();
+    input.with_file_name(format!("{stem}.explained.{}", explained_extension(input)))
+}
+
+/// Where the report of an explained scan goes by default: beside it, with `.json`.
+pub fn default_report(output: &Path) -> PathBuf {
+    output.with_extension("json")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outputs_are_named_beside_the_input_keeping_las_and_laz() {
+        assert_eq!(
+            default_output(Path::new("d/scan.laz")),
+            Path::new("d/scan.explained.laz")
+        );
+        assert_eq!(
+            default_output(Path::new("scan.LAS")),
+            Path::new("scan.explained.las")
+        );
+        assert_eq!(
+            default_output(Path::new("d/tree.xyz")),
+            Path::new("d/tree.explained.ply")
+        );
+        assert_eq!(explained_extension(Path::new("x.pts")), "ply");
+        assert_eq!(
+            default_report(Path::new("d/scan.explained.laz")),
+            Path::new("d/scan.explained.json")
+        );
+    }
 }

@@ -10,9 +10,15 @@
 //! Segment values are sums over the segment's points: the first-order effect of the whole segment.
 //! Points are the network's input points in the model frame, as for every explainer.
 
-use super::faithfulness::median;
+use std::time::Instant;
+
+use super::attribution::{Attribution, Explanation, Method, Targets};
+use super::config::Config;
+use super::input::Input;
+use super::score::{Cost, ScoringPath};
 use crate::classifier::{Classifier, Output};
 use crate::error::{Error, Result};
+use crate::stats::median;
 
 /// Per-point attributions and their per-segment sums.
 #[derive(Debug, Clone, PartialEq)]
@@ -52,11 +58,112 @@ fn gradients(
         .input_gradients(points, class, output)
 }
 
+/// The gradient method on every target: [`point_gradient`] per class, one backward pass each.
+///
+/// # Errors
+/// [`Error::Config`] for invalid settings, input or targets, or a classifier that gives no
+/// gradients; classifier errors as they come.
+pub fn gradient(
+    classifier: &dyn Classifier,
+    input: &Input,
+    targets: &Targets,
+    config: &Config,
+) -> Result<Attribution> {
+    let output = config.scoring.output;
+    by_backprop(Method::Gradient, classifier, input, targets, config, |t| {
+        point_gradient(
+            classifier,
+            input.points,
+            input.labels,
+            input.n_segments,
+            t,
+            output,
+        )
+    })
+}
+
+/// Zheng et al.'s saliency (α = 1) on every target: [`point_saliency`] per class. Saliency
+/// differentiates the loss −log p, whatever score the configuration explains.
+///
+/// # Errors
+/// As [`gradient`].
+pub fn saliency(
+    classifier: &dyn Classifier,
+    input: &Input,
+    targets: &Targets,
+    config: &Config,
+) -> Result<Attribution> {
+    by_backprop(Method::Saliency, classifier, input, targets, config, |t| {
+        point_saliency(
+            classifier,
+            input.points,
+            input.labels,
+            input.n_segments,
+            t,
+            1.0,
+        )
+    })
+}
+
+/// One backward pass per target through `per_class`, with the unperturbed scores reported in
+/// the configured output.
+fn by_backprop(
+    method: Method,
+    classifier: &dyn Classifier,
+    input: &Input,
+    targets: &Targets,
+    config: &Config,
+    per_class: impl Fn(usize) -> Result<PointAttribution>,
+) -> Result<Attribution> {
+    config.check(input)?;
+    let start = Instant::now();
+    let points = input.points;
+    let probabilities = classifier.predict(&[points], Output::Probability)?;
+    let scores = match config.scoring.output {
+        Output::Probability => probabilities.clone(),
+        Output::Logit => classifier.predict(&[points], Output::Logit)?,
+    };
+    let mut explanations = Vec::new();
+    let mut per_point = Vec::new();
+    for t in targets.resolve(&probabilities)? {
+        let PointAttribution {
+            per_point: values,
+            per_segment,
+        } = per_class(t)?;
+        let names = classifier.class_names();
+        explanations.push(Explanation::plain(
+            method,
+            t,
+            names,
+            per_segment,
+            scores[t] as f64,
+            1,
+            config.seed,
+        ));
+        per_point.push(values);
+    }
+    let passes = explanations.len() as u64;
+    Ok(Attribution {
+        probabilities,
+        explanations,
+        per_point,
+        samples: None,
+        cost: Cost {
+            path: ScoringPath::Backprop,
+            sampling_seconds: 0.0,
+            inference_seconds: start.elapsed().as_secs_f64(),
+            fit_seconds: 0.0,
+            points_evaluated: passes * points.len() as u64,
+            clouds_evaluated: passes,
+        },
+    })
+}
+
 /// `‖∂ score[class] / ∂ xyz‖` per point, summed per segment.
 ///
 /// # Errors
 /// [`Error::Config`] when the classifier is not differentiable; classifier errors as they come.
-pub fn gradient(
+pub fn point_gradient(
     classifier: &dyn Classifier,
     points: &[[f32; 3]],
     labels: &[u32],
@@ -80,8 +187,8 @@ fn median_centre(points: &[[f32; 3]]) -> [f64; 3] {
 /// Zheng et al.'s point-cloud saliency `−r^(1+α) · ∂L/∂r` per point, summed per segment.
 ///
 /// # Errors
-/// As [`gradient`].
-pub fn saliency(
+/// As [`point_gradient`].
+pub fn point_saliency(
     classifier: &dyn Classifier,
     points: &[[f32; 3]],
     labels: &[u32],
@@ -173,11 +280,11 @@ mod tests {
             [-2.0, 0.0, 0.0],
         ];
         let labels = [0, 0, 1, 1, 0];
-        let g = gradient(&model, &points, &labels, 2, 0, Output::Probability).unwrap();
+        let g = point_gradient(&model, &points, &labels, 2, 0, Output::Probability).unwrap();
         assert_eq!(g.per_segment.len(), 2);
         assert!(g.per_point.iter().all(|v| (v - 0.1).abs() < 1e-7));
         // saliency = −r²·∂L/∂r with ∂L/∂r = −(∇p·v)/(p r): for (2, 0, 0), −4·(−0.2/(0.5·2)) = 0.8.
-        let s = saliency(&model, &points, &labels, 2, 0, 1.0).unwrap();
+        let s = point_saliency(&model, &points, &labels, 2, 0, 1.0).unwrap();
         let want = [0.2, -0.2, 0.8, 0.0, -0.8];
         for (v, w) in s.per_point.iter().zip(&want) {
             assert!((v - w).abs() < 1e-6, "{:?}", s.per_point);

@@ -10,15 +10,19 @@
 //! each with its complement (paired sampling, which cancels the even-order error terms), and the
 //! samples are weighed equally.
 
-use nalgebra::{DMatrix, DVector};
+use std::time::Instant;
+
 use rand::seq::index::sample;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use super::faithfulness::class_scores;
-use super::lime::LimeConfig;
+use super::attribution::{Attribution, Explanation, Method, Samples, Targets};
+use super::config::Config;
+use super::input::Input;
+use super::ridge;
+use super::score::{score_masks, Progress};
 use crate::classifier::Classifier;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::perturb::Masks;
 
 /// Coalitions for KernelSHAP over `m` players: row 0 all kept, row 1 none kept, then the
@@ -83,9 +87,11 @@ pub fn fit(masks: &Masks, values: &[f64], weights: &[f64]) -> Vec<f64> {
     }
     // φ_last = Δ − Σ_{j<last} φ_j, so y − f(none) − z_last·Δ = Σ_{j<last} φ_j (z_j − z_last).
     let rows = masks.len() - 2;
-    let mut a = DMatrix::<f64>::zeros(m - 1, m - 1);
-    let mut b = DVector::<f64>::zeros(m - 1);
-    let mut x = vec![0.0; m - 1];
+    let k = m - 1;
+    // Row-major k × k normal equations.
+    let mut a = vec![0.0; k * k];
+    let mut b = vec![0.0; k];
+    let mut x = vec![0.0; k];
     for r in 0..rows {
         let z = masks.row(r + 2);
         let last = z[m - 1] as f64;
@@ -94,50 +100,76 @@ pub fn fit(masks: &Masks, values: &[f64], weights: &[f64]) -> Vec<f64> {
         }
         let y = values[r + 2] - f_none - last * delta;
         let w = weights[r + 2];
-        for i in 0..m - 1 {
+        for i in 0..k {
             b[i] += w * x[i] * y;
-            for j in 0..m - 1 {
-                a[(i, j)] += w * x[i] * x[j];
+            for j in 0..k {
+                a[i * k + j] += w * x[i] * x[j];
             }
         }
     }
-    let phi = a
-        .clone()
-        .cholesky()
-        .map(|c| c.solve(&b))
-        .or_else(|| a.svd(true, true).solve(&b, 1e-12).ok())
-        .unwrap_or_else(|| DVector::zeros(m - 1));
-    let mut out: Vec<f64> = phi.iter().copied().collect();
+    let mut out = ridge::solve(k, &a, &b);
     out.push(delta - out.iter().sum::<f64>());
     out
 }
 
-/// KernelSHAP values of `class` for each of `n_segments` segments, from at most `budget`
-/// coalitions beyond the full and empty ones (drawn from `seed`). Removal, output and scoring
-/// path come from `config`.
+/// KernelSHAP values of every target, from [`Config::n_samples`] coalitions beyond the full and
+/// empty ones (drawn from [`Config::seed`]); all targets come from one pass over the coalitions.
 ///
 /// # Errors
-/// [`Error::Config`] for no segments, a budget under 2 or an out-of-range class; classifier
+/// [`Error::Config`](crate::Error::Config) for invalid settings, input or targets; classifier
 /// errors as they come.
-#[allow(clippy::too_many_arguments)]
 pub fn kernel_shap(
     classifier: &dyn Classifier,
-    points: &[[f32; 3]],
-    labels: &[u32],
-    n_segments: usize,
-    class: usize,
-    budget: usize,
-    seed: u64,
-    config: &LimeConfig,
-) -> Result<Vec<f64>> {
-    if n_segments == 0 || budget < 2 {
-        return Err(Error::Config(
-            "KernelSHAP needs segments and a budget of at least 2".into(),
-        ));
-    }
-    let (masks, weights) = coalitions(n_segments, budget, seed);
-    let values = class_scores(classifier, points, labels, &masks, class, config)?;
-    Ok(fit(&masks, &values, &weights))
+    input: &Input,
+    targets: &Targets,
+    config: &Config,
+    progress: Option<&Progress>,
+) -> Result<Attribution> {
+    config.check(input)?;
+    let start = Instant::now();
+    let names = classifier.class_names();
+    let n_classes = names.len();
+    // Row 0 keeps every segment (the unperturbed cloud), row 1 none.
+    let (masks, weights) = coalitions(input.n_segments, config.n_samples, config.seed);
+    let scored = score_masks(classifier, input, &masks, &config.scoring, progress)?;
+    let mut cost = scored.cost;
+    cost.inference_seconds = start.elapsed().as_secs_f64() - cost.sampling_seconds;
+    let t_fit = Instant::now();
+    let score = |row: usize, t: usize| scored.scores[row * n_classes + t] as f64;
+    let probabilities = config.scoring.probabilities(&scored.scores[..n_classes]);
+    let explanations = targets
+        .resolve(&probabilities)?
+        .into_iter()
+        .map(|t| {
+            let values: Vec<f64> = (0..masks.len()).map(|r| score(r, t)).collect();
+            let phi = fit(&masks, &values, &weights);
+            let f_all = values[0];
+            let mut e = Explanation::plain(
+                Method::KernelShap,
+                t,
+                names,
+                phi,
+                f_all,
+                masks.len(),
+                config.seed,
+            );
+            // Efficiency makes the additive story exact at both ends.
+            e.intercept = Some(values[1]);
+            e.local_prediction = Some(f_all);
+            e
+        })
+        .collect();
+    cost.fit_seconds = t_fit.elapsed().as_secs_f64();
+    Ok(Attribution {
+        probabilities,
+        explanations,
+        per_point: Vec::new(),
+        samples: Some(Samples {
+            masks,
+            scores: scored.scores,
+        }),
+        cost,
+    })
 }
 
 #[cfg(test)]

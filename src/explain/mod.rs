@@ -1,82 +1,55 @@
-//! Explainers: from a classifier, a cloud's model-frame points and their segments, to one
-//! importance per segment.
+//! Explainers: from a classifier and one [`Input`] (a cloud's model-frame points and their
+//! segments) to one [`Attribution`]: a value per segment for each explained class.
+//!
+//! Every method is one file and one function of the same shape,
+//! `(classifier, input, targets, config, progress) -> Result<Attribution>`, and [`attribute`]
+//! dispatches on [`Method`] (captum's `attribute()`). Masks are scored through [`score`], the one
+//! place that knows how perturbed clouds are built and run. Adding a method means adding its file
+//! and one arm here.
+//!
+//! The files depend on each other in one direction only: [`input`] ← [`score`] ← [`config`],
+//! [`attribution`] ← the methods ([`lime`], [`kernel_shap`], [`occlusion`], [`gradient`], all
+//! fitting through [`ridge`]) ← this dispatch. Nothing here knows how explanations are evaluated:
+//! that is [`crate::faithfulness`], which uses these functions and never the other way round.
 
-pub mod attribute;
-pub mod faithfulness;
+pub mod attribution;
+pub mod config;
 pub mod gradient;
+pub mod input;
 pub mod kernel_shap;
 pub mod lime;
+pub mod occlusion;
 pub mod ridge;
 pub mod score;
 
-use serde::{Deserialize, Serialize};
+pub use attribution::{Attribution, Explanation, Method, Samples, Targets};
+pub use config::{Config, LimeConfig};
+pub use input::Input;
+pub use score::{score_masks, Cost, Progress, Scoring, ScoringConfig, ScoringPath};
 
-pub use attribute::{attribute, Attribution, Method};
-pub use lime::{explain, LimeConfig, LimeResult, Progress};
-pub use score::{score_masks, Scoring, ScoringPath};
+use crate::classifier::Classifier;
+use crate::error::Result;
 
-/// Which classes to explain.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Targets {
-    /// The predicted class. By default, this.
-    #[default]
-    Predicted,
-    /// These class indices, in this order.
-    Classes(Vec<usize>),
-    /// The k most probable classes, most probable first (lime's `top_labels`).
-    Top(usize),
-}
-
-/// One class's explanation: one value per segment, and for LIME the linear surrogate behind it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Explanation {
-    /// The method that made it. Reports written before methods existed are LIME's.
-    #[serde(default)]
-    pub method: Method,
-    /// The explained class.
-    pub target: usize,
-    /// Its name.
-    pub target_name: String,
-    /// One value per segment. LIME: the change in the explained score when the segment is kept;
-    /// KernelSHAP: its Shapley value; occlusion: the score lost when it alone is removed;
-    /// gradient and saliency: the sum of its points' values.
-    pub coefficients: Vec<f64>,
-    /// The additive model's score with every segment removed: LIME's intercept, KernelSHAP's
-    /// f(none); absent for the other methods.
-    pub intercept: Option<f64>,
-    /// Weighted R² of LIME's surrogate on the samples it was fitted to (lime's `score`); absent
-    /// for methods without a surrogate.
-    pub r2: Option<f64>,
-    /// The additive model's score for the unperturbed cloud (lime's `local_pred`; KernelSHAP's is
-    /// exact by efficiency); absent for the other methods.
-    pub local_prediction: Option<f64>,
-    /// The model's score for the unperturbed cloud.
-    pub model_score: f64,
-    /// Classifier inputs behind it: perturbed samples (the unperturbed one included), or the
-    /// clouds differentiated for the gradient methods.
-    pub n_samples: usize,
-    /// The seed that drew the masks.
-    pub seed: u64,
-}
-
-impl Explanation {
-    /// Each point's importance: the coefficient of its segment.
-    pub fn per_point(&self, labels: &[u32]) -> Vec<f32> {
-        labels
-            .iter()
-            .map(|&l| self.coefficients[l as usize] as f32)
-            .collect()
-    }
-
-    /// Segment indices by decreasing coefficient.
-    pub fn ranking(&self) -> Vec<usize> {
-        let mut order: Vec<usize> = (0..self.coefficients.len()).collect();
-        order.sort_by(|&a, &b| {
-            self.coefficients[b]
-                .total_cmp(&self.coefficients[a])
-                .then(a.cmp(&b))
-        });
-        order
+/// Explains `targets` of `input` with `method`: the one entry point of every explainer.
+///
+/// # Errors
+/// [`Error::Config`] for invalid settings or targets, or a gradient method on a classifier that
+/// gives no gradients; classifier errors as they come.
+pub fn attribute(
+    method: Method,
+    classifier: &dyn Classifier,
+    input: &Input,
+    targets: &Targets,
+    config: &Config,
+    progress: Option<&Progress>,
+) -> Result<Attribution> {
+    match method {
+        Method::Lime => lime::lime(classifier, input, targets, config, progress),
+        Method::KernelShap => {
+            kernel_shap::kernel_shap(classifier, input, targets, config, progress)
+        }
+        Method::Occlusion => occlusion::occlusion(classifier, input, targets, config, progress),
+        Method::Gradient => gradient::gradient(classifier, input, targets, config),
+        Method::Saliency => gradient::saliency(classifier, input, targets, config),
     }
 }

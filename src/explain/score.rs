@@ -19,16 +19,71 @@
 //! - **Full path**: every sample as a full N-point cloud; the reference the others are tested
 //!   against.
 
+use std::ops::AddAssign;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::lime::{LimeConfig, Progress};
-use crate::classifier::{Classifier, MaxPooled};
-use crate::error::Result;
+use super::input::Input;
+use crate::classifier::{softmax_rows, Classifier, MaxPooled, Output};
+use crate::error::{Error, Result};
 use crate::perturb::{apply_into, kept_points, Masks, Removal};
+use crate::segment::point_counts;
+
+/// How perturbed clouds are built and scored: the one configuration every explainer and every
+/// faithfulness metric scores masks with.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ScoringConfig {
+    /// What happens to removed segments. By default, [`Removal::Drop`].
+    pub removal: Removal,
+    /// Score explained: logit or probability. By default, the logit: a confident classifier's
+    /// probability saturates near 1, where removing evidence barely moves it and a linear
+    /// surrogate fits badly (measured in the README's faithfulness section).
+    pub output: Output,
+    /// Clouds per classifier call. Results do not depend on it. By default, 32.
+    pub batch_size: usize,
+    /// Which scoring paths may be used; all give the same scores up to float rounding. By
+    /// default, the fastest exact one.
+    pub path: Scoring,
+}
+
+impl Default for ScoringConfig {
+    fn default() -> Self {
+        ScoringConfig {
+            removal: Removal::Drop,
+            output: Output::Logit,
+            batch_size: 32,
+            path: Scoring::Auto,
+        }
+    }
+}
+
+impl ScoringConfig {
+    /// Checks the settings once, before any work.
+    ///
+    /// # Errors
+    /// [`Error::Config`] for a batch size of 0.
+    pub fn validate(&self) -> Result<()> {
+        if self.batch_size == 0 {
+            return Err(Error::Config("batch size must be at least 1".into()));
+        }
+        Ok(())
+    }
+
+    /// Class probabilities from one row of scores in this configuration's output.
+    pub fn probabilities(&self, scores: &[f32]) -> Vec<f32> {
+        let mut p = scores.to_vec();
+        if self.output == Output::Logit {
+            softmax_rows(&mut p, scores.len());
+        }
+        p
+    }
+}
+
+/// Called with the number of samples just scored; batches finish in any order.
+pub type Progress = dyn Fn(usize) + Sync;
 
 /// Which scoring paths may be used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -41,6 +96,31 @@ pub enum Scoring {
     Generic,
     /// Every sample as a full N-point cloud through the whole network, with no shortcut at all.
     Full,
+}
+
+impl std::str::FromStr for Scoring {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<Scoring, String> {
+        match s {
+            "auto" => Ok(Scoring::Auto),
+            "generic" => Ok(Scoring::Generic),
+            "full" => Ok(Scoring::Full),
+            _ => Err(format!("unknown scoring {s:?}: auto, generic or full")),
+        }
+    }
+}
+
+impl ScoringPath {
+    /// The name reports use.
+    pub fn name(self) -> &'static str {
+        match self {
+            ScoringPath::ExactMaxPool => "exact_max_pool",
+            ScoringPath::GenericKeptPoints => "generic_kept_points",
+            ScoringPath::GenericFull => "generic_full",
+            ScoringPath::Backprop => "backprop",
+        }
+    }
 }
 
 /// The path that scored an explanation's samples.
@@ -58,31 +138,59 @@ pub enum ScoringPath {
     Backprop,
 }
 
+/// What the classifier was asked to do for an explanation, and how long it took. Costs add, so
+/// repeated attempts (LIME's `--auto-samples`) report their sum.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Cost {
+    /// How the classifier was run (of the last attempt, when costs are added).
+    pub path: ScoringPath,
+    /// Seconds drawing masks and building perturbed clouds (or pooled features).
+    pub sampling_seconds: f64,
+    /// Seconds running the classifier.
+    pub inference_seconds: f64,
+    /// Seconds fitting surrogates (LIME, KernelSHAP).
+    pub fit_seconds: f64,
+    /// Points that went through the classifier's per-point layers.
+    pub points_evaluated: u64,
+    /// Clouds (or pooled features) that went through the classifier's head.
+    pub clouds_evaluated: u64,
+}
+
+impl AddAssign for Cost {
+    /// Adds `other`'s times and evaluations; the path stays this one's.
+    fn add_assign(&mut self, other: Cost) {
+        self.sampling_seconds += other.sampling_seconds;
+        self.inference_seconds += other.inference_seconds;
+        self.fit_seconds += other.fit_seconds;
+        self.points_evaluated += other.points_evaluated;
+        self.clouds_evaluated += other.clouds_evaluated;
+    }
+}
+
 /// Scores and what it took to get them.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Scored {
     /// Row-major `[n_samples × n_classes]`, in mask order.
     pub scores: Vec<f32>,
-    pub path: ScoringPath,
-    /// Seconds building perturbed clouds (or segment maxima), as a share of wall time: thread
-    /// time summed over the pool and divided by its size.
-    pub sampling_seconds: f64,
-    /// Points that went through the per-point layers.
-    pub points_evaluated: u64,
-    /// Clouds (or pooled features) that went through the head.
-    pub clouds_evaluated: u64,
+    /// The path, the sampling time (building perturbed clouds or segment maxima, as a share of
+    /// wall time: thread time summed over the pool and divided by its size) and the evaluations.
+    /// Inference and fit times are left for the caller, who knows where its clock started.
+    pub cost: Cost,
 }
 
-/// Scores every mask with the fastest path `config.scoring` allows.
+/// Scores every mask with the fastest path `config.path` allows.
+///
+/// # Errors
+/// Classifier errors as they come.
 pub fn score_masks(
     classifier: &dyn Classifier,
-    points: &[[f32; 3]],
-    labels: &[u32],
+    input: &Input,
     masks: &Masks,
-    config: &LimeConfig,
+    config: &ScoringConfig,
     progress: Option<&Progress>,
 ) -> Result<Scored> {
-    match (config.scoring, classifier.max_pooled()) {
+    let (points, labels) = (input.points, input.labels);
+    match (config.path, classifier.max_pooled()) {
         (Scoring::Auto, Some(mp)) => max_pooled(mp, points, labels, masks, config, progress),
         (Scoring::Full, _) => generic(classifier, points, labels, masks, config, false, progress),
         _ => {
@@ -92,12 +200,27 @@ pub fn score_masks(
     }
 }
 
-fn segment_sizes(labels: &[u32], k: usize) -> Vec<usize> {
-    let mut sizes = vec![0usize; k];
-    for &l in labels {
-        sizes[l as usize] += 1;
+/// The model's score of `class` on every mask, in mask order: one [`score_masks`] call.
+///
+/// # Errors
+/// [`Error::Config`] when `class` is out of range; classifier errors as they come.
+pub fn class_scores(
+    classifier: &dyn Classifier,
+    input: &Input,
+    masks: &Masks,
+    class: usize,
+    config: &ScoringConfig,
+) -> Result<Vec<f64>> {
+    let n_classes = classifier.class_names().len();
+    if class >= n_classes {
+        return Err(Error::Config(format!(
+            "class index {class} out of range (model has {n_classes} classes)"
+        )));
     }
-    sizes
+    let scored = score_masks(classifier, input, masks, config, None)?;
+    Ok((0..masks.len())
+        .map(|i| scored.scores[i * n_classes + class] as f64)
+        .collect())
 }
 
 fn generic(
@@ -105,12 +228,12 @@ fn generic(
     points: &[[f32; 3]],
     labels: &[u32],
     masks: &Masks,
-    config: &LimeConfig,
+    config: &ScoringConfig,
     compact: bool,
     progress: Option<&Progress>,
 ) -> Result<Scored> {
     let n_classes = classifier.class_names().len();
-    let sizes = segment_sizes(labels, masks.n_segments());
+    let sizes = point_counts(labels, masks.n_segments());
     let widths: Vec<usize> = (0..masks.len())
         .map(|s| {
             if compact {
@@ -154,14 +277,19 @@ fn generic(
     }
     Ok(Scored {
         scores,
-        path: if compact {
-            ScoringPath::GenericKeptPoints
-        } else {
-            ScoringPath::GenericFull
+        cost: Cost {
+            path: if compact {
+                ScoringPath::GenericKeptPoints
+            } else {
+                ScoringPath::GenericFull
+            },
+            sampling_seconds: build_ns.into_inner() as f64 * 1e-9
+                / rayon::current_num_threads() as f64,
+            points_evaluated: evaluated.into_inner(),
+            clouds_evaluated: masks.len() as u64,
+            inference_seconds: 0.0,
+            fit_seconds: 0.0,
         },
-        sampling_seconds: build_ns.into_inner() as f64 * 1e-9 / rayon::current_num_threads() as f64,
-        points_evaluated: evaluated.into_inner(),
-        clouds_evaluated: masks.len() as u64,
     })
 }
 
@@ -174,7 +302,7 @@ fn max_pooled(
     points: &[[f32; 3]],
     labels: &[u32],
     masks: &Masks,
-    config: &LimeConfig,
+    config: &ScoringConfig,
     progress: Option<&Progress>,
 ) -> Result<Scored> {
     let c = mp.feature_dim();
@@ -182,7 +310,7 @@ fn max_pooled(
     let features = mp.point_features(points)?;
     let origin = mp.point_features(&[[0.0; 3]])?;
     let t = Instant::now();
-    let sizes = segment_sizes(labels, k);
+    let sizes = point_counts(labels, k);
     let mut segment_max = vec![f32::NEG_INFINITY; k * c];
     for (&l, f) in labels.iter().zip(features.chunks(c)) {
         let l = l as usize;
@@ -233,10 +361,14 @@ fn max_pooled(
         .collect::<Result<_>>()?;
     Ok(Scored {
         scores: results.concat(),
-        path: ScoringPath::ExactMaxPool,
-        sampling_seconds: prepare
-            + build_ns.into_inner() as f64 * 1e-9 / rayon::current_num_threads() as f64,
-        points_evaluated: points.len() as u64 + 1,
-        clouds_evaluated: masks.len() as u64,
+        cost: Cost {
+            path: ScoringPath::ExactMaxPool,
+            sampling_seconds: prepare
+                + build_ns.into_inner() as f64 * 1e-9 / rayon::current_num_threads() as f64,
+            points_evaluated: points.len() as u64 + 1,
+            clouds_evaluated: masks.len() as u64,
+            inference_seconds: 0.0,
+            fit_seconds: 0.0,
+        },
     })
 }

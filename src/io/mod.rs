@@ -132,7 +132,11 @@ pub fn write_atomic(path: &Path, fill: impl FnOnce(std::fs::File) -> Result<()>)
 
 /// As [`write_atomic`], for writers that open a path themselves and pick the format from its
 /// extension: `fill` gets the temporary file's path, which ends in `suffix`.
-pub fn write_atomic_at(path: &Path, suffix: &str, fill: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
+pub fn write_atomic_at(
+    path: &Path,
+    suffix: &str,
+    fill: impl FnOnce(&Path) -> Result<()>,
+) -> Result<()> {
     replace_atomically(path, suffix, |tmp| fill(tmp.path()))
 }
 

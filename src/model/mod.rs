@@ -34,7 +34,7 @@ pub struct ModelConfig {
 }
 
 /// The CPU or GPU backend that runs the network.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Backend {
     /// burn's pure-Rust CPU backend (multi-threaded through rayon). By default, this: it measured
@@ -45,6 +45,19 @@ pub enum Backend {
     Ndarray,
     /// burn's wgpu GPU backend (cargo feature `wgpu`).
     Wgpu,
+}
+
+impl std::str::FromStr for Backend {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<Backend, String> {
+        match s {
+            "flex" => Ok(Backend::Flex),
+            "ndarray" => Ok(Backend::Ndarray),
+            "wgpu" => Ok(Backend::Wgpu),
+            _ => Err(format!("unknown backend {s:?}: flex, ndarray or wgpu")),
+        }
+    }
 }
 
 impl Backend {
@@ -93,26 +106,26 @@ impl PointNetClassifier {
         let device = backend.device()?;
         device.seed(seed);
         let net = config.network.init(&device).valid();
-        Ok(PointNetClassifier {
+        Ok(Self::assemble(net, config, device, PathBuf::new()))
+    }
+
+    /// The one constructor: `net` (in validation mode) and its batch-norm-folded copy for
+    /// inference.
+    fn assemble(net: PointNet, config: ModelConfig, device: Device, path: PathBuf) -> Self {
+        PointNetClassifier {
             infer: net.folded(),
             net,
             config,
             device,
-            path: PathBuf::new(),
-        })
+            path,
+        }
     }
 
     /// Wraps a network (already in validation mode) with its configuration.
     pub(crate) fn from_parts(net: PointNet, config: ModelConfig, backend: Backend) -> Result<Self> {
         let device = backend.device()?;
         let net = net.to_device(&device);
-        Ok(PointNetClassifier {
-            infer: net.folded(),
-            net,
-            config,
-            device,
-            path: PathBuf::new(),
-        })
+        Ok(Self::assemble(net, config, device, PathBuf::new()))
     }
 
     /// Loads `dir/config.json` and `dir/weights.bpk`.
@@ -141,13 +154,7 @@ impl PointNetClassifier {
                     Error::model(&weights, "weights do not match config.json's architecture")
                 })?
                 .valid();
-        Ok(PointNetClassifier {
-            infer: net.folded(),
-            net,
-            config,
-            device,
-            path: dir.to_path_buf(),
-        })
+        Ok(Self::assemble(net, config, device, dir.to_path_buf()))
     }
 
     /// Writes `dir/config.json` and `dir/weights.bpk`, creating `dir`.
@@ -188,13 +195,12 @@ impl PointNetClassifier {
                 self.layer_names().join(", ")
             ))
         })?;
-        Ok(PointNetClassifier {
-            infer: net.folded(),
+        Ok(Self::assemble(
             net,
-            config: self.config.clone(),
-            device: self.device.clone(),
-            path: self.path.clone(),
-        })
+            self.config.clone(),
+            self.device.clone(),
+            self.path.clone(),
+        ))
     }
 
     /// The model's configuration.

@@ -303,3 +303,86 @@ fn a_run_killed_with_sigkill_resumes_without_losing_or_redoing_work() {
     ok(&other);
     assert!(String::from_utf8_lossy(&other.stdout).contains(" 0 already done"));
 }
+
+/// The library's run loop, without a process: a stop after the second record ends the run with
+/// the scans in flight finished; a resumed run keeps those and does the rest; naming of outputs
+/// and summaries.
+#[test]
+fn the_run_loop_stops_when_told_and_resumes_in_process() {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+    use pointlime::batch::{discover, run, Job, Shard};
+    use pointlime::model::{Backend, PointNetClassifier};
+    use pointlime::pipeline::ExplainConfig;
+
+    let dir = tempdir();
+    let (input, out, m) = (
+        dir.path().join("in"),
+        dir.path().join("out"),
+        dir.path().join("model"),
+    );
+    scans(&input, 6);
+    tiny_model(&m);
+    let model = PointNetClassifier::load(&m, Backend::Flex).unwrap();
+    let mut config = ExplainConfig::default();
+    config.explainer.n_samples = 40;
+    let config = config.seeded();
+    let job = Job {
+        input_root: &input,
+        out_root: &out,
+        classifier: &model,
+        model_name: "tiny",
+        config: &config,
+        explain: true,
+        write: Default::default(),
+    };
+    let files = discover(&input, Some(&out)).unwrap();
+    assert_eq!(files.len(), 6);
+    let (ply, json) = job.outputs(Path::new("plot0/row0/scan00.ply"));
+    assert_eq!(ply, out.join("plot0/row0/scan00.ply.explained.ply"));
+    assert_eq!(json, out.join("plot0/row0/scan00.ply.json"));
+    assert_eq!(
+        job.outputs(Path::new("a/b.laz")).0,
+        out.join("a/b.laz.explained.laz")
+    );
+    assert_eq!(Shard::summary_stem(None), "summary");
+    assert_eq!(
+        Shard::summary_stem(Some(Shard { index: 1, count: 4 })),
+        "summary.shard-1-of-4"
+    );
+
+    // One worker, stopped after two records: exactly two are done, the rest never started.
+    let stop = AtomicBool::new(false);
+    let seen = AtomicUsize::new(0);
+    let first = run(&job, &files, 1, false, &stop, &|_| {
+        if seen.fetch_add(1, Ordering::SeqCst) + 1 == 2 {
+            stop.store(true, Ordering::SeqCst);
+        }
+    });
+    assert!(first.interrupted);
+    assert_eq!(first.records.len(), 2);
+    assert_eq!(first.count(Status::Ok), 2);
+    assert_eq!(first.resumed, 0);
+
+    // Resumed: the two done are kept, the four others are done now, in file order.
+    let stop = AtomicBool::new(false);
+    let second = run(&job, &files, 2, true, &stop, &|_| {});
+    assert!(!second.interrupted);
+    assert_eq!(second.resumed, 2);
+    assert_eq!(second.count(Status::Ok), 6);
+    let paths: Vec<&str> = second.records.iter().map(|r| r.path.as_str()).collect();
+    let mut sorted = paths.clone();
+    sorted.sort();
+    assert_eq!(paths, sorted);
+    assert_eq!(
+        first
+            .records
+            .iter()
+            .map(Record::timeless)
+            .collect::<Vec<_>>(),
+        second.records[..2]
+            .iter()
+            .map(Record::timeless)
+            .collect::<Vec<_>>()
+    );
+}

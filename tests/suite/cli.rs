@@ -2,7 +2,7 @@
 
 use pointlime::cloud::{FileFormat, PointCloud};
 
-use crate::common::{bin, blobs, tempdir, tiny_model as model};
+use crate::common::{bin, blobs, run_ok, tempdir, tiny_model as model};
 
 #[test]
 fn explain_writes_annotated_cloud_and_report_and_info_reads_them() {
@@ -11,26 +11,18 @@ fn explain_writes_annotated_cloud_and_report_and_info_reads_them() {
     model(&m);
     let input = dir.path().join("scan.ply");
     pointlime::io::write(&input, &blobs(4, 100, 3.0, 0).0, Default::default()).unwrap();
-    let out = bin()
-        .args([
-            "explain",
-            input.to_str().unwrap(),
-            "--model",
-            m.to_str().unwrap(),
-            "--segments",
-            "8",
-            "--samples",
-            "100",
-            "--top-labels",
-            "2",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    run_ok(&[
+        "explain",
+        input.to_str().unwrap(),
+        "--model",
+        m.to_str().unwrap(),
+        "--segments",
+        "8",
+        "--samples",
+        "100",
+        "--top-labels",
+        "2",
+    ]);
     let ply = dir.path().join("scan.explained.ply");
     let json = dir.path().join("scan.explained.json");
     let cloud = pointlime::io::read(&ply).unwrap();
@@ -49,29 +41,17 @@ fn explain_writes_annotated_cloud_and_report_and_info_reads_them() {
     assert!(report["segments"][0]["centroid"].is_array());
 
     let las = dir.path().join("scan.las");
-    let out = bin()
-        .args([
-            "explain",
-            input.to_str().unwrap(),
-            "--model",
-            m.to_str().unwrap(),
-            "--samples",
-            "20",
-            "--out",
-            las.to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let info = bin()
-        .args(["info", las.to_str().unwrap()])
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&info.stdout);
+    run_ok(&[
+        "explain",
+        input.to_str().unwrap(),
+        "--model",
+        m.to_str().unwrap(),
+        "--samples",
+        "20",
+        "--out",
+        las.to_str().unwrap(),
+    ]);
+    let text = run_ok(&["info", las.to_str().unwrap()]);
     assert!(
         text.contains("points:     400") && text.contains("importance") && text.contains("segment"),
         "{text}"
@@ -207,7 +187,7 @@ fn evaluate_writes_a_report_for_every_method() {
     let out = dir.path().join("eval");
     let run = bin()
         .args([
-            "evaluate",
+            "faithfulness",
             "--data",
             data.to_str().unwrap(),
             "--model",
@@ -270,8 +250,12 @@ fn evaluate_writes_a_report_for_every_method() {
             (r - g).abs().max((g - b).abs()).max((r - b).abs()) > 60
         })
         .count();
-    assert!(white > 500_000 && coloured > 2_000, "white {white}, coloured {coloured}");
+    assert!(
+        white > 500_000 && coloured > 2_000,
+        "white {white}, coloured {coloured}"
+    );
 
+    // The old name still works (a hidden alias), here with a bad method list.
     let bad = bin()
         .args([
             "evaluate",
@@ -297,7 +281,12 @@ fn explain_runs_every_method_and_keeps_gradient_values_per_point() {
     let explain = |method: &str, name: &str, extra: &[&str]| {
         let out = dir.path().join(format!("{name}.ply"));
         let run = bin()
-            .args(["explain", input.to_str().unwrap(), "--model", m.to_str().unwrap()])
+            .args([
+                "explain",
+                input.to_str().unwrap(),
+                "--model",
+                m.to_str().unwrap(),
+            ])
             .args(["--segments", "8", "--samples", "64", "--method", method])
             .args(["--out", out.to_str().unwrap()])
             .args(extra)
@@ -308,13 +297,16 @@ fn explain_runs_every_method_and_keeps_gradient_values_per_point() {
     for method in ["lime", "kernelshap", "occlusion", "gradient", "saliency"] {
         let (run, out) = explain(method, method, &["--top-labels", "2"]);
         let stdout = String::from_utf8_lossy(&run.stdout);
-        assert!(run.status.success(), "{method}: {}", String::from_utf8_lossy(&run.stderr));
+        assert!(
+            run.status.success(),
+            "{method}: {}",
+            String::from_utf8_lossy(&run.stderr)
+        );
         assert!(stdout.contains(&format!("by {method}")), "{stdout}");
         assert_eq!(stdout.contains("R²"), method == "lime", "{stdout}");
-        let report: serde_json::Value = serde_json::from_str(
-            &std::fs::read_to_string(out.with_extension("json")).unwrap(),
-        )
-        .unwrap();
+        let report: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(out.with_extension("json")).unwrap())
+                .unwrap();
         let explanations = report["explanations"].as_array().unwrap();
         assert_eq!(explanations.len(), 2);
         assert_eq!(explanations[0]["method"], method);
@@ -324,8 +316,13 @@ fn explain_runs_every_method_and_keeps_gradient_values_per_point() {
         let segment = &cloud.attribute("segment").unwrap().values;
         let k = explanations[0]["coefficients"].as_array().unwrap().len();
         for (v, s) in importance.iter().zip(segment) {
-            let c = explanations[0]["coefficients"][*s as usize].as_f64().unwrap();
-            assert!((v - c).abs() <= 1e-6 * c.abs().max(1e-3), "{method}: {v} vs {c}");
+            let c = explanations[0]["coefficients"][*s as usize]
+                .as_f64()
+                .unwrap();
+            assert!(
+                (v - c).abs() <= 1e-6 * c.abs().max(1e-3),
+                "{method}: {v} vs {c}"
+            );
         }
         assert!(segment.iter().all(|&s| (s as usize) < k));
         let per_point = cloud.attribute("point_importance");
@@ -341,11 +338,20 @@ fn explain_runs_every_method_and_keeps_gradient_values_per_point() {
                     sums[*s as usize] += v;
                 }
             }
-            for (sum, c) in sums.iter().zip(explanations[0]["coefficients"].as_array().unwrap()) {
+            for (sum, c) in sums
+                .iter()
+                .zip(explanations[0]["coefficients"].as_array().unwrap())
+            {
                 let c = c.as_f64().unwrap();
-                assert!((sum - c).abs() <= 1e-4 * c.abs().max(1e-3), "{method}: {sum} vs {c}");
+                assert!(
+                    (sum - c).abs() <= 1e-4 * c.abs().max(1e-3),
+                    "{method}: {sum} vs {c}"
+                );
             }
-            assert!(cloud.attributes.iter().any(|a| a.name.starts_with("point_importance_")));
+            assert!(cloud
+                .attributes
+                .iter()
+                .any(|a| a.name.starts_with("point_importance_")));
         } else {
             assert!(per_point.is_none(), "{method}");
         }

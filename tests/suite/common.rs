@@ -2,6 +2,7 @@
 
 use pointlime::classifier::{Classifier, Output};
 use pointlime::cloud::{FileFormat, PointCloud};
+use pointlime::explain::{Attribution, Config, Input, Targets};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -97,10 +98,7 @@ pub fn tiny_model(dir: &std::path::Path) {
 
 /// Asserts that `run(batch_size)` gives the same explanations for batch sizes 1, 2, 7 and 64 and on
 /// pools of 1 and 2 threads. `what` names the case in failure messages.
-pub fn assert_batch_and_thread_invariant(
-    what: &str,
-    run: impl Fn(usize) -> pointlime::explain::LimeResult + Sync,
-) {
+pub fn assert_batch_and_thread_invariant(what: &str, run: impl Fn(usize) -> Attribution + Sync) {
     let reference = run(64);
     for b in [1, 2, 7] {
         assert_eq!(
@@ -120,4 +118,36 @@ pub fn assert_batch_and_thread_invariant(
             "{what}, {threads} threads"
         );
     }
+}
+
+/// Explainer settings: the defaults with `change` applied.
+pub fn settings(change: impl FnOnce(&mut Config)) -> Config {
+    let mut config = Config::default();
+    change(&mut config);
+    config
+}
+
+/// LIME on model-frame `points` with segment `labels` in `0..k`.
+pub fn lime_on(
+    model: &dyn Classifier,
+    points: &[[f32; 3]],
+    labels: &[u32],
+    k: usize,
+    targets: &Targets,
+    config: &Config,
+) -> pointlime::Result<Attribution> {
+    let input = Input::new(points, labels, k)?;
+    pointlime::explain::lime::lime(model, &input, targets, config, None)
+}
+
+/// Runs the `pointlime` binary with `args` and returns its stdout, failing the test with its
+/// stderr when it does not exit 0.
+pub fn run_ok(args: &[&str]) -> String {
+    let out = bin().args(args).output().expect("run pointlime");
+    assert!(
+        out.status.success(),
+        "pointlime {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }

@@ -2,12 +2,12 @@
 
 use pointlime::classifier::Output;
 use pointlime::cloud::Frame;
-use pointlime::explain::{explain, LimeConfig, Targets};
+use pointlime::explain::{Attribution, Config, Targets};
 use pointlime::perturb::Removal;
 use pointlime::pipeline::{explain_cloud, ExplainConfig};
-use pointlime::segment::Target;
+use pointlime::segment::Granularity;
 
-use crate::common::{assert_batch_and_thread_invariant, blobs, Additive};
+use crate::common::{assert_batch_and_thread_invariant, blobs, lime_on, settings, Additive};
 
 const K: usize = 8;
 const WEIGHTS: [f64; K] = [0.20, -0.05, 0.10, 0.0, 0.15, -0.10, 0.05, 0.12];
@@ -37,18 +37,14 @@ fn setup(points_per_blob: usize) -> (Vec<[f32; 3]>, Vec<u32>, Additive) {
 #[test]
 fn lime_recovers_the_coefficients_of_an_additive_classifier() {
     let (points, labels, model) = setup(16);
-    let config = LimeConfig {
-        n_samples: 2000,
-        ..Default::default()
-    };
-    let r = explain(
+    let config = settings(|c| c.n_samples = 2000);
+    let r = lime_on(
         &model,
         &points,
         &labels,
         K,
         &Targets::Classes(vec![0]),
         &config,
-        None,
     )
     .unwrap();
     let e = &r.explanations[0];
@@ -72,14 +68,13 @@ fn lime_recovers_the_coefficients_of_an_additive_classifier() {
     assert!(e.r2.unwrap() > 0.999, "R² {:?}", e.r2);
     assert!((e.local_prediction.unwrap() - e.model_score).abs() < 0.01);
     // The complementary class gets the negated coefficients.
-    let r1 = explain(
+    let r1 = lime_on(
         &model,
         &points,
         &labels,
         K,
         &Targets::Classes(vec![1]),
         &config,
-        None,
     )
     .unwrap();
     for (a, b) in r1.explanations[0].coefficients.iter().zip(&e.coefficients) {
@@ -92,14 +87,13 @@ fn a_planted_informative_segment_ranks_first() {
     let (points, labels, mut model) = setup(16);
     model.weights = vec![0.0; K];
     model.weights[5] = 0.4;
-    let r = explain(
+    let r = lime_on(
         &model,
         &points,
         &labels,
         K,
         &Targets::Classes(vec![0]),
-        &LimeConfig::default(),
-        None,
+        &Config::default(),
     )
     .unwrap();
     assert_eq!(r.explanations[0].ranking()[0], 5);
@@ -109,12 +103,11 @@ fn a_planted_informative_segment_ranks_first() {
 fn results_do_not_depend_on_batch_size_or_thread_count() {
     let (points, labels, model) = setup(16);
     let run = |batch_size: usize| {
-        let config = LimeConfig {
-            n_samples: 300,
-            batch_size,
-            ..Default::default()
-        };
-        explain(&model, &points, &labels, K, &Targets::Top(2), &config, None).unwrap()
+        let config = settings(|c| {
+            c.n_samples = 300;
+            c.scoring.batch_size = batch_size;
+        });
+        lime_on(&model, &points, &labels, K, &Targets::Top(2), &config).unwrap()
     };
     assert_batch_and_thread_invariant("additive classifier", run);
 }
@@ -123,55 +116,41 @@ fn results_do_not_depend_on_batch_size_or_thread_count() {
 fn same_seed_same_result_other_seed_other_masks() {
     let (points, labels, model) = setup(16);
     let run = |seed| {
-        let config = LimeConfig {
-            n_samples: 200,
-            seed,
-            ..Default::default()
-        };
-        explain(
-            &model,
-            &points,
-            &labels,
-            K,
-            &Targets::Predicted,
-            &config,
-            None,
-        )
-        .unwrap()
+        let config = settings(|c| {
+            c.n_samples = 200;
+            c.seed = seed;
+        });
+        lime_on(&model, &points, &labels, K, &Targets::Predicted, &config).unwrap()
     };
     let (a, b) = (run(3), run(3));
-    assert_eq!(
-        (a.explanations, a.scores, a.masks),
-        (b.explanations, b.scores, b.masks)
-    );
-    assert_ne!(run(3).masks, run(4).masks);
+    assert_eq!((a.explanations, a.samples), (b.explanations, b.samples));
+    let masks = |seed| run(seed).samples.unwrap().masks;
+    assert_ne!(masks(3), masks(4));
 }
 
 #[test]
 fn top_labels_explain_several_classes_from_the_same_samples() {
     let (points, labels, model) = setup(16);
-    let r = explain(
+    let r = lime_on(
         &model,
         &points,
         &labels,
         K,
         &Targets::Top(2),
-        &LimeConfig::default(),
-        None,
+        &Config::default(),
     )
     .unwrap();
     assert_eq!(r.explanations.len(), 2);
     // Class 0 scores 0.3 + 0.47 = 0.77 with everything kept: it is the most probable.
     assert_eq!(r.explanations[0].target, 0);
     assert_eq!(r.explanations[1].target, 1);
-    assert!(explain(
+    assert!(lime_on(
         &model,
         &points,
         &labels,
         K,
         &Targets::Classes(vec![7]),
-        &LimeConfig::default(),
-        None
+        &Config::default()
     )
     .is_err());
 }
@@ -181,23 +160,13 @@ fn centroid_removal_and_logit_output_run_and_all_dropped_masks_do_not_panic() {
     let (points, labels, model) = setup(4);
     // Keep probability near 0: most masks drop everything.
     for removal in [Removal::Drop, Removal::Centroid] {
-        let config = LimeConfig {
-            n_samples: 50,
-            keep_probability: 0.01,
-            removal,
-            output: Output::Logit,
-            ..Default::default()
-        };
-        let r = explain(
-            &model,
-            &points,
-            &labels,
-            K,
-            &Targets::Predicted,
-            &config,
-            None,
-        )
-        .unwrap();
+        let config = settings(|c| {
+            c.n_samples = 50;
+            c.lime.keep_probability = 0.01;
+            c.scoring.removal = removal;
+            c.scoring.output = Output::Logit;
+        });
+        let r = lime_on(&model, &points, &labels, K, &Targets::Predicted, &config).unwrap();
         assert!(r.explanations[0].coefficients.iter().all(|c| c.is_finite()));
     }
 }
@@ -219,8 +188,8 @@ fn end_to_end_explanation_finds_the_informative_blob_and_maps_back_to_every_poin
         points: 512,
     };
     let mut config = ExplainConfig::default();
-    config.segments.target = Target::Count(6);
-    config.lime.n_samples = 400;
+    config.segments.target = Granularity::Count(6);
+    config.explainer.n_samples = 400;
     let explained = explain_cloud(
         &cloud,
         "blobs.xyz".as_ref(),
@@ -253,19 +222,17 @@ fn end_to_end_explanation_finds_the_informative_blob_and_maps_back_to_every_poin
 fn auto_samples_doubles_until_the_top_five_settle_and_respects_the_cap() {
     let (points, labels, model) = setup(16);
     let run = |n_samples, auto_samples_max| {
-        let config = LimeConfig {
-            n_samples,
-            auto_samples_max,
-            ..Default::default()
-        };
-        explain(
+        let config = settings(|c| {
+            c.n_samples = n_samples;
+            c.lime.auto_samples_max = auto_samples_max;
+        });
+        lime_on(
             &model,
             &points,
             &labels,
             K,
             &Targets::Classes(vec![0]),
             &config,
-            None,
         )
         .unwrap()
     };
@@ -275,16 +242,18 @@ fn auto_samples_doubles_until_the_top_five_settle_and_respects_the_cap() {
     // The same masks as a fixed run of that size: one seeded stream, prefixes of each other.
     assert_eq!(auto.explanations, run(used, None).explanations);
     // The cost counts every attempt (100, 200, …, used samples).
-    assert_eq!(auto.clouds_evaluated as usize, (used / 100 * 2 - 1) * 100);
+    assert_eq!(
+        auto.cost.clouds_evaluated as usize,
+        (used / 100 * 2 - 1) * 100
+    );
     // Settled: the previous size's top five are the same.
-    let top5 = |r: &pointlime::explain::LimeResult| r.explanations[0].ranking()[..5].to_vec();
+    let top5 = |r: &Attribution| r.explanations[0].ranking()[..5].to_vec();
     assert_eq!(top5(&run(used / 2, None)), top5(&auto));
     // The cap holds even when the ranking never settles that fast.
     assert_eq!(run(100, Some(150)).explanations[0].n_samples, 150);
-    let bad = LimeConfig {
-        n_samples: 1000,
-        auto_samples_max: Some(500),
-        ..Default::default()
-    };
+    let bad = settings(|c| {
+        c.n_samples = 1000;
+        c.lime.auto_samples_max = Some(500);
+    });
     assert!(bad.validate().is_err());
 }

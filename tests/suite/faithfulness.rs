@@ -1,13 +1,12 @@
 //! Faithfulness metrics against an additive classifier, whose curves can be written down by hand.
 
 use pointlime::cloud::Frame;
-use pointlime::explain::faithfulness::{
-    bootstrap_std, curves, held_out_r2, occlusion, random_order_curves, spearman,
-};
 use pointlime::explain::kernel_shap::kernel_shap;
-use pointlime::explain::{explain, LimeConfig, Targets};
+use pointlime::explain::occlusion::occlusion;
+use pointlime::explain::{Input, ScoringConfig, Targets};
+use pointlime::faithfulness::{bootstrap_std, curves, held_out_r2, random_order_curves, spearman};
 
-use crate::common::{blobs, Additive};
+use crate::common::{blobs, lime_on, settings, Additive};
 
 const K: usize = 8;
 const WEIGHTS: [f64; K] = [0.20, -0.05, 0.10, 0.0, 0.15, -0.10, 0.05, 0.12];
@@ -35,6 +34,10 @@ fn setup() -> (Vec<[f32; 3]>, Vec<u32>, Additive) {
     (points, labels, model)
 }
 
+fn input<'a>(points: &'a [[f32; 3]], labels: &'a [u32]) -> Input<'a> {
+    Input::new(points, labels, K).unwrap()
+}
+
 fn close(a: &[f64], b: &[f64]) -> bool {
     a.len() == b.len() && a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-6)
 }
@@ -42,9 +45,10 @@ fn close(a: &[f64], b: &[f64]) -> bool {
 #[test]
 fn curves_of_an_additive_classifier_are_its_partial_sums() {
     let (points, labels, model) = setup();
-    let config = LimeConfig::default();
+    let input = input(&points, &labels);
+    let config = ScoringConfig::default();
     let order = [0, 4, 7, 2, 6, 3, 1, 5]; // by decreasing weight
-    let c = curves(&model, &points, &labels, K, &order, 0, &config).unwrap();
+    let c = curves(&model, &input, &order, 0, &config).unwrap();
     let total: f64 = BIAS + WEIGHTS.iter().sum::<f64>();
     let mut deletion = vec![total];
     let mut insertion = vec![BIAS];
@@ -64,7 +68,7 @@ fn curves_of_an_additive_classifier_are_its_partial_sums() {
     );
 
     // The true order beats random orders on both curves.
-    let random = random_order_curves(&model, &points, &labels, K, 0, &config, 20, 3).unwrap();
+    let random = random_order_curves(&model, &input, 0, &config, 20, 3).unwrap();
     assert!(c.deletion_auc() < random.deletion_auc());
     assert!(c.insertion_auc() > random.insertion_auc());
     assert!(c.aopc() > random.aopc());
@@ -73,36 +77,28 @@ fn curves_of_an_additive_classifier_are_its_partial_sums() {
     assert!((random.insertion[0] - BIAS).abs() < 1e-6);
 
     // A bad order is refused.
-    assert!(curves(
-        &model,
-        &points,
-        &labels,
-        K,
-        &[0, 0, 1, 2, 3, 4, 5, 6],
-        0,
-        &config
-    )
-    .is_err());
-    assert!(curves(&model, &points, &labels, K, &order, 2, &config).is_err());
+    assert!(curves(&model, &input, &[0, 0, 1, 2, 3, 4, 5, 6], 0, &config).is_err());
+    assert!(curves(&model, &input, &order, 2, &config).is_err());
 }
 
 #[test]
 fn occlusion_recovers_additive_weights_and_agrees_with_lime() {
     let (points, labels, model) = setup();
-    let config = LimeConfig {
-        n_samples: 2000,
-        ..Default::default()
-    };
-    let occ = occlusion(&model, &points, &labels, K, 0, &config).unwrap();
+    let config = settings(|c| c.n_samples = 2000);
+    let class0 = Targets::Classes(vec![0]);
+    let occ = occlusion(&model, &input(&points, &labels), &class0, &config, None)
+        .unwrap()
+        .explanations
+        .remove(0)
+        .coefficients;
     assert!(close(&occ, &WEIGHTS), "{occ:?}");
-    let lime = explain(
+    let lime = lime_on(
         &model,
         &points,
         &labels,
         K,
         &Targets::Classes(vec![0]),
         &config,
-        None,
     )
     .unwrap();
     let r = spearman(&occ, &lime.explanations[0].coefficients).unwrap();
@@ -110,17 +106,17 @@ fn occlusion_recovers_additive_weights_and_agrees_with_lime() {
     // An additive model is linear in the masks: the surrogate predicts fresh samples almost
     // perfectly (ridge shrinkage keeps it just under 1).
     let e = &lime.explanations[0];
-    let r2 = held_out_r2(&model, &points, &labels, e, &config, 500, 99).unwrap();
+    let r2 = held_out_r2(&model, &input(&points, &labels), e, &config, 500, 99).unwrap();
     assert!(r2 > 0.98, "{r2}");
     // A surrogate with the coefficients scrambled does not.
     let mut wrong = e.clone();
     wrong.coefficients.reverse();
-    let r2 = held_out_r2(&model, &points, &labels, &wrong, &config, 500, 99).unwrap();
+    let r2 = held_out_r2(&model, &input(&points, &labels), &wrong, &config, 500, 99).unwrap();
     assert!(r2 < 0.5, "{r2}");
 
     // Bootstrap spread: near zero for a noiseless linear game, and it shrinks with more samples
     // when the game is not linear (an interaction the surrogate cannot express).
-    let sd = bootstrap_std(&lime, 0, &config, 30, 4);
+    let sd = bootstrap_std(&lime, 0, &config.lime, 30, 4).unwrap();
     assert_eq!(sd.len(), K);
     assert!(sd.iter().all(|&v| v < 0.01), "{sd:?}");
 }
@@ -151,21 +147,17 @@ fn bootstrap_spread_shrinks_with_more_samples_on_a_nonlinear_game() {
     let (points, labels, model) = setup();
     let model = And(model);
     let spread = |n_samples| {
-        let config = LimeConfig {
-            n_samples,
-            ..Default::default()
-        };
-        let r = explain(
+        let config = settings(|c| c.n_samples = n_samples);
+        let r = lime_on(
             &model,
             &points,
             &labels,
             K,
             &Targets::Classes(vec![0]),
             &config,
-            None,
         )
         .unwrap();
-        let sd = bootstrap_std(&r, 0, &config, 40, 4);
+        let sd = bootstrap_std(&r, 0, &config.lime, 40, 4).unwrap();
         sd.iter().sum::<f64>() / K as f64
     };
     let (small, large) = (spread(250), spread(4000));
@@ -176,26 +168,32 @@ fn bootstrap_spread_shrinks_with_more_samples_on_a_nonlinear_game() {
 #[test]
 fn kernel_shap_gives_an_additive_classifiers_weights_enumerated_or_sampled() {
     let (points, labels, model) = setup();
-    let config = LimeConfig::default();
+    let input = input(&points, &labels);
+    let shap = |budget: usize| {
+        let config = settings(|c| {
+            c.n_samples = budget;
+            c.seed = 5;
+        });
+        kernel_shap(&model, &input, &Targets::Classes(vec![0]), &config, None)
+            .map(|mut a| a.explanations.remove(0).coefficients)
+    };
     // 2^8 − 2 = 254 coalitions fit the first budget (every one enumerated), not the second.
     for budget in [300, 60] {
-        let phi = kernel_shap(&model, &points, &labels, K, 0, budget, 5, &config).unwrap();
+        let phi = shap(budget).unwrap();
         assert!(close(&phi, &WEIGHTS), "budget {budget}: {phi:?}");
     }
-    assert!(kernel_shap(&model, &points, &labels, K, 0, 1, 5, &config).is_err());
+    assert!(shap(1).is_err());
 }
 
 #[test]
 fn attribute_gives_every_method_one_explanation_per_target_over_the_same_segments() {
     use pointlime::explain::{attribute, Method};
     let (points, labels, model) = setup();
-    let config = LimeConfig {
-        n_samples: 600,
-        ..LimeConfig::default()
-    };
+    let input = input(&points, &labels);
+    let config = settings(|c| c.n_samples = 600);
     let targets = Targets::Classes(vec![0, 1]);
     for method in [Method::Lime, Method::KernelShap, Method::Occlusion] {
-        let a = attribute(method, &model, &points, &labels, K, &targets, &config, None).unwrap();
+        let a = attribute(method, &model, &input, &targets, &config, None).unwrap();
         assert_eq!(a.explanations.len(), 2, "{method}");
         let e = &a.explanations[0];
         assert_eq!((e.method, e.target), (method, 0));
@@ -211,7 +209,7 @@ fn attribute_gives_every_method_one_explanation_per_target_over_the_same_segment
         assert!(a.per_point.is_empty());
     }
     // KernelSHAP's additive story is exact at both ends (efficiency).
-    let ks = attribute(Method::KernelShap, &model, &points, &labels, K, &targets, &config, None)
+    let ks = attribute(Method::KernelShap, &model, &input, &targets, &config, None)
         .unwrap()
         .explanations
         .remove(0);
@@ -219,7 +217,6 @@ fn attribute_gives_every_method_one_explanation_per_target_over_the_same_segment
     assert!((ks.intercept.unwrap() + total - ks.model_score).abs() < 1e-9);
     assert!((ks.intercept.unwrap() - BIAS).abs() < 1e-6);
     // The additive classifier gives no gradients: a clear error, not a panic.
-    let err = attribute(Method::Gradient, &model, &points, &labels, K, &targets, &config, None)
-        .unwrap_err();
+    let err = attribute(Method::Gradient, &model, &input, &targets, &config, None).unwrap_err();
     assert!(err.to_string().contains("gradients"), "{err}");
 }

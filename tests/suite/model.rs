@@ -9,7 +9,7 @@ use pointlime::model::{Backend, ModelConfig, PointNetClassifier, PointNetConfig}
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::common::{assert_batch_and_thread_invariant, tempdir};
+use crate::common::{assert_batch_and_thread_invariant, lime_on, settings, tempdir};
 
 fn small(tnets: bool) -> ModelConfig {
     let net = PointNetConfig::new(3)
@@ -266,7 +266,7 @@ fn training_interrupted_then_resumed_equals_an_uninterrupted_run() {
 
 #[test]
 fn lime_over_the_pointnet_is_identical_across_batch_sizes_and_threads() {
-    use pointlime::explain::{explain, LimeConfig, Scoring, Targets};
+    use pointlime::explain::{Scoring, Targets};
     let points = &clouds(1, 9)[0];
     let labels: Vec<u32> = (0..points.len() as u32).map(|i| i % 6).collect();
     for (tnets, scoring) in [
@@ -277,13 +277,12 @@ fn lime_over_the_pointnet_is_identical_across_batch_sizes_and_threads() {
     ] {
         let model = PointNetClassifier::new(small(tnets), Backend::Flex, 8).unwrap();
         let run = |batch_size: usize| {
-            let config = LimeConfig {
-                n_samples: 120,
-                batch_size,
-                scoring,
-                ..Default::default()
-            };
-            explain(&model, points, &labels, 6, &Targets::Top(3), &config, None).unwrap()
+            let config = settings(|c| {
+                c.n_samples = 120;
+                c.scoring.batch_size = batch_size;
+                c.scoring.path = scoring;
+            });
+            lime_on(&model, points, &labels, 6, &Targets::Top(3), &config).unwrap()
         };
         assert_batch_and_thread_invariant(&format!("T-Nets {tnets}, {scoring:?}"), run);
     }
@@ -318,7 +317,7 @@ fn assert_close(a: &[f32], b: &[f32], tol: f32, what: &str) {
 
 #[test]
 fn exact_max_pool_path_gives_the_full_networks_scores_on_every_mask() {
-    use pointlime::explain::{score_masks, LimeConfig, Scoring, ScoringPath};
+    use pointlime::explain::{score_masks, Input, Scoring, ScoringConfig, ScoringPath};
     use pointlime::perturb::Removal;
     // Segment 6 has no sampled point: masks over it must change nothing.
     let points = &clouds(1, 11)[0];
@@ -338,18 +337,18 @@ fn exact_max_pool_path_gives_the_full_networks_scores_on_every_mask() {
         let model = PointNetClassifier::new(net, Backend::Flex, seed).unwrap();
         for removal in [Removal::Drop, Removal::Centroid] {
             for output in [Output::Probability, Output::Logit] {
-                let config = |scoring| LimeConfig {
+                let config = |path| ScoringConfig {
                     removal,
                     output,
-                    scoring,
+                    path,
                     batch_size: 5,
-                    ..Default::default()
                 };
-                let score = |s| score_masks(&model, points, &labels, &masks, &config(s), None);
+                let input = Input::new(points, &labels, 7).unwrap();
+                let score = |s| score_masks(&model, &input, &masks, &config(s), None);
                 let (fast, full) = (score(Scoring::Auto).unwrap(), score(Scoring::Full).unwrap());
-                assert_eq!(fast.path, ScoringPath::ExactMaxPool);
-                assert_eq!(full.path, ScoringPath::GenericFull);
-                assert_eq!(fast.points_evaluated, 65);
+                assert_eq!(fast.cost.path, ScoringPath::ExactMaxPool);
+                assert_eq!(full.cost.path, ScoringPath::GenericFull);
+                assert_eq!(fast.cost.points_evaluated, 65);
                 assert_close(
                     &fast.scores,
                     &full.scores,
@@ -363,25 +362,26 @@ fn exact_max_pool_path_gives_the_full_networks_scores_on_every_mask() {
 
 #[test]
 fn kept_points_path_gives_the_full_clouds_scores_for_tnet_models() {
-    use pointlime::explain::{score_masks, LimeConfig, Scoring, ScoringPath};
+    use pointlime::explain::{score_masks, Input, Scoring, ScoringConfig, ScoringPath};
     let points = &clouds(1, 15)[0];
     let labels: Vec<u32> = (0..points.len() as u32).map(|i| (i * 5 / 64) % 5).collect();
     let masks = edge_and_random_masks(5, 40, 16);
     let model = PointNetClassifier::new(small(true), Backend::Flex, 17).unwrap();
     assert!(model.max_pooled().is_none());
-    let config = |scoring| LimeConfig {
-        scoring,
+    let config = |path| ScoringConfig {
+        path,
         batch_size: 4,
         ..Default::default()
     };
-    let score = |s| score_masks(&model, points, &labels, &masks, &config(s), None);
+    let input = Input::new(points, &labels, 5).unwrap();
+    let score = |s| score_masks(&model, &input, &masks, &config(s), None);
     let (kept, full) = (score(Scoring::Auto).unwrap(), score(Scoring::Full).unwrap());
-    assert_eq!(kept.path, ScoringPath::GenericKeptPoints);
-    assert_eq!(full.points_evaluated, 64 * masks.len() as u64);
+    assert_eq!(kept.cost.path, ScoringPath::GenericKeptPoints);
+    assert_eq!(full.cost.points_evaluated, 64 * masks.len() as u64);
     assert!(
-        kept.points_evaluated < full.points_evaluated * 3 / 4,
+        kept.cost.points_evaluated < full.cost.points_evaluated * 3 / 4,
         "{}",
-        kept.points_evaluated
+        kept.cost.points_evaluated
     );
     assert_close(&kept.scores, &full.scores, 1e-5, "T-Net model");
 }

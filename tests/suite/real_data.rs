@@ -280,7 +280,7 @@ fn all_dales_objects_load() {
     assert_eq!(ds.split(pointlime::dataset::Split::Test).len(), 100);
 }
 
-/// Every shipped model with a `metrics.json` (written by `pointlime eval --json`) reproduces the
+/// Every shipped model with a `metrics.json` (written by `pointlime accuracy --json`) reproduces the
 /// test accuracy recorded there, and its card quotes the same numbers.
 #[test]
 fn shipped_models_reproduce_their_cards_test_accuracy() {

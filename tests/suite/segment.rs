@@ -1,7 +1,7 @@
 //! Supervoxel oracles: coverage, count, connectivity, determinism, and k-d tree queries against
 //! brute force (kiddo's own testing style).
 
-use pointlime::segment::{supervoxels, KdTree, SegmentConfig, Target};
+use pointlime::segment::{supervoxels, Granularity, KdTree, SegmentConfig};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -54,7 +54,7 @@ fn every_point_labelled_count_near_target_and_segments_connected() {
     let points = random_surface(6000, 3);
     for k in [10, 50, 120] {
         let config = SegmentConfig {
-            target: Target::Count(k),
+            target: Granularity::Count(k),
             ..Default::default()
         };
         let s = supervoxels(&points, &config).unwrap();
@@ -88,7 +88,7 @@ fn a_segment_never_spans_two_distant_pieces() {
     let s = supervoxels(
         &points,
         &SegmentConfig {
-            target: Target::Count(1),
+            target: Granularity::Count(1),
             ..Default::default()
         },
     )
@@ -101,7 +101,7 @@ fn a_segment_never_spans_two_distant_pieces() {
 fn segmentation_is_deterministic_for_a_seed_and_thread_count() {
     let points = random_surface(20_000, 5);
     let config = SegmentConfig {
-        target: Target::Count(50),
+        target: Granularity::Count(50),
         seed: 9,
         ..Default::default()
     };
@@ -123,7 +123,7 @@ fn resolution_target_gives_about_one_segment_per_occupied_voxel() {
     let s = supervoxels(
         &points,
         &SegmentConfig {
-            target: Target::Resolution(2.0),
+            target: Granularity::Resolution(2.0),
             ..Default::default()
         },
     )
@@ -137,7 +137,7 @@ fn invalid_settings_are_rejected() {
     assert!(supervoxels(
         &pts,
         &SegmentConfig {
-            target: Target::Count(0),
+            target: Granularity::Count(0),
             ..Default::default()
         }
     )
@@ -145,7 +145,7 @@ fn invalid_settings_are_rejected() {
     assert!(supervoxels(
         &pts,
         &SegmentConfig {
-            target: Target::Resolution(-1.0),
+            target: Granularity::Resolution(-1.0),
             ..Default::default()
         }
     )

@@ -7,8 +7,8 @@ use std::process::ExitCode;
 use anyhow::{bail, Context, Result};
 use clap::Parser;
 
-use pointlime_viewer::scene::{self, Mode, Style};
 use pointlime_viewer::render;
+use pointlime_viewer::scene::{Mode, Style};
 
 /// Interactive 3D viewer for pointlime explanations; with --screenshot, renders one image with no
 /// window and exits.
@@ -81,10 +81,14 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<()> {
-    let data = scene::load(&cli.file, cli.report.as_deref())?;
+    let data = pointlime_viewer::load::load(&cli.file, cli.report.as_deref())?;
     let class = match &cli.class {
         None => 0,
-        Some(c) => match data.classes.iter().position(|k| k.name.eq_ignore_ascii_case(c)) {
+        Some(c) => match data
+            .classes
+            .iter()
+            .position(|k| k.name.eq_ignore_ascii_case(c))
+        {
             Some(i) => i,
             None => match c.parse::<usize>() {
                 Ok(i) if i < data.classes.len() => i,
@@ -115,7 +119,12 @@ fn run(cli: Cli) -> Result<()> {
     let background = render::BACKGROUNDS
         .iter()
         .position(|(name, _)| *name == cli.background)
-        .with_context(|| format!("unknown background {:?}: dark, white or black", cli.background))?;
+        .with_context(|| {
+            format!(
+                "unknown background {:?}: dark, white or black",
+                cli.background
+            )
+        })?;
     let style = Style {
         mode: cli.mode,
         class,
@@ -135,9 +144,15 @@ fn run(cli: Cli) -> Result<()> {
     if let Some(frames) = cli.bench_frames {
         let n = view.data.positions.len();
         // Full detail, and the subsample drawn while the camera moves when that is smaller.
-        let moving = scene::stride(n, view.moving_budget);
+        let moving = pointlime_viewer::camera::stride(n, view.moving_budget);
         let strides = if moving > 1 { vec![1, moving] } else { vec![1] };
-        let runs = render::block_on(render::bench(&view, cli.width, cli.height, frames as usize, &strides))?;
+        let runs = render::block_on(render::bench(
+            &view,
+            cli.width,
+            cli.height,
+            frames as usize,
+            &strides,
+        ))?;
         for (stride, times) in strides.into_iter().zip(runs) {
             let median = |mut v: Vec<f64>| {
                 v.sort_by(f64::total_cmp);
@@ -145,7 +160,9 @@ fn run(cli: Cli) -> Result<()> {
             };
             let queue = median(times.iter().map(|t| t.0).collect());
             let frame: Vec<f64> = times.iter().map(|t| t.1).collect();
-            let (min, max) = frame.iter().fold((f64::INFINITY, 0.0f64), |(l, h), &t| (l.min(t), h.max(t)));
+            let (min, max) = frame
+                .iter()
+                .fold((f64::INFINITY, 0.0f64), |(l, h), &t| (l.min(t), h.max(t)));
             let m = median(frame.clone());
             println!(
                 "{} of {n} points drawn, {}x{}, {} frames: median frame {m:.1} ms ({:.1} fps; min {min:.1}, max {max:.1}), of which queueing points {queue:.1} ms",

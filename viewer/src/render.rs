@@ -10,7 +10,10 @@ use anyhow::Result;
 use kiss3d::post_processing::Tonemap;
 use kiss3d::prelude::*;
 
-use crate::scene::{self, CameraFit, Explained, Mode, Rgb, Style};
+use crate::camera::{self, CameraFit};
+use crate::colour::{self, Rgb};
+use crate::load::ExplainedScan;
+use crate::scene::{self, Mode, Style};
 
 /// Vertical field of view, radians (kiss3d's default).
 pub const FOV_Y: f32 = std::f32::consts::FRAC_PI_4;
@@ -24,7 +27,7 @@ pub const BACKGROUNDS: [(&str, Rgb); 3] = [
 
 /// Everything the render loop draws from.
 pub struct View {
-    pub data: Explained,
+    pub data: ExplainedScan,
     pub style: Style,
     /// Point size in pixels.
     pub point_size: f32,
@@ -40,7 +43,7 @@ pub struct View {
 }
 
 impl View {
-    pub fn new(data: Explained, style: Style, point_size: f32, background: usize) -> View {
+    pub fn new(data: ExplainedScan, style: Style, point_size: f32, background: usize) -> View {
         let mut v = View {
             data,
             style,
@@ -61,8 +64,8 @@ impl View {
     }
 
     fn fit(&self, width: u32, height: u32) -> CameraFit {
-        let (lo, hi) = scene::bounds(&self.data.positions);
-        scene::fit_camera(lo, hi, FOV_Y, width as f32 / height.max(1) as f32)
+        let (lo, hi) = camera::bounds(&self.data.positions);
+        camera::fit_camera(lo, hi, FOV_Y, width as f32 / height.max(1) as f32)
     }
 
     fn select(&mut self, segment: Option<u32>) {
@@ -78,7 +81,11 @@ impl View {
         if order.is_empty() {
             return;
         }
-        let next = match self.style.selected.and_then(|s| order.iter().position(|&o| o == s)) {
+        let next = match self
+            .style
+            .selected
+            .and_then(|s| order.iter().position(|&o| o == s))
+        {
             Some(i) => (i as isize + step).rem_euclid(order.len() as isize) as usize,
             None if step > 0 => 0,
             None => order.len() - 1,
@@ -106,7 +113,7 @@ fn camera(fit: &CameraFit) -> OrbitCamera3d {
 
 /// kiss3d takes linear-light colours and encodes its frame to sRGB; `scene` speaks sRGB.
 fn colour(c: Rgb) -> Color {
-    let l = scene::linear(c);
+    let l = colour::linear(c);
     Color::new(l[0], l[1], l[2], 1.0)
 }
 
@@ -120,7 +127,12 @@ fn prepare(window: &mut Window, view: &View) {
 
 /// Queues one frame: every `stride`-th point, then the overlay.
 fn draw(window: &mut Window, view: &View, font: &Arc<Font>, stride: usize) {
-    let points = view.data.positions.iter().zip(&view.colours).step_by(stride);
+    let points = view
+        .data
+        .positions
+        .iter()
+        .zip(&view.colours)
+        .step_by(stride);
     for (p, &c) in points {
         window.draw_point(Vec3::from(*p), colour(c), view.point_size);
     }
@@ -132,7 +144,11 @@ fn draw(window: &mut Window, view: &View, font: &Arc<Font>, stride: usize) {
 fn draw_overlay(window: &mut Window, view: &View, font: &Arc<Font>) {
     let (w, h) = (window.width() as f32, window.height() as f32);
     let bg = BACKGROUNDS[view.background].1;
-    let ink = if scene::lightness(bg) > 0.6 { [0.05; 3] } else { [0.95; 3] };
+    let ink = if colour::lightness(bg) > 0.6 {
+        [0.05; 3]
+    } else {
+        [0.95; 3]
+    };
     let text_size = (h / 40.0).clamp(13.0, 22.0);
     let line = text_size * 1.25;
     // Text is placed in pixels from the top left.
@@ -142,14 +158,26 @@ fn draw_overlay(window: &mut Window, view: &View, font: &Arc<Font>) {
         y += line;
     }
     if let Some(s) = &view.status {
-        window.draw_text(s, Vec2::new(10.0, y), text_size, font, colour([1.0, 0.85, 0.3]));
+        window.draw_text(
+            s,
+            Vec2::new(10.0, y),
+            text_size,
+            font,
+            colour([1.0, 0.85, 0.3]),
+        );
     }
     if view.show_help {
         let lines = scene::HELP;
         let mut y = h - 8.0 - line * lines.len() as f32;
         for (keys, what) in lines {
             window.draw_text(keys, Vec2::new(10.0, y), text_size * 0.9, font, colour(ink));
-            window.draw_text(what, Vec2::new(10.0 + 7.5 * text_size, y), text_size * 0.9, font, colour(ink));
+            window.draw_text(
+                what,
+                Vec2::new(10.0 + 7.5 * text_size, y),
+                text_size * 0.9,
+                font,
+                colour(ink),
+            );
             y += line;
         }
     }
@@ -184,7 +212,13 @@ fn draw_overlay(window: &mut Window, view: &View, font: &Arc<Font>) {
             );
         }
         let title_x = (x0 - 8.0 * legend.title.len() as f32 * text_size / 16.0).max(w / 2.0);
-        window.draw_text(&legend.title, Vec2::new(title_x, y_top - line - 4.0), text_size * 0.9, font, colour(ink));
+        window.draw_text(
+            &legend.title,
+            Vec2::new(title_x, y_top - line - 4.0),
+            text_size * 0.9,
+            font,
+            colour(ink),
+        );
     }
 }
 
@@ -265,7 +299,12 @@ pub async fn bench(
 }
 
 /// The interactive window; returns when it is closed.
-pub async fn interactive(mut view: View, width: u32, height: u32, screenshot_dir: PathBuf) -> Result<()> {
+pub async fn interactive(
+    mut view: View,
+    width: u32,
+    height: u32,
+    screenshot_dir: PathBuf,
+) -> Result<()> {
     let title = format!("pointlime-view: {}", view.data.path.display());
     let mut window = Window::new_with_size(&title, width, height).await;
     let font = Font::default();
@@ -286,7 +325,7 @@ pub async fn interactive(mut view: View, width: u32, height: u32, screenshot_dir
         // Full detail once the camera has been still for a moment.
         let moving = moved_at.is_some_and(|t| t.elapsed().as_millis() < 250);
         let stride = if moving {
-            scene::stride(view.data.positions.len(), view.moving_budget)
+            camera::stride(view.data.positions.len(), view.moving_budget)
         } else {
             1
         };
@@ -308,7 +347,9 @@ pub async fn interactive(mut view: View, width: u32, height: u32, screenshot_dir
                     quit = true;
                     true
                 }
-                WindowEvent::Key(key, Action::Press, mods) => handle_key(&mut view, key, mods, &mut camera, &window, &mut shot),
+                WindowEvent::Key(key, Action::Press, mods) => {
+                    handle_key(&mut view, key, mods, &mut camera, &window, &mut shot)
+                }
                 WindowEvent::MouseButton(MouseButton::Button1, Action::Press, mods)
                     if mods.contains(Modifiers::Control) =>
                 {
@@ -316,7 +357,12 @@ pub async fn interactive(mut view: View, width: u32, height: u32, screenshot_dir
                         let size = Vec2::new(window.width() as f32, window.height() as f32);
                         let (o, d) = camera.unproject(Vec2::new(x as f32, y as f32), size);
                         // Within 1.5° of the ray: a few pixels at the default view.
-                        let hit = scene::pick(&view.data.positions, o.into(), d.into(), 1.5f32.to_radians());
+                        let hit = camera::pick(
+                            &view.data.positions,
+                            o.into(),
+                            d.into(),
+                            1.5f32.to_radians(),
+                        );
                         let segment = hit.and_then(|i| view.data.segments.as_ref().map(|s| s[i]));
                         view.select(segment);
                     }
@@ -376,7 +422,11 @@ fn handle_key(
         }
         Key::C | Key::V => {
             let n = view.data.classes.len();
-            view.style.class = if key == Key::C { (class + 1) % n } else { (class + n - 1) % n };
+            view.style.class = if key == Key::C {
+                (class + 1) % n
+            } else {
+                (class + n - 1) % n
+            };
             if !view.style.mode.available(&view.data, view.style.class) {
                 view.style.mode = Mode::Signed;
             }

@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use pointlime::cloud::{Attribute, FileFormat, PointCloud, ScalarKind};
+use pointlime_viewer::camera::{bounds, fit_camera, project};
 use pointlime_viewer::render::FOV_Y;
-use pointlime_viewer::scene::{bounds, fit_camera, project};
 
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_pointlime-view"))
@@ -94,11 +94,12 @@ fn headless_screenshot_is_red_where_important_points_project_and_blue_where_nega
 
     // Where do the blob centres land? The same camera fit the viewer uses, on the cloud's points
     // in the viewer's centred frame.
-    let data = pointlime_viewer::scene::load(&file, None).unwrap();
+    let data = pointlime_viewer::load::load(&file, None).unwrap();
     let (lo, hi) = bounds(&data.positions);
     let camera = fit_camera(lo, hi, FOV_Y, w as f32 / h as f32);
     let at = |c: [f64; 3]| {
-        let p = [0, 1, 2].map(|a| (c[a] + [500_000.0, 4_000_000.0, 100.0][a] - data.centre[a]) as f32);
+        let p =
+            [0, 1, 2].map(|a| (c[a] + [500_000.0, 4_000_000.0, 100.0][a] - data.centre[a]) as f32);
         project(&camera, FOV_Y, w as f32, h as f32, p).unwrap()
     };
     let mean_colour = |[x, y]: [f32; 2]| {
@@ -106,7 +107,9 @@ fn headless_screenshot_is_red_where_important_points_project_and_blue_where_nega
         let mut n = 0.0;
         for dy in -3i32..=3 {
             for dx in -3i32..=3 {
-                let p = img.get_pixel((x as i32 + dx) as u32, (y as i32 + dy) as u32).0;
+                let p = img
+                    .get_pixel((x as i32 + dx) as u32, (y as i32 + dy) as u32)
+                    .0;
                 for a in 0..3 {
                     sum[a] += p[a] as f64 / 255.0;
                 }
@@ -117,8 +120,14 @@ fn headless_screenshot_is_red_where_important_points_project_and_blue_where_nega
     };
     let left = mean_colour(at(LEFT));
     let right = mean_colour(at(RIGHT));
-    assert!(left[0] > left[2] + 0.25 && left[0] > left[1] + 0.25, "left (positive) blob not red: {left:?}");
-    assert!(right[2] > right[0] + 0.15, "right (negative) blob not blue: {right:?}");
+    assert!(
+        left[0] > left[2] + 0.25 && left[0] > left[1] + 0.25,
+        "left (positive) blob not red: {left:?}"
+    );
+    assert!(
+        right[2] > right[0] + 0.15,
+        "right (negative) blob not blue: {right:?}"
+    );
 }
 
 #[test]
@@ -136,7 +145,12 @@ fn bad_input_gives_one_error_line_and_no_screenshot() {
         (plain, "no `importance` field"),
         (garbage, "garbage.ply"),
     ] {
-        let run = bin().arg(&file).arg("--screenshot").arg(&out).output().unwrap();
+        let run = bin()
+            .arg(&file)
+            .arg("--screenshot")
+            .arg(&out)
+            .output()
+            .unwrap();
         assert_eq!(run.status.code(), Some(2));
         let stderr = String::from_utf8_lossy(&run.stderr);
         assert_eq!(stderr.lines().count(), 1, "{stderr}");
@@ -145,7 +159,12 @@ fn bad_input_gives_one_error_line_and_no_screenshot() {
     }
     // A mode the file has no data for is refused before anything is drawn.
     let file = explained_cloud(dir.path());
-    let run = bin().arg(&file).args(["--mode", "rgb", "--screenshot"]).arg(&out).output().unwrap();
+    let run = bin()
+        .arg(&file)
+        .args(["--mode", "rgb", "--screenshot"])
+        .arg(&out)
+        .output()
+        .unwrap();
     assert_eq!(run.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&run.stderr).contains("no data for mode rgb"));
     assert!(!out.exists());

@@ -1,4 +1,5 @@
-//! `pointlime evaluate`: faithfulness of each explanation method over test objects.
+//! `pointlime faithfulness` (formerly `evaluate`): how faithful each explanation method is over
+//! test objects.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -7,22 +8,24 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 
-use pointlime::dataset::Split;
-use pointlime::evaluate::{
-    check_methods, curve_panels, evaluate_object, markdown, summarise, Method, Randomisation,
+use pointlime::dataset::{Dataset, Split};
+use pointlime::explain::Method;
+use pointlime::faithfulness::plot::{curve_panels, write_png};
+use pointlime::faithfulness::{
+    check_methods, evaluate_object, markdown, summarise, Randomisation, Setup,
 };
-use pointlime::model::Backend;
+use pointlime::segment::Granularity;
+use pointlime::Classifier;
 
-use crate::SettingsArgs;
+use crate::args::{progress_bar, ModelArgs, SettingsArgs};
 
 #[derive(Args, Debug)]
-pub struct EvaluateArgs {
+pub struct FaithfulnessArgs {
     /// A labelled directory, a split manifest, or the DALES objects directory.
     #[arg(long)]
     data: PathBuf,
-    /// Model directory.
-    #[arg(long, default_value = "models/default", env = "POINTLIME_MODEL")]
-    model: PathBuf,
+    #[command(flatten)]
+    model: ModelArgs,
     /// Comma-separated methods: lime, kernelshap, occlusion, gradient, saliency.
     #[arg(
         long,
@@ -48,14 +51,15 @@ pub struct EvaluateArgs {
     settings: SettingsArgs,
 }
 
-pub fn evaluate(args: EvaluateArgs) -> Result<ExitCode> {
+pub fn run(args: FaithfulnessArgs) -> Result<ExitCode> {
     check_methods(&args.methods)?;
     let config = args.settings.resolve()?;
     if config.method != Method::Lime {
-        bail!("evaluate compares methods with --methods, not --method");
+        bail!("faithfulness compares methods with --methods, not --method");
     }
-    let (ds, model) =
-        crate::train_cmd::open_dataset_and_model(&args.data, &args.model, Backend::Flex)?;
+    let ds = Dataset::open_any(&args.data)?;
+    let model = args.model.load()?;
+    ds.check_classes(&args.model.model, model.class_names())?;
     let all_layers = model.layer_names();
     let seed = config.seed ^ 0xa11;
     let randomised = model.randomised(&all_layers, seed)?;
@@ -87,7 +91,15 @@ pub fn evaluate(args: EvaluateArgs) -> Result<ExitCode> {
     let n = args.n.min(test.len());
     let picked: Vec<_> = (0..n).map(|i| test[i * test.len() / n]).collect();
 
-    let bar = crate::progress_bar(n as u64, "objects");
+    let setup = Setup {
+        classifier: &model,
+        randomised: &randomised,
+        steps: &steps,
+        config: &config,
+        methods: &args.methods,
+        rounds: args.rounds,
+    };
+    let bar = progress_bar(n as u64, "objects");
     let start = Instant::now();
     let mut objects = Vec::new();
     for item in picked {
@@ -97,12 +109,7 @@ pub fn evaluate(args: EvaluateArgs) -> Result<ExitCode> {
             &cloud,
             &item.path.display().to_string(),
             &ds.class_names[item.class],
-            &model,
-            &randomised,
-            &steps,
-            &config,
-            &args.methods,
-            args.rounds,
+            &setup,
         )
         .with_context(|| item.path.display().to_string())?;
         objects.push(result);
@@ -114,12 +121,12 @@ pub fn evaluate(args: EvaluateArgs) -> Result<ExitCode> {
         "# pointlime evaluate: {} test objects of {}, model {}, {} segments, {} samples, seed {}",
         n,
         args.data.display(),
-        args.model.display(),
+        args.model.model.display(),
         match config.segments.target {
-            pointlime::segment::Target::Count(k) => k.to_string(),
-            pointlime::segment::Target::Resolution(r) => format!("{r} m resolution"),
+            Granularity::Count(k) => k.to_string(),
+            Granularity::Resolution(r) => format!("{r} m resolution"),
         },
-        config.lime.n_samples,
+        config.explainer.n_samples,
         config.seed
     );
     let md = markdown(&methods, lime.as_ref(), &header);
@@ -128,7 +135,7 @@ pub fn evaluate(args: EvaluateArgs) -> Result<ExitCode> {
         &args.out.join("evaluation.json"),
         &serde_json::json!({
             "data": args.data.display().to_string(),
-            "model": args.model.display().to_string(),
+            "model": args.model.name(),
             "settings": config,
             "randomised_layers": all_layers,
             "seconds": start.elapsed().as_secs_f64(),
@@ -138,13 +145,10 @@ pub fn evaluate(args: EvaluateArgs) -> Result<ExitCode> {
         }),
     )?;
     pointlime::io::write_text(&args.out.join("evaluation.md"), &md)?;
-    let score = match config.lime.output {
-        pointlime::classifier::Output::Probability => "probability",
-        pointlime::classifier::Output::Logit => "logit",
-    };
-    pointlime::plot::write_png(
+    let score = config.explainer.scoring.output.name();
+    write_png(
         &args.out.join("curves.png"),
-        &header.trim_start_matches("# "),
+        header.trim_start_matches("# "),
         &curve_panels(&objects, &args.methods, score),
         1400,
         560,

@@ -8,11 +8,12 @@ use clap::Args;
 use serde::Serialize;
 
 use pointlime::cloud::{FileFormat, PointCloud};
-use pointlime::model::{Backend, ModelConfig, PointNetClassifier, PointNetConfig};
-use pointlime::pipeline::{explain_cloud, ExplainConfig};
-use pointlime::segment::Target;
+use pointlime::explain::Scoring;
+use pointlime::model::{ModelConfig, PointNetClassifier, PointNetConfig};
+use pointlime::pipeline::{explain_cloud, ExplainConfig, Timings};
+use pointlime::segment::Granularity;
 
-use crate::ScoringArg;
+use crate::args::BackendArgs;
 
 #[derive(Args, Debug)]
 pub struct BenchArgs {
@@ -20,6 +21,8 @@ pub struct BenchArgs {
     /// weights do not change the time) with the shipped architecture, built for each N.
     #[arg(long)]
     model: Option<PathBuf>,
+    #[command(flatten)]
+    backend: BackendArgs,
     /// With no --model: add input and feature T-Nets (no exact max-pool path then).
     #[arg(long)]
     tnets: bool,
@@ -41,9 +44,9 @@ pub struct BenchArgs {
     /// Also vary one of N (1k–16k), K (20–200) and S (250–4000) at a time around the point above.
     #[arg(long)]
     ladder: bool,
-    /// Which scoring paths may be used.
-    #[arg(long, value_enum, default_value_t = ScoringArg::Auto)]
-    scoring: ScoringArg,
+    /// Which scoring paths may be used: auto, generic or full (see `explain --help`).
+    #[arg(long, default_value = "auto")]
+    scoring: Scoring,
     /// Measured runs per configuration; the median of each stage is reported. Each configuration
     /// first runs once more, unmeasured except for its total (the `first ms` column): that run
     /// pays for allocator growth and the backend's first-call set-up, as a one-off `explain` does.
@@ -77,12 +80,12 @@ struct Row {
     peak_rss_mib: Option<f64>,
 }
 
-pub fn bench(args: BenchArgs) -> Result<ExitCode> {
+pub fn run(args: BenchArgs) -> Result<ExitCode> {
     if args.repeat == 0 {
         bail!("--repeat must be at least 1");
     }
     let loaded = match &args.model {
-        Some(dir) => Some(PointNetClassifier::load(dir, Backend::Flex)?),
+        Some(dir) => Some(PointNetClassifier::load(dir, args.backend.backend)?),
         None => None,
     };
     let base_n = loaded
@@ -145,7 +148,7 @@ pub fn bench(args: BenchArgs) -> Result<ExitCode> {
                     .with_feature_tnet(args.tnets);
                 let names = ["building", "car", "fence", "pole", "tree"].map(String::from);
                 let config = ModelConfig::new(net, names.to_vec()).with_num_points(n);
-                fresh = PointNetClassifier::new(config, Backend::Flex, 0)?;
+                fresh = PointNetClassifier::new(config, args.backend.backend, 0)?;
                 &fresh
             }
         };
@@ -162,16 +165,16 @@ pub fn bench(args: BenchArgs) -> Result<ExitCode> {
             }
         };
         let mut config = ExplainConfig::default();
-        config.segments.target = Target::Count(k);
-        config.lime.n_samples = s;
-        config.lime.scoring = args.scoring.into();
+        config.segments.target = Granularity::Count(k);
+        config.explainer.n_samples = s;
+        config.explainer.scoring.path = args.scoring;
         let config = config.seeded();
         let run = || explain_cloud(cloud, "bench".as_ref(), model, "bench", &config, 0, None);
         let first_run_total_ms = run()?.report.timings.total * 1e3;
         let runs = (0..args.repeat)
             .map(|_| run())
             .collect::<Result<Vec<_>, _>>()?;
-        let median = |f: &dyn Fn(&pointlime::pipeline::Timings) -> f64| {
+        let median = |f: &dyn Fn(&Timings) -> f64| {
             let mut v: Vec<f64> = runs.iter().map(|r| f(&r.report.timings)).collect();
             v.sort_by(f64::total_cmp);
             v[v.len() / 2] * 1e3
@@ -188,10 +191,7 @@ pub fn bench(args: BenchArgs) -> Result<ExitCode> {
             segments: runs[0].report.segments.len(),
             samples: s,
             scan_points: cloud.len(),
-            scoring: serde_json::to_value(cost.scoring)?
-                .as_str()
-                .unwrap_or_default()
-                .to_string(),
+            scoring: cost.scoring.name().to_string(),
             segmentation_ms: median(&|t| t.segmentation),
             sampling_ms,
             inference_ms,

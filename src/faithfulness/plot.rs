@@ -1,12 +1,15 @@
 //! PNG line charts (plotters is named only here): side-by-side panels of named curves, used for
-//! the deletion and insertion curves of `pointlime evaluate`.
+//! the deletion and insertion curves of `pointlime faithfulness`.
 
 use std::path::Path;
 use std::sync::Once;
 
 use plotters::prelude::*;
 
+use super::curves::{mean_curve, Curves};
+use super::object::ObjectResult;
 use crate::error::{Error, Result};
+use crate::explain::Method;
 
 /// One curve of a panel.
 #[derive(Debug, Clone, PartialEq)]
@@ -60,15 +63,20 @@ fn register_font() -> Result<()> {
 /// # Errors
 /// [`Error::Io`] when the file cannot be written; [`Error::Config`] for no panels or a drawing
 /// failure.
-pub fn write_png(path: &Path, title: &str, panels: &[Panel], width: u32, height: u32) -> Result<()> {
+pub fn write_png(
+    path: &Path,
+    title: &str,
+    panels: &[Panel],
+    width: u32,
+    height: u32,
+) -> Result<()> {
     if panels.is_empty() {
         return Err(Error::Config("a chart needs at least one panel".into()));
     }
     register_font()?;
     crate::io::write_atomic_at(path, ".png", |tmp| {
-        draw(tmp, title, panels, width, height).map_err(|e| {
-            Error::Config(format!("{}: cannot draw the chart: {e}", path.display()))
-        })
+        draw(tmp, title, panels, width, height)
+            .map_err(|e| Error::Config(format!("{}: cannot draw the chart: {e}", path.display())))
     })
 }
 
@@ -136,10 +144,66 @@ fn y_range(panel: &Panel) -> (f64, f64) {
         .iter()
         .flat_map(|s| s.points.iter().map(|p| p.1))
         .filter(|y| y.is_finite())
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), y| (l.min(y), h.max(y)));
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), y| {
+            (l.min(y), h.max(y))
+        });
     if !lo.is_finite() {
         return (0.0, 1.0);
     }
     let pad = ((hi - lo) * 0.05).max(1e-3);
     (lo - pad, hi + pad)
+}
+/// Deletion and insertion panels: each method's mean curve over `objects`, and the random
+/// orders' mean curve as the reference. `score` names the explained score for the y axis.
+pub fn curve_panels(objects: &[ObjectResult], methods: &[Method], score: &str) -> Vec<Panel> {
+    // Enough steps to pass through every segment fraction of the largest segmentation.
+    let n = objects.iter().map(|o| o.segments).max().unwrap_or(1) * 4 + 1;
+    let panel = |deletion: bool| {
+        let pick = |c: &'_ Curves| -> Vec<f64> {
+            if deletion {
+                c.deletion.clone()
+            } else {
+                c.insertion.clone()
+            }
+        };
+        let mut series: Vec<Series> = methods
+            .iter()
+            .map(|&m| {
+                let curves: Vec<Vec<f64>> = objects
+                    .iter()
+                    .flat_map(|o| o.methods.iter().filter(|r| r.method == m))
+                    .map(|r| pick(&r.curves))
+                    .collect();
+                Series {
+                    name: m.name().to_string(),
+                    points: mean_curve(curves.iter().map(Vec::as_slice), n),
+                    reference: false,
+                }
+            })
+            .collect();
+        let random: Vec<Vec<f64>> = objects.iter().map(|o| pick(&o.random_curves)).collect();
+        series.push(Series {
+            name: "random order".into(),
+            points: mean_curve(random.iter().map(Vec::as_slice), n),
+            reference: true,
+        });
+        Panel {
+            title: if deletion {
+                "Deletion: most important supervoxels removed first (lower is better)".into()
+            } else {
+                "Insertion: most important supervoxels kept first (higher is better)".into()
+            },
+            x_label: if deletion {
+                "fraction of supervoxels removed".into()
+            } else {
+                "fraction of supervoxels kept".into()
+            },
+            y_label: format!(
+                "{score} of the explained class (mean over {} objects)",
+                objects.len()
+            ),
+            series,
+        }
+    };
+    vec![panel(true), panel(false)]
 }

@@ -1,0 +1,201 @@
+//! Flags shared by several commands, declared once and flattened into each.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use pointlime::classifier::{Classifier, Output};
+use pointlime::explain::{Method, Scoring, Targets};
+use pointlime::model::{Backend, PointNetClassifier};
+use pointlime::perturb::Removal;
+use pointlime::pipeline::ExplainConfig;
+use pointlime::segment::Granularity;
+
+/// Which backend runs the network.
+#[derive(Args, Debug, Clone)]
+pub struct BackendArgs {
+    /// Inference backend: flex (pure-Rust CPU), ndarray (CPU) or wgpu (GPU; needs pointlime
+    /// built with `--features wgpu`).
+    #[arg(long, default_value = "flex")]
+    pub backend: Backend,
+}
+
+/// The model every model-loading command takes.
+#[derive(Args, Debug, Clone)]
+pub struct ModelArgs {
+    /// Model directory (config.json + weights.bpk).
+    #[arg(long, default_value = "models/default", env = "POINTLIME_MODEL")]
+    pub model: PathBuf,
+    #[command(flatten)]
+    pub backend: BackendArgs,
+}
+
+impl ModelArgs {
+    /// Loads the model on the chosen backend.
+    pub fn load(&self) -> Result<PointNetClassifier> {
+        Ok(PointNetClassifier::load(&self.model, self.backend.backend)?)
+    }
+
+    /// The model's name in reports: its directory as given.
+    pub fn name(&self) -> String {
+        self.model.display().to_string()
+    }
+}
+
+/// Explanation settings shared by `explain`, `batch` and `faithfulness`.
+#[derive(Args, Debug)]
+pub struct SettingsArgs {
+    /// Settings file (JSON, the `settings` object of a report); flags override it.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Explanation method [default: lime]: lime, kernelshap (Shapley values, --samples
+    /// coalitions), occlusion (leave one supervoxel out), gradient (‖∂score/∂xyz‖ per point,
+    /// summed per supervoxel) or saliency (Zheng et al. 2019, per point, summed per supervoxel).
+    #[arg(long)]
+    method: Option<Method>,
+    /// Target number of supervoxels [default: 50].
+    #[arg(long, conflicts_with = "resolution")]
+    segments: Option<usize>,
+    /// Supervoxel seed resolution in metres, instead of a count.
+    #[arg(long)]
+    resolution: Option<f64>,
+    /// Perturbed samples, the unperturbed one included (KernelSHAP: coalitions) [default: 1000].
+    #[arg(long)]
+    samples: Option<usize>,
+    /// Seed for every random step [default: 0].
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Explain the k most probable classes from the same samples.
+    #[arg(long)]
+    top_labels: Option<usize>,
+    /// Score explained [default: logit]: logit (the class logit) or probability (its softmax
+    /// probability, which saturates near 1 on a confident model, so removals barely move it).
+    #[arg(long)]
+    output: Option<Output>,
+    /// Same as `--output logit` (the default since the faithfulness evaluation of issue #6).
+    #[arg(long, hide = true, conflicts_with = "output")]
+    logit: bool,
+    /// What happens to removed supervoxels [default: drop]: drop (removed, the cloud refilled
+    /// with kept points) or centroid (moved onto the cloud's centre).
+    #[arg(long)]
+    removal: Option<Removal>,
+    /// Probability that a supervoxel is kept in a sample [default: 0.5].
+    #[arg(long)]
+    keep_probability: Option<f64>,
+    /// Clouds per classifier call [default: 32]; results do not depend on it.
+    #[arg(long)]
+    batch_size: Option<usize>,
+    /// Never use the exact max-pool shortcut: run the whole network on every perturbed cloud
+    /// (same scores up to float rounding, much slower). Same as `--scoring generic`.
+    #[arg(long, conflicts_with = "scoring")]
+    brute_force: bool,
+    /// Which scoring paths may be used [default: auto]: auto (the exact max-pool path when the
+    /// model has one, else generic), generic (the whole network per sample, fed only its kept
+    /// points when that is exact) or full (every sample as a full N-point cloud: the reference).
+    #[arg(long)]
+    scoring: Option<Scoring>,
+    /// Double the samples, from --samples, until the top-5 supervoxels (in order) stop changing,
+    /// up to this many samples (16000 when given without a value).
+    #[arg(long, num_args = 0..=1, default_missing_value = "16000", value_name = "MAX")]
+    auto_samples: Option<usize>,
+    /// Drop points with NaN/Inf coordinates instead of failing.
+    #[arg(long)]
+    drop_invalid: bool,
+}
+
+impl SettingsArgs {
+    /// The settings file, if any, overridden by the flags, with stage seeds derived and checked.
+    pub fn resolve(&self) -> Result<ExplainConfig> {
+        let mut config: ExplainConfig = match &self.config {
+            Some(p) => {
+                let text = std::fs::read_to_string(p).with_context(|| p.display().to_string())?;
+                serde_json::from_str(&text)
+                    .with_context(|| format!("{}: invalid settings", p.display()))?
+            }
+            None => ExplainConfig::default(),
+        };
+        let explainer = &mut config.explainer;
+        if let Some(k) = self.segments {
+            config.segments.target = Granularity::Count(k);
+        }
+        if let Some(r) = self.resolution {
+            config.segments.target = Granularity::Resolution(r);
+        }
+        if let Some(s) = self.samples {
+            explainer.n_samples = s;
+        }
+        if let Some(s) = self.seed {
+            config.seed = s;
+        }
+        if self.logit {
+            explainer.scoring.output = Output::Logit;
+        }
+        if let Some(o) = self.output {
+            explainer.scoring.output = o;
+        }
+        if let Some(r) = self.removal {
+            explainer.scoring.removal = r;
+        }
+        if let Some(p) = self.keep_probability {
+            explainer.lime.keep_probability = p;
+        }
+        if let Some(b) = self.batch_size {
+            explainer.scoring.batch_size = b;
+        }
+        if self.brute_force {
+            explainer.scoring.path = Scoring::Generic;
+        }
+        if let Some(s) = self.scoring {
+            explainer.scoring.path = s;
+        }
+        if self.auto_samples.is_some() {
+            explainer.lime.auto_samples_max = self.auto_samples;
+        }
+        if let Some(k) = self.top_labels {
+            config.targets = Targets::Top(k);
+        }
+        config.drop_invalid |= self.drop_invalid;
+        if let Some(m) = self.method {
+            config.method = m;
+        }
+        let config = config.seeded();
+        config.validate()?;
+        Ok(config)
+    }
+}
+
+/// A progress bar on stderr, hidden when stderr is not a terminal.
+pub fn progress_bar(len: u64, what: &str) -> ProgressBar {
+    let bar = ProgressBar::new(len);
+    if !std::io::stderr().is_terminal() {
+        bar.set_draw_target(ProgressDrawTarget::hidden());
+    }
+    bar.set_style(
+        ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} ({per_sec}, eta {eta})")
+            .expect("static template")
+            .progress_chars("=> "),
+    );
+    bar.set_message(what.to_string());
+    bar
+}
+
+/// A class of `model` by name (any case) or index.
+pub fn class_index(model: &dyn Classifier, name_or_index: &str) -> Result<usize> {
+    let names = model.class_names();
+    if let Some(i) = names
+        .iter()
+        .position(|n| n.eq_ignore_ascii_case(name_or_index))
+    {
+        return Ok(i);
+    }
+    match name_or_index.parse::<usize>() {
+        Ok(i) if i < names.len() => Ok(i),
+        _ => bail!(
+            "unknown target {name_or_index:?}: the model's classes are {}",
+            names.join(", ")
+        ),
+    }
+}

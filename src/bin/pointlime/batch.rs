@@ -1,0 +1,150 @@
+//! `pointlime batch` and `pointlime merge`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+
+use pointlime::batch::{self, Job, Shard, Status};
+use pointlime::io::WriteOptions;
+
+use crate::args::{progress_bar, ModelArgs, SettingsArgs};
+
+#[derive(Args, Debug)]
+pub struct BatchArgs {
+    /// Directory searched recursively for .ply, .las, .laz, .xyz, .txt and .pts scans (hidden
+    /// files and directories are left out).
+    input: PathBuf,
+    /// Output directory: per-scan outputs mirror the input tree, plus summary.csv and
+    /// summary.jsonl (summary.shard-I-of-N.* with --shard).
+    #[arg(long)]
+    out: PathBuf,
+    #[command(flatten)]
+    model: ModelArgs,
+    /// Classify only: no explanation, no explained scans.
+    #[arg(long)]
+    no_explain: bool,
+    /// Scans processed at once [default: the thread count]. They share one pool of --threads
+    /// threads with the model's own parallel work, so the cores are never oversubscribed.
+    #[arg(long)]
+    jobs: Option<usize>,
+    /// Skip scans whose outputs are complete and were made with the same model and settings.
+    #[arg(long)]
+    resume: bool,
+    /// Process only slice INDEX of COUNT (0 <= INDEX < COUNT) of the sorted file list.
+    #[arg(long)]
+    shard: Option<Shard>,
+    #[command(flatten)]
+    settings: SettingsArgs,
+    /// Write PLY as ascii instead of binary little-endian.
+    #[arg(long)]
+    ascii: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct MergeArgs {
+    /// Shard summaries (summary.shard-I-of-N.jsonl).
+    #[arg(required = true)]
+    summaries: Vec<PathBuf>,
+    /// Directory for the merged summary.csv and summary.jsonl.
+    #[arg(long)]
+    out: PathBuf,
+}
+
+pub fn run(args: BatchArgs) -> Result<ExitCode> {
+    let config = args.settings.resolve()?;
+    if !args.input.is_dir() {
+        bail!("{}: not a directory", args.input.display());
+    }
+    std::fs::create_dir_all(&args.out).with_context(|| args.out.display().to_string())?;
+    let model = args.model.load()?;
+    let model_name = args.model.name();
+    let mut files = batch::discover(&args.input, Some(&args.out))?;
+    if let Some(shard) = args.shard {
+        files = shard.select(&files);
+    }
+    let job = Job {
+        input_root: &args.input,
+        out_root: &args.out,
+        classifier: &model,
+        model_name: &model_name,
+        config: &config,
+        explain: !args.no_explain,
+        write: WriteOptions { ascii: args.ascii },
+    };
+    let stop = batch::stop_on_interrupt()?;
+
+    let start = Instant::now();
+    let bar = progress_bar(files.len() as u64, "scans");
+    let workers = args.jobs.unwrap_or_else(rayon::current_num_threads);
+    let outcome = batch::run(&job, &files, workers, args.resume, &stop, &|record| {
+        if let Some(e) = &record.error {
+            let what = if record.status == Status::Skipped {
+                "skipped"
+            } else {
+                "error"
+            };
+            bar.suspend(|| eprintln!("{what}: {}", e.replace('\n', " ")));
+        }
+        bar.inc(1);
+    });
+    bar.finish_and_clear();
+
+    let stem = Shard::summary_stem(args.shard);
+    let csv = args.out.join(format!("{stem}.csv"));
+    batch::write_summary(
+        &outcome.records,
+        &csv,
+        &args.out.join(format!("{stem}.jsonl")),
+    )?;
+    let secs = start.elapsed().as_secs_f64();
+    let done = outcome.records.len() - outcome.resumed;
+    println!(
+        "{} scans: {} ok, {} failed, {} skipped, {} already done; {:.1} s ({:.1} scans/min); summary in {}",
+        outcome.records.len(),
+        outcome.count(Status::Ok),
+        outcome.count(Status::Failed),
+        outcome.count(Status::Skipped),
+        outcome.resumed,
+        secs,
+        done as f64 / secs * 60.0,
+        csv.display()
+    );
+    if outcome.interrupted {
+        eprintln!(
+            "interrupted after {} of {} scans; run again with --resume to finish",
+            outcome.records.len(),
+            files.len()
+        );
+        return Ok(ExitCode::from(130));
+    }
+    Ok(if outcome.count(Status::Failed) > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+pub fn merge(args: MergeArgs) -> Result<ExitCode> {
+    let parts = args
+        .summaries
+        .iter()
+        .map(|p| batch::read_summary(p))
+        .collect::<pointlime::Result<Vec<_>>>()?;
+    let merged = batch::merge(parts)?;
+    std::fs::create_dir_all(&args.out).with_context(|| args.out.display().to_string())?;
+    batch::write_summary(
+        &merged,
+        &args.out.join("summary.csv"),
+        &args.out.join("summary.jsonl"),
+    )?;
+    println!(
+        "merged {} summaries: {} scans into {}",
+        args.summaries.len(),
+        merged.len(),
+        args.out.join("summary.csv").display()
+    );
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,124 @@
+//! `pointlime explain`.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{bail, Result};
+use clap::Args;
+use indicatif::ProgressDrawTarget;
+
+use pointlime::cloud::FileFormat;
+use pointlime::explain::{Method, Targets};
+use pointlime::io::{self, WriteOptions};
+use pointlime::pipeline::{default_output, default_report, explain_cloud};
+
+use crate::args::{class_index, progress_bar, ModelArgs, SettingsArgs};
+
+#[derive(Args, Debug)]
+pub struct ExplainArgs {
+    /// The scan: .ply, .las, .laz, .xyz, .txt or .pts.
+    input: PathBuf,
+    #[command(flatten)]
+    model: ModelArgs,
+    #[command(flatten)]
+    settings: SettingsArgs,
+    /// Class to explain, by name or index [default: the predicted class].
+    #[arg(long, conflicts_with = "top_labels")]
+    target: Option<String>,
+    /// Output scan (.ply, .las, .laz) [default: INPUT's stem + .explained + its format; .ply for
+    /// text].
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Output report [default: the output scan's stem + .json].
+    #[arg(long)]
+    report: Option<PathBuf>,
+    /// Write PLY as ascii instead of binary little-endian.
+    #[arg(long)]
+    ascii: bool,
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
+}
+
+pub fn run(args: ExplainArgs) -> Result<ExitCode> {
+    let mut config = args.settings.resolve()?;
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| default_output(&args.input));
+    let out_format = io::format_of(&out)?;
+    let report_path = args.report.clone().unwrap_or_else(|| default_report(&out));
+    if same_file(&out, &args.input) || same_file(&report_path, &args.input) {
+        bail!(
+            "{}: refusing to overwrite the input file",
+            args.input.display()
+        );
+    }
+    if matches!(out_format, FileFormat::Xyz) {
+        bail!(
+            "{}: explained clouds are written as .ply, .las or .laz",
+            out.display()
+        );
+    }
+
+    let model = args.model.load()?;
+    if let Some(t) = &args.target {
+        config.targets = Targets::Classes(vec![class_index(&model, t)?]);
+    }
+    let mut cloud = io::read(&args.input)?;
+    let dropped = cloud.validate(&args.input, config.drop_invalid)?;
+    if dropped > 0 {
+        eprintln!(
+            "warning: {}: dropped {dropped} points with NaN or infinite coordinates",
+            args.input.display()
+        );
+    }
+
+    let bar = progress_bar(config.explainer.n_samples as u64, "sampling");
+    if config.method != Method::Lime {
+        bar.set_draw_target(ProgressDrawTarget::hidden());
+    }
+    let ticker = bar.clone();
+    let tick = move |n: usize| ticker.inc(n as u64);
+    let explained = explain_cloud(
+        &cloud,
+        &args.input,
+        &model,
+        &args.model.name(),
+        &config,
+        dropped,
+        Some(&tick),
+    )?;
+    bar.finish_and_clear();
+
+    io::write(
+        &out,
+        &explained.annotate(&cloud),
+        WriteOptions { ascii: args.ascii },
+    )?;
+    io::write_json(&report_path, &explained.report)?;
+
+    let r = &explained.report;
+    let e = &r.explanations[0];
+    let fit = match e.r2 {
+        Some(r2) => format!(", R² = {r2:.3}"),
+        None => String::new(),
+    };
+    println!(
+        "{}: predicted {} (p = {:.3}); explained {} by {} with {} segments, {} samples{fit}, in {:.2} s",
+        args.input.display(),
+        r.predicted_name,
+        r.probabilities[r.predicted],
+        e.target_name,
+        e.method,
+        r.segments.len(),
+        e.n_samples,
+        r.timings.total
+    );
+    println!("wrote {} and {}", out.display(), report_path.display());
+    Ok(ExitCode::SUCCESS)
+}

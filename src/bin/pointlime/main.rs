@@ -1,0 +1,124 @@
+//! The `pointlime` command: parse flags, call the library, print. One file per command.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod accuracy;
+mod args;
+mod batch;
+mod bench;
+mod explain;
+mod faithfulness;
+mod info;
+mod manifest;
+mod train;
+mod view;
+
+/// Explain 3D point-cloud classifiers with LIME over supervoxels.
+#[derive(Parser, Debug)]
+#[command(name = "pointlime", version, about)]
+struct Cli {
+    /// Worker threads (default: all cores). Results are the same for any value.
+    #[arg(long, global = true)]
+    threads: Option<usize>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Explain a classifier's decision on one scan: writes the scan with per-point `importance`
+    /// and `segment` fields, and a JSON report.
+    Explain(explain::ExplainArgs),
+    /// Print a scan's format, point count, bounds and attributes.
+    Info(info::InfoArgs),
+    /// Train a PointNet on a labelled directory or a split manifest.
+    Train(train::TrainArgs),
+    /// Measure a model's classification accuracy on the test split of a dataset.
+    #[command(alias = "eval")]
+    Accuracy(accuracy::AccuracyArgs),
+    /// Write a DALES-objects split manifest (CSV: path,class,split).
+    Manifest(manifest::ManifestArgs),
+    /// Classify and explain every scan under a directory, in parallel, resumably, with a summary
+    /// table.
+    Batch(batch::BatchArgs),
+    /// Join shard summaries of `batch --shard` into one.
+    Merge(batch::MergeArgs),
+    /// Time each stage of an explanation (segmentation, sampling, inference, fit) over sizes.
+    Bench(bench::BenchArgs),
+    /// Open an explained scan in the 3D viewer (runs `pointlime-view`, from the `viewer/` crate,
+    /// with these arguments; see `pointlime-view --help`).
+    View(view::ViewArgs),
+    /// Measure how faithful each explanation method is over test objects: deletion and insertion
+    /// curves against random orders, and LIME's held-out R², seed stability and randomised-model
+    /// check.
+    #[command(alias = "evaluate")]
+    Faithfulness(faithfulness::FaithfulnessArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Some(n) = cli.threads {
+        if let Err(e) = rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build_global()
+        {
+            eprintln!("error: cannot set {n} threads: {e}");
+            return ExitCode::from(2);
+        }
+    }
+    // A panic is a bug, never an answer to bad input. The library turns panics inside format
+    // crates into errors, so the hook only records the message; one that reaches here is printed
+    // as one line.
+    std::panic::set_hook(Box::new(|info| {
+        let msg = pointlime::error::panic_message(info.payload()).unwrap_or_default();
+        let place = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        *LAST_PANIC.lock().unwrap_or_else(|e| e.into_inner()) = Some(format!("{msg}{place}"));
+    }));
+    match std::panic::catch_unwind(|| run(cli.command)) {
+        Ok(Ok(code)) => code,
+        Ok(Err(e)) => {
+            eprintln!("error: {}", one_line(&e));
+            ExitCode::from(2)
+        }
+        Err(_) => {
+            let msg = LAST_PANIC
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .take()
+                .unwrap_or_default();
+            eprintln!("error: internal error (please report): {msg}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+static LAST_PANIC: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+
+/// The error and its causes on one line.
+fn one_line(e: &anyhow::Error) -> String {
+    e.chain()
+        .map(|c| c.to_string())
+        .collect::<Vec<_>>()
+        .join(": ")
+        .replace('\n', " ")
+}
+
+fn run(command: Command) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Explain(a) => explain::run(a),
+        Command::Info(a) => info::run(a),
+        Command::Train(a) => train::run(a),
+        Command::Accuracy(a) => accuracy::run(a),
+        Command::Manifest(a) => manifest::run(a),
+        Command::Batch(a) => batch::run(a),
+        Command::Merge(a) => batch::merge(a),
+        Command::Bench(a) => bench::run(a),
+        Command::Faithfulness(a) => faithfulness::run(a),
+        Command::View(a) => view::run(a),
+    }
+}

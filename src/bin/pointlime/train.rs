@@ -1,0 +1,147 @@
+//! `pointlime train`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use clap::Args;
+
+use pointlime::cloud::Normalisation;
+use pointlime::dataset::{self, Dataset, Split};
+use pointlime::model::train::{train, Event, TrainConfig};
+use pointlime::model::{ModelConfig, PointNetConfig};
+use pointlime::Classifier;
+
+use crate::args::progress_bar;
+
+#[derive(Args, Debug)]
+pub struct TrainArgs {
+    /// Dataset: a labelled directory (DIR/<class>/<file>) or a manifest CSV (path,class,split).
+    #[arg(long)]
+    data: PathBuf,
+    /// Output model directory.
+    #[arg(long)]
+    out: PathBuf,
+    #[arg(long, default_value_t = 40)]
+    epochs: usize,
+    #[arg(long, default_value_t = 32)]
+    batch_size: usize,
+    #[arg(long, default_value_t = 1e-3)]
+    learning_rate: f64,
+    #[arg(long, default_value_t = 1e-4)]
+    weight_decay: f32,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Points per cloud the network takes.
+    #[arg(long, default_value_t = 1024)]
+    points: usize,
+    /// Shared per-point layer widths, comma-separated.
+    #[arg(long, default_value = "64,64,64,128,1024", value_delimiter = ',')]
+    point_layers: Vec<usize>,
+    /// Head layer widths, comma-separated.
+    #[arg(long, default_value = "512,256", value_delimiter = ',')]
+    head_layers: Vec<usize>,
+    /// Add input and feature T-Nets (the model is then not max-pool separable).
+    #[arg(long)]
+    tnets: bool,
+    /// Normalise to the unit sphere instead of keeping metric scale (centroid, 10 m per unit).
+    #[arg(long)]
+    unit_sphere: bool,
+    /// Probability that a training cloud loses random supervoxels (0 = off).
+    #[arg(long, default_value_t = 0.0)]
+    supervoxel_dropout: f64,
+    /// Continue from OUT/checkpoint.
+    #[arg(long)]
+    resume: bool,
+    /// Use only the first N training objects per class (for quick runs and tests).
+    #[arg(long)]
+    limit_per_class: Option<usize>,
+}
+
+pub fn run(args: TrainArgs) -> Result<ExitCode> {
+    let ds = Dataset::open_any(&args.data)?;
+    let mut train_items = ds.split(Split::Train);
+    if let Some(limit) = args.limit_per_class {
+        let mut taken = vec![0usize; ds.class_names.len()];
+        train_items.retain(|i| {
+            taken[i.class] += 1;
+            taken[i.class] <= limit
+        });
+    }
+    let test_items = ds.split(Split::Test);
+    let normalisation = if args.unit_sphere {
+        Normalisation::UnitSphere
+    } else {
+        Normalisation::Metric {
+            metres_per_unit: 10.0,
+        }
+    };
+    let network = PointNetConfig::new(ds.class_names.len())
+        .with_point_layers(args.point_layers.clone())
+        .with_head_layers(args.head_layers.clone())
+        .with_input_tnet(args.tnets)
+        .with_feature_tnet(args.tnets);
+    let model_config = ModelConfig::new(network, ds.class_names.clone())
+        .with_num_points(args.points)
+        .with_normalisation(normalisation);
+    let mut config = TrainConfig {
+        epochs: args.epochs,
+        batch_size: args.batch_size,
+        learning_rate: args.learning_rate,
+        weight_decay: args.weight_decay,
+        seed: args.seed,
+        ..TrainConfig::default()
+    };
+    config.augment.supervoxel_dropout = args.supervoxel_dropout;
+    let segments = (args.supervoxel_dropout > 0.0).then_some(50);
+
+    let t0 = Instant::now();
+    eprintln!(
+        "loading {} training and {} test objects",
+        train_items.len(),
+        test_items.len()
+    );
+    let train_set = dataset::prepare(&train_items, normalisation, segments, args.seed)?;
+    let test_set = dataset::prepare(&test_items, normalisation, None, args.seed)?;
+    eprintln!("loaded in {:.1} s", t0.elapsed().as_secs_f64());
+
+    let bar = progress_bar(0, "epoch");
+    let epochs = args.epochs;
+    let model = train(
+        model_config,
+        &config,
+        &train_set,
+        &test_set,
+        &args.out,
+        args.resume,
+        |event| {
+            match event {
+            Event::Batch { done, total, loss, accuracy } => {
+                bar.set_length(total as u64);
+                bar.set_position(done as u64);
+                bar.set_message(format!("loss {loss:.3} acc {accuracy:.3}"));
+            }
+            Event::Epoch(log) => bar.suspend(|| {
+                eprintln!(
+                    "epoch {}/{epochs}: lr {:.2e} loss {:.4} train acc {:.3} test OA {:.3} mAcc {:.3} ({:.1} s)",
+                    log.epoch, log.learning_rate, log.train_loss, log.train_accuracy, log.test_overall_accuracy, log.test_mean_class_accuracy, log.seconds
+                )
+            }),
+        }
+        },
+    )?;
+    bar.finish_and_clear();
+    std::fs::write(
+        args.out.join("training.json"),
+        serde_json::to_string_pretty(&config)?,
+    )
+    .with_context(|| args.out.display().to_string())?;
+    println!(
+        "saved {} ({} classes) in {:.1} s",
+        args.out.display(),
+        model.class_names().len(),
+        t0.elapsed().as_secs_f64()
+    );
+    Ok(ExitCode::SUCCESS)
+}

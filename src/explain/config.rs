@@ -1,0 +1,198 @@
+//! The settings every explainer takes, and how they are written in reports.
+
+use serde::{Deserialize, Serialize};
+
+use super::input::Input;
+use super::score::{Scoring, ScoringConfig};
+use crate::classifier::Output;
+use crate::error::{Error, Result};
+use crate::perturb::Removal;
+
+/// Settings of every explainer.
+///
+/// Serialised flat, as the `lime` object of a report's settings, in the layout reports have
+/// always had, so that settings files written by earlier versions keep loading and reports stay
+/// comparable across versions.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// Model evaluations a sampling method may spend: LIME's samples (the unperturbed one
+    /// included) and KernelSHAP's coalitions beyond the full and empty ones. By default, 1000
+    /// (lime_image).
+    pub n_samples: usize,
+    /// Seed of LIME's masks and KernelSHAP's coalitions. By default, 0.
+    pub seed: u64,
+    /// LIME's own settings.
+    pub lime: LimeConfig,
+    /// How masks are scored, for every method.
+    pub scoring: ScoringConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            n_samples: 1000,
+            seed: 0,
+            lime: LimeConfig::default(),
+            scoring: ScoringConfig::default(),
+        }
+    }
+}
+
+impl Config {
+    /// Checks the settings and the input once, before any work: every method starts with this.
+    ///
+    /// # Errors
+    /// As [`Config::validate`] and [`Input::check`].
+    pub fn check(&self, input: &Input) -> Result<()> {
+        self.validate()?;
+        input.check()
+    }
+
+    /// Checks the settings once, before any work.
+    ///
+    /// # Errors
+    /// [`Error::Config`] for values out of range.
+    pub fn validate(&self) -> Result<()> {
+        if self.n_samples < 2 {
+            return Err(Error::Config(format!(
+                "samples must be at least 2, got {}",
+                self.n_samples
+            )));
+        }
+        self.lime.validate()?;
+        self.scoring.validate()?;
+        if self
+            .lime
+            .auto_samples_max
+            .is_some_and(|m| m < self.n_samples)
+        {
+            return Err(Error::Config(format!(
+                "the auto-samples cap must be at least the {} starting samples",
+                self.n_samples
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// The serialised form of [`Config`] (see there).
+#[derive(Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct ConfigFile {
+    n_samples: usize,
+    keep_probability: f64,
+    kernel_width: f64,
+    ridge_alpha: f64,
+    removal: Removal,
+    output: Output,
+    batch_size: usize,
+    seed: u64,
+    scoring: Scoring,
+    auto_samples_max: Option<usize>,
+}
+
+impl Default for ConfigFile {
+    fn default() -> Self {
+        ConfigFile::from(&Config::default())
+    }
+}
+
+impl From<&Config> for ConfigFile {
+    fn from(c: &Config) -> Self {
+        ConfigFile {
+            n_samples: c.n_samples,
+            keep_probability: c.lime.keep_probability,
+            kernel_width: c.lime.kernel_width,
+            ridge_alpha: c.lime.ridge_alpha,
+            removal: c.scoring.removal,
+            output: c.scoring.output,
+            batch_size: c.scoring.batch_size,
+            seed: c.seed,
+            scoring: c.scoring.path,
+            auto_samples_max: c.lime.auto_samples_max,
+        }
+    }
+}
+
+impl Serialize for Config {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        ConfigFile::from(self).serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Config {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let f = ConfigFile::deserialize(d)?;
+        Ok(Config {
+            n_samples: f.n_samples,
+            seed: f.seed,
+            lime: LimeConfig {
+                keep_probability: f.keep_probability,
+                kernel_width: f.kernel_width,
+                ridge_alpha: f.ridge_alpha,
+                auto_samples_max: f.auto_samples_max,
+            },
+            scoring: ScoringConfig {
+                removal: f.removal,
+                output: f.output,
+                batch_size: f.batch_size,
+                path: f.scoring,
+            },
+        })
+    }
+}
+
+/// LIME's own settings; the sample count, seed and scoring are every method's ([`Config`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LimeConfig {
+    /// Probability that a segment is kept in a sample. By default, 0.5.
+    pub keep_probability: f64,
+    /// Kernel width on cosine distance. By default, 0.25 (lime_image).
+    pub kernel_width: f64,
+    /// Ridge penalty. By default, 1.0 (lime_base).
+    pub ridge_alpha: f64,
+    /// `--auto-samples`: double the sample count, from [`Config::n_samples`], until the top-5
+    /// segments (in order) of every explained class are the same as at the previous count, or
+    /// this many samples are reached. Off (`None`) by default.
+    pub auto_samples_max: Option<usize>,
+}
+
+impl Default for LimeConfig {
+    fn default() -> Self {
+        LimeConfig {
+            keep_probability: 0.5,
+            kernel_width: 0.25,
+            ridge_alpha: 1.0,
+            auto_samples_max: None,
+        }
+    }
+}
+
+impl LimeConfig {
+    /// Checks the settings once, before any work.
+    ///
+    /// # Errors
+    /// [`Error::Config`] for values out of range.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |m: String| Err(Error::Config(m));
+        if !(self.keep_probability > 0.0 && self.keep_probability < 1.0) {
+            return bad(format!(
+                "keep probability must be in (0, 1), got {}",
+                self.keep_probability
+            ));
+        }
+        if !(self.kernel_width > 0.0 && self.kernel_width.is_finite()) {
+            return bad(format!(
+                "kernel width must be positive, got {}",
+                self.kernel_width
+            ));
+        }
+        if !(self.ridge_alpha >= 0.0 && self.ridge_alpha.is_finite()) {
+            return bad(format!(
+                "ridge alpha must be non-negative, got {}",
+                self.ridge_alpha
+            ));
+        }
+        Ok(())
+    }
+}

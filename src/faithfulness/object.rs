@@ -1,0 +1,264 @@
+//! Every faithfulness measurement on one object.
+
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+
+use super::curves::{curves, random_order_curves, Curves};
+use super::stability::{spearman, top_k_jaccard};
+use super::surrogate::{bootstrap_std, held_out_r2};
+use crate::classifier::{Classifier, Output};
+use crate::cloud::PointCloud;
+use crate::error::Result;
+use crate::explain::{attribute, lime::lime, Method, Targets};
+use crate::pipeline::{model_input_with_segments, ExplainConfig};
+use crate::stats::{median, top_k};
+
+/// One method on one object.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MethodResult {
+    /// The method measured.
+    pub method: Method,
+    /// Normalised area under the deletion curve (lower is more faithful).
+    pub deletion_auc: f64,
+    /// Normalised area under the insertion curve (higher is more faithful).
+    pub insertion_auc: f64,
+    /// Mean drop from the unperturbed score along the deletion curve (higher is more faithful).
+    pub aopc: f64,
+    /// The deletion area of the random orders (the baseline).
+    pub random_deletion_auc: f64,
+    /// The insertion area of the random orders.
+    pub random_insertion_auc: f64,
+    /// Score lost when the top 20% of segments are removed.
+    pub drop_top20: f64,
+    /// Score lost when a random 20% are removed (mean over the random orders).
+    pub drop_random20: f64,
+    /// Seconds to compute the explanation (not its evaluation).
+    pub seconds: f64,
+    /// The curves themselves, one point per segment removed or added.
+    pub curves: Curves,
+}
+
+/// One randomised model of the sanity checks (Adebayo et al., "Sanity Checks for Saliency Maps",
+/// 2018): `cascading` randomises every layer from the output down to `layer`; `independent`
+/// randomises `layer` alone.
+pub struct Randomisation<'a> {
+    /// Every layer from the output down to `layer`, or `layer` alone.
+    pub cascading: bool,
+    /// The deepest (cascading) or only (independent) layer randomised.
+    pub layer: String,
+    /// The randomised model.
+    pub model: &'a dyn Classifier,
+}
+
+/// Spearman between the trained and one randomised model's LIME explanation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RandomisationCheck {
+    /// As [`Randomisation::cascading`].
+    pub cascading: bool,
+    /// As [`Randomisation::layer`].
+    pub layer: String,
+    /// Spearman of the signed coefficients (`null` when either side is constant). Near 0 passes
+    /// the check: the explanation depends on the learned weights.
+    pub spearman: Option<f64>,
+    /// Spearman of the absolute coefficients.
+    pub abs_spearman: Option<f64>,
+}
+
+/// LIME's extra checks on one object.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LimeChecks {
+    /// Samples used (more than asked with `--auto-samples`).
+    pub samples: usize,
+    /// R² of the surrogate on the samples it was fitted to.
+    pub r2: f64,
+    /// Weighted R² on fresh perturbations.
+    pub held_out_r2: f64,
+    /// Median over segments of the coefficients' bootstrap standard deviation (50 resamples of
+    /// LIME's own samples).
+    pub median_bootstrap_std: f64,
+    /// Spearman correlation between two seeds' coefficients.
+    pub seed_spearman: Option<f64>,
+    /// Jaccard index of two seeds' top-5 segment sets.
+    pub seed_top5_jaccard: f64,
+    /// Spearman between the trained and the fully randomised model's explanations (signed).
+    pub randomised_spearman: Option<f64>,
+    /// The same of their absolute values.
+    pub randomised_abs_spearman: Option<f64>,
+    /// Every randomisation step, cascading then independent.
+    pub randomisation: Vec<RandomisationCheck>,
+}
+
+/// Everything measured on one object.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ObjectResult {
+    /// The scan.
+    pub path: String,
+    /// Its labelled class.
+    pub truth: String,
+    /// The model's predicted class, which is the class explained.
+    pub predicted: String,
+    /// Supervoxels of the object.
+    pub segments: usize,
+    /// One result per method, in the order asked.
+    pub methods: Vec<MethodResult>,
+    /// The mean curves of the random orders (the baseline of every method).
+    pub random_curves: Curves,
+    /// LIME's own checks, when LIME was among the methods.
+    pub lime: Option<LimeChecks>,
+}
+
+/// What [`evaluate_object`] runs on every object.
+pub struct Setup<'a> {
+    /// The model whose explanations are measured.
+    pub classifier: &'a dyn Classifier,
+    /// The same architecture with every layer re-initialised (LIME's sanity check).
+    pub randomised: &'a dyn Classifier,
+    /// Further randomised models, layer by layer (may be empty).
+    pub steps: &'a [Randomisation<'a>],
+    /// Segmentation and explainer settings.
+    pub config: &'a ExplainConfig,
+    /// The methods measured, in this order.
+    pub methods: &'a [Method],
+    /// Random deletion orders averaged for the baseline.
+    pub rounds: usize,
+}
+
+/// Evaluates `setup.methods` on one validated cloud, for its predicted class.
+///
+/// # Errors
+/// Configuration and classifier errors.
+pub fn evaluate_object(
+    cloud: &PointCloud,
+    path: &str,
+    truth: &str,
+    setup: &Setup,
+) -> Result<ObjectResult> {
+    let Setup {
+        classifier,
+        randomised,
+        steps,
+        config,
+        methods,
+        rounds,
+    } = *setup;
+    let model_input = model_input_with_segments(cloud, classifier, config)?;
+    let input = model_input.input();
+    let k = input.n_segments;
+    let explainer = &config.explainer;
+    let scoring = &explainer.scoring;
+    let probabilities = classifier.predict(&[input.points], Output::Probability)?;
+    let class = top_k(&probabilities, 1)[0];
+    let target = Targets::Classes(vec![class]);
+    let random = random_order_curves(
+        classifier,
+        &input,
+        class,
+        scoring,
+        rounds,
+        config.seed ^ 0x5eed,
+    )?;
+    let m20 = ((k as f64 * 0.2).round() as usize).clamp(1, k);
+
+    let mut results = Vec::new();
+    let mut lime_checks = None;
+    for &method in methods {
+        let start = Instant::now();
+        let values: Vec<f64> = match method {
+            Method::Lime => {
+                let r = lime(classifier, &input, &target, explainer, None)?;
+                let e = r.explanations[0].clone();
+                let seconds = start.elapsed().as_secs_f64();
+                let uncertainty = median(bootstrap_std(
+                    &r,
+                    class,
+                    &explainer.lime,
+                    50,
+                    explainer.seed,
+                )?);
+                let mut other_seed = explainer.clone();
+                other_seed.seed = explainer.seed.wrapping_add(1);
+                let e2 = lime(classifier, &input, &target, &other_seed, None)?
+                    .explanations
+                    .remove(0);
+                let lime_of = |m: &dyn Classifier| -> Result<Vec<f64>> {
+                    Ok(lime(m, &input, &target, explainer, None)?
+                        .explanations
+                        .remove(0)
+                        .coefficients)
+                };
+                let abs = |v: &[f64]| v.iter().map(|x| x.abs()).collect::<Vec<_>>();
+                let er = lime_of(randomised)?;
+                let randomisation = steps
+                    .iter()
+                    .map(|step| {
+                        let c = lime_of(step.model)?;
+                        Ok(RandomisationCheck {
+                            cascading: step.cascading,
+                            layer: step.layer.clone(),
+                            spearman: spearman(&e.coefficients, &c),
+                            abs_spearman: spearman(&abs(&e.coefficients), &abs(&c)),
+                        })
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                lime_checks = Some(LimeChecks {
+                    samples: e.n_samples,
+                    r2: e.r2.unwrap_or(f64::NAN),
+                    median_bootstrap_std: uncertainty,
+                    held_out_r2: held_out_r2(
+                        classifier,
+                        &input,
+                        &e,
+                        explainer,
+                        explainer.n_samples,
+                        explainer.seed.wrapping_add(1000),
+                    )?,
+                    seed_spearman: spearman(&e.coefficients, &e2.coefficients),
+                    seed_top5_jaccard: top_k_jaccard(&e.coefficients, &e2.coefficients, 5),
+                    randomised_spearman: spearman(&e.coefficients, &er),
+                    randomised_abs_spearman: spearman(&abs(&e.coefficients), &abs(&er)),
+                    randomisation,
+                });
+                results.push((method, e.coefficients, seconds));
+                continue;
+            }
+            other => {
+                attribute(other, classifier, &input, &target, explainer, None)?
+                    .explanations
+                    .remove(0)
+                    .coefficients
+            }
+        };
+        results.push((method, values, start.elapsed().as_secs_f64()));
+    }
+
+    let methods = results
+        .into_iter()
+        .map(|(method, values, seconds)| {
+            let order = top_k(&values, k);
+            let c = curves(classifier, &input, &order, class, scoring)?;
+            Ok(MethodResult {
+                method,
+                deletion_auc: c.deletion_auc(),
+                insertion_auc: c.insertion_auc(),
+                aopc: c.aopc(),
+                random_deletion_auc: random.deletion_auc(),
+                random_insertion_auc: random.insertion_auc(),
+                drop_top20: c.deletion[0] - c.deletion[m20],
+                drop_random20: random.deletion[0] - random.deletion[m20],
+                seconds,
+                curves: c,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let names = classifier.class_names();
+    Ok(ObjectResult {
+        path: path.to_string(),
+        truth: truth.to_string(),
+        predicted: names.get(class).cloned().unwrap_or_default(),
+        segments: k,
+        methods,
+        random_curves: random,
+        lime: lime_checks,
+    })
+}

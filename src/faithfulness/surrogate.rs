@@ -1,0 +1,121 @@
+//! How well LIME's linear surrogate holds up: its weighted R² on perturbations it was not fitted
+//! to, and the bootstrap spread of its coefficients.
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use crate::classifier::Classifier;
+use crate::error::{Error, Result};
+use crate::explain::lime::sample_weight;
+use crate::explain::score::class_scores;
+use crate::explain::{ridge, Attribution, Config, Explanation, Input, LimeConfig};
+use crate::perturb::Masks;
+
+/// Weighted R² of a LIME surrogate on `n_samples` fresh masks drawn from `seed` (not the seed it
+/// was fitted with), weighted by the same kernel: how well the linear story predicts the model on
+/// perturbations it has not seen.
+///
+/// # Errors
+/// Classifier errors as they come.
+pub fn held_out_r2(
+    classifier: &dyn Classifier,
+    input: &Input,
+    explanation: &Explanation,
+    config: &Config,
+    n_samples: usize,
+    seed: u64,
+) -> Result<f64> {
+    let Some(intercept) = explanation.intercept else {
+        return Err(Error::Config(format!(
+            "held-out R² needs a surrogate, and {} has none",
+            explanation.method
+        )));
+    };
+    let k = explanation.coefficients.len();
+    let masks = Masks::sample(n_samples, k, config.lime.keep_probability, seed);
+    let scores = class_scores(
+        classifier,
+        input,
+        &masks,
+        explanation.target,
+        &config.scoring,
+    )?;
+    let (mut w_sum, mut wy) = (0.0, 0.0);
+    let rows: Vec<(f64, f64, f64)> = (0..masks.len())
+        .map(|i| {
+            let z = masks.row(i);
+            let kept = z.iter().filter(|&&b| b != 0).count();
+            let w = sample_weight(kept, k, config.lime.kernel_width);
+            let y = scores[i];
+            let pred = intercept
+                + z.iter()
+                    .zip(&explanation.coefficients)
+                    .map(|(&b, c)| b as f64 * c)
+                    .sum::<f64>();
+            w_sum += w;
+            wy += w * y;
+            (w, y, pred)
+        })
+        .collect();
+    let mean = wy / w_sum.max(f64::MIN_POSITIVE);
+    let (mut res, mut tot) = (0.0, 0.0);
+    for (w, y, p) in rows {
+        res += w * (y - p).powi(2);
+        tot += w * (y - mean).powi(2);
+    }
+    Ok(if tot > 0.0 { 1.0 - res / tot } else { 0.0 })
+}
+
+/// Per-segment standard deviation of LIME's coefficients over `rounds` bootstrap resamples of its
+/// own scored samples (drawn with replacement from `seed`; each refit is the same weighted ridge).
+/// Costs no model evaluations.
+///
+/// # Errors
+/// [`Error::Config`] for an attribution without samples (the gradient methods).
+pub fn bootstrap_std(
+    result: &Attribution,
+    class: usize,
+    config: &LimeConfig,
+    rounds: usize,
+    seed: u64,
+) -> Result<Vec<f64>> {
+    let Some(samples) = &result.samples else {
+        return Err(Error::Config(
+            "a bootstrap needs the scored samples of a sampling method".into(),
+        ));
+    };
+    let masks = &samples.masks;
+    let (s, k) = (masks.len(), masks.n_segments());
+    let n_classes = samples.scores.len() / s.max(1);
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let (mut sum, mut sum2) = (vec![0.0; k], vec![0.0; k]);
+    let (mut x, mut y, mut w) = (
+        Vec::with_capacity(s * k),
+        Vec::with_capacity(s),
+        Vec::with_capacity(s),
+    );
+    for _ in 0..rounds {
+        x.clear();
+        y.clear();
+        w.clear();
+        for _ in 0..s {
+            let i = rng.random_range(0..s);
+            let row = masks.row(i);
+            x.extend(row.iter().map(|&b| b as f64));
+            let kept = row.iter().filter(|&&b| b != 0).count();
+            w.push(sample_weight(kept, k, config.kernel_width));
+            y.push(samples.scores[i * n_classes + class] as f64);
+        }
+        let fit = ridge::fit(&x, k, &y, &w, config.ridge_alpha);
+        for (j, c) in fit.coefficients.iter().enumerate() {
+            sum[j] += c;
+            sum2[j] += c * c;
+        }
+    }
+    let r = rounds.max(1) as f64;
+    Ok(sum
+        .iter()
+        .zip(&sum2)
+        .map(|(m, m2)| (m2 / r - (m / r).powi(2)).max(0.0).sqrt())
+        .collect())
+}

@@ -1,0 +1,262 @@
+//! The explained cloud read back: the points, their per-class importances and the report.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use pointlime::pipeline::{field_name, Report};
+
+use crate::colour::Rgb;
+
+/// One explained class of the file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClassView {
+    pub name: String,
+    /// The model's probability of the class, from the report.
+    pub probability: Option<f32>,
+    /// The surrogate's R² (LIME only), from the report.
+    pub r2: Option<f64>,
+    /// The explanation method, from the report.
+    pub method: Option<String>,
+    /// Per point: its supervoxel's value (`importance`, `importance_<class>`).
+    pub importance: Vec<f32>,
+    /// Per point: the gradient methods' own value (`point_importance…`), NaN where none.
+    pub point_importance: Option<Vec<f32>>,
+    /// Per segment value, from the report, for picking.
+    pub coefficients: Option<Vec<f64>>,
+}
+
+/// An explained cloud as the viewer holds it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExplainedScan {
+    pub path: PathBuf,
+    /// Positions relative to `centre`, so that f32 keeps millimetres on projected coordinates.
+    pub positions: Vec<[f32; 3]>,
+    /// The bounding-box centre, world coordinates.
+    pub centre: [f64; 3],
+    /// Segment id per point, when the file has `segment`.
+    pub segments: Option<Vec<u32>>,
+    /// At least one.
+    pub classes: Vec<ClassView>,
+    /// Original colours (`red`/`green`/`blue`, scaled to `[0, 1]`).
+    pub rgb: Option<Vec<Rgb>>,
+    /// Original intensity, scaled to `[0, 1]` by its 99th percentile.
+    pub intensity: Option<Vec<f32>>,
+    /// Original classification codes.
+    pub classification: Option<Vec<u8>>,
+    /// The JSON report, when found.
+    pub report: Option<Report>,
+    /// Where the report was read from.
+    pub report_path: Option<PathBuf>,
+}
+
+/// Reads an explained cloud (PLY or LAS/LAZ written by `pointlime explain` or `batch`) and its
+/// report: `report` when given, else `X.json` beside `X.ply|las|laz`, else (for `batch` output)
+/// `NAME.json` beside `NAME.explained.ply|las|laz`.
+///
+/// # Errors
+/// Unreadable files, a file without an `importance` field, or a report that does not parse.
+pub fn load(path: &Path, report: Option<&Path>) -> Result<ExplainedScan> {
+    let cloud = pointlime::io::read(path)?;
+    if cloud.is_empty() {
+        bail!("{}: the file holds no points", path.display());
+    }
+    let attr = |name: &str| cloud.attribute(name).map(|a| &a.values);
+    let Some(first) = attr("importance") else {
+        bail!(
+            "{}: no `importance` field; open a file written by `pointlime explain`",
+            path.display()
+        );
+    };
+    let report_path = match report {
+        Some(p) => Some(p.to_path_buf()),
+        None => default_report(path),
+    };
+    let report = match &report_path {
+        Some(p) => Some(read_report(p)?),
+        None => None,
+    };
+    let f32s = |v: &Vec<f64>| v.iter().map(|&x| x as f32).collect::<Vec<f32>>();
+
+    // The first explained class is `importance`; further ones `importance_<sanitised name>`.
+    let explanations = report
+        .as_ref()
+        .map(|r| r.explanations.as_slice())
+        .unwrap_or(&[]);
+    let mut classes = vec![ClassView {
+        name: explanations
+            .first()
+            .map(|e| e.target_name.clone())
+            .unwrap_or_else(|| "importance".into()),
+        probability: None,
+        r2: None,
+        method: None,
+        importance: f32s(first),
+        point_importance: attr("point_importance").map(f32s),
+        coefficients: None,
+    }];
+    for (i, e) in explanations.iter().enumerate().skip(1) {
+        let field = |base: &str| field_name(base, i, &e.target_name);
+        if let Some(values) = attr(&field("importance")) {
+            classes.push(ClassView {
+                name: e.target_name.clone(),
+                probability: None,
+                r2: None,
+                method: None,
+                importance: f32s(values),
+                point_importance: attr(&field("point_importance")).map(f32s),
+                coefficients: None,
+            });
+        }
+    }
+    if let Some(r) = &report {
+        for (c, e) in classes.iter_mut().zip(&r.explanations) {
+            c.probability = r.probabilities.get(e.target).copied();
+            c.r2 = e.r2;
+            c.method = Some(e.method.name().to_string());
+            c.coefficients = Some(e.coefficients.clone());
+        }
+    }
+
+    let (lo, hi) = cloud.bounds().context("no finite bounds")?;
+    let centre: [f64; 3] = std::array::from_fn(|a| 0.5 * (lo[a] + hi[a]));
+    let positions = cloud
+        .positions
+        .iter()
+        .map(|p| std::array::from_fn(|a| (p[a] - centre[a]) as f32))
+        .collect();
+    let rgb = match (attr("red"), attr("green"), attr("blue")) {
+        (Some(r), Some(g), Some(b)) => {
+            // 8-bit PLY colours or 16-bit LAS colours: scale by the channel type's range.
+            let max = r.iter().chain(g).chain(b).fold(0.0f64, |m, &v| m.max(v));
+            let full = if max > 255.0 { 65535.0 } else { 255.0 };
+            Some(
+                (0..cloud.len())
+                    .map(|i| [r[i], g[i], b[i]].map(|v| (v / full).clamp(0.0, 1.0) as f32))
+                    .collect(),
+            )
+        }
+        _ => None,
+    };
+    let intensity = attr("intensity").map(|v| {
+        let top = percentile(v, 0.99).max(f64::MIN_POSITIVE);
+        v.iter()
+            .map(|&x| (x / top).clamp(0.0, 1.0) as f32)
+            .collect()
+    });
+    Ok(ExplainedScan {
+        path: path.to_path_buf(),
+        positions,
+        centre,
+        segments: attr("segment").map(|v| v.iter().map(|&s| s as u32).collect()),
+        classes,
+        rgb,
+        intensity,
+        classification: attr("classification").map(|v| v.iter().map(|&c| c as u8).collect()),
+        report,
+        report_path,
+    })
+}
+
+fn default_report(path: &Path) -> Option<PathBuf> {
+    let beside = path.with_extension("json");
+    if beside.is_file() {
+        return Some(beside);
+    }
+    let stem = path.file_stem()?.to_string_lossy();
+    let batch = path.with_file_name(format!("{}.json", stem.strip_suffix(".explained")?));
+    batch.is_file().then_some(batch)
+}
+
+/// A report as `explain` writes it, or the `report` inside a `batch` file's JSON.
+fn read_report(path: &Path) -> Result<Report> {
+    let text = std::fs::read_to_string(path).with_context(|| path.display().to_string())?;
+    let mut value: serde_json::Value =
+        serde_json::from_str(&text).with_context(|| format!("{}: not JSON", path.display()))?;
+    if let Some(inner) = value.get_mut("report") {
+        value = inner.take();
+    }
+    serde_json::from_value(value)
+        .with_context(|| format!("{}: not a pointlime report", path.display()))
+}
+
+/// The `q` quantile of the finite values (nearest rank), 0 when there are none.
+fn percentile(values: &[f64], q: f64) -> f64 {
+    let mut v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
+    if v.is_empty() {
+        return 0.0;
+    }
+    v.sort_by(f64::total_cmp);
+    v[((v.len() - 1) as f64 * q).round() as usize]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pointlime::cloud::{Attribute, FileFormat, PointCloud, ScalarKind};
+
+    fn explained_file(dir: &Path, name: &str) -> PathBuf {
+        let mut cloud = PointCloud::from_positions(
+            vec![[10.0, 20.0, 0.0], [12.0, 20.0, 2.0], [14.0, 22.0, 4.0]],
+            FileFormat::Ply,
+        );
+        for (attr, values) in [
+            ("importance", vec![0.5, -0.25, 0.0]),
+            ("segment", vec![0.0, 1.0, 1.0]),
+        ] {
+            cloud.attributes.push(Attribute {
+                name: attr.into(),
+                kind: if attr == "segment" {
+                    ScalarKind::U32
+                } else {
+                    ScalarKind::F32
+                },
+                values,
+            });
+        }
+        let path = dir.join(name);
+        pointlime::io::write(&path, &cloud, Default::default()).unwrap();
+        path
+    }
+
+    #[test]
+    fn loads_importance_and_segments_centred_on_the_box() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = explained_file(dir.path(), "a.explained.ply");
+        let scan = load(&path, None).unwrap();
+        assert_eq!(scan.classes.len(), 1);
+        assert_eq!(scan.classes[0].importance, [0.5, -0.25, 0.0]);
+        assert_eq!(scan.segments.as_deref(), Some(&[0, 1, 1][..]));
+        assert_eq!(scan.centre, [12.0, 21.0, 2.0]);
+        assert_eq!(scan.positions[0], [-2.0, -1.0, -2.0]);
+        assert!(scan.report.is_none() && scan.report_path.is_none());
+    }
+
+    #[test]
+    fn finds_the_report_beside_the_file_or_batch_style_and_rejects_plain_scans() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = explained_file(dir.path(), "b.laz.explained.ply");
+        assert_eq!(default_report(&path), None);
+        let batch = dir.path().join("b.laz.json");
+        std::fs::write(&batch, "{}").unwrap();
+        assert_eq!(default_report(&path), Some(batch.clone()));
+        std::fs::write(path.with_extension("json"), "{}").unwrap();
+        assert_eq!(default_report(&path), Some(path.with_extension("json")));
+        // A report that is not one names the file.
+        let err = load(&path, None).unwrap_err().to_string();
+        assert!(err.contains("not a pointlime report"), "{err}");
+
+        let plain = dir.path().join("plain.ply");
+        let cloud = PointCloud::from_positions(vec![[0.0; 3]], FileFormat::Ply);
+        pointlime::io::write(&plain, &cloud, Default::default()).unwrap();
+        let err = load(&plain, None).unwrap_err().to_string();
+        assert!(err.contains("no `importance` field"), "{err}");
+    }
+
+    #[test]
+    fn percentile_is_the_nearest_rank_of_the_finite_values() {
+        let v: Vec<f64> = (0..=100).map(f64::from).chain([f64::NAN]).collect();
+        assert_eq!(percentile(&v, 0.99), 99.0);
+        assert_eq!(percentile(&v, 0.0), 0.0);
+        assert_eq!(percentile(&[], 0.5), 0.0);
+    }
+}
