@@ -359,8 +359,8 @@ impl Outcome {
 /// threads with the model's own parallel work, so the cores are never oversubscribed).
 ///
 /// With `resume`, a file whose complete outputs from the same model and settings exist is not
-/// redone ([`Job::completed`]). `on_record` sees each record as it is made (for progress and
-/// per-file messages). When `stop` becomes true, the scans in flight finish and no new one starts:
+/// redone ([`Job::completed`]). `on_record` sees each record as it is made, and whether it was
+/// found done rather than made (for progress and per-file messages). When `stop` becomes true, the scans in flight finish and no new one starts:
 /// the outcome then holds what was done, and a later run with `resume` picks up the rest.
 pub fn run(
     job: &Job,
@@ -368,7 +368,7 @@ pub fn run(
     workers: usize,
     resume: bool,
     stop: &AtomicBool,
-    on_record: &(dyn Fn(&Record) + Sync),
+    on_record: &(dyn Fn(&Record, bool) + Sync),
 ) -> Outcome {
     let records: Mutex<Vec<Option<Record>>> = Mutex::new(vec![None; files.len()]);
     let resumed = AtomicUsize::new(0);
@@ -381,14 +381,14 @@ pub fn run(
                 }
                 let i = next.fetch_add(1, Ordering::SeqCst);
                 let Some(rel) = files.get(i) else { break };
-                let record = match resume.then(|| job.completed(rel)).flatten() {
+                let (record, found) = match resume.then(|| job.completed(rel)).flatten() {
                     Some(r) => {
                         resumed.fetch_add(1, Ordering::Relaxed);
-                        r
+                        (r, true)
                     }
-                    None => job.run(rel),
+                    None => (job.run(rel), false),
                 };
-                on_record(&record);
+                on_record(&record, found);
                 records.lock().unwrap_or_else(|e| e.into_inner())[i] = Some(record);
             });
         }

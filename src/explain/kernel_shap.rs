@@ -16,11 +16,12 @@ use rand::seq::index::sample;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use super::attribution::{Attribution, Explanation, Method, Samples, Targets};
+use super::attribution::{Attribution, Explanation, Method, Targets};
 use super::config::Config;
 use super::input::Input;
+use super::masked::explain_masks;
 use super::ridge;
-use super::score::{score_masks, Progress};
+use super::score::Progress;
 use crate::classifier::Classifier;
 use crate::error::Result;
 use crate::perturb::Masks;
@@ -128,21 +129,18 @@ pub fn kernel_shap(
     config.check(input)?;
     let start = Instant::now();
     let names = classifier.class_names();
-    let n_classes = names.len();
     // Row 0 keeps every segment (the unperturbed cloud), row 1 none.
     let (masks, weights) = coalitions(input.n_segments, config.n_samples, config.seed);
-    let scored = score_masks(classifier, input, &masks, &config.scoring, progress)?;
-    let mut cost = scored.cost;
-    cost.inference_seconds = start.elapsed().as_secs_f64() - cost.sampling_seconds;
-    let t_fit = Instant::now();
-    let score = |row: usize, t: usize| scored.scores[row * n_classes + t] as f64;
-    let probabilities = config.scoring.probabilities(&scored.scores[..n_classes]);
-    let explanations = targets
-        .resolve(&probabilities)?
-        .into_iter()
-        .map(|t| {
-            let values: Vec<f64> = (0..masks.len()).map(|r| score(r, t)).collect();
-            let phi = fit(&masks, &values, &weights);
+    let drawing = start.elapsed().as_secs_f64();
+    let mut a = explain_masks(
+        classifier,
+        input,
+        targets,
+        config,
+        progress,
+        masks,
+        |t, values, masks| {
+            let phi = fit(masks, values, &weights);
             let f_all = values[0];
             let mut e = Explanation::plain(
                 Method::KernelShap,
@@ -157,19 +155,10 @@ pub fn kernel_shap(
             e.intercept = Some(values[1]);
             e.local_prediction = Some(f_all);
             e
-        })
-        .collect();
-    cost.fit_seconds = t_fit.elapsed().as_secs_f64();
-    Ok(Attribution {
-        probabilities,
-        explanations,
-        per_point: Vec::new(),
-        samples: Some(Samples {
-            masks,
-            scores: scored.scores,
-        }),
-        cost,
-    })
+        },
+    )?;
+    a.cost.sampling_seconds += drawing;
+    Ok(a)
 }
 
 #[cfg(test)]

@@ -10,11 +10,12 @@
 
 use std::time::Instant;
 
-use super::attribution::{Attribution, Explanation, Method, Samples, Targets};
+use super::attribution::{Attribution, Explanation, Method, Targets};
 use super::config::Config;
 use super::input::Input;
+use super::masked::explain_masks;
 use super::ridge;
-use super::score::{score_masks, Progress};
+use super::score::Progress;
 use crate::classifier::Classifier;
 use crate::error::Result;
 use crate::perturb::Masks;
@@ -78,25 +79,13 @@ fn lime_fixed(
     progress: Option<&Progress>,
 ) -> Result<Attribution> {
     let n_segments = input.n_segments;
-    let n_classes = classifier.class_names().len();
-    let t0 = Instant::now();
+    let start = Instant::now();
     let masks = Masks::sample(
         config.n_samples,
         n_segments,
         config.lime.keep_probability,
         config.seed,
     );
-    let masks_seconds = t0.elapsed().as_secs_f64();
-    let scored = score_masks(classifier, input, &masks, &config.scoring, progress)?;
-    let mut cost = scored.cost;
-    cost.sampling_seconds += masks_seconds;
-    cost.inference_seconds = t0.elapsed().as_secs_f64() - cost.sampling_seconds;
-    let scores = scored.scores;
-    let t1 = Instant::now();
-
-    let probabilities = config.scoring.probabilities(&scores[..n_classes]);
-    let targets = targets.resolve(&probabilities)?;
-
     let s = masks.len();
     let mut x = Vec::with_capacity(s * n_segments);
     let mut w = Vec::with_capacity(s);
@@ -106,15 +95,21 @@ fn lime_fixed(
         let kept = row.iter().filter(|&&b| b != 0).count();
         w.push(sample_weight(kept, n_segments, config.lime.kernel_width));
     }
-    let explanations = targets
-        .into_iter()
-        .map(|t| {
-            let y: Vec<f64> = (0..s).map(|i| scores[i * n_classes + t] as f64).collect();
-            let fit = ridge::fit(&x, n_segments, &y, &w, config.lime.ridge_alpha);
+    let drawing = start.elapsed().as_secs_f64();
+    let names = classifier.class_names();
+    let mut a = explain_masks(
+        classifier,
+        input,
+        targets,
+        config,
+        progress,
+        masks,
+        |t, y, _| {
+            let fit = ridge::fit(&x, n_segments, y, &w, config.lime.ridge_alpha);
             Explanation {
                 method: Method::Lime,
                 target: t,
-                target_name: classifier.class_names()[t].clone(),
+                target_name: names[t].clone(),
                 local_prediction: Some(fit.predict(&x[..n_segments])),
                 model_score: y[0],
                 coefficients: fit.coefficients,
@@ -123,14 +118,8 @@ fn lime_fixed(
                 n_samples: s,
                 seed: config.seed,
             }
-        })
-        .collect();
-    cost.fit_seconds = t1.elapsed().as_secs_f64();
-    Ok(Attribution {
-        probabilities,
-        explanations,
-        per_point: Vec::new(),
-        samples: Some(Samples { masks, scores }),
-        cost,
-    })
+        },
+    )?;
+    a.cost.sampling_seconds += drawing;
+    Ok(a)
 }

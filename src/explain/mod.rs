@@ -8,8 +8,9 @@
 //! and one arm here.
 //!
 //! The files depend on each other in one direction only: [`input`] ← [`score`] ← [`config`],
-//! [`attribution`] ← the methods ([`lime`], [`kernel_shap`], [`occlusion`], [`gradient`], all
-//! fitting through [`ridge`]) ← this dispatch. Nothing here knows how explanations are evaluated:
+//! [`attribution`] ← `masked` (score a set of masks, then explain each class from its column) ←
+//! the methods ([`lime`], [`kernel_shap`], [`occlusion`], [`gradient`], fitting through
+//! [`ridge`]) ← this dispatch. Nothing here knows how explanations are evaluated:
 //! that is [`crate::faithfulness`], which uses these functions and never the other way round.
 
 pub mod attribution;
@@ -18,6 +19,7 @@ pub mod gradient;
 pub mod input;
 pub mod kernel_shap;
 pub mod lime;
+mod masked;
 pub mod occlusion;
 pub mod ridge;
 pub mod score;

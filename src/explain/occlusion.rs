@@ -1,12 +1,11 @@
 //! Occlusion over segments (Zeiler and Fergus, ECCV 2014, with a segment as the occluder): each
 //! segment's importance is the score lost when it alone is removed.
 
-use std::time::Instant;
-
-use super::attribution::{Attribution, Explanation, Method, Samples, Targets};
+use super::attribution::{Attribution, Explanation, Method, Targets};
 use super::config::Config;
 use super::input::Input;
-use super::score::{score_masks, Progress};
+use super::masked::explain_masks;
+use super::score::Progress;
 use crate::classifier::Classifier;
 use crate::error::Result;
 use crate::perturb::Masks;
@@ -37,23 +36,19 @@ pub fn occlusion(
     progress: Option<&Progress>,
 ) -> Result<Attribution> {
     config.check(input)?;
-    let start = Instant::now();
     let names = classifier.class_names();
-    let n_classes = names.len();
     let masks = occlusion_masks(input.n_segments);
-    let scored = score_masks(classifier, input, &masks, &config.scoring, progress)?;
-    let mut cost = scored.cost;
-    cost.inference_seconds = start.elapsed().as_secs_f64() - cost.sampling_seconds;
-    let t_fit = Instant::now();
-    let score = |row: usize, t: usize| scored.scores[row * n_classes + t] as f64;
-    let probabilities = config.scoring.probabilities(&scored.scores[..n_classes]);
-    let explanations = targets
-        .resolve(&probabilities)?
-        .into_iter()
-        .map(|t| {
-            let f_all = score(0, t);
+    explain_masks(
+        classifier,
+        input,
+        targets,
+        config,
+        progress,
+        masks,
+        |t, scores, masks| {
+            let f_all = scores[0];
             let drops = (0..input.n_segments)
-                .map(|s| f_all - score(s + 1, t))
+                .map(|s| f_all - scores[s + 1])
                 .collect();
             Explanation::plain(
                 Method::Occlusion,
@@ -64,19 +59,8 @@ pub fn occlusion(
                 masks.len(),
                 config.seed,
             )
-        })
-        .collect();
-    cost.fit_seconds = t_fit.elapsed().as_secs_f64();
-    Ok(Attribution {
-        probabilities,
-        explanations,
-        per_point: Vec::new(),
-        samples: Some(Samples {
-            masks,
-            scores: scored.scores,
-        }),
-        cost,
-    })
+        },
+    )
 }
 
 #[cfg(test)]

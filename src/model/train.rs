@@ -122,9 +122,7 @@ pub fn evaluate(
             sum.iter_mut().zip(p).for_each(|(s, x)| *s += x);
         }
         for (o, row) in chunk.iter().zip(sum.chunks(c)) {
-            let pred = (0..c)
-                .max_by(|&a, &b| row[a].total_cmp(&row[b]).then(b.cmp(&a)))
-                .unwrap_or(0);
+            let pred = crate::stats::ranking(row).first().copied().unwrap_or(0);
             confusion.add(o.class, pred);
         }
     }

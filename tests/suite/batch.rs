@@ -354,7 +354,7 @@ fn the_run_loop_stops_when_told_and_resumes_in_process() {
     // One worker, stopped after two records: exactly two are done, the rest never started.
     let stop = AtomicBool::new(false);
     let seen = AtomicUsize::new(0);
-    let first = run(&job, &files, 1, false, &stop, &|_| {
+    let first = run(&job, &files, 1, false, &stop, &|_, _| {
         if seen.fetch_add(1, Ordering::SeqCst) + 1 == 2 {
             stop.store(true, Ordering::SeqCst);
         }
@@ -366,7 +366,11 @@ fn the_run_loop_stops_when_told_and_resumes_in_process() {
 
     // Resumed: the two done are kept, the four others are done now, in file order.
     let stop = AtomicBool::new(false);
-    let second = run(&job, &files, 2, true, &stop, &|_| {});
+    let found = AtomicUsize::new(0);
+    let second = run(&job, &files, 2, true, &stop, &|_, resumed| {
+        found.fetch_add(resumed as usize, Ordering::SeqCst);
+    });
+    assert_eq!(found.into_inner(), 2);
     assert!(!second.interrupted);
     assert_eq!(second.resumed, 2);
     assert_eq!(second.count(Status::Ok), 6);

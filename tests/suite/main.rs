@@ -10,3 +10,4 @@ mod malformed;
 mod model;
 mod real_data;
 mod segment;
+mod slurm;

@@ -1,5 +1,6 @@
 //! `pointlime batch` and `pointlime merge`.
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
@@ -7,7 +8,7 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 
-use pointlime::batch::{self, Job, Shard, Status};
+use pointlime::batch::{self, Job, Record, Shard, Status};
 use pointlime::io::WriteOptions;
 
 use crate::args::{progress_bar, ModelArgs, SettingsArgs};
@@ -79,17 +80,29 @@ pub fn run(args: BatchArgs) -> Result<ExitCode> {
     let start = Instant::now();
     let bar = progress_bar(files.len() as u64, "scans");
     let workers = args.jobs.unwrap_or_else(rayon::current_num_threads);
-    let outcome = batch::run(&job, &files, workers, args.resume, &stop, &|record| {
-        if let Some(e) = &record.error {
-            let what = if record.status == Status::Skipped {
-                "skipped"
-            } else {
-                "error"
-            };
-            bar.suspend(|| eprintln!("{what}: {}", e.replace('\n', " ")));
-        }
-        bar.inc(1);
-    });
+    // On a terminal: a progress bar and a line per failure. Elsewhere (a scheduler's log): one
+    // line per file, as it finishes, and no bar.
+    let per_file = !std::io::stderr().is_terminal();
+    let outcome = batch::run(
+        &job,
+        &files,
+        workers,
+        args.resume,
+        &stop,
+        &|record, found| {
+            if let Some(e) = &record.error {
+                let what = if record.status == Status::Skipped {
+                    "skipped"
+                } else {
+                    "error"
+                };
+                bar.suspend(|| eprintln!("{what}: {}", e.replace('\n', " ")));
+            } else if per_file {
+                eprintln!("{}", done_line(record, found));
+            }
+            bar.inc(1);
+        },
+    );
     bar.finish_and_clear();
 
     let stem = Shard::summary_stem(args.shard);
@@ -125,6 +138,20 @@ pub fn run(args: BatchArgs) -> Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// The log line of a scan that was scored (or found scored by an earlier run).
+fn done_line(record: &Record, found: bool) -> String {
+    if found {
+        return format!("done: {} (already done)", record.path);
+    }
+    format!(
+        "ok: {}: {} (p = {:.3}), {:.2} s",
+        record.path,
+        record.predicted.as_deref().unwrap_or("?"),
+        record.probability.unwrap_or(f32::NAN),
+        record.seconds
+    )
 }
 
 pub fn merge(args: MergeArgs) -> Result<ExitCode> {

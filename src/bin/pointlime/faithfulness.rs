@@ -118,7 +118,7 @@ pub fn run(args: FaithfulnessArgs) -> Result<ExitCode> {
     bar.finish_and_clear();
     let (methods, lime) = summarise(&objects, &args.methods);
     let header = format!(
-        "# pointlime evaluate: {} test objects of {}, model {}, {} segments, {} samples, seed {}",
+        "# pointlime faithfulness: {} test objects of {}, model {}, {} segments, {} samples, seed {}",
         n,
         args.data.display(),
         args.model.model.display(),
