@@ -27,7 +27,9 @@ for ((i = 0; i < n; i++)); do
     summaries+=" $out/summary.shard-$i-of-$n.jsonl"
 done
 # shellcheck disable=SC2086
-merge=$(sbatch --parsable ${SBATCH_FLAGS:-} --dependency="afterok:$array" \
+# A shard that fails fatally makes the dependency unsatisfiable: cancel the merge then, rather than
+# leave it pending forever; resubmit the failed shards and the merge (README).
+merge=$(sbatch --parsable ${SBATCH_FLAGS:-} --dependency="afterok:$array" --kill-on-invalid-dep=yes \
     --job-name=pointlime-merge --cpus-per-task=1 --mem=256M \
     --output="$out/logs/merge.log" \
     --wrap="\"$pointlime\" merge $summaries --out \"$out\"")
