@@ -1,14 +1,7 @@
-//! Gradient explainers: per-point attributions from `∂ score / ∂ points`, summed per segment.
-//!
-//! - **Gradient**: each point's `‖∂ score / ∂ xyz‖`.
-//! - **Point-cloud saliency** (Zheng et al., "PointCloud Saliency Maps", ICCV 2019): moving a
-//!   point towards the cloud's centre is how a point cloud "loses" it, so a point's saliency is
-//!   `−r^(1+α) · ∂L/∂r`, with `r` its distance to the per-axis median centre, `L = −log p(class)`
-//!   and `∂L/∂r = ∇L · (p − c) / r`. Positive saliency: pulling the point in would raise the loss,
-//!   so it supports the class.
-//!
-//! Segment values are sums over the segment's points: the first-order effect of the whole segment.
-//! Points are the network's input points in the model frame, as for every explainer.
+//! The gradient method: each point's `‖∂ score / ∂ xyz‖`, summed per segment (the first-order
+//! effect of the whole segment), and the backward-pass scaffolding it shares with
+//! [`saliency`](super::saliency). Points are the network's input points in the model frame, as
+//! for every explainer.
 
 use std::time::Instant;
 
@@ -18,7 +11,6 @@ use super::input::Input;
 use super::score::{Cost, ScoringPath};
 use crate::classifier::{Classifier, Output};
 use crate::error::{Error, Result};
-use crate::stats::median;
 
 /// Per-point attributions and their per-segment sums.
 #[derive(Debug, Clone, PartialEq)]
@@ -29,7 +21,11 @@ pub struct PointAttribution {
     pub per_segment: Vec<f64>,
 }
 
-fn by_segment(per_point: Vec<f64>, labels: &[u32], n_segments: usize) -> PointAttribution {
+pub(super) fn by_segment(
+    per_point: Vec<f64>,
+    labels: &[u32],
+    n_segments: usize,
+) -> PointAttribution {
     let mut per_segment = vec![0.0; n_segments];
     for (v, &l) in per_point.iter().zip(labels) {
         per_segment[l as usize] += v;
@@ -40,7 +36,7 @@ fn by_segment(per_point: Vec<f64>, labels: &[u32], n_segments: usize) -> PointAt
     }
 }
 
-fn gradients(
+pub(super) fn gradients(
     classifier: &dyn Classifier,
     points: &[[f32; 3]],
     labels: &[u32],
@@ -82,32 +78,9 @@ pub fn gradient(
     })
 }
 
-/// Zheng et al.'s saliency (α = 1) on every target: [`point_saliency`] per class. Saliency
-/// differentiates the loss −log p, whatever score the configuration explains.
-///
-/// # Errors
-/// As [`gradient`].
-pub fn saliency(
-    classifier: &dyn Classifier,
-    input: &Input,
-    targets: &Targets,
-    config: &Config,
-) -> Result<Attribution> {
-    by_backprop(Method::Saliency, classifier, input, targets, config, |t| {
-        point_saliency(
-            classifier,
-            input.points,
-            input.labels,
-            input.n_segments,
-            t,
-            1.0,
-        )
-    })
-}
-
 /// One backward pass per target through `per_class`, with the unperturbed scores reported in
 /// the configured output.
-fn by_backprop(
+pub(super) fn by_backprop(
     method: Method,
     classifier: &dyn Classifier,
     input: &Input,
@@ -179,54 +152,16 @@ pub fn point_gradient(
     Ok(by_segment(norms, labels, n_segments))
 }
 
-/// The per-axis median of the points.
-fn median_centre(points: &[[f32; 3]]) -> [f64; 3] {
-    std::array::from_fn(|a| median(points.iter().map(|p| p[a] as f64)))
-}
-
-/// Zheng et al.'s point-cloud saliency `−r^(1+α) · ∂L/∂r` per point, summed per segment.
-///
-/// # Errors
-/// As [`point_gradient`].
-pub fn point_saliency(
-    classifier: &dyn Classifier,
-    points: &[[f32; 3]],
-    labels: &[u32],
-    n_segments: usize,
-    class: usize,
-    alpha: f64,
-) -> Result<PointAttribution> {
-    let g = gradients(classifier, points, labels, class, Output::Probability)?;
-    let p = classifier.predict(&[points], Output::Probability)?[class] as f64;
-    // ∇L = ∇(−log p) = −∇p / p; the floor keeps a vanishing probability finite.
-    let inv_p = 1.0 / p.max(1e-12);
-    let c = median_centre(points);
-    let values = points
-        .iter()
-        .zip(&g)
-        .map(|(q, d)| {
-            let v: [f64; 3] = std::array::from_fn(|a| q[a] as f64 - c[a]);
-            let r = v.iter().map(|x| x * x).sum::<f64>().sqrt();
-            if r == 0.0 {
-                return 0.0;
-            }
-            let dl_dr = -(0..3).map(|a| d[a] as f64 * v[a]).sum::<f64>() * inv_p / r;
-            -r.powf(1.0 + alpha) * dl_dr
-        })
-        .collect();
-    Ok(by_segment(values, labels, n_segments))
-}
-
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::classifier::Differentiable;
 
     /// Class 0 probability `p = 0.5 + Σ w·x` (a linear score, small enough to stay in (0, 1)), so
     /// every point's gradient is `w`.
-    struct Linear {
-        names: Vec<String>,
-        w: [f32; 3],
+    pub(in crate::explain) struct Linear {
+        pub names: Vec<String>,
+        pub w: [f32; 3],
     }
 
     impl Classifier for Linear {
@@ -265,13 +200,13 @@ mod tests {
         }
     }
 
-    #[test]
-    fn gradient_and_saliency_by_hand() {
+    /// Five points on the x axis with median centre 0, in two segments: the class-0 probability
+    /// is 0.5 + 0.1·(1 − 1 + 2 + 0 − 2) = 0.5.
+    pub(in crate::explain) fn line() -> (Linear, [[f32; 3]; 5], [u32; 5]) {
         let model = Linear {
             names: vec!["a".into(), "b".into()],
             w: [0.1, 0.0, 0.0],
         };
-        // Median centre (0, 0, 0); the class-0 probability is 0.5 + 0.1·(1 − 1 + 2 + 0 − 2) = 0.5.
         let points = [
             [1.0, 0.0, 0.0],
             [-1.0, 0.0, 0.0],
@@ -279,16 +214,14 @@ mod tests {
             [0.0, 0.0, 0.0],
             [-2.0, 0.0, 0.0],
         ];
-        let labels = [0, 0, 1, 1, 0];
+        (model, points, [0, 0, 1, 1, 0])
+    }
+
+    #[test]
+    fn gradient_by_hand() {
+        let (model, points, labels) = line();
         let g = point_gradient(&model, &points, &labels, 2, 0, Output::Probability).unwrap();
         assert_eq!(g.per_segment.len(), 2);
         assert!(g.per_point.iter().all(|v| (v - 0.1).abs() < 1e-7));
-        // saliency = −r²·∂L/∂r with ∂L/∂r = −(∇p·v)/(p r): for (2, 0, 0), −4·(−0.2/(0.5·2)) = 0.8.
-        let s = point_saliency(&model, &points, &labels, 2, 0, 1.0).unwrap();
-        let want = [0.2, -0.2, 0.8, 0.0, -0.8];
-        for (v, w) in s.per_point.iter().zip(&want) {
-            assert!((v - w).abs() < 1e-6, "{:?}", s.per_point);
-        }
-        assert!((s.per_segment[0] + 0.8).abs() < 1e-6 && (s.per_segment[1] - 0.8).abs() < 1e-6);
     }
 }

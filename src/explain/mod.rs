@@ -9,8 +9,8 @@
 //!
 //! The files depend on each other in one direction only: [`input`] ← [`score`] ← [`config`],
 //! [`attribution`] ← `masked` (score a set of masks, then explain each class from its column) ←
-//! the methods ([`lime`], [`kernel_shap`], [`occlusion`], [`gradient`], fitting through
-//! [`ridge`]) ← this dispatch. Nothing here knows how explanations are evaluated:
+//! the methods ([`lime`], [`kernel_shap`], [`occlusion`], [`gradient`] ← [`saliency`], fitting
+//! through [`ridge`]) ← this dispatch. Nothing here knows how explanations are evaluated:
 //! that is [`crate::faithfulness`], which uses these functions and never the other way round.
 
 pub mod attribution;
@@ -22,6 +22,7 @@ pub mod lime;
 mod masked;
 pub mod occlusion;
 pub mod ridge;
+pub mod saliency;
 pub mod score;
 
 pub use attribution::{Attribution, Explanation, Method, Samples, Targets};
@@ -52,6 +53,6 @@ pub fn attribute(
         }
         Method::Occlusion => occlusion::occlusion(classifier, input, targets, config, progress),
         Method::Gradient => gradient::gradient(classifier, input, targets, config),
-        Method::Saliency => gradient::saliency(classifier, input, targets, config),
+        Method::Saliency => saliency::saliency(classifier, input, targets, config),
     }
 }

@@ -230,10 +230,13 @@ fn a_run_killed_with_sigkill_resumes_without_losing_or_redoing_work() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
+    // Counts names only, skipping entries that vanish mid-walk: the run renames its temporary
+    // files while this polls.
     let json_count = |d: &Path| {
-        files(d)
-            .keys()
-            .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        walkdir::WalkDir::new(d)
+            .into_iter()
+            .filter_map(Result::ok)
+            .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
             .count()
     };
     let start = Instant::now();
