@@ -72,7 +72,8 @@ if ! munge -n 2>/dev/null | unmunge >/dev/null 2>&1; then
 fi
 export SLURM_CONF=$conf
 "$0" --stop "$dir"
-slurmctld
+# A throwaway cluster: start from clean state (-c), not from jobs of an earlier run.
+slurmctld -c
 slurmd
 for _ in $(seq 1 50); do
     if sinfo -h -o %t 2>/dev/null | grep -q idle; then
