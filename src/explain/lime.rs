@@ -31,12 +31,14 @@ pub fn sample_weight(kept: usize, n_segments: usize, kernel_width: f64) -> f64 {
 
 /// Explains `classifier`'s decision on one cloud with LIME.
 ///
-/// With [`LimeConfig::auto_samples_max`] set, the sample count doubles until the ranking settles
-/// (see there); each attempt's masks are a prefix of the next one's (one seeded stream). The
-/// explanations and samples are the final attempt's; the cost adds up every attempt.
+/// With [`LimeConfig::auto_samples_max`](super::LimeConfig::auto_samples_max) set, the sample
+/// count doubles until the ranking settles (see there); each attempt's masks are a prefix of the
+/// next one's (one seeded stream). The explanations and samples are the final attempt's; the cost
+/// adds up every attempt.
 ///
 /// # Errors
-/// [`Error::Config`] for invalid settings, input or targets; classifier errors as they come.
+/// [`Error::Config`](crate::Error::Config) for invalid settings, input or targets; classifier
+/// errors as they come.
 pub fn lime(
     classifier: &dyn Classifier,
     input: &Input,

@@ -36,8 +36,8 @@ use crate::error::Result;
 /// Explains `targets` of `input` with `method`: the one entry point of every explainer.
 ///
 /// # Errors
-/// [`Error::Config`] for invalid settings or targets, or a gradient method on a classifier that
-/// gives no gradients; classifier errors as they come.
+/// [`Error::Config`](crate::Error::Config) for invalid settings or targets, or a gradient method
+/// on a classifier that gives no gradients; classifier errors as they come.
 pub fn attribute(
     method: Method,
     classifier: &dyn Classifier,

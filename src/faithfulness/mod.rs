@@ -1,7 +1,7 @@
 //! How faithful are the explanations? Measurements of the explainers in [`crate::explain`], which
 //! never depend on this module:
 //!
-//! - [`curves`]: deletion and insertion curves against random orders, their areas and AOPC;
+//! - [`curves`](mod@curves): deletion and insertion curves against random orders, their areas and AOPC;
 //! - [`surrogate`]: LIME's held-out R² and the bootstrap spread of its coefficients;
 //! - [`stability`]: Spearman and top-k Jaccard between two explanations (seeds, randomised models);
 //! - [`object`]: all of it on one object, with the model randomisation checks;

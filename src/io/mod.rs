@@ -65,7 +65,7 @@ fn guard(path: &Path, read: impl FnOnce() -> Result<PointCloud>) -> Result<Point
     })
 }
 
-/// Options for [`write`].
+/// Options for [`write()`].
 #[derive(Debug, Clone, Copy, Default)]
 pub struct WriteOptions {
     /// Write PLY as ascii instead of binary little-endian. By default, binary.
