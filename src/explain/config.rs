@@ -196,3 +196,26 @@ impl LimeConfig {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_keep_the_flat_layout_reports_have_always_had() {
+        let mut config = Config::default();
+        config.scoring.removal = Removal::Centroid;
+        config.lime.auto_samples_max = Some(4000);
+        let json = serde_json::to_string(&config).unwrap();
+        assert_eq!(
+            json,
+            r#"{"n_samples":1000,"keep_probability":0.5,"kernel_width":0.25,"ridge_alpha":1.0,"removal":"centroid","output":"logit","batch_size":32,"seed":0,"scoring":"auto","auto_samples_max":4000}"#
+        );
+        assert_eq!(serde_json::from_str::<Config>(&json).unwrap(), config);
+        // Missing keys take their defaults; unknown keys are refused.
+        let partial: Config = serde_json::from_str(r#"{"n_samples":300}"#).unwrap();
+        assert_eq!(partial.n_samples, 300);
+        assert_eq!(partial.scoring, ScoringConfig::default());
+        assert!(serde_json::from_str::<Config>(r#"{"samples":300}"#).is_err());
+    }
+}
