@@ -5,7 +5,8 @@
 #   deploy/slurm/submit.sh N INPUT_DIR OUT_DIR [pointlime batch flags…]
 #
 # Environment: POINTLIME (the binary, default `pointlime` on the PATH), SBATCH_FLAGS (extra flags
-# for both jobs, e.g. "--partition=cpu --account=lab"), POINTLIME_MODEL (the model directory).
+# for both jobs, e.g. "--partition=cpu --account=lab"), POINTLIME_MODEL (a model directory; by
+# default the model built into the binary).
 set -euo pipefail
 if [ $# -lt 3 ]; then
     echo "usage: $0 N INPUT_DIR OUT_DIR [pointlime batch flags…]" >&2

@@ -79,6 +79,17 @@ impl Backend {
 const CONFIG_FILE: &str = "config.json";
 const WEIGHTS_FILE: &str = "weights.bpk";
 
+/// The shipped default model (`models/default`, see its model card), built into the library so
+/// that `pointlime` works from any directory and after `cargo install` without finding files.
+pub mod builtin {
+    /// Its `config.json`.
+    pub const CONFIG: &[u8] = include_bytes!("../../models/default/config.json");
+    /// Its `weights.bpk`.
+    pub const WEIGHTS: &[u8] = include_bytes!("../../models/default/weights.bpk");
+    /// How reports and `--version` name it.
+    pub const NAME: &str = "built-in default (models/default)";
+}
+
 /// A PointNet ready for inference, behind the [`Classifier`] interface.
 pub struct PointNetClassifier {
     /// As trained and saved.
@@ -88,6 +99,9 @@ pub struct PointNetClassifier {
     config: ModelConfig,
     device: Device,
     path: PathBuf,
+    /// For the built-in model, the temporary copy of its files: burn reads weights from the file
+    /// lazily, so it lives as long as the model and its randomised copies.
+    files: Option<std::sync::Arc<tempfile::TempDir>>,
 }
 
 impl std::fmt::Debug for PointNetClassifier {
@@ -118,6 +132,7 @@ impl PointNetClassifier {
             config,
             device,
             path,
+            files: None,
         }
     }
 
@@ -155,6 +170,27 @@ impl PointNetClassifier {
                 })?
                 .valid();
         Ok(Self::assemble(net, config, device, dir.to_path_buf()))
+    }
+
+    /// The built-in default model ([`builtin`]): the same files as `models/default`, loaded
+    /// through a private temporary directory with the same checks as [`load`](Self::load).
+    ///
+    /// # Errors
+    /// [`Error::Io`] when the temporary directory cannot be written; [`Error::Model`] as for
+    /// [`load`](Self::load).
+    pub fn load_builtin(backend: Backend) -> Result<Self> {
+        let dir = tempfile::tempdir().map_err(|e| Error::io(std::env::temp_dir(), e))?;
+        for (name, bytes) in [
+            (CONFIG_FILE, builtin::CONFIG),
+            (WEIGHTS_FILE, builtin::WEIGHTS),
+        ] {
+            let path = dir.path().join(name);
+            std::fs::write(&path, bytes).map_err(|e| Error::io(&path, e))?;
+        }
+        let mut model = Self::load(dir.path(), backend)?;
+        model.path = PathBuf::from(builtin::NAME);
+        model.files = Some(std::sync::Arc::new(dir));
+        Ok(model)
     }
 
     /// Writes `dir/config.json` and `dir/weights.bpk`, creating `dir`.
@@ -195,12 +231,14 @@ impl PointNetClassifier {
                 self.layer_names().join(", ")
             ))
         })?;
-        Ok(Self::assemble(
+        let mut copy = Self::assemble(
             net,
             self.config.clone(),
             self.device.clone(),
             self.path.clone(),
-        ))
+        );
+        copy.files = self.files.clone();
+        Ok(copy)
     }
 
     /// The model's configuration.

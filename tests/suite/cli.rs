@@ -365,3 +365,52 @@ fn explain_runs_every_method_and_keeps_gradient_values_per_point() {
     assert_eq!(run.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&run.stderr).contains("unknown method"));
 }
+
+/// Issue #16, item 5: with no `--model` and no `POINTLIME_MODEL`, `explain` works from a directory
+/// without `models/` (the default model is built into the binary), explains exactly as
+/// `models/default` does, and `--version` names the model.
+#[test]
+fn the_built_in_default_model_works_from_any_directory() {
+    let dir = tempdir();
+    let scan = dir.path().join("scan.ply");
+    pointlime::io::write(&scan, &blobs(4, 150, 3.0, 5).0, Default::default()).unwrap();
+    let run = |extra: &[&str], report: &str| {
+        let out = bin()
+            .current_dir(dir.path())
+            .env_remove("POINTLIME_MODEL")
+            .args([
+                "explain",
+                "scan.ply",
+                "--samples",
+                "200",
+                "--report",
+                report,
+            ])
+            .args(["--out", &format!("{report}.ply")])
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = std::fs::read_to_string(dir.path().join(report)).unwrap();
+        serde_json::from_str::<serde_json::Value>(&text).unwrap()
+    };
+    let builtin = run(&[], "builtin.json");
+    let shipped = concat!(env!("CARGO_MANIFEST_DIR"), "/models/default");
+    let from_dir = run(&["--model", shipped], "dir.json");
+    assert_eq!(builtin["model"], pointlime::model::builtin::NAME);
+    assert_eq!(from_dir["model"], shipped);
+    assert_eq!(builtin["explanations"], from_dir["explanations"]);
+    assert_eq!(builtin["probabilities"], from_dir["probabilities"]);
+
+    let version = bin().arg("--version").output().unwrap();
+    let text = String::from_utf8_lossy(&version.stdout);
+    assert!(version.status.success());
+    assert!(
+        text.contains("built-in model") && text.contains("building, car, fence, pole, tree"),
+        "{text}"
+    );
+}

@@ -35,7 +35,7 @@ pub struct AccuracyArgs {
 pub fn run(args: AccuracyArgs) -> Result<ExitCode> {
     let ds = Dataset::open_any(&args.data)?;
     let model = args.model.load()?;
-    ds.check_classes(&args.model.model, model.class_names())?;
+    ds.check_classes(args.model.name().as_ref(), model.class_names())?;
     let test_items = ds.split(Split::Test);
     let test_set = dataset::prepare(&test_items, model.normalisation(), None, args.seed)?;
     let t0 = Instant::now();

@@ -9,7 +9,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use pointlime::classifier::{Classifier, Output};
 use pointlime::explain::{Method, Scoring, Targets};
-use pointlime::model::{Backend, PointNetClassifier};
+use pointlime::model::{builtin, Backend, PointNetClassifier};
 use pointlime::perturb::Removal;
 use pointlime::pipeline::ExplainConfig;
 use pointlime::segment::Granularity;
@@ -26,9 +26,10 @@ pub struct BackendArgs {
 /// The model every model-loading command takes.
 #[derive(Args, Debug, Clone)]
 pub struct ModelArgs {
-    /// Model directory (config.json + weights.bpk).
-    #[arg(long, default_value = "models/default", env = "POINTLIME_MODEL")]
-    pub model: PathBuf,
+    /// Model directory (config.json + weights.bpk) [default: the built-in default model, the
+    /// one in the repository's models/default, so no files are needed].
+    #[arg(long, env = "POINTLIME_MODEL")]
+    pub model: Option<PathBuf>,
     #[command(flatten)]
     pub backend: BackendArgs,
 }
@@ -36,13 +37,37 @@ pub struct ModelArgs {
 impl ModelArgs {
     /// Loads the model on the chosen backend.
     pub fn load(&self) -> Result<PointNetClassifier> {
-        Ok(PointNetClassifier::load(&self.model, self.backend.backend)?)
+        Ok(match &self.model {
+            Some(dir) => PointNetClassifier::load(dir, self.backend.backend)?,
+            None => PointNetClassifier::load_builtin(self.backend.backend)?,
+        })
     }
 
-    /// The model's name in reports: its directory as given.
+    /// The model's name in reports and messages: its directory as given, or the built-in one's.
     pub fn name(&self) -> String {
-        self.model.display().to_string()
+        match &self.model {
+            Some(dir) => dir.display().to_string(),
+            None => builtin::NAME.to_string(),
+        }
     }
+}
+
+/// `--version`: the version and the built-in model, read from its embedded configuration.
+pub fn version() -> String {
+    let config: serde_json::Value = serde_json::from_slice(builtin::CONFIG).unwrap_or_default();
+    let classes: Vec<&str> = config["class_names"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|c| c.as_str()).collect())
+        .unwrap_or_default();
+    let tnets = config["network"]["input_tnet"].as_bool() == Some(true);
+    format!(
+        "{}\nbuilt-in model: {}, PointNet{} on {} input points, classes {} (see models/default/MODEL_CARD.md)",
+        env!("CARGO_PKG_VERSION"),
+        builtin::NAME,
+        if tnets { " with T-Nets" } else { " without T-Nets" },
+        config["num_points"],
+        classes.join(", ")
+    )
 }
 
 /// Explanation settings shared by `explain`, `batch` and `faithfulness`.

@@ -59,7 +59,7 @@ pub fn run(args: FaithfulnessArgs) -> Result<ExitCode> {
     }
     let ds = Dataset::open_any(&args.data)?;
     let model = args.model.load()?;
-    ds.check_classes(&args.model.model, model.class_names())?;
+    ds.check_classes(args.model.name().as_ref(), model.class_names())?;
     let all_layers = model.layer_names();
     let seed = config.seed ^ 0xa11;
     let randomised = model.randomised(&all_layers, seed)?;
@@ -121,7 +121,7 @@ pub fn run(args: FaithfulnessArgs) -> Result<ExitCode> {
         "# pointlime faithfulness: {} test objects of {}, model {}, {} segments, {} samples, seed {}",
         n,
         args.data.display(),
-        args.model.model.display(),
+        args.model.name(),
         match config.segments.target {
             Granularity::Count(k) => k.to_string(),
             Granularity::Resolution(r) => format!("{r} m resolution"),
