@@ -414,3 +414,29 @@ fn the_built_in_default_model_works_from_any_directory() {
         "{text}"
     );
 }
+
+/// Issue #19, item 4: a reader that closes stdout early (`pointlime info … | head -1`) ends the
+/// command quietly with success, not with an internal error.
+#[test]
+fn a_closed_stdout_ends_the_command_quietly() {
+    let dir = tempdir();
+    let scan = dir.path().join("scan.ply");
+    pointlime::io::write(&scan, &blobs(3, 50, 2.0, 1).0, Default::default()).unwrap();
+    for _ in 0..3 {
+        let mut child = bin()
+            .args(["info", scan.to_str().unwrap()])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Close the read end before the command, which reads the scan first, writes anything.
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.success() && stderr.is_empty(),
+            "{:?}: {stderr}",
+            out.status
+        );
+    }
+}

@@ -42,18 +42,18 @@ pub fn run(args: AccuracyArgs) -> Result<ExitCode> {
     let confusion = evaluate(&model, &test_set, args.seed, args.votes, 32)?;
     let secs = t0.elapsed().as_secs_f64();
     let m = confusion.metrics();
-    println!(
+    outln!(
         "objects: {} ({} votes, {:.1} clouds/s)",
         test_set.len(),
         args.votes,
         (test_set.len() * args.votes) as f64 / secs
-    );
-    println!("overall accuracy:    {:.2}%", 100.0 * m.overall_accuracy);
-    println!("mean class accuracy: {:.2}%", 100.0 * m.mean_class_accuracy);
+    )?;
+    outln!("overall accuracy:    {:.2}%", 100.0 * m.overall_accuracy)?;
+    outln!("mean class accuracy: {:.2}%", 100.0 * m.mean_class_accuracy)?;
     for (name, acc) in ds.class_names.iter().zip(&m.per_class_accuracy) {
-        println!("  {name:<12} {:.2}%", 100.0 * acc);
+        outln!("  {name:<12} {:.2}%", 100.0 * acc)?;
     }
-    print!("{}", confusion.to_text(&ds.class_names));
+    out!("{}", confusion.to_text(&ds.class_names))?;
     if let Some(path) = &args.json {
         let report = serde_json::json!({
             "model": args.model.name(),

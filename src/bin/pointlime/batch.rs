@@ -114,7 +114,7 @@ pub fn run(args: BatchArgs) -> Result<ExitCode> {
     )?;
     let secs = start.elapsed().as_secs_f64();
     let done = outcome.records.len() - outcome.resumed;
-    println!(
+    outln!(
         "{} scans: {} ok, {} failed, {} skipped, {} already done; {:.1} s ({:.1} scans/min); summary in {}",
         outcome.records.len(),
         outcome.count(Status::Ok),
@@ -124,7 +124,7 @@ pub fn run(args: BatchArgs) -> Result<ExitCode> {
         secs,
         done as f64 / secs * 60.0,
         csv.display()
-    );
+    )?;
     if outcome.interrupted {
         eprintln!(
             "interrupted after {} of {} scans; run again with --resume to finish",
@@ -167,11 +167,11 @@ pub fn merge(args: MergeArgs) -> Result<ExitCode> {
         &args.out.join("summary.csv"),
         &args.out.join("summary.jsonl"),
     )?;
-    println!(
+    outln!(
         "merged {} summaries: {} scans into {}",
         args.summaries.len(),
         merged.len(),
         args.out.join("summary.csv").display()
-    );
+    )?;
     Ok(ExitCode::SUCCESS)
 }

@@ -116,7 +116,7 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
         None => None,
     };
 
-    println!(
+    outln!(
         "{:>6} {:>4} {:>5} {:>8} {:<20} {:>9} {:>9} {:>10} {:>7} {:>9} {:>9} {:>9} {:>8}{}",
         "N",
         "K",
@@ -136,7 +136,7 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
         } else {
             ""
         }
-    );
+    )?;
     let mut rows = Vec::new();
     for (n, k, s) in configs {
         let fresh;
@@ -203,7 +203,7 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
             gflops: gflop / (inference_ms * 1e-3),
             peak_rss_mib: peak_rss_mib(),
         };
-        println!(
+        outln!(
             "{:>6} {:>4} {:>5} {:>8} {:<20} {:>9.1} {:>9.1} {:>10.1} {:>7.1} {:>9.1} {:>9.1} {:>9.0} {:>8.1}{}",
             row.points,
             row.segments,
@@ -221,11 +221,11 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
             args.peak_gflops
                 .map(|p| format!("  {:>6.1}%", 100.0 * row.gflops / p))
                 .unwrap_or_default()
-        );
+        )?;
         rows.push(row);
     }
     if let Some(rss) = peak_rss_mib() {
-        println!("peak resident memory of this process: {rss:.0} MiB");
+        outln!("peak resident memory of this process: {rss:.0} MiB")?;
     }
     if let Some(path) = &args.json {
         pointlime::io::write_json(path, &rows)?;

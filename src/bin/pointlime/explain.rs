@@ -108,7 +108,7 @@ pub fn run(args: ExplainArgs) -> Result<ExitCode> {
         Some(r2) => format!(", R² = {r2:.3}"),
         None => String::new(),
     };
-    println!(
+    outln!(
         "{}: predicted {} (p = {:.3}); explained {} by {} with {} segments, {} samples{fit}, in {:.2} s",
         args.input.display(),
         r.predicted_name,
@@ -118,7 +118,7 @@ pub fn run(args: ExplainArgs) -> Result<ExitCode> {
         r.segments.len(),
         e.n_samples,
         r.timings.total
-    );
-    println!("wrote {} and {}", out.display(), report_path.display());
+    )?;
+    outln!("wrote {} and {}", out.display(), report_path.display())?;
     Ok(ExitCode::SUCCESS)
 }

@@ -153,6 +153,6 @@ pub fn run(args: FaithfulnessArgs) -> Result<ExitCode> {
         1400,
         560,
     )?;
-    print!("{md}");
+    out!("{md}")?;
     Ok(ExitCode::SUCCESS)
 }

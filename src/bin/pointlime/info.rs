@@ -17,22 +17,22 @@ pub struct InfoArgs {
 pub fn run(args: InfoArgs) -> Result<ExitCode> {
     let input = &args.input;
     let cloud = io::read(input)?;
-    println!("file:       {}", input.display());
-    println!("format:     {}", cloud.source.detail);
-    println!("points:     {}", cloud.len());
+    outln!("file:       {}", input.display())?;
+    outln!("format:     {}", cloud.source.detail)?;
+    outln!("points:     {}", cloud.len())?;
     if let Some((lo, hi)) = cloud.bounds() {
-        println!("bounds min: {:.3} {:.3} {:.3}", lo[0], lo[1], lo[2]);
-        println!("bounds max: {:.3} {:.3} {:.3}", hi[0], hi[1], hi[2]);
+        outln!("bounds min: {:.3} {:.3} {:.3}", lo[0], lo[1], lo[2])?;
+        outln!("bounds max: {:.3} {:.3} {:.3}", hi[0], hi[1], hi[2])?;
     }
     let bad = cloud.invalid_points().len();
     if bad > 0 {
-        println!("invalid:    {bad} points with NaN or infinite coordinates");
+        outln!("invalid:    {bad} points with NaN or infinite coordinates")?;
     }
     if let Some(las) = &cloud.source.las {
-        println!("scale:      {:?}", las.scale);
-        println!("offset:     {:?}", las.offset);
+        outln!("scale:      {:?}", las.scale)?;
+        outln!("offset:     {:?}", las.offset)?;
     }
-    println!("attributes: {}", cloud.attributes.len());
+    outln!("attributes: {}", cloud.attributes.len())?;
     for a in &cloud.attributes {
         let (lo, hi) = a
             .values
@@ -40,11 +40,11 @@ pub fn run(args: InfoArgs) -> Result<ExitCode> {
             .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), &v| {
                 (l.min(v), h.max(v))
             });
-        println!(
+        outln!(
             "  {:<24} {:<4} min {lo} max {hi}",
             a.name,
             format!("{:?}", a.kind).to_lowercase()
-        );
+        )?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -4,6 +4,23 @@ use std::process::ExitCode;
 
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
+/// `print!` that returns the write's error instead of panicking as `print!` does, so that a closed
+/// stdout (`pointlime … | head -1`) ends the command quietly (see [`main`]).
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        write!(std::io::stdout(), $($arg)*)
+    }};
+}
+
+/// `println!` that returns the write's error, as [`out!`].
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout(), $($arg)*)
+    }};
+}
+
 mod accuracy;
 mod args;
 mod batch;
@@ -88,6 +105,9 @@ fn main() -> ExitCode {
     }));
     match std::panic::catch_unwind(|| run(cli.command)) {
         Ok(Ok(code)) => code,
+        // A reader that stopped reading (`| head`) is not an error: end quietly with success, as
+        // ripgrep does (Rust ignores SIGPIPE, so it arrives as this error instead of a signal).
+        Ok(Err(e)) if broken_pipe(&e) => ExitCode::SUCCESS,
         Ok(Err(e)) => {
             eprintln!("error: {}", one_line(&e));
             ExitCode::from(2)
@@ -105,6 +125,14 @@ fn main() -> ExitCode {
 }
 
 static LAST_PANIC: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+
+/// Whether writing to a closed pipe caused the error.
+fn broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
 
 /// The error and its causes on one line.
 fn one_line(e: &anyhow::Error) -> String {

@@ -21,6 +21,6 @@ pub struct ManifestArgs {
 pub fn run(args: ManifestArgs) -> Result<ExitCode> {
     let ds = dataset::dales(&args.dales)?;
     ds.write_manifest(&args.out)?;
-    println!("wrote {} ({} objects)", args.out.display(), ds.items.len());
+    outln!("wrote {} ({} objects)", args.out.display(), ds.items.len())?;
     Ok(ExitCode::SUCCESS)
 }

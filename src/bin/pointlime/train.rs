@@ -137,11 +137,11 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
         serde_json::to_string_pretty(&config)?,
     )
     .with_context(|| args.out.display().to_string())?;
-    println!(
+    outln!(
         "saved {} ({} classes) in {:.1} s",
         args.out.display(),
         model.class_names().len(),
         t0.elapsed().as_secs_f64()
-    );
+    )?;
     Ok(ExitCode::SUCCESS)
 }
