@@ -17,7 +17,8 @@ conf=$dir/slurm.conf
 if [ "$stop" = 1 ]; then
     for d in slurmd slurmctld; do
         pid=$(cat "$dir/$d.pid" 2>/dev/null || true)
-        [ -n "$pid" ] || continue
+        # A pidfile left by an earlier run may name a reused pid: only ever signal the daemon.
+        [ -n "$pid" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "$d" ] || continue
         kill "$pid" 2>/dev/null || true
         # Wait for it to let go of its port before a restart binds it again.
         for _ in $(seq 1 50); do
