@@ -360,8 +360,9 @@ impl Outcome {
 ///
 /// With `resume`, a file whose complete outputs from the same model and settings exist is not
 /// redone ([`Job::completed`]). `on_record` sees each record as it is made, and whether it was
-/// found done rather than made (for progress and per-file messages). When `stop` becomes true, the scans in flight finish and no new one starts:
-/// the outcome then holds what was done, and a later run with `resume` picks up the rest.
+/// found done rather than made (for progress and per-file messages). When `stop` becomes true,
+/// the scans in flight finish and no new one starts: the outcome then holds what was done, and a
+/// later run with `resume` picks up the rest.
 pub fn run(
     job: &Job,
     files: &[PathBuf],
@@ -406,8 +407,8 @@ pub fn run(
     }
 }
 
-/// A flag that the first Ctrl-C (SIGINT) sets, for [`run`]'s `stop`: the scans in
-/// flight finish and the summary of what is done is written. A second Ctrl-C exits at once with
+/// A flag that the first Ctrl-C (SIGINT) sets, for [`run`]'s `stop`: the scans in flight finish
+/// and the summary of what is done is written. A second Ctrl-C exits at once with
 /// status 130; only hidden temporary files can be left then, never a partial output.
 ///
 /// # Errors

@@ -218,4 +218,32 @@ mod tests {
         assert_eq!(partial.scoring, ScoringConfig::default());
         assert!(serde_json::from_str::<Config>(r#"{"samples":300}"#).is_err());
     }
+
+    #[test]
+    fn command_line_names_are_the_report_names() {
+        use crate::explain::ScoringPath;
+        // The FromStr impls and `name()`s restate serde's names by hand: keep them equal.
+        let serde_name = |v: serde_json::Value| v.as_str().unwrap().to_string();
+        for o in [Output::Logit, Output::Probability] {
+            let n = serde_name(serde_json::to_value(o).unwrap());
+            assert_eq!((o.name(), n.parse::<Output>().unwrap()), (n.as_str(), o));
+        }
+        for r in [Removal::Drop, Removal::Centroid] {
+            let n = serde_name(serde_json::to_value(r).unwrap());
+            assert_eq!(n.parse::<Removal>().unwrap(), r);
+        }
+        for p in [Scoring::Auto, Scoring::Generic, Scoring::Full] {
+            let n = serde_name(serde_json::to_value(p).unwrap());
+            assert_eq!(n.parse::<Scoring>().unwrap(), p);
+        }
+        for p in [
+            ScoringPath::ExactMaxPool,
+            ScoringPath::GenericKeptPoints,
+            ScoringPath::GenericFull,
+            ScoringPath::Backprop,
+        ] {
+            assert_eq!(serde_name(serde_json::to_value(p).unwrap()), p.name());
+        }
+        assert!("dropped".parse::<Removal>().is_err());
+    }
 }

@@ -96,6 +96,7 @@ pub(super) fn by_backprop(
         Output::Probability => probabilities.clone(),
         Output::Logit => classifier.predict(&[points], Output::Logit)?,
     };
+    let names = classifier.class_names();
     let mut explanations = Vec::new();
     let mut per_point = Vec::new();
     for t in targets.resolve(&probabilities)? {
@@ -103,7 +104,6 @@ pub(super) fn by_backprop(
             per_point: values,
             per_segment,
         } = per_class(t)?;
-        let names = classifier.class_names();
         explanations.push(Explanation::plain(
             method,
             t,

@@ -12,8 +12,8 @@ use crate::error::Result;
 use crate::perturb::Masks;
 
 /// Scores `masks` and calls `explain(target, scores, masks)` for each target with the target's
-/// score on every mask, in mask order. The cost's fit time is the time spent in `explain`; drawing the
-/// masks is the caller's, who adds it to the sampling time.
+/// score on every mask, in mask order. The cost's fit time is the time spent in `explain`; drawing
+/// the masks is the caller's, who adds it to the sampling time.
 ///
 /// # Errors
 /// [`Error::Config`](crate::Error::Config) for out-of-range targets; classifier errors as they
