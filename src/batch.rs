@@ -278,6 +278,7 @@ impl Job<'_> {
             std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         }
         let names = self.classifier.class_names();
+        let points = cloud.len();
         let (probabilities, report) = if self.explain {
             let explained = explain_cloud(
                 &cloud,
@@ -288,20 +289,20 @@ impl Job<'_> {
                 dropped,
                 None,
             )?;
-            io::write(&cloud_out, &explained.annotate(&cloud), self.write)?;
+            io::write(&cloud_out, &explained.annotate(cloud), self.write)?;
             (
                 explained.report.probabilities.clone(),
                 Some(explained.report),
             )
         } else {
             (
-                classify_cloud(&cloud, self.classifier, self.config.seed)?,
+                classify_cloud(&cloud, rel, self.classifier, self.config)?,
                 None,
             )
         };
         let order = ranking(&probabilities);
         let mut record = Record::new(rel, Status::Ok, None);
-        record.points = Some(cloud.len());
+        record.points = Some(points);
         record.predicted = Some(names[order[0]].clone());
         record.probability = Some(probabilities[order[0]]);
         record.top_classes = order

@@ -53,6 +53,14 @@ pub enum Error {
         /// Points needed.
         minimum: usize,
     },
+    /// The scene steps (crop, outliers, ground, largest cluster) left too little of the scan.
+    #[error("{}: {message}", path.display())]
+    Scene {
+        /// The file.
+        path: PathBuf,
+        /// What was removed.
+        message: String,
+    },
     /// A configuration value is out of range.
     #[error("invalid setting: {0}")]
     Config(String),

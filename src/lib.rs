@@ -5,14 +5,16 @@
 //! | module | owns |
 //! |---|---|
 //! | [`io`] | reading PLY, LAS/LAZ and text scans; atomic writes |
-//! | [`cloud`] | the point cloud, validation, the model frame, input sampling |
+//! | [`cloud`] | the point cloud, validation, the model frame |
+//! | [`scene`] | from a scene to its object: crop, outliers, ground, largest cluster |
 //! | [`segment`] | supervoxels (clustering, connectivity) and the k-d tree |
+//! | [`sampling`] | the network's input points: random, farthest or voxel; every segment seen |
 //! | [`perturb`] | masks over segments and removing the masked points |
 //! | [`classifier`] | the interface explainers see: clouds in, class scores out |
 //! | [`model`] | the burn PointNet, its files and its training (feature `model`) |
 //! | [`explain`] | the explainers (LIME, KernelSHAP, occlusion, gradients) and mask scoring |
 //! | [`faithfulness`] | how faithful explanations are: curves, surrogate fit, stability, sanity checks |
-//! | [`pipeline`] | one scan, end to end: frame, segments, explanation, report, output names |
+//! | [`pipeline`] | one scan, end to end: scene, frame, segments, explanation, report, outputs |
 //! | [`batch`] | directories: discovery, shards, resumable runs, summaries |
 //! | [`dataset`] | labelled scans for training and evaluation, manifests, accuracy metrics |
 //! | [`stats`] | the rankings and medians every stage shares |
@@ -70,6 +72,8 @@ pub mod io;
 pub mod model;
 pub mod perturb;
 pub mod pipeline;
+pub mod sampling;
+pub mod scene;
 pub mod segment;
 pub mod stats;
 pub mod synthetic;

@@ -7,10 +7,14 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 
 use crate::classifier::Classifier;
-use crate::cloud::{sample_indices, Attribute, FileFormat, Frame, PointCloud, ScalarKind};
-use crate::error::Result;
+use std::borrow::Cow;
+
+use crate::cloud::{Attribute, FileFormat, Frame, PointCloud, ScalarKind, MIN_POINTS};
+use crate::error::{Error, Result};
 use crate::explain::{self, attribute, Explanation, Input, Method, Progress, ScoringPath, Targets};
 use crate::io;
+use crate::sampling::{cover_segments, draw, Sampling};
+use crate::scene::{prepare, Removed, SceneConfig, SceneReport};
 use crate::segment::{point_counts, supervoxels, SegmentConfig, Segmentation};
 use crate::stats::ranking;
 
@@ -20,8 +24,13 @@ use crate::stats::ranking;
 pub struct ExplainConfig {
     /// Explanation method. By default, LIME.
     pub method: Method,
+    /// Scene steps before anything else (crop, outliers, ground, largest cluster). By default,
+    /// none.
+    pub scene: SceneConfig,
     /// Supervoxel settings.
     pub segments: SegmentConfig,
+    /// How the network's input points are drawn. By default, at random (as in training).
+    pub sampling: Sampling,
     /// Settings of the explainers (sample budget, seed, LIME's kernel and ridge, scoring). Written
     /// as `lime`, the name reports have always used.
     #[serde(rename = "lime")]
@@ -48,6 +57,7 @@ impl ExplainConfig {
     /// [`Error::Config`](crate::Error::Config) for values out of range or settings that do not
     /// apply to the method.
     pub fn validate(&self) -> Result<()> {
+        self.scene.validate()?;
         self.segments.validate()?;
         self.explainer.validate()?;
         if self.method != Method::Lime && self.explainer.lime.auto_samples_max.is_some() {
@@ -63,6 +73,9 @@ impl ExplainConfig {
 /// Wall time of each stage, in seconds.
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
 pub struct Timings {
+    /// The scene steps (crop, outliers, ground, largest cluster); 0 when none ran.
+    #[serde(default)]
+    pub scene: f64,
     /// Supervoxels, the model frame and the network's input sample.
     pub segmentation: f64,
     /// Drawing masks and building perturbed clouds (or pooled features).
@@ -109,6 +122,18 @@ pub struct Report {
     pub points: usize,
     /// Points dropped for NaN/Inf coordinates (with `drop_invalid`).
     pub dropped_invalid: usize,
+    /// What the scene steps removed (all zero when none ran): `points` is its `kept_points`.
+    #[serde(default)]
+    pub scene: SceneReport,
+    /// Segments that had no point among the network's input draws and were given one (a draw of
+    /// the most-drawn segment moved to them), so that every importance is about points the
+    /// network saw.
+    #[serde(default)]
+    pub covered_segments: usize,
+    /// Segments that could still not be seen (more segments than input points) and were merged
+    /// into the segment of the nearest seen point.
+    #[serde(default)]
+    pub merged_unseen_segments: usize,
     /// How world coordinates were mapped to the model's frame.
     pub frame: Frame,
     /// Every setting of the run: given back to `--config`, it reproduces the explanation.
@@ -140,10 +165,13 @@ pub struct Explained {
     /// The JSON report.
     pub report: Report,
     pub segmentation: Segmentation,
-    /// The gradient methods' per-point values on the cloud's points, one vector per explanation:
-    /// the sum over the point's copies in the network's input, NaN for a point the network did not
-    /// see. Empty for the other methods.
+    /// The gradient methods' per-point values on the explained points, one vector per
+    /// explanation: the sum over the point's copies in the network's input, NaN for a point the
+    /// network did not see. Empty for the other methods.
     pub point_values: Vec<Vec<f64>>,
+    /// Why each point of the scan was left out, when scene steps ran (empty otherwise); the
+    /// segmentation and point values are then over the kept points only, in order.
+    pub removed: Vec<Removed>,
 }
 
 impl Explained {
@@ -151,19 +179,41 @@ impl Explained {
     /// further class, and `segment` (u32) attributes added, and for the gradient methods
     /// `point_importance` (and `point_importance_<class>`) with each point's own value; existing
     /// attributes of those names are replaced, so re-explaining an explained file works.
-    pub fn annotate(&self, cloud: &PointCloud) -> PointCloud {
-        let mut out = cloud.clone();
+    ///
+    /// When scene steps removed points, every point of `cloud` is still written: removed points
+    /// have NaN importances, segment [`NO_SEGMENT`], and a `removed` (u8) field gives the reason
+    /// ([`Removed`] codes: 0 kept, 1 cropped, 2 outlier, 3 ground, 4 detached).
+    ///
+    /// `cloud` is taken, not copied: a 5 M-point scan's attributes are hundreds of MB.
+    pub fn annotate(&self, cloud: PointCloud) -> PointCloud {
+        let mut out = cloud;
         let mut new = Vec::new();
         let name = |base: &str, i: usize, e: &Explanation| field_name(base, i, &e.target_name);
+        // Values on the explained points, spread onto the whole scan.
+        let spread = |values: Vec<f64>, missing: f64| -> Vec<f64> {
+            if self.removed.is_empty() {
+                return values;
+            }
+            let mut it = values.into_iter();
+            self.removed
+                .iter()
+                .map(|&r| match r {
+                    Removed::Kept => it.next().unwrap_or(missing),
+                    _ => missing,
+                })
+                .collect()
+        };
         for (i, e) in self.report.explanations.iter().enumerate() {
             new.push(Attribute {
                 name: name("importance", i, e),
                 kind: ScalarKind::F32,
-                values: e
-                    .per_point(&self.segmentation.labels)
-                    .into_iter()
-                    .map(f64::from)
-                    .collect(),
+                values: spread(
+                    e.per_point(&self.segmentation.labels)
+                        .into_iter()
+                        .map(f64::from)
+                        .collect(),
+                    f64::NAN,
+                ),
             });
         }
         for (i, (e, values)) in self
@@ -176,20 +226,33 @@ impl Explained {
             new.push(Attribute {
                 name: name("point_importance", i, e),
                 kind: ScalarKind::F32,
-                values: values.clone(),
+                values: spread(values.clone(), f64::NAN),
             });
         }
         new.push(Attribute {
             name: "segment".into(),
             kind: ScalarKind::U32,
-            values: self.segmentation.labels.iter().map(|&l| l as f64).collect(),
+            values: spread(
+                self.segmentation.labels.iter().map(|&l| l as f64).collect(),
+                NO_SEGMENT as f64,
+            ),
         });
+        if !self.removed.is_empty() {
+            new.push(Attribute {
+                name: "removed".into(),
+                kind: ScalarKind::U8,
+                values: self.removed.iter().map(|&r| r as u8 as f64).collect(),
+            });
+        }
         out.attributes
             .retain(|a| !new.iter().any(|n| n.name == a.name));
         out.attributes.extend(new);
         out
     }
 }
+
+/// The `segment` value of points that scene steps removed: no segment.
+pub const NO_SEGMENT: u32 = u32::MAX;
 
 /// The name of the per-point field `base` (`importance`, `point_importance`) for the `i`-th
 /// explained class: `base` for the first, `base_<class>` (lower case, other than ASCII letters and
@@ -214,20 +277,20 @@ fn sanitize(name: &str) -> String {
         .collect()
 }
 
-/// The network's input: `input_points` of the cloud's points, drawn with `seed` (the original
-/// indices) and mapped to the model frame.
-fn model_input(
-    cloud: &PointCloud,
-    frame: &Frame,
-    classifier: &dyn Classifier,
-    seed: u64,
-) -> (Vec<u32>, Vec<[f32; 3]>) {
-    let index = sample_indices(cloud.len(), classifier.input_points(), seed);
-    let points = index
+/// The cloud's points around the frame's centre, in f32: what segmentation and sampling work on,
+/// in the file's units (so a seed resolution means metres for LiDAR).
+fn local_points(cloud: &PointCloud, frame: &Frame) -> Vec<[f32; 3]> {
+    cloud
+        .positions
         .iter()
-        .map(|&i| frame.to_model(&cloud.positions[i as usize]))
-        .collect();
-    (index, points)
+        .map(|p| {
+            [
+                (p[0] - frame.center[0]) as f32,
+                (p[1] - frame.center[1]) as f32,
+                (p[2] - frame.center[2]) as f32,
+            ]
+        })
+        .collect()
 }
 
 /// A cloud made ready for the explainers: the network's input points in the model frame and
@@ -243,6 +306,10 @@ pub struct ModelInput {
     pub points: Vec<[f32; 3]>,
     /// The supervoxel of each input point.
     pub labels: Vec<u32>,
+    /// Segments given a draw by [`cover_segments`].
+    pub covered_segments: usize,
+    /// Segments merged into a seen neighbour ([`Segmentation::merge_unseen`]).
+    pub merged_unseen_segments: usize,
     pub segmentation_seconds: f64,
 }
 
@@ -257,7 +324,9 @@ impl ModelInput {
     }
 }
 
-/// Segments a validated cloud and draws the network's input from it, as [`explain_cloud`] does.
+/// Segments a validated cloud and draws the network's input from it, as [`explain_cloud`] does
+/// (after its scene steps): draws by `config.sampling`, then every segment given a draw
+/// ([`cover_segments`]), and segments that still have none merged into a seen neighbour.
 ///
 /// # Errors
 /// Segmentation configuration errors.
@@ -268,21 +337,26 @@ pub fn model_input_with_segments(
 ) -> Result<ModelInput> {
     let start = Instant::now();
     let frame = Frame::fit(&cloud.positions, classifier.normalisation());
-    // Segment in metres around the centroid, so a seed resolution means metres.
-    let local: Vec<[f32; 3]> = cloud
-        .positions
-        .iter()
-        .map(|p| {
-            [
-                (p[0] - frame.center[0]) as f32,
-                (p[1] - frame.center[1]) as f32,
-                (p[2] - frame.center[2]) as f32,
-            ]
-        })
-        .collect();
-    let segmentation = supervoxels(&local, &config.segments)?;
+    let local = local_points(cloud, &frame);
+    let mut segmentation = supervoxels(&local, &config.segments)?;
+    let mut index = draw(
+        &local,
+        classifier.input_points(),
+        config.seed,
+        config.sampling,
+    );
+    let covered_segments = cover_segments(
+        &mut index,
+        &segmentation.labels,
+        segmentation.count,
+        config.seed,
+    );
+    let merged_unseen_segments = segmentation.merge_unseen(&local, &index);
     let segmentation_seconds = start.elapsed().as_secs_f64();
-    let (index, points) = model_input(cloud, &frame, classifier, config.seed);
+    let points = index
+        .iter()
+        .map(|&i| frame.to_model(&cloud.positions[i as usize]))
+        .collect();
     let labels = index
         .iter()
         .map(|&i| segmentation.labels[i as usize])
@@ -293,32 +367,94 @@ pub fn model_input_with_segments(
         segmentation,
         points,
         labels,
+        covered_segments,
+        merged_unseen_segments,
         segmentation_seconds,
     })
 }
 
-/// Class probabilities of one validated cloud, from the same input sample that
-/// [`explain_cloud`] with this `seed` uses (its unperturbed sample).
+/// Class probabilities of one validated cloud, after the scene steps of `config`, from an input
+/// drawn as [`explain_cloud`] draws it before it makes sure every segment is seen (so without
+/// segmenting: the two can differ in a few of the N points).
 ///
 /// # Errors
-/// Classifier errors.
+/// Classifier errors; [`Error::Scene`] when the scene steps leave too few points.
 pub fn classify_cloud(
     cloud: &PointCloud,
+    input: &Path,
     classifier: &dyn Classifier,
-    seed: u64,
+    config: &ExplainConfig,
 ) -> Result<Vec<f32>> {
-    let frame = Frame::fit(&cloud.positions, classifier.normalisation());
-    let (_, points) = model_input(cloud, &frame, classifier, seed);
+    let (kept, _, _) = scene_cloud(cloud, input, config)?;
+    let frame = Frame::fit(&kept.positions, classifier.normalisation());
+    let local = local_points(&kept, &frame);
+    let index = draw(
+        &local,
+        classifier.input_points(),
+        config.seed,
+        config.sampling,
+    );
+    let points: Vec<[f32; 3]> = index
+        .iter()
+        .map(|&i| frame.to_model(&kept.positions[i as usize]))
+        .collect();
     Ok(classifier
         .predict_proba(&[&points])?
         .pop()
         .unwrap_or_default())
 }
 
-/// Explains one cloud. `cloud` must already be validated ([`PointCloud::validate`]).
+/// The points the scene steps keep (the cloud itself when none run), each point's removal code
+/// (empty when none run) and the report.
+fn scene_cloud<'a>(
+    cloud: &'a PointCloud,
+    input: &Path,
+    config: &ExplainConfig,
+) -> Result<(Cow<'a, PointCloud>, Vec<Removed>, SceneReport)> {
+    if !config.scene.is_active() {
+        let report = SceneReport {
+            input_points: cloud.len(),
+            kept_points: cloud.len(),
+            ..Default::default()
+        };
+        return Ok((Cow::Borrowed(cloud), Vec::new(), report));
+    }
+    let (removed, report) = prepare(&cloud.positions, &config.scene, config.seed);
+    if report.kept_points < MIN_POINTS {
+        return Err(Error::Scene {
+            path: input.into(),
+            message: format!(
+                "the scene steps left {} of {} points (cropped {}, outliers {}, ground {}, \
+                 detached {}); at least {MIN_POINTS} are needed",
+                report.kept_points,
+                report.input_points,
+                report.cropped,
+                report.outliers,
+                report.ground,
+                report.detached
+            ),
+        });
+    }
+    let positions = cloud
+        .positions
+        .iter()
+        .zip(&removed)
+        .filter(|(_, &r)| r == Removed::Kept)
+        .map(|(p, _)| *p)
+        .collect();
+    Ok((
+        Cow::Owned(PointCloud::from_positions(positions, cloud.source.format)),
+        removed,
+        report,
+    ))
+}
+
+/// Explains one cloud. `cloud` must already be validated ([`PointCloud::validate`]). The scene
+/// steps of `config` run first; the explanation is of the points they keep.
 ///
 /// # Errors
-/// Configuration and classifier errors.
+/// Configuration and classifier errors; [`Error::Scene`] when the scene steps leave too few
+/// points.
 pub fn explain_cloud(
     cloud: &PointCloud,
     input: &Path,
@@ -330,6 +466,9 @@ pub fn explain_cloud(
 ) -> Result<Explained> {
     config.validate()?;
     let start = Instant::now();
+    let (kept, removed, scene) = scene_cloud(cloud, input, config)?;
+    let t_scene = start.elapsed().as_secs_f64();
+    let cloud = kept.as_ref();
     let model_input = model_input_with_segments(cloud, classifier, config)?;
     let result = attribute(
         config.method,
@@ -344,6 +483,8 @@ pub fn explain_cloud(
         index,
         segmentation,
         labels,
+        covered_segments,
+        merged_unseen_segments,
         segmentation_seconds: t_segment,
         ..
     } = model_input;
@@ -374,6 +515,9 @@ pub fn explain_cloud(
         probabilities: result.probabilities,
         points: cloud.len(),
         dropped_invalid,
+        scene,
+        covered_segments,
+        merged_unseen_segments,
         frame,
         settings: config.clone(),
         explanations: result.explanations,
@@ -384,6 +528,7 @@ pub fn explain_cloud(
             clouds_evaluated: result.cost.clouds_evaluated,
         },
         timings: Timings {
+            scene: t_scene,
             segmentation: t_segment,
             sampling: result.cost.sampling_seconds,
             inference: result.cost.inference_seconds,
@@ -407,6 +552,7 @@ pub fn explain_cloud(
         report,
         segmentation,
         point_values,
+        removed,
     })
 }
 

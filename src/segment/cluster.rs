@@ -89,18 +89,13 @@ pub(super) fn means(points: &[[f32; 3]], labels: &[u32], k: usize) -> Vec<[f32; 
 }
 
 /// The 95th percentile, over a sample of at most 2,000 points, of the distance from a point to its
-/// 6th nearest other point.
-pub(super) fn link_spacing(points: &[[f32; 3]], rng: &mut ChaCha8Rng) -> f32 {
-    let tree = KdTree::new(points);
+/// 6th nearest other point. `tree` holds `points`.
+pub(super) fn link_spacing(tree: &KdTree, points: &[[f32; 3]], rng: &mut ChaCha8Rng) -> f32 {
     let m = points.len().min(2000);
     let idx = index::sample(rng, points.len(), m).into_vec();
     let mut d: Vec<f32> = idx
         .iter()
-        .filter_map(|&i| {
-            tree.nearest_n(&points[i], 7)
-                .last()
-                .map(|(_, d2)| d2.sqrt())
-        })
+        .filter_map(|&i| sixth_neighbour(tree, &points[i]))
         .filter(|&d| d > 0.0)
         .collect();
     if d.is_empty() {
@@ -109,6 +104,36 @@ pub(super) fn link_spacing(points: &[[f32; 3]], rng: &mut ChaCha8Rng) -> f32 {
     }
     let q = (d.len() * 95 / 100).min(d.len() - 1);
     *d.select_nth_unstable_by(q, f32::total_cmp).1
+}
+
+/// Distance from a point of the tree to its 6th nearest other point (`None` with fewer than 7).
+fn sixth_neighbour(tree: &KdTree, p: &[f32; 3]) -> Option<f32> {
+    let n = tree.nearest_n(p, 7);
+    (n.len() == 7).then(|| n[6].1.sqrt())
+}
+
+/// The points of `sample` whose 6th nearest neighbour in `tree` is within `link`: not specks.
+pub(super) fn dense_points(tree: &KdTree, sample: &[[f32; 3]], link: f32) -> Vec<[f32; 3]> {
+    sample
+        .par_iter()
+        .filter(|p| sixth_neighbour(tree, p).is_some_and(|d| d <= link))
+        .copied()
+        .collect()
+}
+
+/// The median distance from a centre to its nearest other centre (0 for fewer than two): how far
+/// one segment reaches.
+pub(super) fn centre_spacing(centres: &[[f32; 3]]) -> f32 {
+    if centres.len() < 2 {
+        return 0.0;
+    }
+    let tree = KdTree::new(centres);
+    let mut d: Vec<f32> = centres
+        .iter()
+        .map(|c| tree.nearest_n(c, 2)[1].1.sqrt())
+        .collect();
+    let mid = d.len() / 2;
+    *d.select_nth_unstable_by(mid, f32::total_cmp).1
 }
 
 #[cfg(test)]
@@ -153,7 +178,7 @@ mod tests {
             .map(|i| [(i % 10) as f32, ((i / 10) % 10) as f32, (i / 100) as f32])
             .collect();
         let mut rng = ChaCha8Rng::seed_from_u64(1);
-        let d = link_spacing(&grid, &mut rng);
+        let d = link_spacing(&KdTree::new(&grid), &grid, &mut rng);
         // On a unit grid the 6th neighbour is at distance 1 inside, √2 near faces and edges.
         assert!((1.0..=1.5).contains(&d), "{d}");
     }

@@ -8,6 +8,9 @@
 //! 1. **Seeds.** For a target count K: farthest-point sampling over a seeded random subsample
 //!    (at most [`SegmentConfig::subsample`] points), which spreads seeds evenly over the object's
 //!    extent. For a seed resolution R in metres: one seed per occupied R-voxel, as VCCS does.
+//!    Only *dense* points seed: those whose 6th nearest neighbour is within the link spacing
+//!    (step 3). Isolated specks, which real scans (phone LiDAR above all) scatter around the
+//!    object, are the farthest points of all and would otherwise take the first seeds.
 //! 2. **Lloyd iterations** on the subsample (nearest centroid through a k-d tree, then means), then
 //!    one assignment of every point. Clusters are Voronoi cells, hence compact.
 //! 3. **Connectivity.** Points are linked when they fall in the same or 26-adjacent voxels of side
@@ -15,9 +18,16 @@
 //!    6th nearest neighbour: the voxel graph then links every point to its near neighbourhood even
 //!    where sampling is uneven, while gaps wider than that split). A cluster that is several
 //!    pieces keeps its largest piece; each other piece joins the neighbouring segment it touches
-//!    most, or becomes a segment of its own when it touches none (an isolated part of the cloud).
-//! 4. **Tiny segments** (fewer than [`SegmentConfig::min_fraction`] of the mean size) join the
-//!    neighbouring segment they touch most.
+//!    most. A piece that touches nothing (a leaf or speck cut off by a gap) joins the segment
+//!    whose main piece is nearest, when that is within the median spacing of the seeds (one
+//!    segment's reach), and becomes a segment of its own otherwise (a separate object).
+//! 4. **Tiny segments** (fewer than [`SegmentConfig::min_fraction`] of the mean size, K seeds)
+//!    join the larger segment they touch most, or, touching none, the nearest larger segment at
+//!    any distance. So no speck or scatter of specks is ever a segment of its own, and the count
+//!    stays near K on real scans.
+//!
+//! Segments are therefore connected in the voxel graph except for isolated pieces within a
+//! segment's reach, which are gathered by distance.
 //!
 //! Labels are then renumbered in order of each segment's first point. Every step is deterministic
 //! for a seed and independent of the thread count (parallel work is per point; sums are serial).
@@ -33,7 +43,9 @@ use serde::{Deserialize, Serialize};
 
 pub use kdtree::KdTree;
 
-use cluster::{assign, farthest_points, link_spacing, means, voxel_means};
+use cluster::{
+    assign, centre_spacing, dense_points, farthest_points, link_spacing, means, voxel_means,
+};
 use connectivity::{compact, count_labels, VoxelGraph};
 
 use crate::error::{Error, Result};
@@ -42,7 +54,8 @@ use crate::error::{Error, Result};
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Granularity {
-    /// About this many segments (the connectivity pass may add or remove a few).
+    /// About this many segments (the connectivity pass may add a few for separate objects, or
+    /// remove a few tiny ones).
     Count(usize),
     /// One seed per occupied voxel of this side, in the units of the points (metres for LiDAR).
     Resolution(f64),
@@ -171,10 +184,26 @@ pub fn supervoxels(points: &[[f32; 3]], config: &SegmentConfig) -> Result<Segmen
         points.to_vec()
     };
 
-    let mut centres = match config.target {
-        Granularity::Count(k) => farthest_points(&sample, k.min(n), &mut rng),
-        Granularity::Resolution(r) => voxel_means(&sample, r as f32),
+    // The link spacing first: it also says which points are isolated specks, which must not be
+    // seeds (farthest-point sampling would otherwise spend its first seeds on them).
+    let tree = KdTree::new(points);
+    let link = config
+        .link
+        .map(|l| l as f32)
+        .unwrap_or_else(|| link_spacing(&tree, points, &mut rng));
+    let core = dense_points(&tree, &sample, link);
+    let seed_from = if core.len() >= sample.len() / 2 {
+        &core
+    } else {
+        // Most of the sample is sparser than the link (a user-set link below the spacing): every
+        // point may seed.
+        &sample
     };
+    let mut centres = match config.target {
+        Granularity::Count(k) => farthest_points(seed_from, k.min(n), &mut rng),
+        Granularity::Resolution(r) => voxel_means(seed_from, r as f32),
+    };
+    drop(tree);
     for _ in 0..config.iterations {
         let labels = assign(&sample, &centres);
         let next = means(&sample, &labels, centres.len());
@@ -186,21 +215,63 @@ pub fn supervoxels(points: &[[f32; 3]], config: &SegmentConfig) -> Result<Segmen
     }
     let labels = assign(points, &centres);
 
-    let link = config
-        .link
-        .map(|l| l as f32)
-        .unwrap_or_else(|| link_spacing(points, &mut rng));
     let grid = VoxelGraph::new(points, link);
-    let mut labels = compact(labels);
-    labels = grid.make_connected(labels);
-    let count = count_labels(&labels);
-    let min_size = (config.min_fraction * n as f64 / count as f64).floor() as usize;
-    labels = grid.merge_small(labels, min_size);
-    let labels = compact(labels);
+    let labels = grid.make_connected(compact(labels), centre_spacing(&centres));
+    let min_size = (config.min_fraction * n as f64 / centres.len() as f64).floor() as usize;
+    let labels = compact(grid.merge_small(labels, min_size));
     let count = count_labels(&labels);
     Ok(Segmentation {
         labels,
         count,
         link: link as f64,
     })
+}
+
+/// Which points belong to the largest connected piece of `points` (links as in
+/// [`supervoxels`], from the point spacing with `seed`).
+pub fn largest_component(points: &[[f32; 3]], seed: u64) -> Vec<bool> {
+    if points.is_empty() {
+        return Vec::new();
+    }
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let link = link_spacing(&KdTree::new(points), points, &mut rng);
+    let grid = VoxelGraph::new(points, link);
+    let piece = grid.components();
+    let sizes = point_counts(&piece, count_labels(&piece));
+    // Ties go to the piece with the lower id (first point first).
+    let largest = (0..sizes.len())
+        .max_by(|&a, &b| sizes[a].cmp(&sizes[b]).then(b.cmp(&a)))
+        .unwrap_or(0) as u32;
+    piece.iter().map(|&p| p == largest).collect()
+}
+
+impl Segmentation {
+    /// Merges every segment with no point among `seen` (the network's input, indices of points)
+    /// into the segment of the nearest seen point, renumbering the rest in order. `points` are
+    /// the cloud's points. Returns how many segments were merged.
+    pub fn merge_unseen(&mut self, points: &[[f32; 3]], seen: &[u32]) -> usize {
+        let seen_labels: Vec<u32> = seen.iter().map(|&i| self.labels[i as usize]).collect();
+        let has = point_counts(&seen_labels, self.count);
+        let unseen = has.iter().filter(|&&c| c == 0).count();
+        if unseen == 0 || seen.is_empty() {
+            return 0;
+        }
+        let anchors: Vec<[f32; 3]> = seen.iter().map(|&i| points[i as usize]).collect();
+        let tree = KdTree::new(&anchors);
+        let labels: Vec<u32> = self
+            .labels
+            .iter()
+            .zip(points)
+            .map(|(&l, p)| {
+                if has[l as usize] > 0 {
+                    l
+                } else {
+                    seen_labels[tree.nearest(p).0 as usize]
+                }
+            })
+            .collect();
+        self.labels = compact(labels);
+        self.count = count_labels(&self.labels);
+        unseen
+    }
 }

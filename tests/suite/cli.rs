@@ -440,3 +440,86 @@ fn a_closed_stdout_ends_the_command_quietly() {
         );
     }
 }
+
+#[test]
+fn a_scene_is_cut_to_its_object_and_written_back_whole_with_removed_points_marked() {
+    use pointlime::pipeline::NO_SEGMENT;
+    let dir = tempdir();
+    let input = dir.path().join("phone.laz");
+    let scene = PointCloud::from_positions(
+        pointlime::synthetic::phone_scene(30_000, 3),
+        FileFormat::Laz,
+    );
+    pointlime::io::write(&input, &scene, Default::default()).unwrap();
+    run_ok(&[
+        "explain",
+        input.to_str().unwrap(),
+        "--samples",
+        "100",
+        "--outliers",
+        "--remove-ground",
+        "--largest-cluster",
+        "--sampling",
+        "voxel",
+    ]);
+    let out = pointlime::io::read(&dir.path().join("phone.explained.laz")).unwrap();
+    assert_eq!(
+        out.len(),
+        scene.len(),
+        "every point of the scan is written back"
+    );
+    let removed = &out.attribute("removed").expect("a removed field").values;
+    let importance = &out.attribute("importance").unwrap().values;
+    let segment = &out.attribute("segment").unwrap().values;
+    for i in 0..out.len() {
+        let gone = removed[i] != 0.0;
+        assert_eq!(importance[i].is_nan(), gone, "point {i}");
+        assert_eq!(segment[i] == NO_SEGMENT as f64, gone, "point {i}");
+    }
+    let count = |code: f64| removed.iter().filter(|&&r| r == code).count();
+    let report: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("phone.explained.json")).unwrap(),
+    )
+    .unwrap();
+    let s = &report["scene"];
+    assert_eq!(s["outliers"], count(2.0));
+    assert_eq!(s["ground"], count(3.0));
+    assert_eq!(s["detached"], count(4.0));
+    assert_eq!(s["kept_points"], count(0.0));
+    assert_eq!(report["points"], count(0.0));
+    // The scene: 45% ground, a bush apart from the trunk, 0.5% specks.
+    assert!(count(3.0) > out.len() * 2 / 5, "ground {}", count(3.0));
+    assert!(count(4.0) > out.len() / 20, "detached {}", count(4.0));
+    assert!(s["ground_plane"]["normal"][2].as_f64().unwrap() > 0.99);
+    // The settings that reproduce it are in the report.
+    assert_eq!(report["settings"]["sampling"], "voxel");
+    assert!(report["settings"]["scene"]["largest_cluster"]
+        .as_bool()
+        .unwrap());
+    // Every segment is among the network's input.
+    for seg in report["segments"].as_array().unwrap() {
+        assert!(seg["sampled_points"].as_u64().unwrap() > 0, "{seg}");
+    }
+
+    // A crop that keeps nothing: one error line naming the file, exit 2, no output.
+    let empty = dir.path().join("empty.laz");
+    std::fs::copy(&input, &empty).unwrap();
+    let run = bin()
+        .args([
+            "explain",
+            empty.to_str().unwrap(),
+            "--crop",
+            "100,100,100,1",
+        ])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(2), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("empty.laz") && err.contains("left 0 of"),
+        "{err}"
+    );
+    assert!(!dir.path().join("empty.explained.laz").exists());
+    assert!(!dir.path().join("empty.explained.json").exists());
+}

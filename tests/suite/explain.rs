@@ -209,7 +209,7 @@ fn end_to_end_explanation_finds_the_informative_blob_and_maps_back_to_every_poin
         "top segment centred at {c:?}"
     );
     // Every original point (1800), not only the 512 sampled, gets an importance.
-    let annotated = explained.annotate(&cloud);
+    let annotated = explained.annotate(cloud.clone());
     let imp = annotated.attribute("importance").unwrap();
     assert_eq!(imp.values.len(), cloud.len());
     let in_blob3 = (3 * 300..4 * 300)

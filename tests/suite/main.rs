@@ -9,5 +9,6 @@ mod io_roundtrip;
 mod malformed;
 mod model;
 mod real_data;
+mod scans;
 mod segment;
 mod slurm;

@@ -3,6 +3,7 @@
 //! these values into kiss3d calls. Reading the file is [`crate::load`], colour maps
 //! [`crate::colour`], the camera [`crate::camera`].
 
+use pointlime::pipeline::NO_SEGMENT;
 use pointlime::stats::top_k;
 
 use crate::colour::{categorical, classification_colour, diverging, sequential, Rgb, NO_VALUE};
@@ -152,10 +153,14 @@ pub fn segment_values(data: &ExplainedScan, class: usize) -> Vec<f64> {
     let Some(segments) = &data.segments else {
         return Vec::new();
     };
-    let n = segments.iter().max().map_or(0, |&m| m as usize + 1);
+    // Points the scene steps removed have no segment.
+    let explained = || segments.iter().filter(|&&s| s != NO_SEGMENT);
+    let n = explained().max().map_or(0, |&m| m as usize + 1);
     let mut values = vec![f64::NAN; n];
     for (&s, &v) in segments.iter().zip(&c.importance) {
-        values[s as usize] = v as f64;
+        if s != NO_SEGMENT {
+            values[s as usize] = v as f64;
+        }
     }
     values
 }
@@ -185,7 +190,16 @@ pub fn colours(data: &ExplainedScan, style: &Style) -> Vec<Rgb> {
             })
             .collect(),
         Mode::Segments => match &data.segments {
-            Some(s) => s.iter().map(|&id| categorical(id)).collect(),
+            Some(s) => s
+                .iter()
+                .map(|&id| {
+                    if id == NO_SEGMENT {
+                        NO_VALUE
+                    } else {
+                        categorical(id)
+                    }
+                })
+                .collect(),
             None => vec![NO_VALUE; values.len()],
         },
         Mode::Rgb => data
@@ -330,6 +344,10 @@ pub fn legend(data: &ExplainedScan, style: &Style) -> Option<Legend> {
 
 /// One line describing a segment: its coefficient for the class, and its point count.
 pub fn describe_segment(data: &ExplainedScan, class: usize, segment: u32) -> String {
+    if segment == NO_SEGMENT {
+        return "a point the scene steps removed (crop, outliers, ground or detached): not explained"
+            .to_string();
+    }
     let values = segment_values(data, class);
     let points = data
         .segments
@@ -510,6 +528,25 @@ mod tests {
             }
         )
         .is_none());
+    }
+
+    #[test]
+    fn points_the_scene_steps_removed_are_grey_and_in_no_segment() {
+        // Two explained points in segments 0 and 1, and a removed point (NaN, NO_SEGMENT).
+        let data = explained(vec![1.0, -1.0, f32::NAN], vec![0, 1, NO_SEGMENT]);
+        assert_eq!(segment_values(&data, 0), [1.0, -1.0]);
+        for mode in [Mode::Signed, Mode::Segments, Mode::Threshold] {
+            let c = colours(
+                &data,
+                &Style {
+                    mode,
+                    ..Style::default()
+                },
+            );
+            assert_eq!(c[2], NO_VALUE, "{mode:?}");
+            assert_ne!(c[0], NO_VALUE, "{mode:?}");
+        }
+        assert!(describe_segment(&data, 0, NO_SEGMENT).contains("removed"));
     }
 
     #[test]

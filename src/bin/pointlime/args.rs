@@ -12,6 +12,8 @@ use pointlime::explain::{Method, Scoring, Targets};
 use pointlime::model::{builtin, Backend, PointNetClassifier};
 use pointlime::perturb::Removal;
 use pointlime::pipeline::ExplainConfig;
+use pointlime::sampling::Sampling;
+use pointlime::scene::{Axis, Crop, OutlierConfig};
 use pointlime::segment::Granularity;
 
 /// Which backend runs the network.
@@ -129,6 +131,35 @@ pub struct SettingsArgs {
     /// Drop points with NaN/Inf coordinates instead of failing.
     #[arg(long)]
     drop_invalid: bool,
+    /// How the network's N input points are drawn [default: random]: random (uniform, as in
+    /// training), farthest (farthest-point sampling) or voxel (one point per voxel); the last two
+    /// cover parts a phone scan holds sparsely. Every supervoxel gets at least one point either
+    /// way.
+    #[arg(long)]
+    sampling: Option<Sampling>,
+    /// Explain only the points in a box MINX,MINY,MINZ,MAXX,MAXY,MAXZ or a ball X,Y,Z,RADIUS
+    /// (file coordinates); the rest are written back marked removed.
+    #[arg(long, value_name = "BOX|BALL", allow_hyphen_values = true)]
+    crop: Option<Crop>,
+    /// Remove statistical outliers: points whose mean distance to their 8 nearest neighbours
+    /// exceeds the scan's median by more than STD robust standard deviations (1.4826 × MAD)
+    /// [STD default: 8].
+    #[arg(long, num_args = 0..=1, default_missing_value = "8", value_name = "STD")]
+    outliers: Option<f64>,
+    /// Remove the ground: the dominant near-horizontal plane under the object (RANSAC), and
+    /// points within --ground-threshold of it or below it.
+    #[arg(long)]
+    remove_ground: bool,
+    /// Distance from the ground plane still counted as ground, in file units (metres for LiDAR)
+    /// [default: 0.05].
+    #[arg(long, requires = "remove_ground")]
+    ground_threshold: Option<f64>,
+    /// The scan's up axis for ground removal [default: z, as LAS and phone exports].
+    #[arg(long, requires = "remove_ground")]
+    up: Option<Axis>,
+    /// Keep only the largest connected cluster of points (after the other scene steps).
+    #[arg(long)]
+    largest_cluster: bool,
 }
 
 impl SettingsArgs {
@@ -183,6 +214,30 @@ impl SettingsArgs {
             config.targets = Targets::Top(k);
         }
         config.drop_invalid |= self.drop_invalid;
+        if let Some(s) = self.sampling {
+            config.sampling = s;
+        }
+        let scene = &mut config.scene;
+        if let Some(c) = self.crop {
+            scene.crop = Some(c);
+        }
+        if let Some(std_ratio) = self.outliers {
+            scene.outliers = Some(OutlierConfig {
+                std_ratio,
+                ..scene.outliers.unwrap_or_default()
+            });
+        }
+        if self.remove_ground {
+            let mut g = scene.ground.unwrap_or_default();
+            if let Some(t) = self.ground_threshold {
+                g.threshold = t;
+            }
+            if let Some(up) = self.up {
+                g.up = up;
+            }
+            scene.ground = Some(g);
+        }
+        scene.largest_cluster |= self.largest_cluster;
         if let Some(m) = self.method {
             config.method = m;
         }

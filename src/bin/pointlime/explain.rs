@@ -97,7 +97,7 @@ pub fn run(args: ExplainArgs) -> Result<ExitCode> {
 
     io::write(
         &out,
-        &explained.annotate(&cloud),
+        &explained.annotate(cloud),
         WriteOptions { ascii: args.ascii },
     )?;
     io::write_json(&report_path, &explained.report)?;
