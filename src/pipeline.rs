@@ -404,9 +404,12 @@ pub fn classify_cloud(
         .unwrap_or_default())
 }
 
-/// The points the scene steps keep (the cloud itself when none run), each point's removal code
-/// (empty when none run) and the report.
-fn scene_cloud<'a>(
+/// The points the scene steps of `config` keep (the cloud itself when none run), each point's
+/// removal code (empty when none run) and the report.
+///
+/// # Errors
+/// [`Error::Scene`] when the steps leave fewer than [`MIN_POINTS`] points.
+pub fn scene_cloud<'a>(
     cloud: &'a PointCloud,
     input: &Path,
     config: &ExplainConfig,

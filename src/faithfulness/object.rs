@@ -11,7 +11,7 @@ use crate::classifier::{Classifier, Output};
 use crate::cloud::PointCloud;
 use crate::error::Result;
 use crate::explain::{attribute, lime::lime, Method, Targets};
-use crate::pipeline::{model_input_with_segments, ExplainConfig};
+use crate::pipeline::{model_input_with_segments, scene_cloud, ExplainConfig};
 use crate::stats::{median, top_k};
 
 /// One method on one object.
@@ -124,10 +124,12 @@ pub struct Setup<'a> {
     pub rounds: usize,
 }
 
-/// Evaluates `setup.methods` on one validated cloud, for its predicted class.
+/// Evaluates `setup.methods` on one validated cloud (after the scene steps of `setup.config`), for
+/// its predicted class.
 ///
 /// # Errors
-/// Configuration and classifier errors.
+/// Configuration and classifier errors; [`Error::Scene`](crate::Error::Scene) when the scene steps
+/// leave too few points.
 pub fn evaluate_object(
     cloud: &PointCloud,
     path: &str,
@@ -142,7 +144,8 @@ pub fn evaluate_object(
         methods,
         rounds,
     } = *setup;
-    let model_input = model_input_with_segments(cloud, classifier, config)?;
+    let (kept, _, _) = scene_cloud(cloud, path.as_ref(), config)?;
+    let model_input = model_input_with_segments(&kept, classifier, config)?;
     let input = model_input.input();
     let k = input.n_segments;
     let explainer = &config.explainer;

@@ -311,6 +311,62 @@ fn a_run_killed_with_sigkill_resumes_without_losing_or_redoing_work() {
 /// the scans in flight finished; a resumed run keeps those and does the rest; naming of outputs
 /// and summaries.
 #[test]
+fn batch_runs_the_scene_steps_on_every_scan_and_records_them() {
+    let dir = tempdir();
+    let (input, out, model) = (
+        dir.path().join("in"),
+        dir.path().join("out"),
+        dir.path().join("m"),
+    );
+    tiny_model(&model);
+    std::fs::create_dir_all(&input).unwrap();
+    for i in 0..2u64 {
+        let scene = pointlime::cloud::PointCloud::from_positions(
+            pointlime::synthetic::phone_scene(5_000, i),
+            pointlime::cloud::FileFormat::Ply,
+        );
+        pointlime::io::write(&input.join(format!("s{i}.ply")), &scene, Default::default()).unwrap();
+    }
+    ok(&batch(
+        &input,
+        &out,
+        &model,
+        &["--remove-ground", "--largest-cluster"],
+    ));
+    for i in 0..2 {
+        let cloud = pointlime::io::read(&out.join(format!("s{i}.ply.explained.ply"))).unwrap();
+        assert_eq!(cloud.len(), 5_000);
+        let removed = &cloud.attribute("removed").unwrap().values;
+        let ground = removed.iter().filter(|&&r| r == 3.0).count();
+        assert!(ground > 1_000, "s{i}: {ground} ground points");
+        let json: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(out.join(format!("s{i}.ply.json"))).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(json["report"]["scene"]["ground"], ground);
+    }
+    // Classification only (no explanation) runs them too: a crop that keeps nothing fails each
+    // scan with the scene's message.
+    let out2 = dir.path().join("out2");
+    let run = batch(
+        &input,
+        &out2,
+        &model,
+        &["--no-explain", "--crop", "100,100,100,1"],
+    );
+    assert_eq!(
+        run.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    for r in read_summary(&out2.join("summary.jsonl")).unwrap() {
+        assert_eq!(r.status, Status::Failed, "{r:?}");
+        assert!(r.error.unwrap().contains("scene steps left 0"));
+    }
+}
+
+#[test]
 fn the_run_loop_stops_when_told_and_resumes_in_process() {
     use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
