@@ -284,7 +284,7 @@ impl VoxelGraph {
                 if !stray[i] {
                     return l;
                 }
-                match nearest.find(self, &voxels[&(i as u32)]) {
+                match nearest.find(self, voxels.get(&(i as u32)).map_or(&[], Vec::as_slice)) {
                     Some((to, d)) if d <= join_within => to,
                     _ => {
                         next += 1;
@@ -324,7 +324,10 @@ impl VoxelGraph {
                     .map(|(&k, &v)| (k, v))
                     .collect();
                 best_other(&candidates, l)
-                    .or_else(|| nearest.find(self, &voxels[&l]).map(|(to, _)| to))
+                    .or_else(|| {
+                        let v = voxels.get(&l).map_or(&[][..], Vec::as_slice);
+                        nearest.find(self, v).map(|(to, _)| to)
+                    })
                     .unwrap_or(l)
             })
             .collect();
