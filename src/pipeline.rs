@@ -54,7 +54,7 @@ impl ExplainConfig {
     /// Checks the settings once, before any work.
     ///
     /// # Errors
-    /// [`Error::Config`](crate::Error::Config) for values out of range or settings that do not
+    /// [`Error::Config`] for values out of range or settings that do not
     /// apply to the method.
     pub fn validate(&self) -> Result<()> {
         self.scene.validate()?;
