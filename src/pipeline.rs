@@ -293,6 +293,25 @@ fn local_points(cloud: &PointCloud, frame: &Frame) -> Vec<[f32; 3]> {
         .collect()
 }
 
+/// The network's N input points drawn from `local` (the cloud around its frame's centre) by the
+/// configured sampling, before any segment is covered.
+fn draw_input(local: &[[f32; 3]], classifier: &dyn Classifier, config: &ExplainConfig) -> Vec<u32> {
+    draw(
+        local,
+        classifier.input_points(),
+        config.seed,
+        config.sampling,
+    )
+}
+
+/// The points of `cloud` at `index`, in the model frame.
+fn model_points(cloud: &PointCloud, frame: &Frame, index: &[u32]) -> Vec<[f32; 3]> {
+    index
+        .iter()
+        .map(|&i| frame.to_model(&cloud.positions[i as usize]))
+        .collect()
+}
+
 /// A cloud made ready for the explainers: the network's input points in the model frame and
 /// their supervoxels, with what is needed to map results back to the cloud.
 #[derive(Debug, Clone)]
@@ -339,12 +358,7 @@ pub fn model_input_with_segments(
     let frame = Frame::fit(&cloud.positions, classifier.normalisation());
     let local = local_points(cloud, &frame);
     let mut segmentation = supervoxels(&local, &config.segments)?;
-    let mut index = draw(
-        &local,
-        classifier.input_points(),
-        config.seed,
-        config.sampling,
-    );
+    let mut index = draw_input(&local, classifier, config);
     let covered_segments = cover_segments(
         &mut index,
         &segmentation.labels,
@@ -353,10 +367,7 @@ pub fn model_input_with_segments(
     );
     let merged_unseen_segments = segmentation.merge_unseen(&local, &index);
     let segmentation_seconds = start.elapsed().as_secs_f64();
-    let points = index
-        .iter()
-        .map(|&i| frame.to_model(&cloud.positions[i as usize]))
-        .collect();
+    let points = model_points(cloud, &frame, &index);
     let labels = index
         .iter()
         .map(|&i| segmentation.labels[i as usize])
@@ -388,16 +399,8 @@ pub fn classify_cloud(
     let (kept, _, _) = scene_cloud(cloud, input, config)?;
     let frame = Frame::fit(&kept.positions, classifier.normalisation());
     let local = local_points(&kept, &frame);
-    let index = draw(
-        &local,
-        classifier.input_points(),
-        config.seed,
-        config.sampling,
-    );
-    let points: Vec<[f32; 3]> = index
-        .iter()
-        .map(|&i| frame.to_model(&kept.positions[i as usize]))
-        .collect();
+    let index = draw_input(&local, classifier, config);
+    let points = model_points(&kept, &frame, &index);
     Ok(classifier
         .predict_proba(&[&points])?
         .pop()

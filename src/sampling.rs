@@ -169,10 +169,10 @@ fn voxel(points: &[[f32; 3]], n: usize, rng: &mut ChaCha8Rng) -> Vec<u32> {
 
 /// `chosen` (distinct, ascending) topped up with random other points to `n`.
 fn fill(mut chosen: Vec<u32>, len: usize, n: usize, rng: &mut ChaCha8Rng) -> Vec<u32> {
-    let taken: std::collections::HashSet<u32> = chosen.iter().copied().collect();
+    let mut taken: std::collections::HashSet<u32> = chosen.iter().copied().collect();
     while chosen.len() < n {
         let i = rng.random_range(0..len as u32);
-        if !taken.contains(&i) && !chosen[taken.len()..].contains(&i) {
+        if taken.insert(i) {
             chosen.push(i);
         }
     }

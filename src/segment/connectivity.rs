@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::cluster::voxel_key;
 use super::KdTree;
@@ -15,7 +15,8 @@ pub(super) fn count_labels(labels: &[u32]) -> usize {
 
 /// Renumbers labels `0..count` in order of first appearance.
 pub(super) fn compact(labels: Vec<u32>) -> Vec<u32> {
-    let mut map: HashMap<u32, u32> = HashMap::new();
+    // FxHash: this runs over every point of a scan, several times per segmentation.
+    let mut map: FxHashMap<u32, u32> = FxHashMap::default();
     labels
         .into_iter()
         .map(|l| {
@@ -195,16 +196,8 @@ impl VoxelGraph {
         wanted: &[bool],
     ) -> Vec<FxHashMap<u32, usize>> {
         let mut out = vec![FxHashMap::default(); wanted.len()];
-        // The (voxel, group) pairs of wanted groups, each once.
-        let mut seen: FxHashMap<(u32, u32), ()> = FxHashMap::default();
-        for (i, &g) in group.iter().enumerate() {
-            if wanted[g as usize] {
-                seen.insert((self.voxel_of[i], g), ());
-            }
-        }
-        let mut pairs: Vec<(u32, u32)> = seen.into_keys().collect();
-        pairs.sort_unstable();
-        for (v, g) in pairs {
+        // Counts add up, so the order of the (voxel, group) pairs does not matter.
+        for (v, g) in self.voxels_of(group, wanted) {
             let counts = &mut out[g as usize];
             for w in self.neighbourhood(v) {
                 for &i in self.points_in(w) {
@@ -240,9 +233,7 @@ impl VoxelGraph {
             if main.len() == pieces.len() {
                 return labels;
             }
-            let stray: Vec<bool> = (0..pieces.len())
-                .map(|i| main[&pieces[i].0] != i as u32)
-                .collect();
+            let stray = stray_pieces(&pieces, &main);
             let contacts = self.contacts(&labels, &point_piece, &stray);
             let target: Vec<u32> = pieces
                 .iter()
@@ -260,9 +251,7 @@ impl VoxelGraph {
         // after three rounds): by distance, or a segment of their own.
         let (point_piece, pieces) = self.pieces(&labels);
         let main = largest_pieces(&pieces);
-        let stray: Vec<bool> = (0..pieces.len())
-            .map(|i| main[&pieces[i].0] != i as u32)
-            .collect();
+        let stray = stray_pieces(&pieces, &main);
         if !stray.contains(&true) {
             return labels;
         }
@@ -340,15 +329,22 @@ impl VoxelGraph {
     /// The distinct (voxel, group) pairs of the points whose group is `wanted`, in order of
     /// first point.
     fn voxels_of(&self, group: &[u32], wanted: &[bool]) -> Vec<(u32, u32)> {
-        let mut seen: FxHashMap<(u32, u32), ()> = FxHashMap::default();
+        let mut seen: FxHashSet<(u32, u32)> = FxHashSet::default();
         self.voxel_of
             .iter()
             .zip(group)
             .filter(|(_, &g)| wanted[g as usize])
             .map(|(&v, &g)| (v, g))
-            .filter(|n| seen.insert(*n, ()).is_none())
+            .filter(|n| seen.insert(*n))
             .collect()
     }
+}
+
+/// Whether each piece is a stray one: not the largest (`main`) of its label.
+fn stray_pieces(pieces: &[(u32, usize)], main: &HashMap<u32, u32>) -> Vec<bool> {
+    (0..pieces.len())
+        .map(|i| main[&pieces[i].0] != i as u32)
+        .collect()
 }
 
 /// The largest piece of each label (ties to the first).
