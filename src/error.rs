@@ -53,6 +53,16 @@ pub enum Error {
         /// Points needed.
         minimum: usize,
     },
+    /// The file holds (or its header declares) more points than the reading limit allows.
+    #[error("{}: {found}, more than the limit of {limit} points (raise it with --max-points, or crop or thin the scan first)", path.display())]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+        /// What was found: the count its header declares, or where reading stopped.
+        found: String,
+        /// The limit ([`crate::io::ReadOptions::max_points`]).
+        limit: usize,
+    },
     /// The scene steps (crop, outliers, ground, largest cluster) left too little of the scan.
     #[error("{}: {message}", path.display())]
     Scene {

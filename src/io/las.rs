@@ -12,7 +12,7 @@
 //! file is still laid out by las.
 
 use std::fs::File;
-use std::io::{BufReader, BufWriter};
+use std::io::{BufWriter, Read, Seek, SeekFrom};
 use std::path::Path;
 
 use las::{point::Format, Builder, Point, PointData, Reader, Transform, Vector, Vlr};
@@ -23,7 +23,9 @@ use crate::error::{Error, Result};
 const EXTRA_BYTES_USER: &str = "LASF_Spec";
 const EXTRA_BYTES_RECORD: u16 = 4;
 const DESCRIPTOR_LEN: usize = 192;
-const CHUNK: u64 = 1 << 16;
+/// Bytes of raw point records decoded at a time: las buffers a whole fill, and a record can be
+/// 64 KiB long (extra bytes), so the fill is sized in bytes, not points.
+const FILL_BYTES: u64 = 8 << 20;
 
 /// One extra-bytes attribute as the descriptor VLR declares it.
 #[derive(Debug, Clone)]
@@ -170,43 +172,223 @@ fn describes_stream(v: &Vlr) -> bool {
     v.user_id == "laszip encoded" || v.user_id == "copc"
 }
 
-/// `offset_to_point_data` (bytes 96–99) and `point_data_record_length` (105–106) of a LAS header.
-fn raw_layout(path: &Path) -> Result<(u64, u64)> {
-    use std::io::Read;
-    let mut head = [0u8; 107];
-    File::open(path)
-        .and_then(|mut f| f.read_exact(&mut head))
-        .map_err(|e| Error::format(path, format!("not a valid LAS/LAZ file: {e}")))?;
-    let offset = u32::from_le_bytes(head[96..100].try_into().unwrap()) as u64;
-    let record_len = u16::from_le_bytes(head[105..107].try_into().unwrap()) as u64;
-    Ok((offset, record_len))
-}
-
-/// Reads a LAS or LAZ file.
-///
-/// # Errors
-/// [`Error::Format`] for a bad header, a truncated payload or a header claiming more points than the
-/// file holds (checked before reading points for uncompressed files).
-pub fn read(path: &Path) -> Result<PointCloud> {
-    let file = File::open(path).map_err(|e| Error::io(path, e))?;
-    let file_len = file.metadata().map_err(|e| Error::io(path, e))?.len();
-    let mut reader = Reader::new(BufReader::new(file)).map_err(|e| las_err(path, e))?;
-    let header = reader.header().clone();
-    let format = *header.point_format();
-    let claimed = header.number_of_points();
-    if !format.is_compressed {
-        // Offset and record length as the file states them: las's `into_raw` re-derives the
+/// Checks what the las and laz crates would trust before they allocate: the point count against
+/// `max_points` and against the file's size, each extended VLR's length, and a LAZ chunk table's
+/// entry count. las 0.11.2 sizes an extended VLR's buffer from its 64-bit length field
+/// (`raw/vlr.rs`: `vlr.data.resize(record_length)`), and laz 0.13 reserves one entry per declared
+/// chunk (`laszip/chunk_table.rs`: `ChunkTable::with_capacity(number_of_chunks)`), so a 300-byte
+/// file could ask for terabytes; an allocation that fails aborts the process, which no
+/// `catch_unwind` can turn into an error.
+fn check_layout<R: Read + Seek>(
+    source: &mut R,
+    len: u64,
+    path: &Path,
+    max_points: usize,
+) -> Result<()> {
+    let io = |e: std::io::Error| Error::format(path, format!("not a valid LAS/LAZ file: {e}"));
+    source.seek(SeekFrom::Start(0)).map_err(io)?;
+    let raw = las::raw::Header::read_from(&mut *source).map_err(|e| las_err(path, e))?;
+    let claimed = raw
+        .large_file
+        .map_or(raw.number_of_point_records as u64, |l| {
+            l.number_of_point_records
+                .max(raw.number_of_point_records as u64)
+        });
+    if claimed > max_points as u64 {
+        return Err(Error::TooLarge {
+            path: path.into(),
+            found: format!("the header declares {claimed} points"),
+            limit: max_points,
+        });
+    }
+    let offset = raw.offset_to_point_data as u64;
+    let record_len = raw.point_data_record_length as u64;
+    let compressed = raw.point_data_record_format & 0x80 != 0;
+    if !compressed {
+        // The offset and record length as the file states them: las's `into_raw` re-derives the
         // offset (adding LAS 1.0's optional start signature), which would misjudge 1.0 files.
-        let (offset, record_len) = raw_layout(path)?;
-        let needed = offset + claimed.saturating_mul(record_len);
-        if needed > file_len {
-            let holds = file_len.saturating_sub(offset) / record_len.max(1);
+        let needed = offset.saturating_add(claimed.saturating_mul(record_len));
+        if needed > len {
+            let holds = len.saturating_sub(offset) / record_len.max(1);
             return Err(Error::format(
                 path,
                 format!("header claims {claimed} points but the file holds at most {holds}"),
             ));
         }
     }
+    let read_u64 = |s: &mut R, at: u64| -> std::io::Result<u64> {
+        let mut b = [0u8; 8];
+        s.seek(SeekFrom::Start(at))?;
+        s.read_exact(&mut b)?;
+        Ok(u64::from_le_bytes(b))
+    };
+    if let Some(evlr) = raw.evlr {
+        let mut at = evlr.start_of_first_evlr;
+        for i in 0..evlr.number_of_evlrs {
+            // An extended VLR: 60 bytes of header, its 64-bit length at byte 20.
+            if at.saturating_add(60) > len {
+                break;
+            }
+            let length = read_u64(source, at + 20).map_err(io)?;
+            let left = len - at - 60;
+            if length > left {
+                return Err(Error::format(
+                    path,
+                    format!(
+                        "extended VLR {} (byte {at}) declares {length} bytes, but only {left} follow",
+                        i + 1
+                    ),
+                ));
+            }
+            at += 60 + length;
+        }
+    }
+    if compressed {
+        let Some(vlr) = laszip_vlr(source, &raw, path)? else {
+            source.seek(SeekFrom::Start(0)).map_err(io)?;
+            return Ok(());
+        };
+        // Where laz looks for the chunk table (laszip/chunk_table.rs, `read_offset`): the 8 bytes at
+        // the start of the point data, or else the last 8 bytes of the file.
+        let mut table = read_u64(source, offset).map_err(io)? as i64;
+        if table <= offset as i64 && len >= 8 {
+            table = read_u64(source, len - 8).map_err(io)? as i64;
+        }
+        if table > offset as i64 && (table as u64).saturating_add(8) <= len {
+            let mut b = [0u8; 4];
+            source.seek(SeekFrom::Start(table as u64 + 4)).map_err(io)?;
+            source.read_exact(&mut b).map_err(io)?;
+            let chunks = u32::from_le_bytes(b) as u64;
+            // Every chunk holds at least one point; fixed-size chunks hold `chunk_size` but the last.
+            let most = match vlr.chunk_size() {
+                size if size > 0 && !vlr.uses_variable_size_chunks() => {
+                    claimed.div_ceil(size as u64)
+                }
+                _ => claimed,
+            } + 1;
+            if chunks > most {
+                return Err(Error::format(
+                    path,
+                    format!("not a valid LAZ file: its chunk table declares {chunks} chunks for {claimed} points"),
+                ));
+            }
+        }
+        check_layers(source, len, &vlr, offset + 8, claimed, path)?;
+    }
+    source.seek(SeekFrom::Start(0)).map_err(io)?;
+    Ok(())
+}
+
+/// The LASzip VLR (user "laszip encoded", record 22204) as laz reads it, `None` when there is none
+/// or it does not parse (laz then fails cleanly by itself).
+fn laszip_vlr<R: Read + Seek>(
+    source: &mut R,
+    raw: &las::raw::Header,
+    path: &Path,
+) -> Result<Option<laz::LazVlr>> {
+    let io = |e: std::io::Error| Error::format(path, format!("not a valid LAS/LAZ file: {e}"));
+    source
+        .seek(SeekFrom::Start(raw.header_size as u64))
+        .map_err(io)?;
+    for _ in 0..raw.number_of_variable_length_records {
+        // A VLR's length is 16-bit, so reading one allocates at most 64 KiB.
+        let Ok(vlr) = las::raw::Vlr::read_from(&mut *source, false) else {
+            return Ok(None);
+        };
+        if vlr.user_id.starts_with(b"laszip encoded") && vlr.record_id == 22204 {
+            return Ok(laz::LazVlr::read_from(&vlr.data[..]).ok());
+        }
+    }
+    Ok(None)
+}
+
+/// Checks the layer sizes of every chunk of a layered LAZ file (point formats 6–10, LASzip item
+/// versions 3 and 4) against the bytes the file has. laz 0.13 sizes each layer's buffer from the
+/// 32-bit length in the chunk before reading it (`las/utils.rs`, `copy_bytes_into_decoder`:
+/// `inner_vec.resize(num_bytes, 0)`), so a 1 KB file could make it zero 4 GB per layer (found by
+/// the `las` fuzz target).
+///
+/// A layered chunk is the first point's raw bytes, a 32-bit point count, one 32-bit size per layer,
+/// then the layers; the next chunk starts right after them.
+fn check_layers<R: Read + Seek>(
+    source: &mut R,
+    len: u64,
+    vlr: &laz::LazVlr,
+    first_chunk: u64,
+    claimed: u64,
+    path: &Path,
+) -> Result<()> {
+    use laz::LazItemType as T;
+    let items = vlr.items();
+    if items.is_empty() || items.iter().any(|i| i.version() < 3) {
+        return Ok(());
+    }
+    let point_size: u64 = items.iter().map(|i| i.size() as u64).sum();
+    let layers: u64 = items
+        .iter()
+        .map(|i| match i.item_type() {
+            T::Point14 => 9,
+            T::RGBNIR14 => 2,
+            T::RGB14 | T::WavePacket14 => 1,
+            T::Byte14(n) => n as u64,
+            _ => 0,
+        })
+        .sum();
+    let io = |e: std::io::Error| Error::format(path, format!("not a valid LAZ file: {e}"));
+    let mut sizes = vec![0u8; 4 * layers as usize];
+    let (mut at, mut points) = (first_chunk, 0u64);
+    while points < claimed {
+        let data = at + point_size + 4 + 4 * layers;
+        if data > len {
+            // laz stops at the end of the file by itself, before any layer is sized.
+            break;
+        }
+        let mut count = [0u8; 4];
+        source.seek(SeekFrom::Start(at + point_size)).map_err(io)?;
+        source.read_exact(&mut count).map_err(io)?;
+        source.read_exact(&mut sizes).map_err(io)?;
+        let mut end = data;
+        for size in sizes.chunks_exact(4) {
+            let size = u32::from_le_bytes(size.try_into().unwrap_or_default()) as u64;
+            if size > len - end {
+                return Err(Error::format(
+                    path,
+                    format!(
+                        "not a valid LAZ file: the chunk at byte {at} declares a layer of {size} bytes, but only {} follow",
+                        len - end
+                    ),
+                ));
+            }
+            end += size;
+        }
+        at = end;
+        points += if vlr.uses_variable_size_chunks() {
+            u32::from_le_bytes(count) as u64
+        } else {
+            vlr.chunk_size() as u64
+        }
+        .max(1);
+    }
+    Ok(())
+}
+
+/// Reads a LAS or LAZ file of `len` bytes from `source`; `path` names it in errors.
+///
+/// # Errors
+/// [`Error::Format`] for a bad header, a truncated payload, a header claiming more points than the
+/// file holds (checked before reading points for uncompressed files) or records that claim more
+/// bytes than the file has ([`check_layout`]); [`Error::TooLarge`] above `max_points`.
+pub fn read<R: Read + Seek + Send + Sync + 'static>(
+    mut source: R,
+    len: u64,
+    path: &Path,
+    max_points: usize,
+) -> Result<PointCloud> {
+    check_layout(&mut source, len, path, max_points)?;
+    let mut reader = Reader::new(source).map_err(|e| las_err(path, e))?;
+    let header = reader.header().clone();
+    let format = *header.point_format();
+    let claimed = header.number_of_points();
     let descriptors: Vec<Descriptor> = header
         .all_vlrs()
         .find(|v| is_extra_bytes(v))
@@ -269,9 +451,10 @@ pub fn read(path: &Path) -> Result<PointCloud> {
 
     let mut data: PointData = las::PointDataBuilder::new().for_header(&header).build();
     let mut total = 0u64;
+    let chunk = (FILL_BYTES / header.point_format().len().max(1) as u64).max(1);
     loop {
         let n = reader
-            .fill_points(CHUNK, &mut data)
+            .fill_points(chunk, &mut data)
             .map_err(|e| las_err(path, e))?;
         if n == 0 {
             break;
@@ -314,7 +497,7 @@ pub fn read(path: &Path) -> Result<PointCloud> {
                 at = end;
             }
         }
-        if n < CHUNK {
+        if n < chunk {
             break;
         }
     }

@@ -36,17 +36,81 @@ pub fn format_of(path: &Path) -> Result<FileFormat> {
     }
 }
 
-/// Reads a point cloud from a PLY, LAS, LAZ or ASCII XYZ file.
+/// Limits on what a read may hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReadOptions {
+    /// The most points a file may have (or its header declare) before anything is read:
+    /// [`Error::TooLarge`] above it. Each point costs 24 bytes of position and 8 per attribute.
+    pub max_points: usize,
+}
+
+/// 50 million points: a phone scan has 1–10 million; at the LAS attributes' 8 bytes each, 50
+/// million points take about 7 GB before any work starts.
+pub const DEFAULT_MAX_POINTS: usize = 50_000_000;
+
+impl Default for ReadOptions {
+    fn default() -> Self {
+        ReadOptions {
+            max_points: DEFAULT_MAX_POINTS,
+        }
+    }
+}
+
+/// Reads a point cloud from a PLY, LAS, LAZ or ASCII XYZ file, with the default [`ReadOptions`].
 ///
 /// An empty cloud is a valid read; [`PointCloud::validate`] decides whether it can be explained.
 ///
 /// # Errors
-/// [`Error::UnsupportedFormat`], [`Error::Io`], [`Error::Format`].
+/// [`Error::UnsupportedFormat`], [`Error::Io`], [`Error::Format`], [`Error::TooLarge`].
 pub fn read(path: &Path) -> Result<PointCloud> {
-    match format_of(path)? {
-        FileFormat::Ply => ply::read(path),
-        FileFormat::Las | FileFormat::Laz => guard(path, || las::read(path)),
-        FileFormat::Xyz => xyz::read(path),
+    read_with(path, ReadOptions::default())
+}
+
+/// [`read()`] with limits. Memory follows the file's size, never a count its header claims.
+///
+/// # Errors
+/// As [`read()`].
+pub fn read_with(path: &Path, options: ReadOptions) -> Result<PointCloud> {
+    let format = format_of(path)?;
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let len = file.metadata().map_err(|e| Error::io(path, e))?.len();
+    let source = std::io::BufReader::new(file);
+    let max = options.max_points;
+    match format {
+        FileFormat::Ply => ply::read(source, len, path, max),
+        FileFormat::Las | FileFormat::Laz => guard(path, || las::read(source, len, path, max)),
+        FileFormat::Xyz => xyz::read(source, path, max),
+    }
+}
+
+/// Reads a point cloud held in memory, in `format`; `name` stands for the file in errors. For
+/// data that did not come from a file, and for the fuzz targets.
+///
+/// # Errors
+/// As [`read()`].
+pub fn read_bytes(
+    bytes: &[u8],
+    format: FileFormat,
+    name: &Path,
+    options: ReadOptions,
+) -> Result<PointCloud> {
+    let (len, max) = (bytes.len() as u64, options.max_points);
+    let source = std::io::Cursor::new(bytes);
+    match format {
+        FileFormat::Ply => ply::read(source, len, name, max),
+        // las wants an owned ('static) source.
+        FileFormat::Las | FileFormat::Laz => guard(name, || {
+            las::read(std::io::Cursor::new(bytes.to_vec()), len, name, max)
+        }),
+        FileFormat::Xyz => xyz::read(source, name, max),
+    }
+}
+
+/// A token or line as an error message shows it: quoted, cut at 40 characters.
+pub(crate) fn shown(text: &str) -> String {
+    match text.char_indices().nth(40) {
+        Some((i, _)) => format!("{:?}…", &text[..i]),
+        None => format!("{text:?}"),
     }
 }
 
@@ -150,7 +214,14 @@ fn replace_atomically(
         _ => Path::new("."),
     };
     let mut builder = tempfile::Builder::new();
-    builder.prefix(".pointlime-").suffix(suffix);
+    // Always `.pointlime-XXXXXX.tmp…`, the pattern a batch run removes when an earlier run was
+    // killed mid-write (`batch::lock_output`).
+    let suffix = if suffix.starts_with(".tmp") {
+        suffix.to_string()
+    } else {
+        format!(".tmp{suffix}")
+    };
+    builder.prefix(".pointlime-").suffix(&suffix);
     // Temporary files are private (0600) by default; the result is an ordinary output file.
     #[cfg(unix)]
     builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644));

@@ -5,8 +5,7 @@
 //! `//` are skipped, except that a first non-blank line of words (`//X Y Z R G B`, `x,y,z,intensity`)
 //! names the columns. Unnamed extra columns are called `column_3`, `column_4`, …
 
-use std::fs::File;
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, Read, Write};
 use std::path::Path;
 
 use crate::cloud::{Attribute, FileFormat, PointCloud, ScalarKind, Source};
@@ -17,27 +16,44 @@ fn split(line: &str) -> impl Iterator<Item = &str> {
         .filter(|t| !t.is_empty())
 }
 
-/// Reads an ASCII point file.
+/// The longest line read: a point with hundreds of columns fits; a binary file or a file without
+/// newlines does not make the reader hold it whole.
+pub const MAX_LINE: usize = 1 << 20;
+
+/// Reads an ASCII point file from `source`; `path` names it in errors.
 ///
 /// # Errors
-/// [`Error::Format`] naming the line for a token that is not a number or a line with fewer than
-/// three columns or a different column count than the first.
-pub fn read(path: &Path) -> Result<PointCloud> {
-    let file = File::open(path).map_err(|e| Error::io(path, e))?;
+/// [`Error::Format`] naming the line for a token that is not a number, a line with fewer than three
+/// columns or a different column count than the first, a line over [`MAX_LINE`] bytes, or bytes
+/// that are not text; [`Error::TooLarge`] past `max_points` points.
+pub fn read<R: BufRead>(mut source: R, path: &Path, max_points: usize) -> Result<PointCloud> {
     let mut positions = Vec::new();
     let mut names: Option<Vec<String>> = None;
     let mut extras: Vec<Vec<f64>> = Vec::new();
     let mut columns = 0usize;
     let mut values = Vec::new();
-    for (number, line) in BufReader::new(file).lines().enumerate() {
-        let line_no = number + 1;
-        let line = line.map_err(|e| match e.kind() {
-            std::io::ErrorKind::InvalidData => Error::format(
+    let mut bytes = Vec::new();
+    for line_no in 1.. {
+        bytes.clear();
+        let n = (&mut source)
+            .take(MAX_LINE as u64 + 1)
+            .read_until(b'\n', &mut bytes)
+            .map_err(|e| Error::io(path, e))?;
+        if n == 0 {
+            break;
+        }
+        if n > MAX_LINE {
+            return Err(Error::format(
+                path,
+                format!("line {line_no}: longer than {MAX_LINE} bytes (is this a point file?)"),
+            ));
+        }
+        let Ok(line) = std::str::from_utf8(&bytes) else {
+            return Err(Error::format(
                 path,
                 format!("line {line_no}: not text (is this a binary file?)"),
-            ),
-            _ => Error::io(path, e),
-        })?;
+            ));
+        };
         let trimmed = line.trim();
         let is_comment = trimmed.starts_with('#') || trimmed.starts_with("//");
         if trimmed.is_empty() || (is_comment && columns > 0) {
@@ -60,7 +76,10 @@ pub fn read(path: &Path) -> Result<PointCloud> {
             let v: f64 = token.parse().map_err(|_| {
                 Error::format(
                     path,
-                    format!("line {line_no}: expected a number, found {token:?}"),
+                    format!(
+                        "line {line_no}: expected a number, found {}",
+                        super::shown(token)
+                    ),
                 )
             })?;
             values.push(v);
@@ -85,6 +104,13 @@ pub fn read(path: &Path) -> Result<PointCloud> {
                     values.len()
                 ),
             ));
+        }
+        if positions.len() == max_points {
+            return Err(Error::TooLarge {
+                path: path.into(),
+                found: format!("line {line_no} holds point {}", max_points as u64 + 1),
+                limit: max_points,
+            });
         }
         positions.push([values[0], values[1], values[2]]);
         for (c, v) in values[3..].iter().enumerate() {

@@ -25,6 +25,23 @@ pub struct BackendArgs {
     pub backend: Backend,
 }
 
+/// Limits on reading scans.
+#[derive(Args, Debug, Clone)]
+pub struct ReadArgs {
+    /// Refuse a scan with more points than this (checked against its header before reading):
+    /// memory is about 24 bytes per point plus 8 per attribute.
+    #[arg(long, env = "POINTLIME_MAX_POINTS", default_value_t = pointlime::io::DEFAULT_MAX_POINTS)]
+    pub max_points: usize,
+}
+
+impl ReadArgs {
+    pub fn options(&self) -> pointlime::io::ReadOptions {
+        pointlime::io::ReadOptions {
+            max_points: self.max_points,
+        }
+    }
+}
+
 /// The model every model-loading command takes.
 #[derive(Args, Debug, Clone)]
 pub struct ModelArgs {

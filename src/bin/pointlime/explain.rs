@@ -12,7 +12,7 @@ use pointlime::explain::{Method, Targets};
 use pointlime::io::{self, WriteOptions};
 use pointlime::pipeline::{default_output, default_report, explain_cloud};
 
-use crate::args::{class_index, progress_bar, ModelArgs, SettingsArgs};
+use crate::args::{class_index, progress_bar, ModelArgs, ReadArgs, SettingsArgs};
 
 #[derive(Args, Debug)]
 pub struct ExplainArgs {
@@ -22,6 +22,8 @@ pub struct ExplainArgs {
     model: ModelArgs,
     #[command(flatten)]
     settings: SettingsArgs,
+    #[command(flatten)]
+    read: ReadArgs,
     /// Class to explain, by name or index [default: the predicted class].
     #[arg(long, conflicts_with = "top_labels")]
     target: Option<String>,
@@ -69,7 +71,7 @@ pub fn run(args: ExplainArgs) -> Result<ExitCode> {
     if let Some(t) = &args.target {
         config.targets = Targets::Classes(vec![class_index(&model, t)?]);
     }
-    let mut cloud = io::read(&args.input)?;
+    let mut cloud = io::read_with(&args.input, args.read.options())?;
     let dropped = cloud.validate(&args.input, config.drop_invalid)?;
     if dropped > 0 {
         eprintln!(

@@ -12,11 +12,13 @@ use pointlime::io;
 pub struct InfoArgs {
     /// A .ply, .las, .laz, .xyz, .txt or .pts file.
     input: PathBuf,
+    #[command(flatten)]
+    read: crate::args::ReadArgs,
 }
 
 pub fn run(args: InfoArgs) -> Result<ExitCode> {
     let input = &args.input;
-    let cloud = io::read(input)?;
+    let cloud = io::read_with(input, args.read.options())?;
     outln!("file:       {}", input.display())?;
     outln!("format:     {}", cloud.source.detail)?;
     outln!("points:     {}", cloud.len())?;
