@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::classifier::Classifier;
 use crate::error::{Error, Result};
-use crate::io::{self, WriteOptions};
+use crate::io::{self, ReadOptions, WriteOptions};
 use crate::pipeline::{classify_cloud, explain_cloud, explained_extension, ExplainConfig, Report};
 use crate::stats::ranking;
 
@@ -195,6 +195,8 @@ pub struct Job<'a> {
     /// Explain, or only classify.
     pub explain: bool,
     pub write: WriteOptions,
+    /// Limits on reading each scan.
+    pub read: ReadOptions,
 }
 
 /// What identifies a run's output for `--resume`: outputs made with other settings are redone.
@@ -237,7 +239,7 @@ impl Job<'_> {
     pub fn completed(&self, rel: &Path) -> Option<Record> {
         let (cloud, json) = self.outputs(rel);
         let text = std::fs::read_to_string(json).ok()?;
-        let out: FileOutput = serde_json::from_str(&text).ok()?;
+        let out = parse_output(&text)?;
         let cloud_ok = !self.explain || std::fs::metadata(cloud).is_ok_and(|m| m.len() > 0);
         (out.run == self.key() && out.record.status == Status::Ok && cloud_ok).then_some(out.record)
     }
@@ -271,7 +273,7 @@ impl Job<'_> {
     fn run_inner(&self, rel: &Path) -> Result<Record> {
         let path = self.input_root.join(rel);
         io::format_of(&path)?;
-        let mut cloud = io::read(&path)?;
+        let mut cloud = io::read_with(&path, self.read)?;
         let dropped = cloud.validate(&path, self.config.drop_invalid)?;
         let (cloud_out, json_out) = self.outputs(rel);
         if let Some(dir) = json_out.parent() {
@@ -335,6 +337,18 @@ impl Job<'_> {
         )?;
         Ok(record)
     }
+}
+
+/// A per-file JSON as `--resume` reads it; `None` for text that is not one (the file is then
+/// redone).
+fn parse_output(text: &str) -> Option<FileOutput> {
+    serde_json::from_str(text).ok()
+}
+
+/// The record in a per-file JSON (`DIR/a/b.laz.json`), if the text is one: the check `--resume`
+/// makes before it trusts a file as done.
+pub fn record_of_output(text: &str) -> Option<Record> {
+    parse_output(text).map(|o| o.record)
 }
 
 /// What [`run`] did.
@@ -408,9 +422,62 @@ pub fn run(
     }
 }
 
-/// A flag that the first Ctrl-C (SIGINT) sets, for [`run`]'s `stop`: the scans in flight finish
-/// and the summary of what is done is written. A second Ctrl-C exits at once with
-/// status 130; only hidden temporary files can be left then, never a partial output.
+/// The lock file that keeps two batch runs out of one output directory.
+pub const LOCK_FILE: &str = ".pointlime-batch.lock";
+
+/// Held while a batch run writes to its output directory; released when dropped (or when the
+/// process dies: the lock is the operating system's, on the open file, so a killed run never
+/// leaves a stale lock behind).
+#[derive(Debug)]
+pub struct OutputLock {
+    _file: std::fs::File,
+}
+
+/// Takes the output directory for one batch run, then removes the hidden temporary files
+/// (`.pointlime-*.tmp*`) that a run killed mid-write left under it: only a run that holds the lock
+/// writes there, so none of them belongs to a live writer. Returns the lock and how many files were
+/// removed.
+///
+/// # Errors
+/// [`Error::Io`] when the lock file cannot be created; [`Error::Config`] when another run holds it.
+pub fn lock_output(out_root: &Path) -> Result<(OutputLock, usize)> {
+    let path = out_root.join(LOCK_FILE);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| Error::io(&path, e))?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            return Err(Error::Config(format!(
+                "{}: another pointlime batch is writing to this directory (it holds {LOCK_FILE}); wait for it to finish or choose another --out",
+                out_root.display()
+            )))
+        }
+        Err(std::fs::TryLockError::Error(e)) => return Err(Error::io(&path, e)),
+    }
+    let removed = walkdir::WalkDir::new(out_root)
+        .into_iter()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_type().is_file() && is_leftover(e.file_name()))
+        .filter(|e| std::fs::remove_file(e.path()).is_ok())
+        .count();
+    Ok((OutputLock { _file: file }, removed))
+}
+
+/// A temporary file of [`io::write_atomic`]: `.pointlime-XXXXXX.tmp` or `.pointlime-XXXXXX.tmp.EXT`.
+fn is_leftover(name: &std::ffi::OsStr) -> bool {
+    let name = name.to_string_lossy();
+    name.starts_with(".pointlime-") && name.contains(".tmp") && name != LOCK_FILE
+}
+
+/// A flag that the first Ctrl-C (SIGINT), SIGTERM (a scheduler's time limit, `kill`) or SIGHUP
+/// sets, for [`run`]'s `stop`: the scans in flight finish and the summary of what is done is
+/// written. A second signal exits at once with status 130; only hidden temporary files can be left
+/// then, never a partial output, and the next run over the same output removes them
+/// ([`lock_output`]).
 ///
 /// # Errors
 /// [`Error::Config`] when a handler is already installed in this process.
@@ -496,6 +563,14 @@ pub fn write_summary(records: &[Record], csv_path: &Path, jsonl_path: &Path) -> 
 /// [`Error::Io`] or [`Error::Format`] (with the line number) for an unreadable summary.
 pub fn read_summary(path: &Path) -> Result<Vec<Record>> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    parse_summary(&text, path)
+}
+
+/// Parses a JSON Lines summary; `path` names it in errors.
+///
+/// # Errors
+/// [`Error::Format`] with the line number of the first line that is not a record.
+pub fn parse_summary(text: &str, path: &Path) -> Result<Vec<Record>> {
     text.lines()
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty())

@@ -11,7 +11,7 @@ use clap::Args;
 use pointlime::batch::{self, Job, Record, Shard, Status};
 use pointlime::io::WriteOptions;
 
-use crate::args::{progress_bar, ModelArgs, SettingsArgs};
+use crate::args::{progress_bar, ModelArgs, ReadArgs, SettingsArgs};
 
 #[derive(Args, Debug)]
 pub struct BatchArgs {
@@ -39,6 +39,8 @@ pub struct BatchArgs {
     shard: Option<Shard>,
     #[command(flatten)]
     settings: SettingsArgs,
+    #[command(flatten)]
+    read: ReadArgs,
     /// Write PLY as ascii instead of binary little-endian.
     #[arg(long)]
     ascii: bool,
@@ -60,6 +62,10 @@ pub fn run(args: BatchArgs) -> Result<ExitCode> {
         bail!("{}: not a directory", args.input.display());
     }
     std::fs::create_dir_all(&args.out).with_context(|| args.out.display().to_string())?;
+    let (_lock, removed) = batch::lock_output(&args.out)?;
+    if removed > 0 {
+        eprintln!("removed {removed} temporary file(s) that an interrupted run left behind");
+    }
     let model = args.model.load()?;
     let model_name = args.model.name();
     let mut files = batch::discover(&args.input, Some(&args.out))?;
@@ -74,6 +80,7 @@ pub fn run(args: BatchArgs) -> Result<ExitCode> {
         config: &config,
         explain: !args.no_explain,
         write: WriteOptions { ascii: args.ascii },
+        read: args.read.options(),
     };
     let stop = batch::stop_on_interrupt()?;
 
