@@ -31,6 +31,10 @@ pub struct ModelConfig {
     /// World-to-model-frame mapping the network was trained with.
     #[config(default = "Normalisation::UnitSphere")]
     pub normalisation: Normalisation,
+    /// CRC-32 of `weights.bpk` as saved, checked on load: a bit flipped in transfer or on disk
+    /// changes a weight silently otherwise. Absent in model directories written before it existed.
+    #[config(default = "None")]
+    pub weights_crc32: Option<u32>,
 }
 
 /// The CPU or GPU backend that runs the network.
@@ -77,6 +81,10 @@ impl Backend {
 }
 
 const CONFIG_FILE: &str = "config.json";
+/// The most input points a model may take (see `validate`).
+const MAX_INPUT_POINTS: usize = 1 << 20;
+/// The widest layer and the most classes a model may have (see `validate`).
+const MAX_WIDTH: usize = 1 << 14;
 const WEIGHTS_FILE: &str = "weights.bpk";
 
 /// The shipped default model (`models/default`, see its model card), built into the library so
@@ -159,6 +167,16 @@ impl PointNetClassifier {
             .map_err(|e| Error::model(&config_path, format!("cannot read model config: {e}")))?;
         validate(&config, &config_path)?;
         let weights = dir.join(WEIGHTS_FILE);
+        let bytes = std::fs::read(&weights).map_err(|e| Error::io(&weights, e))?;
+        if let Some(want) = config.weights_crc32 {
+            let got = crc32fast::hash(&bytes);
+            if got != want {
+                return Err(Error::model(
+                    &weights,
+                    format!("corrupt: its CRC-32 is {got:08x}, config.json records {want:08x} (copy the model again)"),
+                ));
+            }
+        }
         let record = ModuleRecord::load(&weights)
             .map_err(|e| Error::model(&weights, format!("cannot read weights: {e}")))?;
         let device = backend.device()?;
@@ -169,7 +187,48 @@ impl PointNetClassifier {
                     Error::model(&weights, "weights do not match config.json's architecture")
                 })?
                 .valid();
-        Ok(Self::assemble(net, config, device, dir.to_path_buf()))
+        let model = Self::assemble(net, config, device, dir.to_path_buf());
+        model.check_weights(&weights)?;
+        Ok(model)
+    }
+
+    /// Runs the network once on a fixed cloud: burn reads weights lazily, so a truncated or
+    /// garbled file would otherwise fail (by a panic inside burn) in the middle of the first
+    /// explanation; and weights that hold NaN or infinities give non-finite scores.
+    fn check_weights(&self, weights: &Path) -> Result<()> {
+        let n = self.config.num_points;
+        let cloud: Vec<[f32; 3]> = (0..n)
+            .map(|i| {
+                // Points on a spiral over the unit sphere.
+                let t = (i as f32 + 0.5) / n as f32;
+                let (z, a) = (1.0 - 2.0 * t, i as f32 * 2.399_963);
+                let r = (1.0 - z * z).max(0.0).sqrt();
+                [r * a.cos(), r * a.sin(), z]
+            })
+            .collect();
+        let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.predict(&[&cloud], Output::Logit)
+        }));
+        match run {
+            Ok(Ok(scores)) if scores.iter().all(|s| s.is_finite()) => Ok(()),
+            Ok(Ok(_)) => Err(Error::model(
+                weights,
+                "corrupt: the weights give non-finite scores (NaN or infinite values)",
+            )),
+            Ok(Err(e)) => Err(Error::model(
+                weights,
+                format!("cannot run the network: {e}"),
+            )),
+            Err(payload) => Err(Error::model(
+                weights,
+                format!(
+                    "truncated or corrupt: reading the weights failed ({})",
+                    crate::error::panic_message(payload.as_ref())
+                        .unwrap_or_default()
+                        .replace('\n', " ")
+                ),
+            )),
+        }
     }
 
     /// The built-in default model ([`builtin`]): the same files as `models/default`, loaded
@@ -199,16 +258,19 @@ impl PointNetClassifier {
     /// [`Error::Io`] or [`Error::Model`] on a write failure.
     pub fn save(&self, dir: &Path) -> Result<()> {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-        let config_path = dir.join(CONFIG_FILE);
-        self.config
-            .save(&config_path)
-            .map_err(|e| Error::io(&config_path, e))?;
         let weights = dir.join(WEIGHTS_FILE);
         self.net
             .clone()
             .into_record()
             .save(&weights)
-            .map_err(|e| Error::model(&weights, format!("cannot write weights: {e}")))
+            .map_err(|e| Error::model(&weights, format!("cannot write weights: {e}")))?;
+        let bytes = std::fs::read(&weights).map_err(|e| Error::io(&weights, e))?;
+        let mut config = self.config.clone();
+        config.weights_crc32 = Some(crc32fast::hash(&bytes));
+        let config_path = dir.join(CONFIG_FILE);
+        config
+            .save(&config_path)
+            .map_err(|e| Error::io(&config_path, e))
     }
 
     /// Names of the network's layers, input to output (see [`PointNet::layer_names`]).
@@ -332,6 +394,28 @@ fn validate(config: &ModelConfig, path: &Path) -> Result<()> {
         || config.network.point_layers.is_empty()
     {
         return bad("a model needs at least 2 classes, 1 point and 1 point layer".into());
+    }
+    // Bounds that keep a hostile or garbled config from asking for memory before any check of the
+    // weights can fail: they are far beyond any PointNet (the default has 1024 points, layers of
+    // at most 1024 and 0.8 M parameters).
+    let net = &config.network;
+    let widths = net.point_layers.iter().chain(&net.head_layers);
+    if config.num_points > MAX_INPUT_POINTS {
+        return bad(format!(
+            "num_points {} is above the limit of {MAX_INPUT_POINTS}",
+            config.num_points
+        ));
+    }
+    if net.point_layers.len() + net.head_layers.len() > 64
+        || widths.clone().any(|&w| w == 0 || w > MAX_WIDTH)
+        || net.num_classes > MAX_WIDTH
+    {
+        return bad(format!(
+            "layer widths must be 1 to {MAX_WIDTH}, with at most 64 layers and {MAX_WIDTH} classes"
+        ));
+    }
+    if !(0.0..1.0).contains(&net.dropout) {
+        return bad(format!("dropout {} is outside [0, 1)", net.dropout));
     }
     Ok(())
 }
