@@ -148,6 +148,23 @@ pub struct Report {
     pub cost: ReportCost,
 }
 
+impl Report {
+    /// Reads a report as `explain` writes it, or the `report` inside a `batch` file's JSON: what
+    /// the viewer opens.
+    ///
+    /// # Errors
+    /// [`Error::Format`] naming `path` for text that is not JSON or not a report.
+    pub fn from_json(text: &str, path: &Path) -> Result<Report> {
+        let mut value: serde_json::Value = serde_json::from_str(text)
+            .map_err(|e| Error::format(path, format!("not JSON: {e}")))?;
+        if let Some(inner) = value.get_mut("report") {
+            value = inner.take();
+        }
+        serde_json::from_value(value)
+            .map_err(|e| Error::format(path, format!("not a pointlime report: {e}")))
+    }
+}
+
 /// Classifier work behind one explanation, as the report gives it.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct ReportCost {

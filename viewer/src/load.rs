@@ -170,13 +170,7 @@ fn default_report(path: &Path) -> Option<PathBuf> {
 /// A report as `explain` writes it, or the `report` inside a `batch` file's JSON.
 fn read_report(path: &Path) -> Result<Report> {
     let text = std::fs::read_to_string(path).with_context(|| path.display().to_string())?;
-    let mut value: serde_json::Value =
-        serde_json::from_str(&text).with_context(|| format!("{}: not JSON", path.display()))?;
-    if let Some(inner) = value.get_mut("report") {
-        value = inner.take();
-    }
-    serde_json::from_value(value)
-        .with_context(|| format!("{}: not a pointlime report", path.display()))
+    Ok(Report::from_json(&text, path)?)
 }
 
 /// The `q` quantile of the finite values (nearest rank), 0 when there are none.
