@@ -425,52 +425,121 @@ pub fn run(
 /// The lock file that keeps two batch runs out of one output directory.
 pub const LOCK_FILE: &str = ".pointlime-batch.lock";
 
-/// Held while a batch run writes to its output directory; released when dropped (or when the
-/// process dies: the lock is the operating system's, on the open file, so a killed run never
-/// leaves a stale lock behind).
+/// Held while a batch run writes to its output directory; released when dropped, or when the
+/// process dies: the locks are the operating system's, on open files, so a killed run never leaves
+/// a stale lock behind.
 #[derive(Debug)]
 pub struct OutputLock {
-    _file: std::fs::File,
+    _files: Vec<std::fs::File>,
+    /// Hidden temporary files of killed runs that were removed.
+    pub removed: usize,
+    /// Why the directory could not be locked on a file system without locks (the run goes on).
+    pub warning: Option<String>,
 }
 
-/// Takes the output directory for one batch run, then removes the hidden temporary files
-/// (`.pointlime-*.tmp*`) that a run killed mid-write left under it: only a run that holds the lock
-/// writes there, so none of them belongs to a live writer. Returns the lock and how many files were
-/// removed.
+fn busy(out_root: &Path, what: &str) -> Error {
+    Error::Config(format!(
+        "{}: {what} is writing to this directory (it holds {LOCK_FILE}); wait for it to finish or choose another --out",
+        out_root.display()
+    ))
+}
+
+/// Takes the output directory for one batch run: a run without `--shard` alone (an exclusive lock
+/// on [`LOCK_FILE`]); the shards of one job array together, each shard once (a shared lock on it and
+/// an exclusive one on its own `.pointlime-batch.shard-I-of-N.lock`).
+///
+/// A run that finds the directory free of other runs then removes the hidden temporary files
+/// (`.pointlime-*.tmp*`) that a run killed mid-write left under it: none of them can belong to a
+/// live writer. A shard that starts while others run leaves them to a later run.
 ///
 /// # Errors
-/// [`Error::Io`] when the lock file cannot be created; [`Error::Config`] when another run holds it.
-pub fn lock_output(out_root: &Path) -> Result<(OutputLock, usize)> {
-    let path = out_root.join(LOCK_FILE);
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(|e| Error::io(&path, e))?;
-    match file.try_lock() {
-        Ok(()) => {}
-        Err(std::fs::TryLockError::WouldBlock) => {
-            return Err(Error::Config(format!(
-                "{}: another pointlime batch is writing to this directory (it holds {LOCK_FILE}); wait for it to finish or choose another --out",
-                out_root.display()
-            )))
+/// [`Error::Io`] when a lock file cannot be created; [`Error::Config`] when another run holds the
+/// directory or the same shard.
+pub fn lock_output(out_root: &Path, shard: Option<Shard>) -> Result<OutputLock> {
+    use std::fs::TryLockError::{Error as Failed, WouldBlock};
+    let open = |name: &str| {
+        let path = out_root.join(name);
+        std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| Error::io(&path, e))
+    };
+    let unlocked = |e: std::io::Error| {
+        Some(format!(
+            "{}: cannot lock {LOCK_FILE} ({e}); nothing stops a second run from writing here",
+            out_root.display()
+        ))
+    };
+    let dir = open(LOCK_FILE)?;
+    let mut lock = OutputLock {
+        _files: Vec::new(),
+        removed: 0,
+        warning: None,
+    };
+    let alone = match dir.try_lock() {
+        Ok(()) => true,
+        Err(WouldBlock) if shard.is_some() => false,
+        Err(WouldBlock) => return Err(busy(out_root, "another pointlime batch")),
+        Err(Failed(e)) => {
+            lock.warning = unlocked(e);
+            lock._files.push(dir);
+            return Ok(lock);
         }
-        Err(std::fs::TryLockError::Error(e)) => return Err(Error::io(&path, e)),
+    };
+    if alone {
+        lock.removed = walkdir::WalkDir::new(out_root)
+            .into_iter()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_type().is_file() && is_leftover(e.file_name()))
+            .filter(|e| std::fs::remove_file(e.path()).is_ok())
+            .count();
     }
-    let removed = walkdir::WalkDir::new(out_root)
-        .into_iter()
-        .filter_map(|e| e.ok())
-        .filter(|e| e.file_type().is_file() && is_leftover(e.file_name()))
-        .filter(|e| std::fs::remove_file(e.path()).is_ok())
-        .count();
-    Ok((OutputLock { _file: file }, removed))
+    if let Some(s) = shard {
+        // Shards share the directory: hold it shared (flock converts an exclusive lock in place).
+        // The exclusive holder may be another shard of the same array, removing leftovers for a
+        // moment: wait for it, up to 10 s.
+        let start = std::time::Instant::now();
+        loop {
+            match dir.try_lock_shared() {
+                Ok(()) => break,
+                Err(WouldBlock) if start.elapsed().as_secs() < 10 => {
+                    std::thread::sleep(std::time::Duration::from_millis(50))
+                }
+                Err(WouldBlock) => return Err(busy(out_root, "a pointlime batch without --shard")),
+                Err(Failed(e)) => {
+                    lock.warning = unlocked(e);
+                    break;
+                }
+            }
+        }
+        let own = open(&format!(
+            ".pointlime-batch.shard-{}-of-{}.lock",
+            s.index, s.count
+        ))?;
+        match own.try_lock() {
+            Ok(()) => lock._files.push(own),
+            Err(WouldBlock) => {
+                return Err(busy(
+                    out_root,
+                    &format!(
+                        "another pointlime batch with --shard {}/{}",
+                        s.index, s.count
+                    ),
+                ))
+            }
+            Err(Failed(e)) => lock.warning = unlocked(e),
+        }
+    }
+    lock._files.push(dir);
+    Ok(lock)
 }
 
 /// A temporary file of [`io::write_atomic`]: `.pointlime-XXXXXX.tmp` or `.pointlime-XXXXXX.tmp.EXT`.
 fn is_leftover(name: &std::ffi::OsStr) -> bool {
     let name = name.to_string_lossy();
-    name.starts_with(".pointlime-") && name.contains(".tmp") && name != LOCK_FILE
+    name.starts_with(".pointlime-") && name.contains(".tmp") && !name.ends_with(".lock")
 }
 
 /// A flag that the first Ctrl-C (SIGINT), SIGTERM (a scheduler's time limit, `kill`) or SIGHUP

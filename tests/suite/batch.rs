@@ -127,12 +127,14 @@ fn a_mixed_directory_records_every_file_and_reports_each_failure_once() {
             "path,points,predicted,probability,top_classes,top_segments,r2,seconds,status,error"
         ));
     }
-    // Only complete outputs: no temporary files, nothing for the failed scans.
+    // Only complete outputs: no temporary files, nothing for the failed scans; the one hidden
+    // file is the lock that keeps a second run out (empty, and locked only by a live run).
     let outputs = files(&out);
     assert!(
-        outputs
-            .keys()
-            .all(|p| !p.to_string_lossy().contains("/.") && !p.to_string_lossy().starts_with('.')),
+        outputs.keys().all(|p| {
+            let p = p.to_string_lossy();
+            p == pointlime::batch::LOCK_FILE || (!p.contains("/.") && !p.starts_with('.'))
+        }),
         "{:?}",
         outputs.keys()
     );

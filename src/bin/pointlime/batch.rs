@@ -62,9 +62,15 @@ pub fn run(args: BatchArgs) -> Result<ExitCode> {
         bail!("{}: not a directory", args.input.display());
     }
     std::fs::create_dir_all(&args.out).with_context(|| args.out.display().to_string())?;
-    let (_lock, removed) = batch::lock_output(&args.out)?;
-    if removed > 0 {
-        eprintln!("removed {removed} temporary file(s) that an interrupted run left behind");
+    let lock = batch::lock_output(&args.out, args.shard)?;
+    if let Some(w) = &lock.warning {
+        eprintln!("warning: {w}");
+    }
+    if lock.removed > 0 {
+        eprintln!(
+            "removed {} temporary file(s) that an interrupted run left behind",
+            lock.removed
+        );
     }
     let model = args.model.load()?;
     let model_name = args.model.name();
