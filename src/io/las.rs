@@ -638,15 +638,14 @@ pub fn write(out: File, path: &Path, cloud: &PointCloud, compress: bool) -> Resu
     }
     let header = builder.into_header().map_err(fail)?;
     let mut writer = las::Writer::new(BufWriter::new(out), header).map_err(fail)?;
-    let written = write_points(&mut writer, cloud, &format, &extras);
+    let written = write_points(&mut writer, cloud, &format, &extras).and_then(|()| writer.close());
     if let Err(e) = written {
         // las's Writer closes itself on drop and panics if that fails ("Error when dropping the
-        // writer", las 0.11.2 writer/mod.rs:445); after a failed write it would. Leaking it keeps the
-        // error an error; the caller deletes the temporary file.
+        // writer", las 0.11.2 writer/mod.rs:445); after a failed write or close (a full disk) it
+        // would. Leaking it keeps the error an error; the caller deletes the temporary file.
         std::mem::forget(writer);
         return Err(fail(e));
     }
-    writer.close().map_err(fail)?;
     let mut inner = writer.into_inner().map_err(fail)?;
     std::io::Write::flush(&mut inner).map_err(|e| Error::io(path, e))?;
     Ok(())
