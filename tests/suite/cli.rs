@@ -70,7 +70,7 @@ fn bad_input_gives_one_error_line_exit_2_and_no_output() {
             "1 of 3 points have NaN",
         ),
         ("one.xyz", "1 2 3\n", "the cloud has 1 point(s)"),
-        ("text.ply", "not a ply\n", "not a valid PLY file"),
+        ("text.ply", "not a ply\n", "not a PLY file"),
         ("notes.doc", "hello", "unsupported file extension"),
     ];
     for (name, content, want) in cases {

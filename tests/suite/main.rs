@@ -9,6 +9,7 @@ mod io_roundtrip;
 mod malformed;
 mod model;
 mod real_data;
+mod reliability;
 mod scans;
 mod segment;
 mod slurm;

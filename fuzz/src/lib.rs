@@ -1,0 +1,87 @@
+//! What the fuzz targets share: reading with the limits a fuzzer can afford, the rule every error
+//! message must follow, and which panics are expected to be caught.
+
+use std::path::Path;
+
+use pointlime::cloud::FileFormat;
+use pointlime::io::{read_bytes, ReadOptions};
+
+/// The fuzzer's memory limit is 2 GB (see ./run). Compressed LAZ can legitimately expand without
+/// bound (an adaptive arithmetic coder spends a small fraction of a bit on a predictable field),
+/// so its memory is bounded by the point limit, not by the input's size: each point costs 24 bytes
+/// and 8 per attribute, and a LAS 1.4 file can declare 341 extra-bytes attributes, so 100,000
+/// points can take 280 MB.
+const MAX_POINTS: usize = 100_000;
+
+/// Reads `data` as `format`: any outcome but a panic, an abort, a hang or an out-of-memory is
+/// fine, and an error must be one line that names the file.
+pub fn read(data: &[u8], format: FileFormat) {
+    let name = Path::new(match format {
+        FileFormat::Ply => "fuzz.ply",
+        FileFormat::Las => "fuzz.las",
+        FileFormat::Laz => "fuzz.laz",
+        FileFormat::Xyz => "fuzz.xyz",
+    });
+    let options = ReadOptions {
+        max_points: MAX_POINTS,
+    };
+    if let Err(e) = read_bytes(data, format, name, options) {
+        check_message(&e.to_string(), name);
+    }
+}
+
+/// The rule of issue #19, item 6: one line, naming the file, never a library's debug formatting.
+pub fn check_message(message: &str, name: &Path) {
+    assert!(
+        !message.contains('\n'),
+        "a message of several lines: {message:?}"
+    );
+    assert!(
+        message.contains(&*name.to_string_lossy()),
+        "a message that does not name the file: {message:?}"
+    );
+    for debug in ["Custom {", "kind: ", "Error {", "Os {"] {
+        assert!(!message.contains(debug), "debug formatting in {message:?}");
+    }
+}
+
+/// Panics raised inside the crates pointlime deliberately guards (`catch_unwind` in
+/// `pointlime::io` for las/laz and ply-rs's header grammar, in model loading for burn) become
+/// errors there; libFuzzer's own hook would abort on them before they are caught. Any other panic
+/// still aborts: it is a bug.
+pub fn tolerate_caught_decoder_panics() {
+    let abort = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let file = info.location().map(|l| l.file()).unwrap_or("");
+        let guarded = ["/laz-", "/las-", "/ply-rs-", "/burn-"];
+        if !guarded.iter().any(|crate_dir| file.contains(crate_dir)) {
+            abort(info);
+        }
+    }));
+}
+
+/// Loads a model directory made of `data`: the config's text, a NUL byte, the weights' bytes.
+#[cfg(feature = "model")]
+pub fn load_model(data: &[u8]) {
+    use pointlime::model::{Backend, PointNetClassifier};
+    use std::sync::OnceLock;
+
+    static INIT: OnceLock<std::path::PathBuf> = OnceLock::new();
+    let dir = INIT.get_or_init(|| {
+        tolerate_caught_decoder_panics();
+        let dir = std::env::temp_dir().join(format!("pointlime-fuzz-model-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("a scratch directory");
+        dir
+    });
+    let split = data.iter().position(|&b| b == 0).unwrap_or(data.len());
+    let (config, weights) = (&data[..split], data.get(split + 1..).unwrap_or(&[]));
+    std::fs::write(dir.join("config.json"), config).expect("scratch write");
+    std::fs::write(dir.join("weights.bpk"), weights).expect("scratch write");
+    if let Err(e) = PointNetClassifier::load(dir, Backend::Flex) {
+        check_message(&e.to_string(), dir);
+    }
+}
+
+/// Without the `model` feature there is no model to load.
+#[cfg(not(feature = "model"))]
+pub fn load_model(_data: &[u8]) {}
