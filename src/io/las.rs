@@ -188,6 +188,9 @@ fn check_layout<R: Read + Seek>(
     let io = |e: std::io::Error| Error::format(path, format!("not a valid LAS/LAZ file: {e}"));
     source.seek(SeekFrom::Start(0)).map_err(io)?;
     let raw = las::raw::Header::read_from(&mut *source).map_err(|e| las_err(path, e))?;
+    // las reads the VLRs from here: after the version's header fields, whatever `header_size`
+    // says (a fuzzed LAS 1.4 header of 256 bytes hid its LASzip VLR from a check that trusted it).
+    let vlrs_at = source.stream_position().map_err(io)?;
     let claimed = raw
         .large_file
         .map_or(raw.number_of_point_records as u64, |l| {
@@ -244,7 +247,8 @@ fn check_layout<R: Read + Seek>(
         }
     }
     if compressed {
-        let Some(vlr) = laszip_vlr(source, &raw, path)? else {
+        let Some(vlr) = laszip_vlr(source, vlrs_at, raw.number_of_variable_length_records, path)?
+        else {
             source.seek(SeekFrom::Start(0)).map_err(io)?;
             return Ok(());
         };
@@ -283,14 +287,13 @@ fn check_layout<R: Read + Seek>(
 /// or it does not parse (laz then fails cleanly by itself).
 fn laszip_vlr<R: Read + Seek>(
     source: &mut R,
-    raw: &las::raw::Header,
+    at: u64,
+    count: u32,
     path: &Path,
 ) -> Result<Option<laz::LazVlr>> {
     let io = |e: std::io::Error| Error::format(path, format!("not a valid LAS/LAZ file: {e}"));
-    source
-        .seek(SeekFrom::Start(raw.header_size as u64))
-        .map_err(io)?;
-    for _ in 0..raw.number_of_variable_length_records {
+    source.seek(SeekFrom::Start(at)).map_err(io)?;
+    for _ in 0..count {
         // A VLR's length is 16-bit, so reading one allocates at most 64 KiB.
         let Ok(vlr) = las::raw::Vlr::read_from(&mut *source, false) else {
             return Ok(None);
