@@ -345,15 +345,23 @@ impl Mount {
     }
 }
 
+/// A new directory `name` under `parent` with a tmpfs mounted on it (see [`Mount::tmpfs`]).
+fn mounted(parent: &Path, name: &str, options: &str) -> Option<(PathBuf, Mount)> {
+    let dir = parent.join(name);
+    std::fs::create_dir(&dir).unwrap();
+    Mount::tmpfs(&dir, options).map(|m| (dir, m))
+}
+
 impl Drop for Mount {
     fn drop(&mut self) {
         let _ = Command::new("umount").arg(&self.0).status();
     }
 }
 
-fn explain_into(out: &Path, model: Option<&Path>) -> Output {
+/// `pointlime explain` of the pole sample, cheaply, into `out`.
+fn explain_cmd(out: &Path, model: Option<&Path>) -> Command {
     let mut cmd = bin();
-    cmd.args([
+    let args = [
         "explain",
         POLE,
         "--samples",
@@ -361,12 +369,16 @@ fn explain_into(out: &Path, model: Option<&Path>) -> Output {
         "--segments",
         "10",
         "--out",
-    ])
-    .arg(out);
+    ];
+    cmd.args(args).arg(out);
     if let Some(m) = model {
         cmd.arg("--model").arg(m);
     }
-    cmd.output().unwrap()
+    cmd
+}
+
+fn explain_into(out: &Path, model: Option<&Path>) -> Output {
+    explain_cmd(out, model).output().unwrap()
 }
 
 fn assert_fails_cleanly(out: &Output, names: &Path, what: &str) {
@@ -395,9 +407,7 @@ fn a_full_disk_or_a_read_only_directory_leaves_no_file() {
     let model = d.path().join("model");
     tiny_model(&model);
 
-    let full = d.path().join("full");
-    std::fs::create_dir(&full).unwrap();
-    if let Some(_m) = Mount::tmpfs(&full, "size=8k") {
+    if let Some((full, _m)) = mounted(d.path(), "full", "size=8k") {
         let target = full.join("pole.explained.ply");
         let out = explain_into(&target, Some(&model));
         assert_fails_cleanly(&out, &target, "No space left on device");
@@ -415,9 +425,8 @@ fn a_full_disk_or_a_read_only_directory_leaves_no_file() {
     // The disk fills at a different point of the run for each size: inside a scan, at its close,
     // in a JSON or in the summary.
     for kib in [8, 16, 24, 32, 40, 48] {
-        let full = d.path().join(format!("full-batch-{kib}"));
-        std::fs::create_dir(&full).unwrap();
-        let Some(_m) = Mount::tmpfs(&full, &format!("size={kib}k")) else {
+        let Some((full, _m)) = mounted(d.path(), &format!("full-{kib}"), &format!("size={kib}k"))
+        else {
             break;
         };
         let out = batch(&input, &full, &model, &[]).output().unwrap();
@@ -437,9 +446,7 @@ fn a_full_disk_or_a_read_only_directory_leaves_no_file() {
         }
     }
 
-    let ro = d.path().join("ro");
-    std::fs::create_dir(&ro).unwrap();
-    if let Some(_m) = Mount::tmpfs(&ro, "ro,size=1m") {
+    if let Some((ro, _m)) = mounted(d.path(), "ro", "ro,size=1m") {
         let target = ro.join("pole.explained.ply");
         let out = explain_into(&target, Some(&model));
         assert_fails_cleanly(&out, &target, "Read-only file system");
@@ -771,19 +778,7 @@ fn explain_into_a_closed_pipe_ends_quietly() {
     let d = tempdir();
     let model = d.path().join("model");
     tiny_model(&model);
-    let mut child = bin()
-        .args([
-            "explain",
-            POLE,
-            "--samples",
-            "50",
-            "--segments",
-            "10",
-            "--model",
-        ])
-        .arg(&model)
-        .arg("--out")
-        .arg(d.path().join("x.ply"))
+    let mut child = explain_cmd(&d.path().join("x.ply"), Some(&model))
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
