@@ -153,6 +153,20 @@ fn las_err(path: &Path, e: las::Error) -> Error {
     }
 }
 
+/// A decoding error with where it happened: point `first + 1` (or one of the `count` from there).
+fn at_point(path: &Path, e: las::Error, first: u64, count: u64) -> Error {
+    let place = if count > 1 {
+        format!("points {} to {}", first + 1, first + count)
+    } else {
+        format!("point {}", first + 1)
+    };
+    let e = match e {
+        las::Error::Io(io) => io.to_string(),
+        e => e.to_string(),
+    };
+    Error::format(path, format!("not a valid LAS/LAZ file: at {place}: {e}"))
+}
+
 fn record(v: &Vlr) -> LasRecord {
     LasRecord {
         user_id: v.user_id.clone(),
@@ -458,13 +472,12 @@ pub fn read<R: Read + Seek + Send + Sync + 'static>(
     loop {
         let n = reader
             .fill_points(chunk, &mut data)
-            .map_err(|e| las_err(path, e))?;
+            .map_err(|e| at_point(path, e, total, chunk.min(claimed.saturating_sub(total))))?;
         if n == 0 {
             break;
         }
-        total += n;
-        for p in data.points() {
-            let p = p.map_err(|e| las_err(path, e))?;
+        for (i, p) in data.points().enumerate() {
+            let p = p.map_err(|e| at_point(path, e, total + i as u64, 1))?;
             positions.push([p.x, p.y, p.z]);
             let mut c = 0;
             let mut put = |v: f64| {
@@ -500,6 +513,7 @@ pub fn read<R: Read + Seek + Send + Sync + 'static>(
                 at = end;
             }
         }
+        total += n;
         if n < chunk {
             break;
         }
