@@ -261,7 +261,8 @@ fn check_layout<R: Read + Seek>(
         }
     }
     if compressed {
-        let Some(vlr) = laszip_vlr(source, vlrs_at, raw.number_of_variable_length_records, path)?
+        let Some(laszip) =
+            laszip_vlr(source, vlrs_at, raw.number_of_variable_length_records, path)?
         else {
             source.seek(SeekFrom::Start(0)).map_err(io)?;
             return Ok(());
@@ -272,14 +273,16 @@ fn check_layout<R: Read + Seek>(
         if table <= offset as i64 && len >= 8 {
             table = read_u64(source, len - 8).map_err(io)? as i64;
         }
-        if table > offset as i64 && (table as u64).saturating_add(8) <= len {
+        // The point-wise compressor (type 1) has no chunk table: laz reads none.
+        let point_wise = laszip.1 == 1;
+        if !point_wise && table > offset as i64 && (table as u64).saturating_add(8) <= len {
             let mut b = [0u8; 4];
             source.seek(SeekFrom::Start(table as u64 + 4)).map_err(io)?;
             source.read_exact(&mut b).map_err(io)?;
             let chunks = u32::from_le_bytes(b) as u64;
             // Every chunk holds at least one point; fixed-size chunks hold `chunk_size` but the last.
-            let most = match vlr.chunk_size() {
-                size if size > 0 && !vlr.uses_variable_size_chunks() => {
+            let most = match laszip.0.chunk_size() {
+                size if size > 0 && !laszip.0.uses_variable_size_chunks() => {
                     claimed.div_ceil(size as u64)
                 }
                 _ => claimed,
@@ -291,20 +294,21 @@ fn check_layout<R: Read + Seek>(
                 ));
             }
         }
-        check_layers(source, len, &vlr, offset + 8, claimed, path)?;
+        check_layers(source, len, &laszip, offset, claimed, path)?;
     }
     source.seek(SeekFrom::Start(0)).map_err(io)?;
     Ok(())
 }
 
-/// The LASzip VLR (user "laszip encoded", record 22204) as laz reads it, `None` when there is none
-/// or it does not parse (laz then fails cleanly by itself).
+/// The LASzip VLR (user "laszip encoded", record 22204) as laz reads it, with its compressor type
+/// (the u16 its data starts with, which laz keeps private); `None` when there is none or it does
+/// not parse (laz then fails cleanly by itself).
 fn laszip_vlr<R: Read + Seek>(
     source: &mut R,
     at: u64,
     count: u32,
     path: &Path,
-) -> Result<Option<laz::LazVlr>> {
+) -> Result<Option<(laz::LazVlr, u16)>> {
     let io = |e: std::io::Error| Error::format(path, format!("not a valid LAS/LAZ file: {e}"));
     source.seek(SeekFrom::Start(at)).map_err(io)?;
     for _ in 0..count {
@@ -313,7 +317,13 @@ fn laszip_vlr<R: Read + Seek>(
             return Ok(None);
         };
         if vlr.user_id.starts_with(b"laszip encoded") && vlr.record_id == 22204 {
-            return Ok(laz::LazVlr::read_from(&vlr.data[..]).ok());
+            let compressor = vlr
+                .data
+                .get(..2)
+                .map_or(0, |b| u16::from_le_bytes([b[0], b[1]]));
+            return Ok(laz::LazVlr::read_from(&vlr.data[..])
+                .ok()
+                .map(|v| (v, compressor)));
         }
     }
     Ok(None)
@@ -326,12 +336,16 @@ fn laszip_vlr<R: Read + Seek>(
 /// the `las` fuzz target).
 ///
 /// A layered chunk is the first point's raw bytes, a 32-bit point count, one 32-bit size per layer,
-/// then the layers; the next chunk starts right after them.
+/// then the layers; the next chunk starts right after them. The walk follows laz's sequential
+/// decoder (`laszip/sequential/decompression.rs`) exactly: the first chunk starts at the point data
+/// for the point-wise compressor (type 1: one chunk of 2^32 - 1 points) and 8 bytes later (after the
+/// chunk table's offset) otherwise; a chunk holds `chunk_size` points, or, for variable-size chunks,
+/// its chunk table entry's count when the table reads, else the chunk's own count.
 fn check_layers<R: Read + Seek>(
     source: &mut R,
     len: u64,
-    vlr: &laz::LazVlr,
-    first_chunk: u64,
+    (vlr, compressor): &(laz::LazVlr, u16),
+    data_start: u64,
     claimed: u64,
     path: &Path,
 ) -> Result<()> {
@@ -352,8 +366,16 @@ fn check_layers<R: Read + Seek>(
         })
         .sum();
     let io = |e: std::io::Error| Error::format(path, format!("not a valid LAZ file: {e}"));
+    let point_wise = *compressor == 1;
+    let table: Option<laz::laszip::ChunkTable> = (vlr.uses_variable_size_chunks() && !point_wise)
+        .then(|| {
+            source.seek(SeekFrom::Start(data_start)).ok()?;
+            laz::laszip::ChunkTable::read_from(&mut *source, vlr).ok()
+        })
+        .flatten();
     let mut sizes = vec![0u8; 4 * layers as usize];
-    let (mut at, mut points) = (first_chunk, 0u64);
+    let first_chunk = data_start + if point_wise { 0 } else { 8 };
+    let (mut at, mut points, mut chunk) = (first_chunk, 0u64, 0usize);
     while points < claimed {
         let data = at + point_size + 4 + 4 * layers;
         if data > len {
@@ -379,12 +401,21 @@ fn check_layers<R: Read + Seek>(
             end += size;
         }
         at = end;
-        points += if vlr.uses_variable_size_chunks() {
-            u32::from_le_bytes(count) as u64
-        } else {
-            vlr.chunk_size() as u64
-        }
-        .max(1);
+        // Saturating: a chunk table entry's count is 64-bit and the file's to choose.
+        points = points.saturating_add(
+            if point_wise {
+                u32::MAX as u64
+            } else if vlr.uses_variable_size_chunks() {
+                match &table {
+                    Some(t) => t.as_ref().get(chunk).map_or(0, |e| e.point_count),
+                    None => u32::from_le_bytes(count) as u64,
+                }
+            } else {
+                vlr.chunk_size() as u64
+            }
+            .max(1),
+        );
+        chunk += 1;
     }
     Ok(())
 }
