@@ -81,6 +81,34 @@ impl Backend {
 }
 
 const CONFIG_FILE: &str = "config.json";
+/// burn's record errors in words: they embed the debug form of the I/O or parse error inside
+/// (`Metadata deserialization error: Io(Error { kind: UnexpectedEof, … })`), which is cut off.
+fn weights_problem(burn: &str) -> String {
+    let words = match burn.find(['(', '{']) {
+        // Drop the debug value and the type name before it (`Io(`).
+        Some(i) => burn[..i].trim_end_matches(|c: char| c.is_alphanumeric()),
+        None => burn,
+    }
+    .trim_end_matches([':', ' ', '\n']);
+    if words.is_empty() {
+        "cannot read weights: not a burn record, or truncated".into()
+    } else {
+        let words = words.replace('\n', " ");
+        format!("cannot read weights: {words} (not a burn record, or truncated)")
+    }
+}
+
+/// burn's seed is one per backend for the whole process, so two threads that seed and then draw
+/// interleave their draws, and a model initialised or trained beside another (tests in parallel, a
+/// library user's threads) came out different for the same seed. Everything that seeds holds this
+/// for as long as its draws must be its own: initialisation, randomisation, a whole training run.
+static RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Holds burn's random state for the caller (see [`RNG`]). Not reentrant.
+pub(crate) fn rng_lock() -> std::sync::MutexGuard<'static, ()> {
+    RNG.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// The most input points a model may take (see `validate`).
 const MAX_INPUT_POINTS: usize = 1 << 20;
 /// The widest layer and the most classes a model may have (see `validate`).
@@ -126,6 +154,7 @@ impl PointNetClassifier {
     pub fn new(config: ModelConfig, backend: Backend, seed: u64) -> Result<Self> {
         validate(&config, Path::new("<new model>"))?;
         let device = backend.device()?;
+        let _rng = rng_lock();
         device.seed(seed);
         let net = config.network.init(&device).valid();
         Ok(Self::assemble(net, config, device, PathBuf::new()))
@@ -178,9 +207,13 @@ impl PointNetClassifier {
             }
         }
         let record = ModuleRecord::load(&weights)
-            .map_err(|e| Error::model(&weights, format!("cannot read weights: {e}")))?;
+            .map_err(|e| Error::model(&weights, weights_problem(&e.to_string())))?;
         let device = backend.device()?;
-        let net = config.network.init(&device);
+        // The initial values are overwritten, but drawing them moves burn's shared random state.
+        let net = {
+            let _rng = rng_lock();
+            config.network.init(&device)
+        };
         let net =
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| net.load_record(record)))
                 .map_err(|_| {
@@ -285,8 +318,11 @@ impl PointNetClassifier {
     /// # Errors
     /// [`Error::Config`] for a name not in [`layer_names`](Self::layer_names).
     pub fn randomised(&self, layers: &[String], seed: u64) -> Result<PointNetClassifier> {
-        self.device.seed(seed);
-        let fresh = self.config.network.init(&self.device).valid();
+        let fresh = {
+            let _rng = rng_lock();
+            self.device.seed(seed);
+            self.config.network.init(&self.device).valid()
+        };
         let net = self.net.with_layers_from(&fresh, layers).map_err(|name| {
             Error::Config(format!(
                 "no layer {name:?}; the layers are {}",

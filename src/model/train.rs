@@ -164,6 +164,8 @@ pub fn train(
     let n_classes = model_config.class_names.len();
     let n = model_config.num_points;
     let device = Device::flex().autodiff();
+    // Dropout and shuffling draw from burn's process-wide seed for the whole run.
+    let _rng = super::rng_lock();
     device.seed(config.seed);
     let mut net = model_config.network.init(&device);
     let mut optim = AdamConfig::new()
