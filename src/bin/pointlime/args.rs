@@ -28,8 +28,8 @@ pub struct BackendArgs {
 /// Limits on reading scans.
 #[derive(Args, Debug, Clone)]
 pub struct ReadArgs {
-    /// Refuse a scan with more points than this (checked against its header before reading):
-    /// memory is about 24 bytes per point plus 8 per attribute.
+    /// Refuse a scan with more points than this (LAS/LAZ and PLY: from the header, before reading;
+    /// text: while reading). Memory is about 24 bytes per point plus 8 per attribute.
     #[arg(long, env = "POINTLIME_MAX_POINTS", default_value_t = pointlime::io::DEFAULT_MAX_POINTS)]
     pub max_points: usize,
 }
