@@ -438,10 +438,12 @@ pub struct OutputLock {
 }
 
 fn busy(out_root: &Path, what: &str) -> Error {
-    Error::Config(format!(
-        "{}: {what} is writing to this directory (it holds {LOCK_FILE}); wait for it to finish or choose another --out",
-        out_root.display()
-    ))
+    Error::Busy {
+        path: out_root.into(),
+        message: format!(
+            "{what} is writing to this directory (it holds {LOCK_FILE}); wait for it to finish or choose another --out"
+        ),
+    }
 }
 
 /// Takes the output directory for one batch run: a run without `--shard` alone (an exclusive lock
@@ -453,7 +455,7 @@ fn busy(out_root: &Path, what: &str) -> Error {
 /// live writer. A shard that starts while others run leaves them to a later run.
 ///
 /// # Errors
-/// [`Error::Io`] when a lock file cannot be created; [`Error::Config`] when another run holds the
+/// [`Error::Io`] when a lock file cannot be created; [`Error::Busy`] when another run holds the
 /// directory or the same shard.
 pub fn lock_output(out_root: &Path, shard: Option<Shard>) -> Result<OutputLock> {
     use std::fs::TryLockError::{Error as Failed, WouldBlock};

@@ -71,6 +71,14 @@ pub enum Error {
         /// What was removed.
         message: String,
     },
+    /// Another process holds what this one needs: a batch output directory.
+    #[error("{}: {message}", path.display())]
+    Busy {
+        /// The directory.
+        path: PathBuf,
+        /// Who holds it and what to do.
+        message: String,
+    },
     /// A configuration value is out of range.
     #[error("invalid setting: {0}")]
     Config(String),

@@ -612,6 +612,10 @@ fn two_batch_runs_cannot_share_an_output_directory() {
         let stderr = String::from_utf8_lossy(&second.stderr);
         assert_eq!(second.status.code(), Some(2), "{extra:?}: {stderr}");
         assert!(stderr.contains(what), "{extra:?}: {stderr}");
+        assert!(
+            stderr.starts_with(&format!("error: {}: ", out.display())),
+            "{stderr}"
+        );
         assert_eq!(stderr.lines().count(), 1, "{stderr}");
     };
     let held = pointlime::batch::lock_output(&out, None).unwrap();
