@@ -81,6 +81,20 @@ impl Backend {
 }
 
 const CONFIG_FILE: &str = "config.json";
+/// serde quotes the offending value whole, and in a garbled config that can be the whole file:
+/// every quoted run is cut to 40 characters.
+fn clip_quotes(message: &str) -> String {
+    message
+        .split('"')
+        .enumerate()
+        .map(|(i, part)| match part.char_indices().nth(40) {
+            Some((at, _)) if i % 2 == 1 => format!("{}…", &part[..at]),
+            _ => part.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("\"")
+}
+
 /// burn's record errors in words: they embed the debug form of the I/O or parse error inside
 /// (`Metadata deserialization error: Io(Error { kind: UnexpectedEof, … })`), which is cut off.
 fn weights_problem(burn: &str) -> String {
@@ -192,8 +206,11 @@ impl PointNetClassifier {
                 format!("no {CONFIG_FILE}: not a pointlime model directory"),
             ));
         }
-        let config = ModelConfig::load(&config_path)
-            .map_err(|e| Error::model(&config_path, format!("cannot read model config: {e}")))?;
+        let text = std::fs::read(&config_path).map_err(|e| Error::io(&config_path, e))?;
+        let config: ModelConfig = std::str::from_utf8(&text)
+            .map_err(|_| "not text".to_string())
+            .and_then(|t| serde_json::from_str(t).map_err(|e| clip_quotes(&e.to_string())))
+            .map_err(|m| Error::model(&config_path, format!("cannot read model config: {m}")))?;
         validate(&config, &config_path)?;
         let weights = dir.join(WEIGHTS_FILE);
         let bytes = std::fs::read(&weights).map_err(|e| Error::io(&weights, e))?;
