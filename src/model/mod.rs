@@ -82,9 +82,18 @@ impl Backend {
 
 const CONFIG_FILE: &str = "config.json";
 /// serde quotes the offending value whole, and in a garbled config that can be the whole file:
-/// every quoted run is cut to 40 characters.
+/// every quoted run is cut to 40 characters, and control characters (a newline inside a quoted
+/// variant name) are escaped so that the message stays one line.
 fn clip_quotes(message: &str) -> String {
-    message
+    let mut escaped = String::with_capacity(message.len());
+    for c in message.chars() {
+        if c.is_control() {
+            escaped.extend(c.escape_default());
+        } else {
+            escaped.push(c);
+        }
+    }
+    escaped
         .split('"')
         .enumerate()
         .map(|(i, part)| match part.char_indices().nth(40) {
