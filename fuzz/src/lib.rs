@@ -40,8 +40,19 @@ pub fn check_message(message: &str, name: &Path) {
         message.contains(&*name.to_string_lossy()),
         "a message that does not name the file: {message:?}"
     );
-    // What the file said may be quoted in the message (`found "abc"`): only the rest is checked.
-    let own: String = message.split('"').step_by(2).collect();
+    // What the file said may be quoted in the message (`found "abc"`, with `\"` inside): only
+    // the rest is checked.
+    let (mut own, mut quoted, mut escaped) = (String::new(), false, false);
+    for c in message.chars() {
+        if quoted {
+            quoted = escaped || c != '"';
+            escaped = !escaped && c == '\\';
+        } else if c == '"' {
+            quoted = true;
+        } else {
+            own.push(c);
+        }
+    }
     for debug in ["Custom {", "kind: ", "Error {", "Os {"] {
         assert!(!own.contains(debug), "debug formatting in {message:?}");
     }

@@ -82,26 +82,35 @@ impl Backend {
 
 const CONFIG_FILE: &str = "config.json";
 /// serde quotes the offending value whole, and in a garbled config that can be the whole file:
-/// every quoted run is cut to 40 characters, and control characters (a newline inside a quoted
-/// variant name) are escaped so that the message stays one line.
+/// every quoted run (serde escapes the quotes inside it as `\"`) is cut to 40 characters, and
+/// control characters (a newline inside a quoted variant name) are escaped so that the message
+/// stays one line.
 fn clip_quotes(message: &str) -> String {
-    let mut escaped = String::with_capacity(message.len());
+    let mut out = String::with_capacity(message.len().min(400));
+    let (mut quoted, mut escaped, mut run) = (false, false, 0usize);
     for c in message.chars() {
+        let ends_quote = quoted && !escaped && c == '"';
+        if quoted && !ends_quote {
+            escaped = !escaped && c == '\\';
+            run += 1;
+            if run > 40 {
+                continue;
+            }
+            if run == 40 {
+                out.push('…');
+                continue;
+            }
+        } else if c == '"' {
+            quoted = !quoted;
+            run = 0;
+        }
         if c.is_control() {
-            escaped.extend(c.escape_default());
+            out.extend(c.escape_default());
         } else {
-            escaped.push(c);
+            out.push(c);
         }
     }
-    escaped
-        .split('"')
-        .enumerate()
-        .map(|(i, part)| match part.char_indices().nth(40) {
-            Some((at, _)) if i % 2 == 1 => format!("{}…", &part[..at]),
-            _ => part.to_string(),
-        })
-        .collect::<Vec<_>>()
-        .join("\"")
+    out
 }
 
 /// burn's record errors in words: they embed the debug form of the I/O or parse error inside
@@ -567,5 +576,34 @@ impl MaxPooled for PointNetClassifier {
         let b = globals.len() / c;
         let g = Tensor::from_data(TensorData::new(globals.to_vec(), [b, c]), &self.device);
         self.scores(self.infer.head(g), output)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_errors_keep_their_place_and_stay_one_short_line() {
+        let long = format!(
+            "invalid type: string \"{}\\\"{}\", expected struct at line 1 column 9",
+            "a".repeat(30),
+            "b {".repeat(30)
+        );
+        let clipped = clip_quotes(&long);
+        assert!(
+            clipped.ends_with("\", expected struct at line 1 column 9"),
+            "{clipped}"
+        );
+        assert!(clipped.chars().count() < 100, "{clipped}");
+        assert_eq!(
+            clip_quotes("unknown variant `\nit`"),
+            "unknown variant `\\nit`"
+        );
+        assert_eq!(clip_quotes("found \"x\" at 2"), "found \"x\" at 2");
+        assert_eq!(
+            weights_problem("Record I/O error: Metadata deserialization error: Io(Error { kind: UnexpectedEof })"),
+            "cannot read weights: Record I/O error: Metadata deserialization error (not a burn record, or truncated)"
+        );
     }
 }
