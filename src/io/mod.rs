@@ -74,13 +74,7 @@ pub fn read_with(path: &Path, options: ReadOptions) -> Result<PointCloud> {
     let format = format_of(path)?;
     let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
     let len = file.metadata().map_err(|e| Error::io(path, e))?.len();
-    let source = std::io::BufReader::new(file);
-    let max = options.max_points;
-    match format {
-        FileFormat::Ply => ply::read(source, len, path, max),
-        FileFormat::Las | FileFormat::Laz => guard(path, || las::read(source, len, path, max)),
-        FileFormat::Xyz => xyz::read(source, path, max),
-    }
+    parse(std::io::BufReader::new(file), len, format, path, options)
 }
 
 /// Reads a point cloud held in memory, in `format`; `name` stands for the file in errors. For
@@ -94,15 +88,24 @@ pub fn read_bytes(
     name: &Path,
     options: ReadOptions,
 ) -> Result<PointCloud> {
-    let (len, max) = (bytes.len() as u64, options.max_points);
-    let source = std::io::Cursor::new(bytes);
+    // las wants an owned ('static) source, so the bytes are copied once.
+    let source = std::io::Cursor::new(bytes.to_vec());
+    parse(source, bytes.len() as u64, format, name, options)
+}
+
+/// The one dispatch from a format to its reader; `len` is the source's length in bytes.
+fn parse<R: std::io::BufRead + std::io::Seek + Send + Sync + 'static>(
+    source: R,
+    len: u64,
+    format: FileFormat,
+    path: &Path,
+    options: ReadOptions,
+) -> Result<PointCloud> {
+    let max = options.max_points;
     match format {
-        FileFormat::Ply => ply::read(source, len, name, max),
-        // las wants an owned ('static) source.
-        FileFormat::Las | FileFormat::Laz => guard(name, || {
-            las::read(std::io::Cursor::new(bytes.to_vec()), len, name, max)
-        }),
-        FileFormat::Xyz => xyz::read(source, name, max),
+        FileFormat::Ply => ply::read(source, len, path, max),
+        FileFormat::Las | FileFormat::Laz => guard(path, || las::read(source, len, path, max)),
+        FileFormat::Xyz => xyz::read(source, path, max),
     }
 }
 

@@ -470,7 +470,6 @@ fn validate(config: &ModelConfig, path: &Path) -> Result<()> {
     // weights can fail: they are far beyond any PointNet (the default has 1024 points, layers of
     // at most 1024 and 0.8 M parameters).
     let net = &config.network;
-    let widths = net.point_layers.iter().chain(&net.head_layers);
     if config.num_points > MAX_INPUT_POINTS {
         return bad(format!(
             "num_points {} is above the limit of {MAX_INPUT_POINTS}",
@@ -478,7 +477,7 @@ fn validate(config: &ModelConfig, path: &Path) -> Result<()> {
         ));
     }
     if net.point_layers.len() + net.head_layers.len() > 64
-        || widths.clone().any(|&w| w == 0 || w > MAX_WIDTH)
+        || (net.point_layers.iter().chain(&net.head_layers)).any(|&w| w == 0 || w > MAX_WIDTH)
         || net.num_classes > MAX_WIDTH
     {
         return bad(format!(
