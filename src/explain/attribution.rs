@@ -5,6 +5,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+use super::sag::Structure;
 use super::score::Cost;
 use crate::error::{Error, Result};
 use crate::perturb::Masks;
@@ -25,15 +26,18 @@ pub enum Method {
     Gradient,
     /// Zheng et al.'s point-cloud saliency (α = 1) per point, summed per segment.
     Saliency,
+    /// Structural: small sets of segments that each suffice alone, and their attention graphs.
+    Sag,
 }
 
 impl Method {
-    pub const ALL: [Method; 5] = [
+    pub const ALL: [Method; 6] = [
         Method::Lime,
         Method::KernelShap,
         Method::Occlusion,
         Method::Gradient,
         Method::Saliency,
+        Method::Sag,
     ];
 
     /// The name used on the command line and in reports.
@@ -44,6 +48,7 @@ impl Method {
             Method::Occlusion => "occlusion",
             Method::Gradient => "gradient",
             Method::Saliency => "saliency",
+            Method::Sag => "sag",
         }
     }
 
@@ -67,7 +72,9 @@ impl FromStr for Method {
             .into_iter()
             .find(|m| m.name() == s)
             .ok_or_else(|| {
-                format!("unknown method {s:?}: lime, kernelshap, occlusion, gradient or saliency")
+                format!(
+                    "unknown method {s:?}: lime, kernelshap, occlusion, gradient, saliency or sag"
+                )
             })
     }
 }
@@ -121,7 +128,8 @@ pub struct Explanation {
     pub target_name: String,
     /// One value per segment. LIME: the change in the explained score when the segment is kept;
     /// KernelSHAP: its Shapley value; occlusion: the score lost when it alone is removed;
-    /// gradient and saliency: the sum of its points' values.
+    /// gradient and saliency: the sum of its points' values; sag: the largest probability lost
+    /// when it is removed from a sufficient set that holds it (0 when none does).
     pub coefficients: Vec<f64>,
     /// The additive model's score with every segment removed: LIME's intercept, KernelSHAP's
     /// f(none); absent for the other methods.
@@ -140,6 +148,9 @@ pub struct Explanation {
     pub n_samples: usize,
     /// The seed that drew the masks.
     pub seed: u64,
+    /// The sufficient sets and their attention graph (sag only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub structure: Option<Structure>,
 }
 
 impl Explanation {
@@ -164,6 +175,7 @@ impl Explanation {
             model_score,
             n_samples,
             seed,
+            structure: None,
         }
     }
 

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::input::Input;
+use super::sag::SagConfig;
 use super::score::{Scoring, ScoringConfig};
 use crate::classifier::Output;
 use crate::error::{Error, Result};
@@ -23,6 +24,8 @@ pub struct Config {
     pub seed: u64,
     /// LIME's own settings.
     pub lime: LimeConfig,
+    /// The structural search's own settings (`sag`).
+    pub sag: SagConfig,
     /// How masks are scored, for every method.
     pub scoring: ScoringConfig,
 }
@@ -33,6 +36,7 @@ impl Default for Config {
             n_samples: 1000,
             seed: 0,
             lime: LimeConfig::default(),
+            sag: SagConfig::default(),
             scoring: ScoringConfig::default(),
         }
     }
@@ -60,6 +64,7 @@ impl Config {
             )));
         }
         self.lime.validate()?;
+        self.sag.validate()?;
         self.scoring.validate()?;
         if self
             .lime
@@ -89,6 +94,11 @@ struct ConfigFile {
     seed: u64,
     scoring: Scoring,
     auto_samples_max: Option<usize>,
+    sag_threshold: f64,
+    sag_beam_width: usize,
+    sag_max_sets: usize,
+    sag_max_overlap: f64,
+    sag_max_evaluations: usize,
 }
 
 impl Default for ConfigFile {
@@ -110,6 +120,11 @@ impl From<&Config> for ConfigFile {
             seed: c.seed,
             scoring: c.scoring.path,
             auto_samples_max: c.lime.auto_samples_max,
+            sag_threshold: c.sag.threshold,
+            sag_beam_width: c.sag.beam_width,
+            sag_max_sets: c.sag.max_sets,
+            sag_max_overlap: c.sag.max_overlap,
+            sag_max_evaluations: c.sag.max_evaluations,
         }
     }
 }
@@ -131,6 +146,13 @@ impl<'de> Deserialize<'de> for Config {
                 kernel_width: f.kernel_width,
                 ridge_alpha: f.ridge_alpha,
                 auto_samples_max: f.auto_samples_max,
+            },
+            sag: SagConfig {
+                threshold: f.sag_threshold,
+                beam_width: f.sag_beam_width,
+                max_sets: f.sag_max_sets,
+                max_overlap: f.sag_max_overlap,
+                max_evaluations: f.sag_max_evaluations,
             },
             scoring: ScoringConfig {
                 removal: f.removal,
@@ -209,7 +231,7 @@ mod tests {
         let json = serde_json::to_string(&config).unwrap();
         assert_eq!(
             json,
-            r#"{"n_samples":1000,"keep_probability":0.5,"kernel_width":0.25,"ridge_alpha":1.0,"removal":"centroid","output":"logit","batch_size":32,"seed":0,"scoring":"auto","auto_samples_max":4000}"#
+            r#"{"n_samples":1000,"keep_probability":0.5,"kernel_width":0.25,"ridge_alpha":1.0,"removal":"centroid","output":"logit","batch_size":32,"seed":0,"scoring":"auto","auto_samples_max":4000,"sag_threshold":0.9,"sag_beam_width":10,"sag_max_sets":3,"sag_max_overlap":0.5,"sag_max_evaluations":20000}"#
         );
         assert_eq!(serde_json::from_str::<Config>(&json).unwrap(), config);
         // Missing keys take their defaults; unknown keys are refused.

@@ -119,6 +119,7 @@ fn lime_fixed(
                 r2: Some(fit.r2),
                 n_samples: s,
                 seed: config.seed,
+                structure: None,
             }
         },
     )?;

@@ -9,8 +9,8 @@
 //!
 //! The files depend on each other in one direction only: [`input`] ← [`score`] ← [`config`],
 //! [`attribution`] ← `masked` (score a set of masks, then explain each class from its column) ←
-//! the methods ([`lime`], [`kernel_shap`], [`occlusion`], [`gradient`] ← [`saliency`], fitting
-//! through [`ridge`]) ← this dispatch. Nothing here knows how explanations are evaluated:
+//! the methods ([`lime`], [`kernel_shap`], [`occlusion`], [`sag`], [`gradient`] ← [`saliency`],
+//! fitting through [`ridge`]) ← this dispatch. Nothing here knows how explanations are evaluated:
 //! that is [`crate::faithfulness`], which uses these functions and never the other way round.
 
 pub mod attribution;
@@ -22,12 +22,14 @@ pub mod lime;
 mod masked;
 pub mod occlusion;
 pub mod ridge;
+pub mod sag;
 pub mod saliency;
 pub mod score;
 
 pub use attribution::{Attribution, Explanation, Method, Samples, Targets};
 pub use config::{Config, LimeConfig};
 pub use input::Input;
+pub use sag::{SagConfig, Structure, SufficientSet};
 pub use score::{score_masks, Cost, Progress, Scoring, ScoringConfig, ScoringPath};
 
 use crate::classifier::Classifier;
@@ -54,5 +56,6 @@ pub fn attribute(
         Method::Occlusion => occlusion::occlusion(classifier, input, targets, config, progress),
         Method::Gradient => gradient::gradient(classifier, input, targets, config),
         Method::Saliency => saliency::saliency(classifier, input, targets, config),
+        Method::Sag => sag::sag(classifier, input, targets, config, progress),
     }
 }

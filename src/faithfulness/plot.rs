@@ -1,5 +1,6 @@
-//! PNG line charts (plotters is named only here): side-by-side panels of named curves, used for
-//! the deletion and insertion curves of `pointlime faithfulness`.
+//! PNG charts (plotters is named only here): side-by-side panels of named curves, used for the
+//! deletion and insertion curves of `pointlime faithfulness`, and the attention graph of a
+//! structural explanation (`explain --method sag`).
 
 use std::path::Path;
 use std::sync::Once;
@@ -9,7 +10,7 @@ use plotters::prelude::*;
 use super::curves::{mean_curve, Curves};
 use super::object::ObjectResult;
 use crate::error::{Error, Result};
-use crate::explain::Method;
+use crate::explain::{Method, Structure};
 
 /// One curve of a panel.
 #[derive(Debug, Clone, PartialEq)]
@@ -206,4 +207,143 @@ pub fn curve_panels(objects: &[ObjectResult], methods: &[Method], score: &str) -
         }
     };
     vec![panel(true), panel(false)]
+}
+
+/// Draws the attention graph of `structure` (the explanation of `class`) into a PNG at `path`:
+/// one row per sufficient set, the set on top and below it one node per member removed, each with
+/// the explained class's probability; node colour goes from red (nothing left) to yellow (just
+/// under the threshold), green for the sets themselves. Written atomically, as [`write_png`].
+///
+/// # Errors
+/// As [`write_png`]; [`Error::Config`] for a structure with no sets.
+pub fn write_graph_png(path: &Path, class: &str, structure: &Structure) -> Result<()> {
+    if structure.sets.is_empty() {
+        return Err(Error::Config(format!(
+            "{}: no sufficient set was found, so there is no graph to draw",
+            path.display()
+        )));
+    }
+    register_font()?;
+    crate::io::write_atomic_at(path, ".png", |tmp| {
+        draw_graph(tmp, class, structure)
+            .map_err(|e| Error::Config(format!("{}: cannot draw the graph: {e}", path.display())))
+    })
+}
+
+fn draw_graph(
+    path: &Path,
+    class: &str,
+    structure: &Structure,
+) -> std::result::Result<(), Box<dyn std::error::Error>> {
+    const WIDTH: i32 = 1400;
+    const ROW: i32 = 210;
+    const TOP: i32 = 70;
+    let rows = structure.sets.len() as i32;
+    let root =
+        BitMapBackend::new(path, (WIDTH as u32, (TOP + rows * ROW) as u32)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let threshold = structure.threshold * structure.original_probability;
+    let title = format!(
+        "Sufficient sets for {class}: each alone keeps p \u{2265} {:.0}% of {:.3} = {:.3}; \
+         below, the set less one member",
+        structure.threshold * 100.0,
+        structure.original_probability,
+        threshold
+    );
+    root.draw(&Text::new(title, (20, 20), (FONT, 20).into_font()))?;
+    let warm = |p: f64| {
+        // Red at 0, yellow at the threshold.
+        let t = if threshold > 0.0 {
+            (p / threshold).clamp(0.0, 1.0)
+        } else {
+            0.0
+        };
+        let mix = |a: u8, b: u8| (a as f64 + (b as f64 - a as f64) * t).round() as u8;
+        RGBColor(mix(215, 254), mix(48, 224), mix(39, 139))
+    };
+    let text = |s: &str, x: i32, y: i32, size: u32| {
+        Text::new(
+            s.to_string(),
+            (x, y),
+            (FONT, size)
+                .into_font()
+                .color(&BLACK)
+                .pos(plotters::style::text_anchor::Pos::new(
+                    plotters::style::text_anchor::HPos::Center,
+                    plotters::style::text_anchor::VPos::Center,
+                )),
+        )
+    };
+    for (i, set) in structure.sets.iter().enumerate() {
+        let y0 = TOP + i as i32 * ROW;
+        let ids: Vec<String> = set.segments.iter().map(|s| s.to_string()).collect();
+        let label = format!(
+            "set {}: {{{}}}  p = {:.3}",
+            i + 1,
+            if ids.is_empty() {
+                "nothing".to_string()
+            } else {
+                ids.join(", ")
+            },
+            set.probability
+        );
+        let (rw, rh) = ((label.len() as i32 * 10 + 30).min(WIDTH - 40), 44);
+        let rx = (WIDTH - rw) / 2;
+        let n = set.children.len().max(1) as i32;
+        let slot = (WIDTH - 40) / n;
+        let (cw, ch) = ((slot - 12).clamp(40, 160), 64);
+        let cy = y0 + 110;
+        for (j, child) in set.children.iter().enumerate() {
+            let cx = 20 + j as i32 * slot + (slot - cw) / 2;
+            root.draw(&PathElement::new(
+                vec![(WIDTH / 2, y0 + rh), (cx + cw / 2, cy)],
+                RGBColor(150, 150, 150).stroke_width(1),
+            ))?;
+            root.draw(&Rectangle::new(
+                [(cx, cy), (cx + cw, cy + ch)],
+                warm(child.probability).filled(),
+            ))?;
+            root.draw(&Rectangle::new(
+                [(cx, cy), (cx + cw, cy + ch)],
+                RGBColor(90, 90, 90).stroke_width(1),
+            ))?;
+            let size = if cw < 90 { 11 } else { 14 };
+            // What is left, when short enough to read: identical children of different sets
+            // show which members are interchangeable.
+            let left: Vec<String> = set
+                .segments
+                .iter()
+                .filter(|&&s| s != child.removed)
+                .map(|s| s.to_string())
+                .collect();
+            let left = format!("{{{}}}", left.join(","));
+            let x = cx + cw / 2;
+            root.draw(&text(
+                &format!("\u{2212}{}", child.removed),
+                x,
+                cy + 13,
+                size,
+            ))?;
+            if left.len() as i32 * (size as i32 * 6 / 10) < cw - 6 {
+                root.draw(&text(&left, x, cy + 32, size))?;
+            }
+            root.draw(&text(
+                &format!("p {:.3}", child.probability),
+                x,
+                cy + 51,
+                size,
+            ))?;
+        }
+        root.draw(&Rectangle::new(
+            [(rx, y0), (rx + rw, y0 + rh)],
+            RGBColor(120, 198, 121).filled(),
+        ))?;
+        root.draw(&Rectangle::new(
+            [(rx, y0), (rx + rw, y0 + rh)],
+            RGBColor(60, 60, 60).stroke_width(1),
+        ))?;
+        root.draw(&text(&label, WIDTH / 2, y0 + rh / 2, 17))?;
+    }
+    root.present()?;
+    Ok(())
 }

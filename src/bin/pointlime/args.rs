@@ -97,7 +97,9 @@ pub struct SettingsArgs {
     config: Option<PathBuf>,
     /// Explanation method [default: lime]: lime, kernelshap (Shapley values, --samples
     /// coalitions), occlusion (leave one supervoxel out), gradient (‖∂score/∂xyz‖ per point,
-    /// summed per supervoxel) or saliency (Zheng et al. 2019, per point, summed per supervoxel).
+    /// summed per supervoxel), saliency (Zheng et al. 2019, per point, summed per supervoxel) or
+    /// sag (small sets of supervoxels that each suffice alone, and what removing one member
+    /// costs: a structured attention graph).
     #[arg(long)]
     method: Option<Method>,
     /// Target number of supervoxels [default: 50].
@@ -145,6 +147,22 @@ pub struct SettingsArgs {
     /// up to this many samples (16000 when given without a value).
     #[arg(long, num_args = 0..=1, default_missing_value = "16000", value_name = "MAX")]
     auto_samples: Option<usize>,
+    /// sag: a set suffices when, alone, it keeps the class's probability at or above this
+    /// fraction of the whole scan's [default: 0.9].
+    #[arg(long, value_name = "TAU")]
+    sag_threshold: Option<f64>,
+    /// sag: sets kept from one size to the next in the beam search [default: 10].
+    #[arg(long, value_name = "B")]
+    sag_beam: Option<usize>,
+    /// sag: sufficient sets returned at most [default: 3].
+    #[arg(long, value_name = "M")]
+    sag_sets: Option<usize>,
+    /// sag: largest overlap |A∩B| / min(|A|,|B|) between returned sets [default: 0.5].
+    #[arg(long, value_name = "FRACTION")]
+    sag_overlap: Option<f64>,
+    /// sag: sets scored at most over the whole search [default: 20000].
+    #[arg(long, value_name = "N")]
+    sag_budget: Option<usize>,
     /// Drop points with NaN/Inf coordinates instead of failing.
     #[arg(long)]
     drop_invalid: bool,
@@ -226,6 +244,22 @@ impl SettingsArgs {
         }
         if self.auto_samples.is_some() {
             explainer.lime.auto_samples_max = self.auto_samples;
+        }
+        let sag = &mut explainer.sag;
+        if let Some(t) = self.sag_threshold {
+            sag.threshold = t;
+        }
+        if let Some(b) = self.sag_beam {
+            sag.beam_width = b;
+        }
+        if let Some(m) = self.sag_sets {
+            sag.max_sets = m;
+        }
+        if let Some(o) = self.sag_overlap {
+            sag.max_overlap = o;
+        }
+        if let Some(n) = self.sag_budget {
+            sag.max_evaluations = n;
         }
         if let Some(k) = self.top_labels {
             config.targets = Targets::Top(k);

@@ -8,7 +8,8 @@ use clap::Args;
 use indicatif::ProgressDrawTarget;
 
 use pointlime::cloud::FileFormat;
-use pointlime::explain::{Method, Targets};
+use pointlime::explain::{Method, Structure, Targets};
+use pointlime::faithfulness::plot::write_graph_png;
 use pointlime::io::{self, WriteOptions};
 use pointlime::pipeline::{default_output, default_report, explain_cloud};
 
@@ -34,6 +35,10 @@ pub struct ExplainArgs {
     /// Output report [default: the output scan's stem + .json].
     #[arg(long)]
     report: Option<PathBuf>,
+    /// With --method sag: the attention graph of the first explained class, as PNG [default:
+    /// the report's stem + .sag.png].
+    #[arg(long)]
+    graph: Option<PathBuf>,
     /// Write PLY as ascii instead of binary little-endian.
     #[arg(long)]
     ascii: bool,
@@ -44,6 +49,53 @@ fn same_file(a: &Path, b: &Path) -> bool {
         (Ok(a), Ok(b)) => a == b,
         _ => false,
     }
+}
+
+/// The sets of a structural explanation, one line each, with the member that costs most.
+fn describe_structure(s: &Structure) -> Result<()> {
+    let threshold = s.threshold * s.original_probability;
+    if s.sets.is_empty() {
+        outln!(
+            "no set of supervoxels alone reached p ≥ {threshold:.3}{}",
+            if s.budget_exhausted {
+                " within the evaluation budget (--sag-budget)"
+            } else {
+                ""
+            }
+        )?;
+    }
+    for (i, set) in s.sets.iter().enumerate() {
+        let ids: Vec<String> = set.segments.iter().map(|x| x.to_string()).collect();
+        let weakest = set
+            .children
+            .iter()
+            .min_by(|a, b| a.probability.total_cmp(&b.probability));
+        let cost = match weakest {
+            Some(c) => format!("; without {} p = {:.3}", c.removed, c.probability),
+            None => String::new(),
+        };
+        outln!(
+            "  set {}: supervoxels {{{}}} alone give p = {:.3} (≥ {threshold:.3}){cost}",
+            i + 1,
+            ids.join(", "),
+            set.probability
+        )?;
+    }
+    outln!(
+        "  {} sets scored{}; {}",
+        s.evaluations,
+        if s.budget_exhausted {
+            " (budget reached)"
+        } else {
+            ""
+        },
+        if s.has_disjoint_sets() {
+            "two of the sets share no supervoxel: the decision has more than one independent basis"
+        } else {
+            "no two sets are disjoint"
+        }
+    )?;
+    Ok(())
 }
 
 pub fn run(args: ExplainArgs) -> Result<ExitCode> {
@@ -80,6 +132,9 @@ pub fn run(args: ExplainArgs) -> Result<ExitCode> {
         );
     }
 
+    if args.graph.is_some() && config.method != Method::Sag {
+        bail!("--graph draws the attention graph of --method sag");
+    }
     let bar = progress_bar(config.explainer.n_samples as u64, "sampling");
     if config.method != Method::Lime {
         bar.set_draw_target(ProgressDrawTarget::hidden());
@@ -103,6 +158,18 @@ pub fn run(args: ExplainArgs) -> Result<ExitCode> {
         WriteOptions { ascii: args.ascii },
     )?;
     io::write_json(&report_path, &explained.report)?;
+    let graph = match &explained.report.explanations[0].structure {
+        Some(structure) if !structure.sets.is_empty() => {
+            let path = args
+                .graph
+                .clone()
+                .unwrap_or_else(|| report_path.with_extension("sag.png"));
+            let class = &explained.report.explanations[0].target_name;
+            write_graph_png(&path, class, structure)?;
+            Some(path)
+        }
+        _ => None,
+    };
 
     let r = &explained.report;
     let e = &r.explanations[0];
@@ -121,6 +188,17 @@ pub fn run(args: ExplainArgs) -> Result<ExitCode> {
         e.n_samples,
         r.timings.total
     )?;
-    outln!("wrote {} and {}", out.display(), report_path.display())?;
+    if let Some(s) = &e.structure {
+        describe_structure(s)?;
+    }
+    match graph {
+        Some(g) => outln!(
+            "wrote {}, {} and {}",
+            out.display(),
+            report_path.display(),
+            g.display()
+        )?,
+        None => outln!("wrote {} and {}", out.display(), report_path.display())?,
+    }
     Ok(ExitCode::SUCCESS)
 }
