@@ -12,10 +12,11 @@ use std::borrow::Cow;
 use crate::cloud::{Attribute, FileFormat, Frame, PointCloud, ScalarKind, MIN_POINTS};
 use crate::error::{Error, Result};
 use crate::explain::{self, attribute, Explanation, Input, Method, Progress, ScoringPath, Targets};
+use crate::faithfulness::stability::spearman;
 use crate::io;
 use crate::sampling::{cover_segments, draw, Sampling};
 use crate::scene::{prepare, Removed, SceneConfig, SceneReport};
-use crate::segment::{point_counts, supervoxels, SegmentConfig, Segmentation};
+use crate::segment::{point_counts, supervoxels, Granularity, SegmentConfig, Segmentation};
 use crate::stats::ranking;
 
 /// Settings of one explanation run. Loads from JSON/TOML-like serde formats; CLI flags override.
@@ -41,6 +42,10 @@ pub struct ExplainConfig {
     pub drop_invalid: bool,
     /// The one seed every random step derives from. By default, 0.
     pub seed: u64,
+    /// Coarser levels explained beside the supervoxels: level `i` is cut with `2^i` times
+    /// fewer segments (or a `2^i` times larger resolution) and nested, each supervoxel inside one
+    /// coarse segment ([`Segmentation::parents_in`]). By default, 0 (none).
+    pub coarser_levels: usize,
 }
 
 impl ExplainConfig {
@@ -60,6 +65,12 @@ impl ExplainConfig {
         self.scene.validate()?;
         self.segments.validate()?;
         self.explainer.validate()?;
+        if self.coarser_levels > 8 {
+            return Err(crate::Error::Config(format!(
+                "coarser levels must be at most 8 (each halves the segments), got {}",
+                self.coarser_levels
+            )));
+        }
         if self.method != Method::Lime && self.explainer.lime.auto_samples_max.is_some() {
             return Err(crate::Error::Config(format!(
                 "auto-samples applies to LIME only, not to {}",
@@ -103,6 +114,26 @@ pub struct SegmentReport {
     pub coefficients: Vec<f64>,
 }
 
+/// One coarser level of an explanation across scales.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LevelReport {
+    /// 1 for the first coarser level, and so on; level 0 is the report's own `segments`.
+    pub level: usize,
+    /// Segments at this level.
+    pub segments: usize,
+    /// For each segment of level 0 (the `segment` field of the points), its segment here.
+    pub parent: Vec<usize>,
+    /// Per explained class, in the order of `explanations`: one value per segment of this level,
+    /// by the same method.
+    pub coefficients: Vec<Vec<f64>>,
+    /// Per explained class: Spearman correlation between this level's values and level 0's
+    /// summed over each coarse segment's supervoxels (`null` when either side is constant). High
+    /// when the fine explanation, aggregated, ranks the coarse parts as the coarse one does.
+    pub rank_correlation: Vec<Option<f64>>,
+    /// Seconds to segment and explain this level.
+    pub seconds: f64,
+}
+
 /// The JSON report of one explained cloud.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Report {
@@ -142,6 +173,9 @@ pub struct Report {
     pub explanations: Vec<Explanation>,
     /// Every segment, by id.
     pub segments: Vec<SegmentReport>,
+    /// Coarser levels (`coarser_levels`), finest first; empty when none were asked for.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub levels: Vec<LevelReport>,
     /// Where the time went.
     pub timings: Timings,
     /// How much classifier work the explanation took.
@@ -501,6 +535,13 @@ pub fn explain_cloud(
         &config.explainer,
         progress,
     )?;
+    let levels = coarser_levels(
+        cloud,
+        classifier,
+        config,
+        &model_input,
+        &result.explanations,
+    )?;
     let ModelInput {
         frame,
         index,
@@ -545,6 +586,7 @@ pub fn explain_cloud(
         settings: config.clone(),
         explanations: result.explanations,
         segments,
+        levels,
         cost: ReportCost {
             scoring: result.cost.path,
             points_evaluated: result.cost.points_evaluated,
@@ -577,6 +619,82 @@ pub fn explain_cloud(
         point_values,
         removed,
     })
+}
+
+/// The coarser levels of `config` for an explained cloud: each cut anew from the same points,
+/// nested into the supervoxels of `model_input`, and explained by the same method for the classes
+/// of `explanations`.
+fn coarser_levels(
+    cloud: &PointCloud,
+    classifier: &dyn Classifier,
+    config: &ExplainConfig,
+    model_input: &ModelInput,
+    explanations: &[Explanation],
+) -> Result<Vec<LevelReport>> {
+    if config.coarser_levels == 0 {
+        return Ok(Vec::new());
+    }
+    let local = local_points(cloud, &model_input.frame);
+    let targets = Targets::Classes(explanations.iter().map(|e| e.target).collect());
+    let fine = &model_input.segmentation;
+    let mut levels = Vec::new();
+    for level in 1..=config.coarser_levels {
+        let start = Instant::now();
+        let factor = 1usize << level;
+        let mut segments = config.segments.clone();
+        segments.target = match segments.target {
+            Granularity::Count(k) => Granularity::Count((k / factor).max(1)),
+            Granularity::Resolution(r) => Granularity::Resolution(r * factor as f64),
+        };
+        let coarse = supervoxels(&local, &segments)?;
+        let (parent, m) = fine.parents_in(&coarse);
+        let labels: Vec<u32> = model_input
+            .labels
+            .iter()
+            .map(|&l| parent[l as usize])
+            .collect();
+        let input = Input {
+            points: &model_input.points,
+            labels: &labels,
+            n_segments: m,
+        };
+        let result = attribute(
+            config.method,
+            classifier,
+            &input,
+            &targets,
+            &config.explainer,
+            None,
+        )?;
+        let coefficients: Vec<Vec<f64>> = result
+            .explanations
+            .into_iter()
+            .map(|e| e.coefficients)
+            .collect();
+        let rank_correlation = explanations
+            .iter()
+            .zip(&coefficients)
+            .map(|(e, coarse)| {
+                let mut summed = vec![0.0; m];
+                for (f, v) in e.coefficients.iter().enumerate() {
+                    summed[parent[f] as usize] += v;
+                }
+                spearman(&summed, coarse)
+            })
+            .collect();
+        levels.push(LevelReport {
+            level,
+            segments: m,
+            parent: parent.into_iter().map(|p| p as usize).collect(),
+            coefficients,
+            rank_correlation,
+            seconds: start.elapsed().as_secs_f64(),
+        });
+        if m == 1 {
+            break;
+        }
+    }
+    Ok(levels)
 }
 
 /// The extension an explained copy of `input` is written with: LAS and LAZ keep theirs, every

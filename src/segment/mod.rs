@@ -155,6 +155,30 @@ impl Segmentation {
     }
 }
 
+impl Segmentation {
+    /// Each segment's parent in `coarse` (a segmentation of the same points): the coarse segment
+    /// holding most of its points, ties to the lower id, renumbered `0..m` in order of first
+    /// appearance. Every segment lies inside exactly one parent, so the parents nest this
+    /// segmentation whatever the two algorithms did at the boundaries. Returns the parents and
+    /// `m`.
+    pub fn parents_in(&self, coarse: &Segmentation) -> (Vec<u32>, usize) {
+        let mut votes: rustc_hash::FxHashMap<(u32, u32), usize> = Default::default();
+        for (&f, &c) in self.labels.iter().zip(&coarse.labels) {
+            *votes.entry((f, c)).or_default() += 1;
+        }
+        let mut best = vec![(0usize, u32::MAX); self.count];
+        for (&(f, c), &n) in &votes {
+            let b = &mut best[f as usize];
+            if n > b.0 || (n == b.0 && c < b.1) {
+                *b = (n, c);
+            }
+        }
+        let parents = compact(best.into_iter().map(|(_, c)| c).collect());
+        let m = count_labels(&parents);
+        (parents, m)
+    }
+}
+
 /// Points per segment for labels in `0..n_segments`: the one count the report, the scoring paths
 /// and the segmentation share.
 pub fn point_counts(labels: &[u32], n_segments: usize) -> Vec<usize> {
@@ -273,5 +297,35 @@ impl Segmentation {
         self.labels = compact(labels);
         self.count = count_labels(&self.labels);
         unseen
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_segment_gets_the_coarse_segment_holding_most_of_its_points() {
+        let fine = Segmentation {
+            labels: vec![0, 0, 0, 1, 1, 2, 2, 2],
+            count: 3,
+            link: 1.0,
+        };
+        // Fine 0 straddles coarse 5 and 4 (2 to 1); fine 1 ties between 4 and 6 (lower wins);
+        // fine 2 is all in 6.
+        let coarse = Segmentation {
+            labels: vec![5, 5, 4, 6, 4, 6, 6, 6],
+            count: 7,
+            link: 1.0,
+        };
+        let (parents, m) = fine.parents_in(&coarse);
+        // Parents 5, 4, 6 renumbered in order of first appearance.
+        assert_eq!((parents, m), (vec![0, 1, 2], 3));
+        let coarse = Segmentation {
+            labels: vec![3, 3, 3, 3, 3, 3, 1, 1],
+            count: 4,
+            link: 1.0,
+        };
+        assert_eq!(fine.parents_in(&coarse), (vec![0, 0, 1], 2));
     }
 }

@@ -294,7 +294,14 @@ fn explain_runs_every_method_and_keeps_gradient_values_per_point() {
             .unwrap();
         (run, out)
     };
-    for method in ["lime", "kernelshap", "occlusion", "gradient", "saliency"] {
+    for method in [
+        "lime",
+        "kernelshap",
+        "occlusion",
+        "gradient",
+        "saliency",
+        "sag",
+    ] {
         let (run, out) = explain(method, method, &["--top-labels", "2"]);
         let stdout = String::from_utf8_lossy(&run.stdout);
         assert!(
@@ -364,6 +371,94 @@ fn explain_runs_every_method_and_keeps_gradient_values_per_point() {
     let (run, _) = explain("shapley", "unknown", &[]);
     assert_eq!(run.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&run.stderr).contains("unknown method"));
+}
+
+/// Issue #17: `--method sag` reports minimal sufficient sets with their children, draws the graph,
+/// and `--coarser-levels` explains nested coarser segments beside the supervoxels.
+#[test]
+fn sag_writes_sets_and_their_graph_and_levels_nest_the_supervoxels() {
+    let dir = tempdir();
+    let m = dir.path().join("model");
+    model(&m);
+    let input = dir.path().join("scan.ply");
+    pointlime::io::write(&input, &blobs(4, 100, 3.0, 0).0, Default::default()).unwrap();
+    let out = dir.path().join("out.ply");
+    let args = |extra: &[&str]| {
+        let mut c = bin();
+        c.args([
+            "explain",
+            input.to_str().unwrap(),
+            "--model",
+            m.to_str().unwrap(),
+        ])
+        .args(["--segments", "12", "--out", out.to_str().unwrap()])
+        .args(extra);
+        c
+    };
+    let run = args(&["--method", "sag", "--coarser-levels", "2"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert!(stdout.contains("set 1: supervoxels {"), "{stdout}");
+    let report: pointlime::pipeline::Report = pointlime::pipeline::Report::from_json(
+        &std::fs::read_to_string(out.with_extension("json")).unwrap(),
+        "r.json".as_ref(),
+    )
+    .unwrap();
+    let e = &report.explanations[0];
+    let s = e.structure.as_ref().expect("structure");
+    let k = report.segments.len();
+    assert!(!s.sets.is_empty());
+    let threshold = s.threshold * s.original_probability;
+    for set in &s.sets {
+        assert!(set.probability >= threshold - 1e-9);
+        assert_eq!(set.children.len(), set.segments.len());
+        // Minimal: every child is below the threshold.
+        assert!(set.children.iter().all(|c| c.probability < threshold));
+        assert!(set.segments.iter().all(|&x| x < k));
+    }
+    assert_eq!(e.n_samples, s.evaluations);
+    // The graph: a PNG with one row per set.
+    let png = image::open(out.with_extension("sag.png"))
+        .unwrap()
+        .to_rgb8();
+    assert_eq!(png.dimensions(), (1400, 70 + 210 * s.sets.len() as u32));
+
+    // Two coarser levels: fewer segments each, every supervoxel in one parent, and a value per
+    // coarse segment.
+    assert_eq!(report.levels.len(), 2);
+    let mut previous = k;
+    for level in &report.levels {
+        assert_eq!(level.parent.len(), k);
+        assert!(
+            level.segments < previous,
+            "{} !< {previous}",
+            level.segments
+        );
+        assert!(level.parent.iter().all(|&p| p < level.segments));
+        assert_eq!(level.coefficients[0].len(), level.segments);
+        previous = level.segments;
+    }
+    assert!(stdout.contains("level 2:"), "{stdout}");
+
+    // --graph is sag's; anything else is refused before work, and nothing is written.
+    std::fs::remove_file(&out).unwrap();
+    let run = args(&["--method", "lime", "--graph", "g.png"])
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&run.stderr).contains("--method sag"));
+    assert!(!out.exists());
+    let run = args(&["--method", "sag", "--sag-threshold", "1.5"])
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&run.stderr).contains("threshold"));
 }
 
 /// Issue #16, item 5: with no `--model` and no `POINTLIME_MODEL`, `explain` works from a directory

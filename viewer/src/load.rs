@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
+use pointlime::explain::Structure;
 use pointlime::pipeline::{field_name, Report};
 
 use crate::colour::Rgb;
@@ -23,6 +24,8 @@ pub struct ClassView {
     pub point_importance: Option<Vec<f32>>,
     /// Per segment value, from the report, for picking.
     pub coefficients: Option<Vec<f64>>,
+    /// The sufficient sets of a structural explanation (`--method sag`), from the report.
+    pub structure: Option<Structure>,
 }
 
 /// An explained cloud as the viewer holds it.
@@ -93,6 +96,7 @@ pub fn load(path: &Path, report: Option<&Path>) -> Result<ExplainedScan> {
         importance: f32s(first),
         point_importance: attr("point_importance").map(f32s),
         coefficients: None,
+        structure: None,
     }];
     for (i, e) in explanations.iter().enumerate().skip(1) {
         let field = |base: &str| field_name(base, i, &e.target_name);
@@ -105,6 +109,7 @@ pub fn load(path: &Path, report: Option<&Path>) -> Result<ExplainedScan> {
                 importance: f32s(values),
                 point_importance: attr(&field("point_importance")).map(f32s),
                 coefficients: None,
+                structure: None,
             });
         }
     }
@@ -114,6 +119,7 @@ pub fn load(path: &Path, report: Option<&Path>) -> Result<ExplainedScan> {
             c.r2 = e.r2;
             c.method = Some(e.method.name().to_string());
             c.coefficients = Some(e.coefficients.clone());
+            c.structure = e.structure.clone();
         }
     }
 

@@ -29,8 +29,8 @@ struct Cli {
     /// Image or window height in pixels.
     #[arg(long, default_value_t = 800, value_parser = clap::value_parser!(u32).range(16..=8192))]
     height: u32,
-    /// Colour mode: signed, absolute, segments, rgb, intensity, classification, top-k, threshold
-    /// or point-values.
+    /// Colour mode: signed, absolute, segments, rgb, intensity, classification, top-k, threshold,
+    /// point-values or sets (the sufficient sets of --method sag).
     #[arg(long, default_value = "signed")]
     mode: Mode,
     /// Explained class to show, by name or by position in the report (0 = the first explained).
@@ -42,6 +42,12 @@ struct Cli {
     /// Fraction of the largest |importance| shown in threshold mode.
     #[arg(long, default_value_t = 0.5)]
     threshold: f32,
+    /// Sufficient set shown in sets mode, from 1.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+    set: u64,
+    /// Level shown: 0 the supervoxels, 1.. the report's coarser levels (--coarser-levels).
+    #[arg(long, default_value_t = 0)]
+    level: usize,
     /// Point size in pixels.
     #[arg(long, default_value_t = 4.0)]
     point_size: f32,
@@ -62,6 +68,7 @@ struct Cli {
 const KEYS: &str = "Keys in the window:
   M / 1-9    next colour mode / mode by number (in --mode's order)
   C / V      next / previous explained class
+  G          next sufficient set (sets mode, --method sag);  L  next level (--coarser-levels)
   N / P      pick next / previous segment by importance; Ctrl+click picks under the cursor; X clears
   [ / ]      fewer / more top-k segments, or lower / raise the threshold
   + / -      larger / smaller points;  B background;  R refit the camera
@@ -110,6 +117,14 @@ fn run(cli: Cli) -> Result<()> {
             cli.mode.name()
         );
     }
+    let levels = pointlime_viewer::scene::level_count(&data);
+    if cli.level > levels {
+        bail!(
+            "{}: --level {} but the report has {levels} coarser levels",
+            cli.file.display(),
+            cli.level
+        );
+    }
     if !(0.0..=1.0).contains(&cli.threshold) {
         bail!("--threshold must be in [0, 1], got {}", cli.threshold);
     }
@@ -131,6 +146,8 @@ fn run(cli: Cli) -> Result<()> {
         top_k: cli.top_k.max(1),
         threshold: cli.threshold,
         selected: None,
+        set: cli.set as usize - 1,
+        level: cli.level,
     };
     let mut view = render::View::new(data, style, cli.point_size, background);
     view.overlay = !cli.no_overlay;

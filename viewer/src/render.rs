@@ -433,6 +433,8 @@ fn handle_key(
             let selected = view.style.selected;
             view.select(selected);
         }
+        Key::G => view.style.set += 1,
+        Key::L => view.style.level = (view.style.level + 1) % (scene::level_count(&view.data) + 1),
         Key::N => view.step_selection(1),
         Key::P => view.step_selection(-1),
         Key::X => view.select(None),

@@ -3,6 +3,7 @@
 //! these values into kiss3d calls. Reading the file is [`crate::load`], colour maps
 //! [`crate::colour`], the camera [`crate::camera`].
 
+use pointlime::explain::SufficientSet;
 use pointlime::pipeline::NO_SEGMENT;
 use pointlime::stats::top_k;
 
@@ -31,10 +32,13 @@ pub enum Mode {
     Threshold,
     /// The gradient methods' per-point values, signed, on the diverging map.
     PointValues,
+    /// One sufficient set of a structural explanation (`--method sag`) in its values' colours,
+    /// the rest of the cloud dimmed; `G` moves to the next set.
+    Sets,
 }
 
 impl Mode {
-    pub const ALL: [Mode; 9] = [
+    pub const ALL: [Mode; 10] = [
         Mode::Signed,
         Mode::Absolute,
         Mode::Segments,
@@ -44,6 +48,7 @@ impl Mode {
         Mode::TopK,
         Mode::Threshold,
         Mode::PointValues,
+        Mode::Sets,
     ];
 
     /// The name used by `--mode` and shown on screen.
@@ -58,6 +63,7 @@ impl Mode {
             Mode::TopK => "top-k",
             Mode::Threshold => "threshold",
             Mode::PointValues => "point-values",
+            Mode::Sets => "sets",
         }
     }
 
@@ -70,6 +76,13 @@ impl Mode {
             Mode::Intensity => data.intensity.is_some(),
             Mode::Classification => data.classification.is_some(),
             Mode::PointValues => data.classes[class].point_importance.is_some(),
+            Mode::Sets => {
+                data.segments.is_some()
+                    && data.classes[class]
+                        .structure
+                        .as_ref()
+                        .is_some_and(|s| !s.sets.is_empty())
+            }
         }
     }
 
@@ -109,6 +122,11 @@ pub struct Style {
     pub threshold: f32,
     /// A picked segment, drawn in full colour while the others are dimmed.
     pub selected: Option<u32>,
+    /// The sufficient set shown in [`Mode::Sets`] (wrapping).
+    pub set: usize,
+    /// The level shown: 0 the supervoxels, `i` the report's `i`-th coarser level (when it has
+    /// one; else the supervoxels).
+    pub level: usize,
 }
 
 impl Default for Style {
@@ -119,6 +137,8 @@ impl Default for Style {
             top_k: 5,
             threshold: 0.5,
             selected: None,
+            set: 0,
+            level: 0,
         }
     }
 }
@@ -165,10 +185,77 @@ pub fn segment_values(data: &ExplainedScan, class: usize) -> Vec<f64> {
     values
 }
 
+/// The coarser level `style` shows, from the report: its number, segment count, rank agreement
+/// with the supervoxels, each point's segment there and value. `None` at level 0, or when the
+/// report has no such level.
+pub fn level_view(data: &ExplainedScan, style: &Style) -> Option<LevelView> {
+    let level = data
+        .report
+        .as_ref()?
+        .levels
+        .get(style.level.checked_sub(1)?)?;
+    let coefficients = level.coefficients.get(style.class)?;
+    let segments = data.segments.as_ref()?;
+    let (values, segments) = segments
+        .iter()
+        .map(|&s| match level.parent.get(s as usize) {
+            Some(&p) => (
+                coefficients.get(p).map_or(f32::NAN, |&v| v as f32),
+                p as u32,
+            ),
+            None => (f32::NAN, NO_SEGMENT),
+        })
+        .unzip();
+    Some(LevelView {
+        level: level.level,
+        count: level.segments,
+        rank_correlation: level.rank_correlation.get(style.class).copied().flatten(),
+        coefficients: coefficients.clone(),
+        values,
+        segments,
+    })
+}
+
+/// A coarser level as the viewer shows it ([`level_view`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LevelView {
+    pub level: usize,
+    pub count: usize,
+    pub rank_correlation: Option<f64>,
+    /// Per segment of the level.
+    pub coefficients: Vec<f64>,
+    /// Per point: its level segment's value (NaN for points in no segment).
+    pub values: Vec<f32>,
+    /// Per point: its segment at the level.
+    pub segments: Vec<u32>,
+}
+
+/// The levels the report has beyond the supervoxels.
+pub fn level_count(data: &ExplainedScan) -> usize {
+    data.report.as_ref().map_or(0, |r| r.levels.len())
+}
+
+/// The sufficient set shown in [`Mode::Sets`], with its number (from 0) and the set count.
+pub fn current_set<'a>(
+    data: &'a ExplainedScan,
+    style: &Style,
+) -> Option<(usize, usize, &'a SufficientSet)> {
+    let sets = &data.classes.get(style.class)?.structure.as_ref()?.sets;
+    if sets.is_empty() {
+        return None;
+    }
+    let i = style.set % sets.len();
+    Some((i, sets.len(), &sets[i]))
+}
+
 /// The colour of every point.
 pub fn colours(data: &ExplainedScan, style: &Style) -> Vec<Rgb> {
     let class = &data.classes[style.class.min(data.classes.len() - 1)];
-    let values = &class.importance;
+    let level = level_view(data, style);
+    let (values, point_segments) = match &level {
+        Some(l) => (&l.values, Some(&l.segments)),
+        None => (&class.importance, data.segments.as_ref()),
+    };
     let range = symmetric_range(values);
     let signed = |v: f32| {
         if v.is_finite() {
@@ -189,7 +276,7 @@ pub fn colours(data: &ExplainedScan, style: &Style) -> Vec<Rgb> {
                 }
             })
             .collect(),
-        Mode::Segments => match &data.segments {
+        Mode::Segments => match point_segments {
             Some(s) => s
                 .iter()
                 .map(|&id| {
@@ -215,8 +302,12 @@ pub fn colours(data: &ExplainedScan, style: &Style) -> Vec<Rgb> {
             None => vec![NO_VALUE; values.len()],
         },
         Mode::TopK => {
-            let top = top_segments(&segment_values(data, style.class), style.top_k);
-            match &data.segments {
+            let per_segment = match &level {
+                Some(l) => l.coefficients.clone(),
+                None => segment_values(data, style.class),
+            };
+            let top = top_segments(&per_segment, style.top_k);
+            match point_segments {
                 Some(s) => s
                     .iter()
                     .zip(values)
@@ -256,15 +347,37 @@ pub fn colours(data: &ExplainedScan, style: &Style) -> Vec<Rgb> {
             }
             None => vec![NO_VALUE; values.len()],
         },
+        Mode::Sets => {
+            let members = current_set(data, style).map(|(_, _, s)| &s.segments);
+            match (members, &data.segments) {
+                (Some(m), Some(s)) => s
+                    .iter()
+                    .zip(&class.importance)
+                    .map(|(&id, &v)| {
+                        if m.contains(&(id as usize)) {
+                            signed(v)
+                        } else {
+                            dim(NO_VALUE)
+                        }
+                    })
+                    .collect(),
+                _ => vec![NO_VALUE; values.len()],
+            }
+        }
     };
     if let (Some(sel), Some(segments)) = (style.selected, &data.segments) {
         for (c, &s) in out.iter_mut().zip(segments) {
             if s != sel {
-                *c = c.map(|v| 0.3 * v + 0.7 * 0.25);
+                *c = dim(*c);
             }
         }
     }
     out
+}
+
+/// A colour faded towards dark grey: what is not in focus.
+fn dim(c: Rgb) -> Rgb {
+    c.map(|v| 0.3 * v + 0.7 * 0.25)
 }
 
 /// The colour scale shown beside the cloud: colour stops from bottom to top and labelled ticks.
@@ -308,10 +421,15 @@ pub fn legend(data: &ExplainedScan, style: &Style) -> Option<Legend> {
             .map(|&t| ((t + 1.0) / 2.0, format_value(t * range)))
             .collect(),
     };
-    let range = symmetric_range(&class.importance);
+    let level = level_view(data, style);
+    let range = symmetric_range(level.as_ref().map_or(&class.importance, |l| &l.values));
     match style.mode {
-        Mode::Signed | Mode::TopK | Mode::Threshold => Some(diverging_legend(
-            format!("importance for {}", class.name),
+        Mode::Signed | Mode::TopK | Mode::Threshold | Mode::Sets => Some(diverging_legend(
+            match (&level, style.mode) {
+                (_, Mode::Sets) => format!("probability of {} lost without it", class.name),
+                (Some(l), _) => format!("importance for {} at level {}", class.name, l.level),
+                (None, _) => format!("importance for {}", class.name),
+            },
             range,
         )),
         Mode::PointValues => class.point_importance.as_ref().map(|p| {
@@ -394,7 +512,29 @@ pub fn heading(data: &ExplainedScan, style: &Style) -> Vec<String> {
             " (|importance| ≥ {:.0}% of max)",
             style.threshold * 100.0
         )),
+        Mode::Sets => {
+            if let (Some((i, n, set)), Some(s)) = (current_set(data, style), &c.structure) {
+                let ids: Vec<String> = set.segments.iter().map(|x| x.to_string()).collect();
+                mode.push_str(&format!(
+                    " — set {}/{n}: supervoxels {{{}}} alone give p = {:.3} (threshold {:.3})",
+                    i + 1,
+                    ids.join(", "),
+                    set.probability,
+                    s.threshold * s.original_probability
+                ));
+            }
+        }
         _ => {}
+    }
+    if let Some(l) = level_view(data, style) {
+        mode.push_str(&format!(
+            "; level {} of {}: {} segments, rank agreement with the supervoxels {}",
+            l.level,
+            level_count(data),
+            l.count,
+            l.rank_correlation
+                .map_or("undefined".into(), |r| format!("{r:.2}"))
+        ));
     }
     let mut lines = vec![
         format!("{} — {} points", data.path.display(), data.positions.len()),
@@ -421,6 +561,11 @@ pub fn heading(data: &ExplainedScan, style: &Style) -> Vec<String> {
 pub const HELP: &[(&str, &str)] = &[
     ("M / 1-9", "next colour mode / mode by number"),
     ("C / V", "next / previous explained class"),
+    ("G", "next sufficient set (sets mode, --method sag)"),
+    (
+        "L",
+        "next level: supervoxels, then coarser (--coarser-levels)",
+    ),
     ("N / P", "pick next / previous segment by importance"),
     ("Ctrl+click", "pick the segment under the cursor (X clears)"),
     (
@@ -456,6 +601,7 @@ mod tests {
                 importance: values,
                 point_importance: None,
                 coefficients: None,
+                structure: None,
             }],
             rgb: None,
             intensity: None,
@@ -566,5 +712,92 @@ mod tests {
             describe_segment(&data, 0, 3),
             "segment 3: importance 2.00 for pole, rank 1 of 4, 2 points"
         );
+    }
+
+    /// A report explaining "pole" over 4 supervoxels, with the sufficient sets {1} and {2, 3}
+    /// and one coarser level joining supervoxels {0, 1} and {2, 3}.
+    fn report_with_sets_and_a_level() -> pointlime::pipeline::Report {
+        let structure = r#"{"threshold":0.9,"original_probability":0.8,"empty_probability":0.1,
+            "sets":[{"segments":[1],"probability":0.79,"children":[{"removed":1,"probability":0.1}]},
+                    {"segments":[2,3],"probability":0.75,"children":[
+                        {"removed":2,"probability":0.2},{"removed":3,"probability":0.3}]}],
+            "evaluations":12,"budget_exhausted":false}"#;
+        let json = format!(
+            r#"{{"input":"x.ply","model":"m","class_names":["pole","tree"],
+            "probabilities":[0.8,0.2],"predicted":0,"predicted_name":"pole","points":5,
+            "dropped_invalid":0,"frame":{{"center":[0,0,0],"scale":1}},"settings":{{}},
+            "explanations":[{{"method":"sag","target":0,"target_name":"pole",
+                "coefficients":[0,0.69,0.55,0.45],"intercept":null,"r2":null,
+                "local_prediction":null,"model_score":0.8,"n_samples":12,"seed":1,
+                "structure":{structure}}}],
+            "segments":[],
+            "levels":[{{"level":1,"segments":2,"parent":[0,0,1,1],
+                "coefficients":[[0.25,-0.5]],"rank_correlation":[-1.0],"seconds":0.1}}],
+            "timings":{{"segmentation":0,"sampling":0,"inference":0,"surrogate_fit":0,"total":0}},
+            "cost":{{"scoring":"exact_max_pool","points_evaluated":1,"clouds_evaluated":12}}}}"#
+        );
+        pointlime::pipeline::Report::from_json(&json, "x.json".as_ref()).unwrap()
+    }
+
+    #[test]
+    fn sets_mode_shows_one_set_at_a_time_and_dims_the_rest() {
+        let mut data = explained(
+            vec![0.0, 0.69, 0.55, 0.45, f32::NAN],
+            vec![0, 1, 2, 3, NO_SEGMENT],
+        );
+        assert!(!Mode::Sets.available(&data, 0));
+        let report = report_with_sets_and_a_level();
+        data.classes[0].structure = report.explanations[0].structure.clone();
+        data.report = Some(report);
+        assert!(Mode::Sets.available(&data, 0));
+        let mut style = Style {
+            mode: Mode::Sets,
+            ..Style::default()
+        };
+        let c = colours(&data, &style);
+        let range = 0.69;
+        assert_eq!(c[1], diverging(0.69 / range));
+        assert_eq!([c[0], c[2], c[3], c[4]], [dim(NO_VALUE); 4]);
+        assert!(heading(&data, &style)[3]
+            .contains("set 1/2: supervoxels {1} alone give p = 0.790 (threshold 0.720)"));
+        // G: the next set, then around again.
+        style.set = 1;
+        let c = colours(&data, &style);
+        assert_eq!(c[2], diverging(0.55 / range));
+        assert_eq!(c[1], dim(NO_VALUE));
+        style.set = 2;
+        assert_eq!(current_set(&data, &style).unwrap().0, 0);
+        assert!(legend(&data, &style)
+            .unwrap()
+            .title
+            .contains("lost without it"));
+    }
+
+    #[test]
+    fn a_coarser_level_colours_points_by_their_parent_segment() {
+        let mut data = explained(
+            vec![0.0, 0.69, 0.55, 0.45, f32::NAN],
+            vec![0, 1, 2, 3, NO_SEGMENT],
+        );
+        data.report = Some(report_with_sets_and_a_level());
+        assert_eq!(level_count(&data), 1);
+        let mut style = Style::default();
+        assert!(level_view(&data, &style).is_none());
+        style.level = 1;
+        let l = level_view(&data, &style).unwrap();
+        assert_eq!(l.values[..4], [0.25, 0.25, -0.5, -0.5]);
+        assert!(l.values[4].is_nan());
+        assert_eq!(l.segments, [0, 0, 1, 1, NO_SEGMENT]);
+        let c = colours(&data, &style);
+        assert_eq!(c[0], diverging(0.5));
+        assert_eq!(c[3], diverging(-1.0));
+        style.mode = Mode::Segments;
+        let c = colours(&data, &style);
+        assert_eq!(c[0], c[1]);
+        assert_ne!(c[1], c[2]);
+        assert!(heading(&data, &style)
+            .iter()
+            .any(|h| h
+                .contains("level 1 of 1: 2 segments, rank agreement with the supervoxels -1.00")));
     }
 }

@@ -147,6 +147,11 @@ pub struct SettingsArgs {
     /// up to this many samples (16000 when given without a value).
     #[arg(long, num_args = 0..=1, default_missing_value = "16000", value_name = "MAX")]
     auto_samples: Option<usize>,
+    /// Also explain at N coarser levels, each with half the segments of the one below (or twice
+    /// the resolution), every supervoxel nested in one coarse segment; the report gives each
+    /// level's values and their rank agreement with the supervoxels' [default: 0].
+    #[arg(long, value_name = "N")]
+    coarser_levels: Option<usize>,
     /// sag: a set suffices when, alone, it keeps the class's probability at or above this
     /// fraction of the whole scan's [default: 0.9].
     #[arg(long, value_name = "TAU")]
@@ -244,6 +249,9 @@ impl SettingsArgs {
         }
         if self.auto_samples.is_some() {
             explainer.lime.auto_samples_max = self.auto_samples;
+        }
+        if let Some(n) = self.coarser_levels {
+            config.coarser_levels = n;
         }
         let sag = &mut explainer.sag;
         if let Some(t) = self.sag_threshold {

@@ -191,6 +191,17 @@ pub fn run(args: ExplainArgs) -> Result<ExitCode> {
     if let Some(s) = &e.structure {
         describe_structure(s)?;
     }
+    for level in &r.levels {
+        let rho = match level.rank_correlation.first().copied().flatten() {
+            Some(rho) => format!("{rho:.2}"),
+            None => "undefined (constant values)".into(),
+        };
+        outln!(
+            "  level {}: {} segments; rank agreement with the supervoxels summed into them: {rho}",
+            level.level,
+            level.segments
+        )?;
+    }
     match graph {
         Some(g) => outln!(
             "wrote {}, {} and {}",
