@@ -622,9 +622,12 @@ pub fn explain_cloud(
 }
 
 /// The coarser levels of `config` for an explained cloud: each cut anew from the same points,
-/// nested into the supervoxels of `model_input`, and explained by the same method for the classes
-/// of `explanations`.
-fn coarser_levels(
+/// nested into the supervoxels of `model_input`, and explained by the same method as
+/// `explanations` for their classes.
+///
+/// # Errors
+/// Segmentation and explainer errors.
+pub fn coarser_levels(
     cloud: &PointCloud,
     classifier: &dyn Classifier,
     config: &ExplainConfig,
@@ -658,8 +661,9 @@ fn coarser_levels(
             labels: &labels,
             n_segments: m,
         };
+        let method = explanations.first().map_or(config.method, |e| e.method);
         let result = attribute(
-            config.method,
+            method,
             classifier,
             &input,
             &targets,

@@ -30,7 +30,7 @@ pub use attribution::{Attribution, Explanation, Method, Samples, Targets};
 pub use config::{Config, LimeConfig};
 pub use input::Input;
 pub use sag::{SagConfig, Structure, SufficientSet};
-pub use score::{score_masks, Cost, Progress, Scoring, ScoringConfig, ScoringPath};
+pub use score::{score_masks, Cost, Prepared, Progress, Scoring, ScoringConfig, ScoringPath};
 
 use crate::classifier::Classifier;
 use crate::error::Result;

@@ -6,16 +6,17 @@
 //! class's probability at or above `τ · p₀` (`p₀` that of the whole cloud). The search:
 //!
 //! 1. **Beam search** from the empty set, adding one segment at a time: every extension of every
-//!    beam member is scored in one [`score_masks`] call; the extensions that suffice are collected
+//!    beam member is scored in one call; the extensions that suffice are collected
 //!    and the search stops at the first size where any does (so the smallest sets the beam can
 //!    reach); otherwise the `B` most probable extensions become the next beam.
 //! 2. **Minimality**: a found set is pruned while some member can go (the most probable such child
 //!    replaces it), so removing any one member of a returned set drops below the threshold.
-//! 3. **Diversity**: sets are taken in order of probability and kept when their overlap with every
-//!    kept set (`|A ∩ B| / min(|A|, |B|)`) is at most the cap.
-//! 4. **Disjoint alternatives**: while fewer than `M` sets are kept, the search runs again over
-//!    the segments no kept set uses, so a second, disjoint way to the decision is found when the
-//!    beam can reach one.
+//! 3. **Disjoint alternatives**: the first set is the best of the smallest found; then, while
+//!    fewer than `M` sets are kept, the search runs again over the segments no kept set uses, so a
+//!    second, independent way to the decision is found whenever the beam can reach one.
+//! 4. **Diversity**: remaining places go to the other sufficient sets the searches met, in order
+//!    of probability, when their overlap with every kept set (`|A ∩ B| / min(|A|, |B|)`) is at
+//!    most the cap.
 //!
 //! Each returned set carries its children (the set less one member, with its probability): the
 //! attention graph. Members whose removal costs most are indispensable; members whose removal
@@ -23,10 +24,11 @@
 //! (for the viewer and the faithfulness ranking) gives each segment the largest such cost over the
 //! sets that contain it, 0 for segments in no set.
 //!
-//! Every score goes through [`score_masks`], so on a max-pooled network a set costs one K × C
-//! maximum and one pass through the head; scores are cached, so no set is scored twice.
+//! Every score goes through one [`Prepared`] input, so on a max-pooled network the per-point
+//! features are computed once and a set costs one K × C maximum and one pass through the head;
+//! scores are cached, so no set is scored twice.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
@@ -34,7 +36,7 @@ use serde::{Deserialize, Serialize};
 use super::attribution::{Attribution, Explanation, Method, Samples, Targets};
 use super::config::Config;
 use super::input::Input;
-use super::score::{score_masks, Cost, Progress};
+use super::score::{Cost, Prepared, Progress};
 use crate::classifier::Classifier;
 use crate::error::{Error, Result};
 use crate::perturb::Masks;
@@ -127,7 +129,8 @@ pub struct Structure {
     pub original_probability: f64,
     /// Its probability with every segment removed.
     pub empty_probability: f64,
-    /// The sets found, most probable first (the first is among the smallest).
+    /// The sets found, in the order found: the most probable of the smallest sets the beam
+    /// reached, then each disjoint alternative, then overlapping ones.
     pub sets: Vec<SufficientSet>,
     /// Sets scored (the whole cloud and the empty one included).
     pub evaluations: usize,
@@ -162,17 +165,33 @@ fn key_of(segments: &[usize], n: usize) -> Key {
     k
 }
 
+/// `key` with `s` added (`on`) or taken out.
+fn with(key: &Key, s: usize, on: bool) -> Key {
+    let mut k = key.clone();
+    if on {
+        k[s / 64] |= 1 << (s % 64);
+    } else {
+        k[s / 64] &= !(1 << (s % 64));
+    }
+    k
+}
+
 fn contains(key: &Key, s: usize) -> bool {
     key[s / 64] >> (s % 64) & 1 == 1
+}
+
+/// The mask row of a set: 1 for kept segments.
+fn row_of(key: &Key, n: usize) -> Vec<u8> {
+    (0..n).map(|s| contains(key, s) as u8).collect()
 }
 
 fn members(key: &Key, n: usize) -> Vec<usize> {
     (0..n).filter(|&s| contains(key, s)).collect()
 }
 
-/// Scores sets of kept segments through [`score_masks`], each at most once.
+/// Scores sets of kept segments through one [`Prepared`] input, each at most once.
 struct Scorer<'a> {
-    classifier: &'a dyn Classifier,
+    prepared: Prepared<'a>,
     input: &'a Input<'a>,
     config: &'a Config,
     progress: Option<&'a Progress>,
@@ -189,12 +208,11 @@ struct Scorer<'a> {
 impl Scorer<'_> {
     /// Scores the sets not yet cached, in order, as far as the budget allows.
     fn score(&mut self, keys: &[Key]) -> Result<()> {
-        let mut new: Vec<&Key> = Vec::new();
-        for k in keys {
-            if !self.cache.contains_key(k) && !new.contains(&k) {
-                new.push(k);
-            }
-        }
+        let mut seen = HashSet::new();
+        let mut new: Vec<&Key> = keys
+            .iter()
+            .filter(|k| !self.cache.contains_key(*k) && seen.insert(*k))
+            .collect();
         let room = self.budget.saturating_sub(self.cache.len());
         if new.len() > room {
             new.truncate(room);
@@ -204,18 +222,9 @@ impl Scorer<'_> {
             return Ok(());
         }
         let k = self.input.n_segments;
-        let rows: Vec<Vec<u8>> = new
-            .iter()
-            .map(|key| (0..k).map(|s| contains(key, s) as u8).collect())
-            .collect();
+        let rows: Vec<Vec<u8>> = new.iter().map(|key| row_of(key, k)).collect();
         let masks = Masks::from_rows(k, &rows);
-        let scored = score_masks(
-            self.classifier,
-            self.input,
-            &masks,
-            &self.config.scoring,
-            self.progress,
-        )?;
+        let scored = self.prepared.score(&masks, self.progress)?;
         match &mut self.cost {
             Some(c) => *c += scored.cost,
             None => self.cost = Some(scored.cost),
@@ -252,7 +261,7 @@ pub fn sag(
     let k = input.n_segments;
     let names = classifier.class_names();
     let mut scorer = Scorer {
-        classifier,
+        prepared: Prepared::new(classifier, input, &config.scoring)?,
         input,
         config,
         progress,
@@ -263,6 +272,7 @@ pub fn sag(
         exhausted: false,
         cost: None,
     };
+    let mut cost = scorer.prepared.cost();
     let all = key_of(&(0..k).collect::<Vec<_>>(), k);
     let none = key_of(&[], k);
     scorer.score(&[all.clone(), none.clone()])?;
@@ -290,20 +300,11 @@ pub fn sag(
         e.structure = Some(structure);
         explanations.push(e);
     }
-    let mut cost = scorer.cost.unwrap_or(Cost {
-        path: super::score::ScoringPath::GenericFull,
-        sampling_seconds: 0.0,
-        inference_seconds: 0.0,
-        fit_seconds: 0.0,
-        points_evaluated: 0,
-        clouds_evaluated: 0,
-    });
+    if let Some(c) = scorer.cost {
+        cost += c;
+    }
     cost.inference_seconds = start.elapsed().as_secs_f64() - cost.sampling_seconds;
-    let rows: Vec<Vec<u8>> = scorer
-        .order
-        .iter()
-        .map(|key| (0..k).map(|s| contains(key, s) as u8).collect())
-        .collect();
+    let rows: Vec<Vec<u8>> = scorer.order.iter().map(|key| row_of(key, k)).collect();
     let scores = scorer
         .order
         .iter()
@@ -332,45 +333,54 @@ fn search(scorer: &mut Scorer, target: usize, k: usize) -> Result<Structure> {
     let evaluations_before = scorer.cache.len();
     let mut kept: Vec<Key> = Vec::new();
     let mut used = vec![false; k];
+    // Sufficient sets the searches found but did not take, for the overlapping alternatives.
+    let mut pool: Vec<Key> = Vec::new();
+    // Disjoint sets first: the smallest set, then the smallest among the segments no taken set
+    // uses, and so on, so that an independent second basis is always looked for.
     while kept.len() < sag.max_sets && !scorer.exhausted {
         let universe: Vec<usize> = (0..k).filter(|&s| !used[s]).collect();
         if universe.is_empty() {
             break;
         }
-        let found = beam(scorer, target, &universe, threshold, k)?;
-        if found.is_empty() {
-            break;
-        }
-        let before = kept.len();
-        for candidate in found {
-            if kept.len() == sag.max_sets {
+        let mut found = beam(scorer, target, &universe, threshold, k)?.into_iter();
+        let mut taken = None;
+        for candidate in found.by_ref() {
+            if let Some(set) = minimise(scorer, target, candidate, threshold, k)? {
+                taken = Some(set);
                 break;
             }
-            let Some(set) = minimise(scorer, target, candidate, threshold, k)? else {
-                continue;
-            };
-            let m = members(&set, k);
-            let diverse = kept.iter().all(|other| {
-                let o = members(other, k);
-                let shared = m.iter().filter(|s| o.contains(s)).count();
-                let smaller = m.len().min(o.len());
-                smaller > 0 && shared as f64 <= sag.max_overlap * smaller as f64
-            });
-            if diverse && !kept.contains(&set) {
-                kept.push(set);
-            }
-            if m.is_empty() {
-                // Nothing at all suffices: the empty set is the only minimal one.
-                return finish(scorer, target, kept, original, empty, evaluations_before);
-            }
         }
-        if kept.len() == before {
+        pool.extend(found);
+        let Some(set) = taken else { break };
+        let m = members(&set, k);
+        kept.push(set);
+        if m.is_empty() {
+            // Nothing at all is needed: the empty set is the only minimal one.
+            return finish(scorer, target, kept, original, empty, evaluations_before);
+        }
+        for s in m {
+            used[s] = true;
+        }
+    }
+    // Then overlapping alternatives, most probable first, within the overlap cap.
+    let p = |scorer: &Scorer, key: &Key| scorer.probability(key, target).unwrap_or(f64::NAN);
+    pool.sort_by(|a, b| p(scorer, b).total_cmp(&p(scorer, a)).then_with(|| a.cmp(b)));
+    for candidate in pool {
+        if kept.len() >= sag.max_sets || scorer.exhausted {
             break;
         }
-        for set in &kept {
-            for s in members(set, k) {
-                used[s] = true;
-            }
+        let Some(set) = minimise(scorer, target, candidate, threshold, k)? else {
+            continue;
+        };
+        let m = members(&set, k);
+        let diverse = kept.iter().all(|other| {
+            let o = members(other, k);
+            let shared = m.iter().filter(|s| o.contains(s)).count();
+            let smaller = m.len().min(o.len());
+            smaller > 0 && shared as f64 <= sag.max_overlap * smaller as f64
+        });
+        if diverse && !kept.contains(&set) {
+            kept.push(set);
         }
     }
     finish(scorer, target, kept, original, empty, evaluations_before)
@@ -397,11 +407,10 @@ fn beam(
     for _ in 0..universe.len() {
         // Extensions of the most probable members first, so that a budget cut keeps those.
         let mut candidates: Vec<Key> = Vec::new();
-        let mut seen = std::collections::HashSet::new();
+        let mut seen = HashSet::new();
         for b in &frontier {
             for &s in universe.iter().filter(|&&s| !contains(b, s)) {
-                let mut c = b.clone();
-                c[s / 64] |= 1 << (s % 64);
+                let c = with(b, s, true);
                 if seen.insert(c.clone()) {
                     candidates.push(c);
                 }
@@ -441,11 +450,7 @@ fn minimise(
     loop {
         let children: Vec<Key> = members(&set, k)
             .into_iter()
-            .map(|s| {
-                let mut c = set.clone();
-                c[s / 64] &= !(1 << (s % 64));
-                c
-            })
+            .map(|s| with(&set, s, false))
             .collect();
         scorer.score(&children)?;
         let mut best: Option<(f64, Key)> = None;
@@ -467,27 +472,22 @@ fn minimise(
 fn finish(
     scorer: &Scorer,
     target: usize,
-    mut kept: Vec<Key>,
+    kept: Vec<Key>,
     original: f64,
     empty: f64,
     evaluations_before: usize,
 ) -> Result<Structure> {
     let k = scorer.input.n_segments;
     let p = |key: &Key| scorer.probability(key, target).unwrap_or(f64::NAN);
-    kept.sort_by(|a, b| p(b).total_cmp(&p(a)).then_with(|| a.cmp(b)));
     let sets = kept
         .iter()
         .map(|set| {
             let segments = members(set, k);
             let children = segments
                 .iter()
-                .map(|&s| {
-                    let mut c = set.clone();
-                    c[s / 64] &= !(1 << (s % 64));
-                    Child {
-                        removed: s,
-                        probability: p(&c),
-                    }
+                .map(|&s| Child {
+                    removed: s,
+                    probability: p(&with(set, s, false)),
                 })
                 .collect();
             SufficientSet {

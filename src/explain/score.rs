@@ -189,13 +189,106 @@ pub fn score_masks(
     config: &ScoringConfig,
     progress: Option<&Progress>,
 ) -> Result<Scored> {
-    let (points, labels) = (input.points, input.labels);
-    match (config.path, classifier.max_pooled()) {
-        (Scoring::Auto, Some(mp)) => max_pooled(mp, points, labels, masks, config, progress),
-        (Scoring::Full, _) => generic(classifier, points, labels, masks, config, false, progress),
-        _ => {
-            let compact = classifier.set_function() && config.removal == Removal::Drop;
-            generic(classifier, points, labels, masks, config, compact, progress)
+    let prepared = Prepared::new(classifier, input, config)?;
+    let mut scored = prepared.score(masks, progress)?;
+    scored.cost += prepared.cost();
+    Ok(scored)
+}
+
+/// One input made ready for scoring many sets of masks (a search that scores as it goes): on the
+/// max-pool path the per-point features and per-segment maxima are computed here, once, instead
+/// of once per call.
+pub struct Prepared<'a> {
+    classifier: &'a dyn Classifier,
+    input: &'a Input<'a>,
+    config: &'a ScoringConfig,
+    pooled: Option<Pooled<'a>>,
+}
+
+/// The max-pool path's per-input work.
+struct Pooled<'a> {
+    mp: &'a dyn MaxPooled,
+    /// `[K × C]`: each segment's maximum of the per-point features.
+    segment_max: Vec<f32>,
+    /// The features of a point at the origin.
+    origin: Vec<f32>,
+    sizes: Vec<usize>,
+    seconds: f64,
+}
+
+impl<'a> Prepared<'a> {
+    /// Does the per-input work of the path `config.path` allows.
+    ///
+    /// # Errors
+    /// Classifier errors as they come.
+    pub fn new(
+        classifier: &'a dyn Classifier,
+        input: &'a Input<'a>,
+        config: &'a ScoringConfig,
+    ) -> Result<Self> {
+        let pooled = match (config.path, classifier.max_pooled()) {
+            (Scoring::Auto, Some(mp)) => {
+                Some(pool(mp, input.points, input.labels, input.n_segments)?)
+            }
+            _ => None,
+        };
+        Ok(Prepared {
+            classifier,
+            input,
+            config,
+            pooled,
+        })
+    }
+
+    /// What [`Prepared::new`] cost: on the max-pool path, the N input points (and the origin)
+    /// through the per-point layers and the segment maxima, as sampling time.
+    pub fn cost(&self) -> Cost {
+        let (seconds, points) = self.pooled.as_ref().map_or((0.0, 0), |p| {
+            (p.seconds, self.input.points.len() as u64 + 1)
+        });
+        Cost {
+            path: self.path(),
+            sampling_seconds: seconds,
+            inference_seconds: 0.0,
+            fit_seconds: 0.0,
+            points_evaluated: points,
+            clouds_evaluated: 0,
+        }
+    }
+
+    /// The path its scores take.
+    pub fn path(&self) -> ScoringPath {
+        match (&self.pooled, self.config.path) {
+            (Some(_), _) => ScoringPath::ExactMaxPool,
+            (None, Scoring::Full) => ScoringPath::GenericFull,
+            (None, _) if self.compact() => ScoringPath::GenericKeptPoints,
+            (None, _) => ScoringPath::GenericFull,
+        }
+    }
+
+    fn compact(&self) -> bool {
+        self.config.path != Scoring::Full
+            && self.classifier.set_function()
+            && self.config.removal == Removal::Drop
+    }
+
+    /// Scores every mask, in mask order. The cost is this call's only (not [`Prepared::cost`]).
+    ///
+    /// # Errors
+    /// Classifier errors as they come.
+    pub fn score(&self, masks: &Masks, progress: Option<&Progress>) -> Result<Scored> {
+        let (points, labels) = (self.input.points, self.input.labels);
+        match &self.pooled {
+            Some(p) => max_pooled(p, masks, self.config, progress),
+            None => generic(
+                self.classifier,
+                points,
+                labels,
+                masks,
+                self.config,
+                self.compact(),
+                progress,
+            ),
         }
     }
 }
@@ -297,16 +390,13 @@ fn generic(
 /// small enough to give both cores work.
 const HEAD_BATCH: usize = 128;
 
-fn max_pooled(
-    mp: &dyn MaxPooled,
+fn pool<'a>(
+    mp: &'a dyn MaxPooled,
     points: &[[f32; 3]],
     labels: &[u32],
-    masks: &Masks,
-    config: &ScoringConfig,
-    progress: Option<&Progress>,
-) -> Result<Scored> {
+    k: usize,
+) -> Result<Pooled<'a>> {
     let c = mp.feature_dim();
-    let k = masks.n_segments();
     let features = mp.point_features(points)?;
     let origin = mp.point_features(&[[0.0; 3]])?;
     let t = Instant::now();
@@ -318,8 +408,30 @@ fn max_pooled(
             *m = m.max(v);
         }
     }
-    let prepare = t.elapsed().as_secs_f64();
+    Ok(Pooled {
+        mp,
+        segment_max,
+        origin,
+        sizes,
+        seconds: t.elapsed().as_secs_f64(),
+    })
+}
 
+fn max_pooled(
+    pooled: &Pooled,
+    masks: &Masks,
+    config: &ScoringConfig,
+    progress: Option<&Progress>,
+) -> Result<Scored> {
+    let Pooled {
+        mp,
+        segment_max,
+        origin,
+        sizes,
+        ..
+    } = pooled;
+    let c = mp.feature_dim();
+    let k = masks.n_segments();
     let build_ns = AtomicU64::new(0);
     let starts: Vec<usize> = (0..masks.len()).step_by(HEAD_BATCH).collect();
     let results: Vec<Vec<f32>> = starts
@@ -346,7 +458,7 @@ fn max_pooled(
                 // point to the origin.
                 let origin_in = !kept_any || (config.removal == Removal::Centroid && dropped_any);
                 if origin_in {
-                    for (m, &v) in g.iter_mut().zip(&origin) {
+                    for (m, &v) in g.iter_mut().zip(origin.iter()) {
                         *m = m.max(v);
                     }
                 }
@@ -363,9 +475,9 @@ fn max_pooled(
         scores: results.concat(),
         cost: Cost {
             path: ScoringPath::ExactMaxPool,
-            sampling_seconds: prepare
-                + build_ns.into_inner() as f64 * 1e-9 / rayon::current_num_threads() as f64,
-            points_evaluated: points.len() as u64 + 1,
+            sampling_seconds: build_ns.into_inner() as f64 * 1e-9
+                / rayon::current_num_threads() as f64,
+            points_evaluated: 0,
             clouds_evaluated: masks.len() as u64,
             inference_seconds: 0.0,
             fit_seconds: 0.0,

@@ -18,10 +18,13 @@ pub mod surrogate;
 pub use curves::{curves, random_order_curves, Curves};
 pub use object::{
     evaluate_object, LimeChecks, MethodResult, ObjectResult, Randomisation, RandomisationCheck,
-    Setup,
+    Setup, StructureCheck,
 };
 pub use stability::{spearman, top_k_jaccard};
-pub use summary::{markdown, summarise, LimeSummary, MethodSummary, RandomisationSummary};
+pub use summary::{
+    markdown, structure_markdown, summarise, summarise_structure, LimeSummary, MethodSummary,
+    RandomisationSummary, StructureSummary,
+};
 pub use surrogate::{bootstrap_std, held_out_r2};
 
 use crate::error::{Error, Result};

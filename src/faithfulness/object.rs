@@ -4,14 +4,15 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use super::curves::{curves, random_order_curves, Curves};
+use super::curves::{curves, insertion_masks, random_order_curves, Curves};
 use super::stability::{spearman, top_k_jaccard};
 use super::surrogate::{bootstrap_std, held_out_r2};
 use crate::classifier::{Classifier, Output};
 use crate::cloud::PointCloud;
 use crate::error::Result;
+use crate::explain::score::class_scores;
 use crate::explain::{attribute, lime::lime, Method, Targets};
-use crate::pipeline::{model_input_with_segments, scene_cloud, ExplainConfig};
+use crate::pipeline::{coarser_levels, model_input_with_segments, scene_cloud, ExplainConfig};
 use crate::stats::{median, top_k};
 
 /// One method on one object.
@@ -89,6 +90,26 @@ pub struct LimeChecks {
     pub randomisation: Vec<RandomisationCheck>,
 }
 
+/// The structural explanation (`sag`) on one object, against LIME's ranking.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StructureCheck {
+    /// Sufficient sets found.
+    pub sets: usize,
+    /// Size of the smallest (`null` when none was found).
+    pub smallest_set: Option<usize>,
+    /// Whether two of the sets share no segment.
+    pub disjoint: bool,
+    /// Sets scored.
+    pub evaluations: usize,
+    /// Whether the evaluation budget ran out.
+    pub budget_exhausted: bool,
+    /// Seconds for the search.
+    pub seconds: f64,
+    /// LIME's top segments, kept alone, needed to reach the same probability (`τ · p₀`): the
+    /// insertion count to compare with `smallest_set`. `null` when LIME was not measured.
+    pub lime_insertion_count: Option<usize>,
+}
+
 /// Everything measured on one object.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ObjectResult {
@@ -106,6 +127,13 @@ pub struct ObjectResult {
     pub random_curves: Curves,
     /// LIME's own checks, when LIME was among the methods.
     pub lime: Option<LimeChecks>,
+    /// The structural explanation's measurements, when sag was among the methods.
+    #[serde(default)]
+    pub structure: Option<StructureCheck>,
+    /// Per coarser level (`--coarser-levels`): Spearman between LIME's explanation at that level
+    /// and its supervoxel explanation summed into the level's segments (when LIME was measured).
+    #[serde(default)]
+    pub level_agreement: Vec<Option<f64>>,
 }
 
 /// What [`evaluate_object`] runs on every object.
@@ -165,6 +193,8 @@ pub fn evaluate_object(
 
     let mut results = Vec::new();
     let mut lime_checks = None;
+    let mut lime_explanation = None;
+    let mut structure = None;
     for &method in methods {
         let start = Instant::now();
         let values: Vec<f64> = match method {
@@ -222,8 +252,19 @@ pub fn evaluate_object(
                     randomised_abs_spearman: spearman(&abs(&e.coefficients), &abs(&er)),
                     randomisation,
                 });
-                results.push((method, e.coefficients, seconds));
+                results.push((method, e.coefficients.clone(), seconds));
+                lime_explanation = Some(e);
                 continue;
+            }
+            Method::Sag => {
+                let mut e = attribute(method, classifier, &input, &target, explainer, None)?
+                    .explanations
+                    .remove(0);
+                structure = e
+                    .structure
+                    .take()
+                    .map(|s| (s, start.elapsed().as_secs_f64()));
+                e.coefficients
             }
             other => {
                 attribute(other, classifier, &input, &target, explainer, None)?
@@ -254,6 +295,44 @@ pub fn evaluate_object(
             })
         })
         .collect::<Result<Vec<_>>>()?;
+    let structure = match structure {
+        Some((s, seconds)) => {
+            let lime_insertion_count = match &lime_explanation {
+                Some(e) => {
+                    let mut probability = *scoring;
+                    probability.output = Output::Probability;
+                    let masks = insertion_masks(&top_k(&e.coefficients, k), k);
+                    let p = class_scores(classifier, &input, &masks, class, &probability)?;
+                    let goal = s.threshold * s.original_probability;
+                    p.iter().position(|&v| v >= goal)
+                }
+                None => None,
+            };
+            Some(StructureCheck {
+                sets: s.sets.len(),
+                smallest_set: s.smallest(),
+                disjoint: s.has_disjoint_sets(),
+                evaluations: s.evaluations,
+                budget_exhausted: s.budget_exhausted,
+                seconds,
+                lime_insertion_count,
+            })
+        }
+        None => None,
+    };
+    let level_agreement = match &lime_explanation {
+        Some(e) if config.coarser_levels > 0 => coarser_levels(
+            &kept,
+            classifier,
+            config,
+            &model_input,
+            std::slice::from_ref(e),
+        )?
+        .into_iter()
+        .map(|l| l.rank_correlation[0])
+        .collect(),
+        _ => Vec::new(),
+    };
     let names = classifier.class_names();
     Ok(ObjectResult {
         path: path.to_string(),
@@ -263,5 +342,7 @@ pub fn evaluate_object(
         methods,
         random_curves: random,
         lime: lime_checks,
+        structure,
+        level_agreement,
     })
 }

@@ -68,6 +68,116 @@ pub struct RandomisationSummary {
     pub median_abs_spearman: f64,
 }
 
+/// The structural explanation over objects (issue #17's table).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StructureSummary {
+    /// Objects searched.
+    pub objects: usize,
+    /// Objects where at least one sufficient set was found.
+    pub found: usize,
+    /// Objects with two sufficient sets that share no segment.
+    pub disjoint: usize,
+    /// Median size of the smallest sufficient set (objects with one).
+    pub median_smallest_set: f64,
+    /// Median number of LIME's top segments needed, alone, to reach the same probability.
+    pub median_lime_insertion_count: f64,
+    /// Objects where the smallest set is smaller than LIME's insertion count, equal, larger.
+    pub smaller_than_lime: usize,
+    pub equal_to_lime: usize,
+    pub larger_than_lime: usize,
+    /// Median and largest seconds per search.
+    pub median_seconds: f64,
+    pub max_seconds: f64,
+    /// Median and largest sets scored per search.
+    pub median_evaluations: f64,
+    pub max_evaluations: usize,
+    /// Objects where the evaluation budget ran out.
+    pub budget_exhausted: usize,
+}
+
+/// Summaries of the structural checks and of the level agreements (median per level).
+pub fn summarise_structure(objects: &[ObjectResult]) -> (Option<StructureSummary>, Vec<f64>) {
+    let checks: Vec<_> = objects
+        .iter()
+        .filter_map(|o| o.structure.as_ref())
+        .collect();
+    let structure = (!checks.is_empty()).then(|| {
+        let pairs: Vec<(usize, usize)> = checks
+            .iter()
+            .filter_map(|c| Some((c.smallest_set?, c.lime_insertion_count?)))
+            .collect();
+        StructureSummary {
+            objects: checks.len(),
+            found: checks.iter().filter(|c| c.smallest_set.is_some()).count(),
+            disjoint: checks.iter().filter(|c| c.disjoint).count(),
+            median_smallest_set: median(
+                checks
+                    .iter()
+                    .filter_map(|c| c.smallest_set.map(|s| s as f64)),
+            ),
+            median_lime_insertion_count: median(
+                checks
+                    .iter()
+                    .filter_map(|c| c.lime_insertion_count.map(|s| s as f64)),
+            ),
+            smaller_than_lime: pairs.iter().filter(|(s, l)| s < l).count(),
+            equal_to_lime: pairs.iter().filter(|(s, l)| s == l).count(),
+            larger_than_lime: pairs.iter().filter(|(s, l)| s > l).count(),
+            median_seconds: median(checks.iter().map(|c| c.seconds)),
+            max_seconds: checks.iter().map(|c| c.seconds).fold(0.0, f64::max),
+            median_evaluations: median(checks.iter().map(|c| c.evaluations as f64)),
+            max_evaluations: checks.iter().map(|c| c.evaluations).max().unwrap_or(0),
+            budget_exhausted: checks.iter().filter(|c| c.budget_exhausted).count(),
+        }
+    });
+    let levels = objects
+        .iter()
+        .map(|o| o.level_agreement.len())
+        .max()
+        .unwrap_or(0);
+    let agreement = (0..levels)
+        .map(|l| {
+            median(
+                objects
+                    .iter()
+                    .filter_map(|o| o.level_agreement.get(l).copied().flatten()),
+            )
+        })
+        .collect();
+    (structure, agreement)
+}
+
+/// The structural summary and level agreements as Markdown (empty when there are neither).
+pub fn structure_markdown(structure: Option<&StructureSummary>, agreement: &[f64]) -> String {
+    let mut s = String::new();
+    if let Some(t) = structure {
+        s.push_str(&format!(
+            "\nStructure (sag) over {} objects: a sufficient set found on {}; two disjoint sufficient sets on {} ({:.0}%). Smallest sufficient set: median {} segments, against {} of LIME's top segments kept alone to reach the same probability (smaller on {}, equal on {}, larger on {}). Search: median {:.3} s (at most {:.3} s), median {} sets scored (at most {}); budget reached on {}.\n",
+            t.objects,
+            t.found,
+            t.disjoint,
+            100.0 * t.disjoint as f64 / t.objects.max(1) as f64,
+            t.median_smallest_set,
+            t.median_lime_insertion_count,
+            t.smaller_than_lime,
+            t.equal_to_lime,
+            t.larger_than_lime,
+            t.median_seconds,
+            t.max_seconds,
+            t.median_evaluations,
+            t.max_evaluations,
+            t.budget_exhausted
+        ));
+    }
+    for (i, rho) in agreement.iter().enumerate() {
+        s.push_str(&format!(
+            "\nLevel {}: median Spearman between LIME at this level and its supervoxel values summed into the level's segments: {rho:.3}.\n",
+            i + 1
+        ));
+    }
+    s
+}
+
 /// Summaries per method (in `methods` order) and of LIME's checks.
 pub fn summarise(
     objects: &[ObjectResult],

@@ -255,6 +255,38 @@ fn evaluate_writes_a_report_for_every_method() {
         "white {white}, coloured {coloured}"
     );
 
+    // sag beside LIME: its smallest sets against LIME's insertion count, and LIME's agreement
+    // across one coarser level.
+    let sag_out = dir.path().join("eval-sag");
+    let run = bin()
+        .args(["faithfulness", "--data", data.to_str().unwrap()])
+        .args(["--model", m.to_str().unwrap(), "--methods", "lime,sag"])
+        .args(["--n", "2", "--segments", "6", "--samples", "60"])
+        .args(["--coarser-levels", "1", "--out", sag_out.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(sag_out.join("evaluation.json")).unwrap())
+            .unwrap();
+    assert_eq!(report["structure"]["objects"], 2);
+    for o in report["objects"].as_array().unwrap() {
+        let s = &o["structure"];
+        let k = o["segments"].as_u64().unwrap();
+        assert!(s["lime_insertion_count"].as_u64().unwrap() <= k, "{s}");
+        if let Some(smallest) = s["smallest_set"].as_u64() {
+            assert!(smallest <= k);
+        }
+        assert_eq!(o["level_agreement"].as_array().unwrap().len(), 1);
+    }
+    let md = std::fs::read_to_string(sag_out.join("evaluation.md")).unwrap();
+    assert!(md.contains("Structure (sag) over 2 objects"), "{md}");
+    assert!(md.contains("Level 1: median Spearman"), "{md}");
+
     // The old name still works (a hidden alias), here with a bad method list.
     let bad = bin()
         .args([

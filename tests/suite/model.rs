@@ -360,6 +360,49 @@ fn exact_max_pool_path_gives_the_full_networks_scores_on_every_mask() {
     }
 }
 
+/// Issue #17: the structural search scores many small batches through one prepared input; on the
+/// exact path it must find what the whole network finds on every set.
+#[test]
+fn sag_on_the_exact_path_finds_the_sets_the_full_network_finds() {
+    use pointlime::explain::{sag::sag, Input, Prepared, Scoring, ScoringPath, Targets};
+    let points = &clouds(1, 21)[0];
+    let labels: Vec<u32> = (0..points.len() as u32).map(|i| (i * 8 / 64) % 8).collect();
+    let input = Input::new(points, &labels, 8).unwrap();
+    let model = PointNetClassifier::new(small(false), Backend::Flex, 22).unwrap();
+    // One preparation, two calls: the same scores as two separate score_masks calls.
+    let masks = edge_and_random_masks(8, 30, 23);
+    let config = settings(|c| c.scoring.batch_size = 7).scoring;
+    let prepared = Prepared::new(&model, &input, &config).unwrap();
+    let twice = [
+        prepared.score(&masks, None).unwrap(),
+        prepared.score(&masks, None).unwrap(),
+    ];
+    let once = pointlime::explain::score_masks(&model, &input, &masks, &config, None).unwrap();
+    assert_eq!(twice[0].scores, once.scores);
+    assert_eq!(twice[1].scores, once.scores);
+    assert_eq!(prepared.cost().points_evaluated, 65);
+    assert_eq!(twice[0].cost.points_evaluated, 0);
+
+    let run = |path| {
+        let config = settings(|c| {
+            c.scoring.path = path;
+            c.sag.threshold = 0.8;
+        });
+        let mut a = sag(&model, &input, &Targets::Top(2), &config, None).unwrap();
+        (a.cost.path, a.explanations.remove(0).structure.unwrap())
+    };
+    let ((fast_path, fast), (full_path, full)) = (run(Scoring::Auto), run(Scoring::Full));
+    assert_eq!(fast_path, ScoringPath::ExactMaxPool);
+    assert_eq!(full_path, ScoringPath::GenericFull);
+    assert!(!fast.sets.is_empty());
+    assert_eq!(fast.evaluations, full.evaluations);
+    assert_eq!(fast.sets.len(), full.sets.len());
+    for (a, b) in fast.sets.iter().zip(&full.sets) {
+        assert_eq!(a.segments, b.segments);
+        assert!((a.probability - b.probability).abs() < 1e-5);
+    }
+}
+
 #[test]
 fn kept_points_path_gives_the_full_clouds_scores_for_tnet_models() {
     use pointlime::explain::{score_masks, Input, Scoring, ScoringConfig, ScoringPath};

@@ -8,7 +8,7 @@ use clap::Args;
 use serde::Serialize;
 
 use pointlime::cloud::{FileFormat, PointCloud};
-use pointlime::explain::Scoring;
+use pointlime::explain::{Method, Scoring};
 use pointlime::model::{ModelConfig, PointNetClassifier, PointNetConfig};
 use pointlime::pipeline::{explain_cloud, ExplainConfig, Timings};
 use pointlime::segment::Granularity;
@@ -56,6 +56,10 @@ pub struct BenchArgs {
     /// cores × GHz × 32 for AVX2 with two FMA units).
     #[arg(long)]
     peak_gflops: Option<f64>,
+    /// Explanation method (see `explain --help`); S is then the clouds it scored (sag: the sets
+    /// its search scored, whatever --samples says).
+    #[arg(long, default_value = "lime")]
+    method: Method,
     /// Write the rows as JSON here.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -168,6 +172,7 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
         config.segments.target = Granularity::Count(k);
         config.explainer.n_samples = s;
         config.explainer.scoring.path = args.scoring;
+        config.method = args.method;
         let config = config.seeded();
         let run = || explain_cloud(cloud, "bench".as_ref(), model, "bench", &config, 0, None);
         let first_run_total_ms = run()?.report.timings.total * 1e3;
@@ -189,7 +194,7 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
         let row = Row {
             points: n,
             segments: runs[0].report.segments.len(),
-            samples: s,
+            samples: cost.clouds_evaluated as usize,
             scan_points: cloud.len(),
             scoring: cost.scoring.name().to_string(),
             segmentation_ms: median(&|t| t.segmentation),
@@ -198,7 +203,8 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
             fit_ms: median(&|t| t.surrogate_fit),
             total_ms: median(&|t| t.total),
             first_run_total_ms,
-            samples_per_second: s as f64 / ((sampling_ms + inference_ms) * 1e-3),
+            samples_per_second: cost.clouds_evaluated as f64
+                / ((sampling_ms + inference_ms) * 1e-3),
             gflop,
             gflops: gflop / (inference_ms * 1e-3),
             peak_rss_mib: peak_rss_mib(),

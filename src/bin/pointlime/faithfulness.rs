@@ -12,7 +12,8 @@ use pointlime::dataset::{Dataset, Split};
 use pointlime::explain::Method;
 use pointlime::faithfulness::plot::{curve_panels, write_png};
 use pointlime::faithfulness::{
-    check_methods, evaluate_object, markdown, summarise, Randomisation, Setup,
+    check_methods, evaluate_object, markdown, structure_markdown, summarise, summarise_structure,
+    Randomisation, Setup,
 };
 use pointlime::segment::Granularity;
 use pointlime::Classifier;
@@ -26,7 +27,8 @@ pub struct FaithfulnessArgs {
     data: PathBuf,
     #[command(flatten)]
     model: ModelArgs,
-    /// Comma-separated methods: lime, kernelshap, occlusion, gradient, saliency.
+    /// Comma-separated methods: lime, kernelshap, occlusion, gradient, saliency, sag (with lime
+    /// also, sag's smallest sufficient set is compared with LIME's insertion count).
     #[arg(
         long,
         value_delimiter = ',',
@@ -129,7 +131,9 @@ pub fn run(args: FaithfulnessArgs) -> Result<ExitCode> {
         config.explainer.n_samples,
         config.seed
     );
-    let md = markdown(&methods, lime.as_ref(), &header);
+    let (structure, level_agreement) = summarise_structure(&objects);
+    let mut md = markdown(&methods, lime.as_ref(), &header);
+    md.push_str(&structure_markdown(structure.as_ref(), &level_agreement));
     std::fs::create_dir_all(&args.out).with_context(|| args.out.display().to_string())?;
     pointlime::io::write_json(
         &args.out.join("evaluation.json"),
@@ -141,6 +145,8 @@ pub fn run(args: FaithfulnessArgs) -> Result<ExitCode> {
             "seconds": start.elapsed().as_secs_f64(),
             "methods": methods,
             "lime": lime,
+            "structure": structure,
+            "level_agreement": level_agreement,
             "objects": objects,
         }),
     )?;
