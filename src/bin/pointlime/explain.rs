@@ -82,10 +82,9 @@ fn describe_structure(s: &Structure) -> Result<()> {
         )?;
     }
     outln!(
-        "  {} sets scored{}; {}",
-        s.evaluations,
+        "  {}{}",
         if s.budget_exhausted {
-            " (budget reached)"
+            "the evaluation budget was reached (--sag-budget); "
         } else {
             ""
         },
@@ -178,7 +177,7 @@ pub fn run(args: ExplainArgs) -> Result<ExitCode> {
         None => String::new(),
     };
     outln!(
-        "{}: predicted {} (p = {:.3}); explained {} by {} with {} segments, {} samples{fit}, in {:.2} s",
+        "{}: predicted {} (p = {:.3}); explained {} by {} with {} segments, {} {}{fit}, in {:.2} s",
         args.input.display(),
         r.predicted_name,
         r.probabilities[r.predicted],
@@ -186,6 +185,11 @@ pub fn run(args: ExplainArgs) -> Result<ExitCode> {
         e.method,
         r.segments.len(),
         e.n_samples,
+        if e.method == Method::Sag {
+            "sets scored"
+        } else {
+            "samples"
+        },
         r.timings.total
     )?;
     if let Some(s) = &e.structure {
