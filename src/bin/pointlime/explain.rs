@@ -131,8 +131,22 @@ pub fn run(args: ExplainArgs) -> Result<ExitCode> {
         );
     }
 
-    if args.graph.is_some() && config.method != Method::Sag {
-        bail!("--graph draws the attention graph of --method sag");
+    if let Some(g) = &args.graph {
+        if config.method != Method::Sag {
+            bail!("--graph draws the attention graph of --method sag");
+        }
+        // Checked before any work, so a mistyped directory does not fail after the scan and
+        // report are written.
+        match g.parent() {
+            Some(d) if !d.as_os_str().is_empty() && !d.is_dir() => {
+                bail!(
+                    "{}: the directory {} does not exist",
+                    g.display(),
+                    d.display()
+                )
+            }
+            _ => {}
+        }
     }
     let bar = progress_bar(config.explainer.n_samples as u64, "sampling");
     if config.method != Method::Lime {
