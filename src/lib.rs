@@ -12,7 +12,7 @@
 //! | [`perturb`] | masks over segments and removing the masked points |
 //! | [`classifier`] | the interface explainers see: clouds in, class scores out |
 //! | [`model`] | the burn PointNet, its files and its training (feature `model`) |
-//! | [`explain`] | the explainers (LIME, KernelSHAP, occlusion, gradients) and mask scoring |
+//! | [`explain`] | the explainers (LIME, KernelSHAP, occlusion, gradients, sufficient sets) and mask scoring |
 //! | [`faithfulness`] | how faithful explanations are: curves, surrogate fit, stability, sanity checks |
 //! | [`pipeline`] | one scan, end to end: scene, frame, segments, explanation, report, outputs |
 //! | [`batch`] | directories: discovery, shards, resumable runs, summaries |
