@@ -130,6 +130,94 @@ fn headless_screenshot_is_red_where_important_points_project_and_blue_where_nega
     );
 }
 
+/// A report for [`explained_cloud`] from `--method sag`: set 1 is the left blob (segment 0), set 2
+/// the right one (segment 1).
+fn sag_report(path: &Path) {
+    let set = |s: usize, p: f64| {
+        format!(
+            r#"{{"segments":[{s}],"probability":{p},"children":[{{"removed":{s},"probability":0.1}}]}}"#
+        )
+    };
+    let json = format!(
+        r#"{{"input":"blobs.ply","model":"m","class_names":["pole","tree"],
+        "probabilities":[0.8,0.2],"predicted":0,"predicted_name":"pole","points":6000,
+        "dropped_invalid":0,"frame":{{"center":[0,0,0],"scale":1}},"settings":{{}},
+        "explanations":[{{"method":"sag","target":0,"target_name":"pole",
+            "coefficients":[0.2,-0.1,0],"intercept":null,"r2":null,"local_prediction":null,
+            "model_score":0.8,"n_samples":9,"seed":1,
+            "structure":{{"threshold":0.9,"original_probability":0.8,"empty_probability":0.1,
+                "sets":[{},{}],"evaluations":9,"budget_exhausted":false}}}}],
+        "segments":[],
+        "timings":{{"segmentation":0,"sampling":0,"inference":0,"surrogate_fit":0,"total":0}},
+        "cost":{{"scoring":"exact_max_pool","points_evaluated":1,"clouds_evaluated":9}}}}"#,
+        set(0, 0.75),
+        set(1, 0.74)
+    );
+    std::fs::write(path, json).unwrap();
+}
+
+/// Issue #17: the sets mode colours the chosen set and dims the rest of the cloud.
+#[test]
+fn sets_mode_shows_one_set_in_colour_and_dims_the_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = explained_cloud(dir.path());
+    sag_report(&file.with_extension("json"));
+    let (w, h) = (480u32, 300u32);
+    let shot = |set: &str| {
+        let out = dir.path().join(format!("set{set}.png"));
+        let run = bin()
+            .arg(&file)
+            .args(["--mode", "sets", "--set", set, "--screenshot"])
+            .arg(&out)
+            .args(["--width", &w.to_string(), "--height", &h.to_string()])
+            .args(["--no-overlay", "--point-size", "5"])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&run.stderr).into_owned();
+        (run.status.success(), stderr, out)
+    };
+    let (ok, stderr, first) = shot("1");
+    if !ok && !require_render() {
+        eprintln!("skipped: no renderer here (set POINTLIME_REQUIRE_RENDER=1 to fail): {stderr}");
+        return;
+    }
+    assert!(ok, "{stderr}");
+    let (ok, stderr, second) = shot("2");
+    assert!(ok, "{stderr}");
+    let data = pointlime_viewer::load::load(&file, None).unwrap();
+    let (lo, hi) = bounds(&data.positions);
+    let camera = fit_camera(lo, hi, FOV_Y, w as f32 / h as f32);
+    let colour_at = |png: &Path, c: [f64; 3]| {
+        let img = image::open(png).unwrap().to_rgb8();
+        let p =
+            [0, 1, 2].map(|a| (c[a] + [500_000.0, 4_000_000.0, 100.0][a] - data.centre[a]) as f32);
+        let [x, y] = project(&camera, FOV_Y, w as f32, h as f32, p).unwrap();
+        img.get_pixel(x as u32, y as u32)
+            .0
+            .map(|v| v as f32 / 255.0)
+    };
+    let saturation = |c: [f32; 3]| {
+        c.iter().fold(0.0f32, |m, &v| m.max(v)) - c.iter().fold(1.0f32, |m, &v| m.min(v))
+    };
+    // Set 1: the left blob red, the right one grey; set 2: the right blob blue, the left grey.
+    let (l1, r1) = (colour_at(&first, LEFT), colour_at(&first, RIGHT));
+    assert!(l1[0] > l1[2] + 0.25, "set 1: left blob not red: {l1:?}");
+    assert!(
+        saturation(r1) < 0.05,
+        "set 1: right blob not dimmed grey: {r1:?}"
+    );
+    let (l2, r2) = (colour_at(&second, LEFT), colour_at(&second, RIGHT));
+    assert!(r2[2] > r2[0] + 0.15, "set 2: right blob not blue: {r2:?}");
+    assert!(
+        saturation(l2) < 0.05,
+        "set 2: left blob not dimmed grey: {l2:?}"
+    );
+    // A set number past the last wraps around, as the G key does.
+    let (ok, _, third) = shot("3");
+    assert!(ok);
+    assert_eq!(colour_at(&third, LEFT), l1);
+}
+
 #[test]
 fn bad_input_gives_one_error_line_and_no_screenshot() {
     let dir = tempfile::tempdir().unwrap();
