@@ -238,18 +238,29 @@ fn draw_graph(
     const WIDTH: i32 = 1400;
     const ROW: i32 = 210;
     const TOP: i32 = 70;
-    let rows = structure.sets.len() as i32;
+    // Rows beyond these would make an image tens of thousands of pixels high; the report has
+    // every set.
+    const MAX_ROWS: usize = 12;
+    let shown = &structure.sets[..structure.sets.len().min(MAX_ROWS)];
+    let rows = shown.len() as i32;
     let root =
         BitMapBackend::new(path, (WIDTH as u32, (TOP + rows * ROW) as u32)).into_drawing_area();
     root.fill(&WHITE)?;
     let threshold = structure.threshold * structure.original_probability;
-    let title = format!(
+    let mut title = format!(
         "Sufficient sets for {class}: each alone keeps p \u{2265} {:.0}% of {:.3} = {:.3}; \
          below, the set less one member",
         structure.threshold * 100.0,
         structure.original_probability,
         threshold
     );
+    if shown.len() < structure.sets.len() {
+        title.push_str(&format!(
+            " (the first {} of {} sets)",
+            shown.len(),
+            structure.sets.len()
+        ));
+    }
     root.draw(&Text::new(title, (20, 20), (FONT, 20).into_font()))?;
     let warm = |p: f64| {
         // Red at 0, yellow at the threshold.
@@ -274,7 +285,7 @@ fn draw_graph(
                 )),
         )
     };
-    for (i, set) in structure.sets.iter().enumerate() {
+    for (i, set) in shown.iter().enumerate() {
         let y0 = TOP + i as i32 * ROW;
         let ids: Vec<String> = set.segments.iter().map(|s| s.to_string()).collect();
         let label = format!(
@@ -291,7 +302,8 @@ fn draw_graph(
         let rx = (WIDTH - rw) / 2;
         let n = set.children.len().max(1) as i32;
         let slot = (WIDTH - 40) / n;
-        let (cw, ch) = ((slot - 12).clamp(40, 160), 64);
+        // Narrow boxes for large sets never overlap; below 40 pixels they carry colour only.
+        let (cw, ch) = (((slot - 12).min(160)).max((slot - 2).min(40)), 64);
         let cy = y0 + 110;
         for (j, child) in set.children.iter().enumerate() {
             let cx = 20 + j as i32 * slot + (slot - cw) / 2;
@@ -307,6 +319,9 @@ fn draw_graph(
                 [(cx, cy), (cx + cw, cy + ch)],
                 RGBColor(90, 90, 90).stroke_width(1),
             ))?;
+            if cw < 40 {
+                continue;
+            }
             let size = if cw < 90 { 11 } else { 14 };
             // What is left, when short enough to read: identical children of different sets
             // show which members are interchangeable.
@@ -346,4 +361,48 @@ fn draw_graph(
     }
     root.present()?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::explain::sag::{Child, SufficientSet};
+
+    #[test]
+    fn a_graph_of_many_large_sets_is_drawn_within_bounds() {
+        let set = |first: usize, n: usize| SufficientSet {
+            segments: (first..first + n).collect(),
+            probability: 0.95,
+            children: (first..first + n)
+                .map(|removed| Child {
+                    removed,
+                    probability: 0.1,
+                })
+                .collect(),
+        };
+        let structure = Structure {
+            threshold: 0.9,
+            original_probability: 1.0,
+            empty_probability: 0.0,
+            sets: (0..30)
+                .map(|i| set(i, if i == 0 { 60 } else { 2 }))
+                .collect(),
+            evaluations: 100,
+            budget_exhausted: false,
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("g.png");
+        write_graph_png(&path, "car", &structure).unwrap();
+        let img = image::open(&path).unwrap().to_rgb8();
+        // Twelve rows at most.
+        assert_eq!(img.dimensions(), (1400, 70 + 12 * 210));
+        let empty = Structure {
+            sets: Vec::new(),
+            ..structure
+        };
+        let err = write_graph_png(&path, "car", &empty)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("no sufficient set"), "{err}");
+    }
 }
