@@ -3,7 +3,8 @@
 //!
 //! Each input `DIR/a/b.laz` gets, under the output directory, `a/b.laz.explained.laz` (the scan
 //! with `importance` and `segment`, unless explanations are off) and `a/b.laz.json` (its record,
-//! the run's settings, and the full report). The JSON is written last and atomically, so its
+//! the run's settings, and the full report); with `--method sag` also `a/b.laz.sag.png`, the
+//! attention graph. The JSON is written last and atomically, so its
 //! presence with matching settings marks the file as done: that is what `--resume` trusts, and why
 //! a run killed at any moment loses only the files in flight.
 
@@ -18,6 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::classifier::Classifier;
 use crate::error::{Error, Result};
+use crate::faithfulness::plot::write_graph_png;
 use crate::io::{self, ReadOptions, WriteOptions};
 use crate::pipeline::{classify_cloud, explain_cloud, explained_extension, ExplainConfig, Report};
 use crate::stats::ranking;
@@ -235,6 +237,14 @@ impl Job<'_> {
         )
     }
 
+    /// Where the attention graph of `--method sag` goes for input `rel`: `NAME.sag.png` beside
+    /// its JSON.
+    pub fn graph_output(&self, rel: &Path) -> PathBuf {
+        let name = rel.file_name().unwrap_or_default().to_string_lossy();
+        let dir = self.out_root.join(rel.parent().unwrap_or(Path::new("")));
+        dir.join(format!("{name}.sag.png"))
+    }
+
     /// The record of a complete output from a run with the same settings, if there is one.
     pub fn completed(&self, rel: &Path) -> Option<Record> {
         let (cloud, json) = self.outputs(rel);
@@ -292,6 +302,12 @@ impl Job<'_> {
                 None,
             )?;
             io::write(&cloud_out, &explained.annotate(cloud), self.write)?;
+            // A structural explanation's graph beside the record, as `explain` draws it.
+            if let Some(e) = explained.report.explanations.first() {
+                if let Some(s) = e.structure.as_ref().filter(|s| !s.sets.is_empty()) {
+                    write_graph_png(&self.graph_output(rel), &e.target_name, s)?;
+                }
+            }
             (
                 explained.report.probabilities.clone(),
                 Some(explained.report),

@@ -165,6 +165,37 @@ fn the_summary_and_outputs_do_not_depend_on_jobs() {
     assert!(explained(&a) == explained(&b), "explained scans differ");
 }
 
+/// Issue #17: `--method sag` in batch keeps each file's sets in its report and draws its graph
+/// beside it; a resumed run redoes nothing.
+#[test]
+fn batch_with_sag_writes_each_files_sets_and_graph() {
+    let dir = tempdir();
+    let (input, m) = (dir.path().join("scans"), dir.path().join("model"));
+    tiny_model(&m);
+    let rels = scans(&input, 3);
+    let out = dir.path().join("out");
+    ok(&batch(&input, &out, &m, &["--method", "sag"]));
+    for rel in &rels {
+        let json: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(out.join(format!("{rel}.json"))).unwrap(),
+        )
+        .unwrap();
+        let structure = &json["report"]["explanations"][0]["structure"];
+        let sets = structure["sets"].as_array().expect("sets");
+        assert!(!sets.is_empty(), "{rel}: {structure}");
+        let png = image::open(out.join(format!("{rel}.sag.png"))).unwrap();
+        assert_eq!(png.width(), 1400, "{rel}");
+    }
+    let again = batch(&input, &out, &m, &["--method", "sag", "--resume"]);
+    ok(&again);
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("3 already done")
+            || String::from_utf8_lossy(&again.stdout).contains("3 already done"),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+}
+
 #[test]
 fn shard_runs_merge_into_the_full_run() {
     let dir = tempdir();
