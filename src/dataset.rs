@@ -25,6 +25,9 @@ pub struct Item {
     pub path: PathBuf,
     pub class: usize,
     pub split: Split,
+    /// The physical object the scan is of (a plant, a tree), when known: scans of one group
+    /// belong in one split, or the test measures memory of that object rather than of its class.
+    pub group: Option<String>,
 }
 
 /// Labelled scans with their class names.
@@ -89,6 +92,7 @@ impl Dataset {
                     path: f,
                     class,
                     split,
+                    group: None,
                 });
             }
         }
@@ -101,8 +105,8 @@ impl Dataset {
         Ok(ds)
     }
 
-    /// Reads a manifest: CSV with a `path,class,split` header; paths relative to the manifest's
-    /// directory; class names in order of first appearance.
+    /// Reads a manifest: CSV with a `path,class,split` or `path,class,split,group` header; paths
+    /// relative to the manifest's directory; class names in order of first appearance.
     ///
     /// # Errors
     /// [`Error::Format`] naming the line of a malformed row.
@@ -119,11 +123,15 @@ impl Dataset {
                 continue;
             }
             let cols: Vec<&str> = line.split(',').map(str::trim).collect();
-            let [file, class, split] = cols[..] else {
-                return Err(Error::format(
-                    path,
-                    format!("line {}: expected path,class,split", n + 1),
-                ));
+            let (file, class, split, group) = match cols[..] {
+                [file, class, split] => (file, class, split, None),
+                [file, class, split, group] => (file, class, split, Some(group)),
+                _ => {
+                    return Err(Error::format(
+                        path,
+                        format!("line {}: expected path,class,split[,group]", n + 1),
+                    ))
+                }
             };
             let split = match split {
                 "train" => Split::Train,
@@ -146,6 +154,7 @@ impl Dataset {
                 path: base.join(file),
                 class,
                 split,
+                group: group.filter(|g| !g.is_empty()).map(str::to_string),
             });
         }
         if ds.items.is_empty() {
@@ -207,9 +216,15 @@ impl Dataset {
         std::fs::write(out, rel.manifest(Path::new(""))).map_err(|e| Error::io(out, e))
     }
 
-    /// The manifest CSV text for this dataset, with paths relative to `base`.
+    /// The manifest CSV text for this dataset, with paths relative to `base`; with a `group`
+    /// column when any scan has a group.
     pub fn manifest(&self, base: &Path) -> String {
-        let mut s = String::from("path,class,split\n");
+        let grouped = self.items.iter().any(|i| i.group.is_some());
+        let mut s = String::from(if grouped {
+            "path,class,split,group\n"
+        } else {
+            "path,class,split\n"
+        });
         for i in &self.items {
             let p = i.path.strip_prefix(base).unwrap_or(&i.path);
             let split = match i.split {
@@ -217,12 +232,186 @@ impl Dataset {
                 Split::Test => "test",
             };
             s.push_str(&format!(
-                "{},{},{split}\n",
+                "{},{},{split}",
                 p.display(),
                 self.class_names[i.class]
             ));
+            if grouped {
+                s.push(',');
+                s.push_str(i.group.as_deref().unwrap_or(""));
+            }
+            s.push('\n');
         }
         s
+    }
+
+    /// Groups with scans in both splits, sorted: each is a physical object the test split has
+    /// already seen in training.
+    pub fn leaking_groups(&self) -> Vec<String> {
+        let mut seen: std::collections::BTreeMap<&str, [bool; 2]> = Default::default();
+        for i in &self.items {
+            if let Some(g) = &i.group {
+                seen.entry(g).or_default()[(i.split == Split::Test) as usize] = true;
+            }
+        }
+        seen.into_iter()
+            .filter(|(_, [train, test])| *train && *test)
+            .map(|(g, _)| g.to_string())
+            .collect()
+    }
+
+    /// Scans listed in an index CSV (`index`, with a header naming its columns), their class
+    /// from `class_column`, their group from `group_column`, their file (relative to `dir`) from
+    /// `file_column`; classes in order of first appearance. Every scan starts in the training
+    /// split: [`Dataset::split_by_group`] assigns the test split.
+    ///
+    /// # Errors
+    /// [`Error::Format`] naming the index and the line for a missing column, an empty class or
+    /// group, or a listed file that does not exist; [`Error::Io`] when the index cannot be read.
+    pub fn from_index(
+        dir: &Path,
+        index: &Path,
+        file_column: &str,
+        class_column: &str,
+        group_column: &str,
+    ) -> Result<Dataset> {
+        let mut reader = csv::Reader::from_path(index).map_err(|e| csv_error(index, e))?;
+        let headers = reader.headers().map_err(|e| csv_error(index, e))?.clone();
+        let column = |name: &str| {
+            headers.iter().position(|h| h == name).ok_or_else(|| {
+                Error::format(
+                    index,
+                    format!(
+                        "no column {name:?}; the columns are {}",
+                        headers.iter().collect::<Vec<_>>().join(", ")
+                    ),
+                )
+            })
+        };
+        let (fc, cc, gc) = (
+            column(file_column)?,
+            column(class_column)?,
+            column(group_column)?,
+        );
+        let mut ds = Dataset {
+            class_names: Vec::new(),
+            items: Vec::new(),
+        };
+        for (n, record) in reader.records().enumerate() {
+            let record = record.map_err(|e| csv_error(index, e))?;
+            let line = n + 2;
+            let field = |c: usize, what: &str| {
+                record
+                    .get(c)
+                    .map(str::trim)
+                    .filter(|v| !v.is_empty())
+                    .ok_or_else(|| Error::format(index, format!("line {line}: no {what}")))
+            };
+            let (file, class, group) = (
+                field(fc, file_column)?,
+                field(cc, class_column)?,
+                field(gc, group_column)?,
+            );
+            let path = dir.join(file);
+            if !path.is_file() {
+                return Err(Error::format(
+                    index,
+                    format!("line {line}: {} does not exist", path.display()),
+                ));
+            }
+            let class = match ds.class_names.iter().position(|c| c == class) {
+                Some(i) => i,
+                None => {
+                    ds.class_names.push(class.to_string());
+                    ds.class_names.len() - 1
+                }
+            };
+            ds.items.push(Item {
+                path,
+                class,
+                split: Split::Train,
+                group: Some(group.to_string()),
+            });
+        }
+        if ds.items.is_empty() {
+            return Err(Error::format(index, "the index lists no scans"));
+        }
+        Ok(ds)
+    }
+
+    /// Assigns splits by group: within each class, its groups (by first scan's class) in an
+    /// order shuffled by `seed`, and the first `round(test_fraction × groups)` of them (at least
+    /// one, and at most all but one, when a class has two groups or more) go to test with every
+    /// scan they hold. No group is in both splits; the same seed gives the same split. Scans
+    /// without a group are each their own group.
+    pub fn split_by_group(&mut self, test_fraction: f64, seed: u64) {
+        use rand::seq::SliceRandom;
+        use rand::SeedableRng;
+        let key = |i: &Item| {
+            i.group
+                .clone()
+                .unwrap_or_else(|| i.path.display().to_string())
+        };
+        let mut groups_of_class: Vec<Vec<String>> = vec![Vec::new(); self.class_names.len()];
+        let mut seen = std::collections::HashSet::new();
+        for i in &self.items {
+            let g = key(i);
+            if seen.insert(g.clone()) {
+                groups_of_class[i.class].push(g);
+            }
+        }
+        let mut test = std::collections::HashSet::new();
+        for (class, groups) in groups_of_class.iter_mut().enumerate() {
+            groups.sort();
+            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(
+                seed ^ (class as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15),
+            );
+            groups.shuffle(&mut rng);
+            let n = groups.len();
+            let k = if n >= 2 {
+                ((test_fraction * n as f64).round() as usize).clamp(1, n - 1)
+            } else {
+                0
+            };
+            test.extend(groups[..k].iter().cloned());
+        }
+        for i in &mut self.items {
+            i.split = if test.contains(&key(i)) {
+                Split::Test
+            } else {
+                Split::Train
+            };
+        }
+    }
+
+    /// Per class: groups and scans in the training and test splits, as
+    /// `(class, train groups, train scans, test groups, test scans)`.
+    pub fn split_counts(&self) -> Vec<(String, usize, usize, usize, usize)> {
+        self.class_names
+            .iter()
+            .enumerate()
+            .map(|(c, name)| {
+                let count = |split: Split| {
+                    let items: Vec<&Item> = self
+                        .items
+                        .iter()
+                        .filter(|i| i.class == c && i.split == split)
+                        .collect();
+                    let groups: std::collections::HashSet<_> =
+                        items.iter().map(|i| i.group.as_deref()).collect();
+                    (groups.len(), items.len())
+                };
+                let ((tg, ts), (eg, es)) = (count(Split::Train), count(Split::Test));
+                (name.clone(), tg, ts, eg, es)
+            })
+            .collect()
+    }
+}
+
+fn csv_error(path: &Path, e: csv::Error) -> Error {
+    match e.position() {
+        Some(p) => Error::format(path, format!("line {}: {e}", p.line())),
+        None => Error::format(path, e.to_string()),
     }
 }
 
@@ -287,6 +476,8 @@ pub fn dales(dir: &Path) -> Result<Dataset> {
                 } else {
                     Split::Train
                 },
+                // Each DALES object is a different physical object.
+                group: None,
             })
             .collect(),
     })
@@ -461,5 +652,108 @@ mod tests {
         assert!((m.overall_accuracy - 0.6).abs() < 1e-12);
         assert_eq!(m.per_class_accuracy, vec![0.75, 1.0, 0.25]);
         assert!((m.mean_class_accuracy - (0.75 + 1.0 + 0.25) / 3.0).abs() < 1e-12);
+    }
+}
+
+#[cfg(test)]
+mod group_tests {
+    use super::*;
+
+    /// Three classes: `a` with 10 groups of 3 scans, `b` with 5 groups of 1, `c` with 1 group.
+    fn grouped() -> Dataset {
+        let mut items = Vec::new();
+        for (class, groups, per) in [(0, 10, 3), (1, 5, 1), (2, 1, 4)] {
+            for g in 0..groups {
+                for s in 0..per {
+                    items.push(Item {
+                        path: PathBuf::from(format!("{class}/{g}/{s}.xyz")),
+                        class,
+                        split: Split::Train,
+                        group: Some(format!("c{class}g{g}")),
+                    });
+                }
+            }
+        }
+        Dataset {
+            class_names: vec!["a".into(), "b".into(), "c".into()],
+            items,
+        }
+    }
+
+    #[test]
+    fn splits_by_group_per_class_deterministically_with_no_group_in_both() {
+        let mut ds = grouped();
+        ds.split_by_group(0.2, 7);
+        assert!(ds.leaking_groups().is_empty());
+        let counts = ds.split_counts();
+        // round(0.2 × 10) = 2 groups of `a`; one of `b` (at least one); `c` has one group only,
+        // which stays in training.
+        assert_eq!(counts[0], ("a".into(), 8, 24, 2, 6));
+        assert_eq!(counts[1], ("b".into(), 4, 4, 1, 1));
+        assert_eq!(counts[2], ("c".into(), 1, 4, 0, 0));
+        let mut again = grouped();
+        again.split_by_group(0.2, 7);
+        assert_eq!(again, ds);
+        let tests_of = |seed| {
+            let mut d = grouped();
+            d.split_by_group(0.2, seed);
+            d.items
+                .iter()
+                .filter(|i| i.split == Split::Test)
+                .map(|i| i.group.clone().unwrap())
+                .collect::<Vec<_>>()
+        };
+        assert!((0..10).any(|s| tests_of(s) != tests_of(7)));
+    }
+
+    #[test]
+    fn leaks_are_found_and_groups_survive_a_manifest_round_trip() {
+        let mut ds = grouped();
+        ds.split_by_group(0.2, 1);
+        let moved = ds
+            .items
+            .iter()
+            .position(|i| i.split == Split::Test && i.class == 0)
+            .unwrap();
+        let group = ds.items[moved].group.clone().unwrap();
+        ds.items[moved].split = Split::Train;
+        assert_eq!(ds.leaking_groups(), [group]);
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.csv");
+        std::fs::write(&path, ds.manifest(Path::new(""))).unwrap();
+        let back = Dataset::from_manifest(&path).unwrap();
+        assert_eq!(back.items.len(), ds.items.len());
+        for (a, b) in back.items.iter().zip(&ds.items) {
+            assert_eq!((a.class, a.split, &a.group), (b.class, b.split, &b.group));
+        }
+        // A manifest without the column still reads, with no groups.
+        std::fs::write(&path, "path,class,split\nx.xyz,a,train\n").unwrap();
+        assert_eq!(Dataset::from_manifest(&path).unwrap().items[0].group, None);
+    }
+
+    #[test]
+    fn an_index_names_its_missing_column_and_missing_files() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("s1.xyz"), "0 0 0\n").unwrap();
+        let index = dir.path().join("index.csv");
+        std::fs::write(&index, "file,species,plant\ns1.xyz,tomato,p1\n").unwrap();
+        let ds = Dataset::from_index(dir.path(), &index, "file", "species", "plant").unwrap();
+        assert_eq!(ds.items[0].group.as_deref(), Some("p1"));
+        let err = Dataset::from_index(dir.path(), &index, "file", "species", "plant_id")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("no column \"plant_id\"") && err.contains("file, species, plant"),
+            "{err}"
+        );
+        std::fs::write(&index, "file,species,plant\ns2.xyz,tomato,p1\n").unwrap();
+        let err = Dataset::from_index(dir.path(), &index, "file", "species", "plant")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("line 2") && err.contains("does not exist"),
+            "{err}"
+        );
     }
 }

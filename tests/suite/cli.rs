@@ -493,6 +493,96 @@ fn sag_writes_sets_and_their_graph_and_levels_nest_the_supervoxels() {
     assert!(String::from_utf8_lossy(&run.stderr).contains("threshold"));
 }
 
+/// Issue #14, item 3: a manifest from a directory and its index, split by group; training takes
+/// a leaking manifest only when told, with a warning.
+#[test]
+fn manifest_from_an_index_splits_by_group_and_training_checks_it() {
+    let dir = tempdir();
+    let scans = dir.path().join("scans");
+    std::fs::create_dir_all(&scans).unwrap();
+    let mut index = String::from("file,species,plant_id\n");
+    for (i, species) in ["tomato", "tomato", "tomato", "maize", "maize", "maize"]
+        .iter()
+        .enumerate()
+    {
+        for day in 0..2 {
+            let name = format!("{species}{i}_d{day}.ply");
+            let (cloud, _) = blobs(2 + i % 2, 30, 2.0, (i * 2 + day) as u64);
+            pointlime::io::write(&scans.join(&name), &cloud, Default::default()).unwrap();
+            index.push_str(&format!("{name},{species},plant{i}\n"));
+        }
+    }
+    std::fs::write(scans.join("index.csv"), &index).unwrap();
+    let manifest = dir.path().join("m.csv");
+    let stdout = run_ok(&[
+        "manifest",
+        "--dir",
+        scans.to_str().unwrap(),
+        "--index",
+        scans.join("index.csv").to_str().unwrap(),
+        "--class-column",
+        "species",
+        "--group-column",
+        "plant_id",
+        "--test-fraction",
+        "0.34",
+        "--out",
+        manifest.to_str().unwrap(),
+    ]);
+    // Three plants per species, two scans each: one plant of each in test.
+    assert!(
+        stdout.contains("tomato: 2/4, 1/2") && stdout.contains("maize: 2/4, 1/2"),
+        "{stdout}"
+    );
+    let ds = pointlime::dataset::Dataset::from_manifest(&manifest).unwrap();
+    assert!(ds.leaking_groups().is_empty());
+
+    let train = |data: &std::path::Path, out: &std::path::Path, extra: &[&str]| {
+        bin()
+            .args([
+                "train",
+                "--data",
+                data.to_str().unwrap(),
+                "--out",
+                out.to_str().unwrap(),
+            ])
+            .args(["--epochs", "1", "--points", "32", "--point-layers", "8,16"])
+            .args(["--head-layers", "8", "--batch-size", "4"])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let leaky = dir.path().join("leak.csv");
+    std::fs::write(
+        &leaky,
+        std::fs::read_to_string(&manifest)
+            .unwrap()
+            .replacen(",test,", ",train,", 1),
+    )
+    .unwrap();
+    let out = dir.path().join("model");
+    let run = train(&leaky, &out, &[]);
+    assert_eq!(run.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&run.stderr).contains("--allow-group-leak"));
+    assert!(!out.exists());
+    let run = train(&leaky, &out, &["--allow-group-leak"]);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert!(String::from_utf8_lossy(&run.stderr).contains("warning:"));
+    assert!(out.join("config.json").is_file());
+    // Either manifest source is exclusive: --dales with --index is refused.
+    let run = bin()
+        .args([
+            "manifest", "--dales", "x", "--dir", "y", "--index", "z", "--out", "m.csv",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(2));
+}
+
 /// Issue #16, item 5: with no `--model` and no `POINTLIME_MODEL`, `explain` works from a directory
 /// without `models/` (the default model is built into the binary), explains exactly as
 /// `models/default` does, and `--version` names the model.

@@ -326,3 +326,65 @@ fn shipped_models_reproduce_their_cards_test_accuracy() {
     }
     assert!(checked >= 1, "no shipped model has a metrics.json");
 }
+
+/// Issue #14, item 3: the plant scans split by physical plant from their index: no plant in both
+/// splits, every species in both, the same split for the same seed, and training refuses a
+/// manifest where a plant leaks.
+#[test]
+fn plant_scans_split_by_plant_with_no_plant_in_both_splits() {
+    let Some(data) = data_dir() else { return };
+    let plants = data.join("plants_dbgcn");
+    let dir = crate::common::tempdir();
+    let manifest = |name: &str, seed: &str| {
+        let out = dir.path().join(name);
+        crate::common::run_ok(&[
+            "manifest",
+            "--dir",
+            plants.to_str().unwrap(),
+            "--index",
+            plants.join("index.csv").to_str().unwrap(),
+            "--class-column",
+            "species",
+            "--group-column",
+            "plant_id",
+            "--seed",
+            seed,
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        out
+    };
+    let (a, b) = (manifest("a.csv", "0"), manifest("b.csv", "0"));
+    assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
+    let ds = pointlime::dataset::Dataset::from_manifest(&a).unwrap();
+    assert_eq!(ds.items.len(), 549);
+    assert!(ds.leaking_groups().is_empty());
+    for (class, train_groups, _, test_groups, _) in ds.split_counts() {
+        assert!(train_groups > 0 && test_groups > 0, "{class}");
+    }
+    assert!(ds.items.iter().all(|i| i.path.is_file()));
+
+    // Move one scan of a test plant to training: training refuses before any work.
+    let text = std::fs::read_to_string(&a).unwrap();
+    let leaked = text.replacen(",test,", ",train,", 1);
+    let bad = dir.path().join("leak.csv");
+    std::fs::write(&bad, leaked).unwrap();
+    let out = dir.path().join("model");
+    let run = crate::common::bin()
+        .args([
+            "train",
+            "--data",
+            bad.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        err.contains("1 group has scans in both") && err.contains("--allow-group-leak"),
+        "{err}"
+    );
+    assert!(!out.exists());
+}

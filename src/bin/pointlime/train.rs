@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use clap::Args;
 
 use pointlime::cloud::Normalisation;
@@ -17,7 +17,8 @@ use crate::args::progress_bar;
 
 #[derive(Args, Debug)]
 pub struct TrainArgs {
-    /// Dataset: a labelled directory (DIR/<class>/<file>) or a manifest CSV (path,class,split).
+    /// Dataset: a labelled directory (DIR/<class>/<file>) or a manifest CSV (path,class,split and
+    /// an optional group column).
     #[arg(long)]
     data: PathBuf,
     /// Output model directory.
@@ -54,6 +55,10 @@ pub struct TrainArgs {
     /// Continue from OUT/checkpoint.
     #[arg(long)]
     resume: bool,
+    /// Train even when a group (a physical object, the manifest's `group` column) has scans in
+    /// both the training and the test split, which makes the test accuracy a measure of memory.
+    #[arg(long)]
+    allow_group_leak: bool,
     /// Use only the first N training objects per class (for quick runs and tests).
     #[arg(long)]
     limit_per_class: Option<usize>,
@@ -61,6 +66,27 @@ pub struct TrainArgs {
 
 pub fn run(args: TrainArgs) -> Result<ExitCode> {
     let ds = Dataset::open_any(&args.data)?;
+    let leaks = ds.leaking_groups();
+    if !leaks.is_empty() {
+        let shown: Vec<&str> = leaks.iter().take(3).map(String::as_str).collect();
+        let what = format!(
+            "{}: {} {} scans in both the training and the test split ({}{}), so the test \
+             split would measure memory of those objects",
+            args.data.display(),
+            leaks.len(),
+            if leaks.len() == 1 {
+                "group has"
+            } else {
+                "groups have"
+            },
+            shown.join(", "),
+            if leaks.len() > 3 { ", …" } else { "" }
+        );
+        if !args.allow_group_leak {
+            bail!("{what}; split by group (`pointlime manifest --group-column`) or pass --allow-group-leak");
+        }
+        eprintln!("warning: {what}");
+    }
     let mut train_items = ds.split(Split::Train);
     if let Some(limit) = args.limit_per_class {
         let mut taken = vec![0usize; ds.class_names.len()];
