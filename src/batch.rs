@@ -283,7 +283,7 @@ impl Job<'_> {
     fn run_inner(&self, rel: &Path) -> Result<Record> {
         let path = self.input_root.join(rel);
         io::format_of(&path)?;
-        let mut cloud = io::read_with(&path, self.read)?;
+        let mut cloud = io::read_with(&path, self.read.clone())?;
         let dropped = cloud.validate(&path, self.config.drop_invalid)?;
         let (cloud_out, json_out) = self.outputs(rel);
         if let Some(dir) = json_out.parent() {

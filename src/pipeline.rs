@@ -16,7 +16,9 @@ use crate::faithfulness::stability::spearman;
 use crate::io;
 use crate::sampling::{cover_segments, draw, Sampling};
 use crate::scene::{prepare, Removed, SceneConfig, SceneReport};
-use crate::segment::{point_counts, supervoxels, Granularity, SegmentConfig, Segmentation};
+use crate::segment::{
+    from_field, point_counts, supervoxels, Granularity, SegmentConfig, Segmentation,
+};
 use crate::stats::ranking;
 
 /// Settings of one explanation run. Loads from JSON/TOML-like serde formats; CLI flags override.
@@ -112,6 +114,10 @@ pub struct SegmentReport {
     pub sampled_points: usize,
     /// Coefficient per explained class, in the order of `explanations`.
     pub coefficients: Vec<f64>,
+    /// With segments from a field (`--segments-from`), the field's value on this segment's
+    /// points: its organ, class or instance.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field_value: Option<f64>,
 }
 
 /// One coarser level of an explanation across scales.
@@ -381,6 +387,8 @@ pub struct ModelInput {
     /// Segments merged into a seen neighbour ([`Segmentation::merge_unseen`]).
     pub merged_unseen_segments: usize,
     pub segmentation_seconds: f64,
+    /// With segments from a field (`segments.from_field`), each segment's value of the field.
+    pub segment_values: Option<Vec<f64>>,
 }
 
 impl ModelInput {
@@ -408,7 +416,19 @@ pub fn model_input_with_segments(
     let start = Instant::now();
     let frame = Frame::fit(&cloud.positions, classifier.normalisation());
     let local = local_points(cloud, &frame);
-    let mut segmentation = supervoxels(&local, &config.segments)?;
+    let (mut segmentation, values) = match &config.segments.from_field {
+        Some(field) => {
+            let attribute = cloud.attribute(field).ok_or_else(|| {
+                Error::Config(format!(
+                    "no per-point field {field:?} to take segments from; the scan has {}",
+                    attribute_names(cloud)
+                ))
+            })?;
+            let (s, v) = from_field(&local, &attribute.values, config.segments.min_part_points);
+            (s, Some(v))
+        }
+        None => (supervoxels(&local, &config.segments)?, None),
+    };
     let mut index = draw_input(&local, classifier, config);
     let covered_segments = cover_segments(
         &mut index,
@@ -416,7 +436,19 @@ pub fn model_input_with_segments(
         segmentation.count,
         config.seed,
     );
+    let before = values.as_ref().map(|_| segmentation.labels.clone());
     let merged_unseen_segments = segmentation.merge_unseen(&local, &index);
+    // Merging renumbers segments: each keeps the value of the segment its points came from.
+    let segment_values = values.map(|values| {
+        let mut out = vec![f64::NAN; segmentation.count];
+        for (&new, &old) in segmentation.labels.iter().zip(before.iter().flatten()) {
+            let slot = &mut out[new as usize];
+            if slot.is_nan() {
+                *slot = values[old as usize];
+            }
+        }
+        out
+    });
     let segmentation_seconds = start.elapsed().as_secs_f64();
     let points = model_points(cloud, &frame, &index);
     let labels = index
@@ -432,7 +464,21 @@ pub fn model_input_with_segments(
         covered_segments,
         merged_unseen_segments,
         segmentation_seconds,
+        segment_values,
     })
+}
+
+/// The names of a scan's per-point fields, for messages: `none` when it has none.
+fn attribute_names(cloud: &PointCloud) -> String {
+    if cloud.attributes.is_empty() {
+        return "none".into();
+    }
+    cloud
+        .attributes
+        .iter()
+        .map(|a| a.name.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Class probabilities of one validated cloud, after the scene steps of `config`, from an input
@@ -492,18 +538,30 @@ pub fn scene_cloud<'a>(
             ),
         });
     }
-    let positions = cloud
-        .positions
-        .iter()
-        .zip(&removed)
-        .filter(|(_, &r)| r == Removed::Kept)
-        .map(|(p, _)| *p)
+    let kept = |i: usize| removed[i] == Removed::Kept;
+    let positions = (0..cloud.len())
+        .filter(|&i| kept(i))
+        .map(|i| cloud.positions[i])
         .collect();
-    Ok((
-        Cow::Owned(PointCloud::from_positions(positions, cloud.source.format)),
-        removed,
-        report,
-    ))
+    let mut kept_cloud = PointCloud::from_positions(positions, cloud.source.format);
+    // Only the field segments come from travels with the kept points: a phone scan's other
+    // attributes would be copied for nothing.
+    if let Some(a) = config
+        .segments
+        .from_field
+        .as_ref()
+        .and_then(|f| cloud.attribute(f))
+    {
+        kept_cloud.attributes.push(Attribute {
+            name: a.name.clone(),
+            kind: a.kind,
+            values: (0..cloud.len())
+                .filter(|&i| kept(i))
+                .map(|i| a.values[i])
+                .collect(),
+        });
+    }
+    Ok((Cow::Owned(kept_cloud), removed, report))
 }
 
 /// Explains one cloud. `cloud` must already be validated ([`PointCloud::validate`]). The scene
@@ -522,6 +580,17 @@ pub fn explain_cloud(
     progress: Option<&Progress>,
 ) -> Result<Explained> {
     config.validate()?;
+    if let Some(field) = &config.segments.from_field {
+        if cloud.attribute(field).is_none() {
+            return Err(Error::format(
+                input,
+                format!(
+                    "no per-point field {field:?} to take segments from; the scan has {}",
+                    attribute_names(cloud)
+                ),
+            ));
+        }
+    }
     let start = Instant::now();
     let (kept, removed, scene) = scene_cloud(cloud, input, config)?;
     let t_scene = start.elapsed().as_secs_f64();
@@ -550,6 +619,7 @@ pub fn explain_cloud(
         covered_segments,
         merged_unseen_segments,
         segmentation_seconds: t_segment,
+        segment_values,
         ..
     } = model_input;
 
@@ -567,6 +637,7 @@ pub fn explain_cloud(
                 .iter()
                 .map(|e| e.coefficients[id])
                 .collect(),
+            field_value: segment_values.as_ref().map(|v| v[id]),
         })
         .collect();
     let predicted = ranking(&result.probabilities).first().copied().unwrap_or(0);

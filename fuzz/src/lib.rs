@@ -24,6 +24,7 @@ pub fn read(data: &[u8], format: FileFormat) {
     });
     let options = ReadOptions {
         max_points: MAX_POINTS,
+        ..Default::default()
     };
     if let Err(e) = read_bytes(data, format, name, options) {
         check_message(&e.to_string(), name);

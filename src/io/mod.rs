@@ -36,12 +36,16 @@ pub fn format_of(path: &Path) -> Result<FileFormat> {
     }
 }
 
-/// Limits on what a read may hold.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Limits on what a read may hold, and how text columns are named.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReadOptions {
     /// The most points a file may have (or its header declare) before anything is read:
     /// [`Error::TooLarge`] above it. Each point costs 24 bytes of position and 8 per attribute.
     pub max_points: usize,
+    /// Names of a text file's columns, `x`, `y`, `z` first (`--columns x,y,z,label`); they
+    /// replace a header line's. `None`: the header's names, else `column_3`, `column_4`, ….
+    /// PLY and LAS name their fields themselves and ignore it.
+    pub columns: Option<Vec<String>>,
 }
 
 /// 50 million points: a phone scan has 1–10 million; at the LAS attributes' 8 bytes each, 50
@@ -52,6 +56,7 @@ impl Default for ReadOptions {
     fn default() -> Self {
         ReadOptions {
             max_points: DEFAULT_MAX_POINTS,
+            columns: None,
         }
     }
 }
@@ -105,7 +110,7 @@ fn parse<R: std::io::BufRead + std::io::Seek + Send + Sync + 'static>(
     match format {
         FileFormat::Ply => ply::read(source, len, path, max),
         FileFormat::Las | FileFormat::Laz => guard(path, || las::read(source, len, path, max)),
-        FileFormat::Xyz => xyz::read(source, path, max),
+        FileFormat::Xyz => xyz::read(source, path, max, options.columns.as_deref()),
     }
 }
 

@@ -20,13 +20,32 @@ fn split(line: &str) -> impl Iterator<Item = &str> {
 /// newlines does not make the reader hold it whole.
 pub const MAX_LINE: usize = 1 << 20;
 
-/// Reads an ASCII point file from `source`; `path` names it in errors.
+/// Reads an ASCII point file from `source`; `path` names it in errors. `columns`, when given,
+/// names the columns (`x`, `y`, `z` first), in place of a header line's names.
 ///
 /// # Errors
 /// [`Error::Format`] naming the line for a token that is not a number, a line with fewer than three
 /// columns or a different column count than the first, a line over [`MAX_LINE`] bytes, or bytes
-/// that are not text; [`Error::TooLarge`] past `max_points` points.
-pub fn read<R: BufRead>(mut source: R, path: &Path, max_points: usize) -> Result<PointCloud> {
+/// that are not text; naming the file when `columns` does not start with `x,y,z` or names more
+/// columns than the file has; [`Error::TooLarge`] past `max_points` points.
+pub fn read<R: BufRead>(
+    mut source: R,
+    path: &Path,
+    max_points: usize,
+    columns_given: Option<&[String]>,
+) -> Result<PointCloud> {
+    if let Some(c) = columns_given {
+        let first: Vec<String> = c.iter().take(3).map(|n| n.to_lowercase()).collect();
+        if first != ["x", "y", "z"] {
+            return Err(Error::format(
+                path,
+                format!(
+                    "the column names must start with x,y,z (the position), got {}",
+                    super::shown(&c.join(","))
+                ),
+            ));
+        }
+    }
     let mut positions = Vec::new();
     let mut names: Option<Vec<String>> = None;
     let mut extras: Vec<Vec<f64>> = Vec::new();
@@ -117,6 +136,19 @@ pub fn read<R: BufRead>(mut source: R, path: &Path, max_points: usize) -> Result
             extras[c].push(*v);
         }
     }
+    if let Some(c) = columns_given {
+        if c.len() > columns.max(3) {
+            return Err(Error::format(
+                path,
+                format!(
+                    "{} column names given, but the file has {} columns",
+                    c.len(),
+                    columns.max(3)
+                ),
+            ));
+        }
+        names = Some(c.iter().map(|n| n.to_string()).collect());
+    }
     let mut cloud = PointCloud::from_positions(positions, FileFormat::Xyz);
     cloud.source = Source {
         format: FileFormat::Xyz,
@@ -157,4 +189,61 @@ pub fn write<W: Write>(out: &mut W, path: &Path, cloud: &PointCloud) -> Result<(
         writeln!(out).map_err(io)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read_text(text: &str, columns: Option<&[&str]>) -> Result<PointCloud> {
+        let names: Option<Vec<String>> = columns.map(|c| c.iter().map(|s| s.to_string()).collect());
+        read(
+            text.as_bytes(),
+            Path::new("t.txt"),
+            usize::MAX,
+            names.as_deref(),
+        )
+    }
+
+    fn names(cloud: &PointCloud) -> Vec<&str> {
+        cloud.attributes.iter().map(|a| a.name.as_str()).collect()
+    }
+
+    #[test]
+    fn extra_columns_are_named_by_the_header_by_the_given_names_or_by_position() {
+        let plain = "1 2 3 5 7\n4 5 6 2 8\n";
+        assert_eq!(
+            names(&read_text(plain, None).unwrap()),
+            ["column_3", "column_4"]
+        );
+        let header = "//X Y Z label instance\n1 2 3 5 7\n";
+        assert_eq!(
+            names(&read_text(header, None).unwrap()),
+            ["label", "instance"]
+        );
+        // Given names replace the header's; columns past them keep their position names.
+        let c = read_text(header, Some(&["x", "y", "z", "organ"])).unwrap();
+        assert_eq!(names(&c), ["organ", "column_4"]);
+        assert_eq!(c.attribute("organ").unwrap().values, [5.0]);
+        let c = read_text(plain, Some(&["X", "Y", "Z", "organ", "plant"])).unwrap();
+        assert_eq!(names(&c), ["organ", "plant"]);
+    }
+
+    #[test]
+    fn given_names_must_start_with_the_position_and_fit_the_file() {
+        let err = read_text("1 2 3 4\n", Some(&["label", "x", "y", "z"]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("t.txt") && err.contains("must start with x,y,z"),
+            "{err}"
+        );
+        let err = read_text("1 2 3 4\n", Some(&["x", "y", "z", "a", "b"]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("5 column names given, but the file has 4 columns"),
+            "{err}"
+        );
+    }
 }

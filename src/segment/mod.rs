@@ -78,6 +78,18 @@ pub struct SegmentConfig {
     /// Side of the connectivity voxels; `None` picks it from the point spacing (module docs).
     /// By default, `None`.
     pub link: Option<f64>,
+    /// Use this per-point field of the scan (organ labels, LAS `classification`, instance ids)
+    /// as the segments instead of supervoxels ([`from_field`]). By default, `None`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from_field: Option<String>,
+    /// With `from_field`: parts with fewer points join the part of their nearest other point.
+    /// By default, 10.
+    #[serde(default = "default_min_part_points")]
+    pub min_part_points: usize,
+}
+
+fn default_min_part_points() -> usize {
+    10
 }
 
 impl Default for SegmentConfig {
@@ -89,6 +101,8 @@ impl Default for SegmentConfig {
             subsample: 50_000,
             min_fraction: 0.1,
             link: None,
+            from_field: None,
+            min_part_points: default_min_part_points(),
         }
     }
 }
@@ -177,6 +191,62 @@ impl Segmentation {
         let m = count_labels(&parents);
         (parents, m)
     }
+}
+
+/// Segments from a per-point field: one segment per distinct value, in ascending order of value.
+/// Points of parts smaller than `min_points`, and points whose value is not finite, join the part
+/// of their nearest point in a part that is large enough (when there is none, every part is
+/// kept). Returns the segmentation and each segment's value.
+pub fn from_field(
+    points: &[[f32; 3]],
+    values: &[f64],
+    min_points: usize,
+) -> (Segmentation, Vec<f64>) {
+    // Counted by their bits (f64 is not a map key); sorted by value below.
+    let mut counts: std::collections::BTreeMap<u64, usize> = Default::default();
+    for v in values.iter().filter(|v| v.is_finite()) {
+        *counts.entry(v.to_bits()).or_default() += 1;
+    }
+    let mut kept: Vec<f64> = counts
+        .iter()
+        .filter(|(_, &n)| n >= min_points)
+        .map(|(&b, _)| f64::from_bits(b))
+        .collect();
+    if kept.is_empty() {
+        kept = counts.keys().map(|&b| f64::from_bits(b)).collect();
+    }
+    kept.sort_by(f64::total_cmp);
+    let segment_of = |v: f64| kept.binary_search_by(|k| k.total_cmp(&v)).ok();
+    let own: Vec<Option<u32>> = values
+        .iter()
+        .map(|&v| segment_of(v).map(|s| s as u32))
+        .collect();
+    let anchors: Vec<usize> = (0..points.len()).filter(|&i| own[i].is_some()).collect();
+    let labels = if anchors.len() == points.len() || anchors.is_empty() {
+        own.iter().map(|l| l.unwrap_or(0)).collect()
+    } else {
+        let tree = KdTree::new(&anchors.iter().map(|&i| points[i]).collect::<Vec<_>>());
+        own.iter()
+            .zip(points)
+            .map(|(l, p)| match l {
+                Some(l) => *l,
+                None => own[anchors[tree.nearest(p).0 as usize]].unwrap_or(0),
+            })
+            .collect()
+    };
+    let count = kept.len().max(1);
+    (
+        Segmentation {
+            labels,
+            count,
+            link: 0.0,
+        },
+        if kept.is_empty() {
+            vec![f64::NAN]
+        } else {
+            kept
+        },
+    )
 }
 
 /// Points per segment for labels in `0..n_segments`: the one count the report, the scoring paths

@@ -583,6 +583,122 @@ fn manifest_from_an_index_splits_by_group_and_training_checks_it() {
     assert_eq!(run.status.code(), Some(2));
 }
 
+/// Issue #14, items 1 and 6: a text scan's extra column, named with --columns, travels to the
+/// output and serves as the segments for every method, tiny parts merged, segments named by value.
+#[test]
+fn segments_from_a_named_column_work_for_every_method() {
+    let dir = tempdir();
+    let m = dir.path().join("model");
+    model(&m);
+    // Four blobs labelled 10, 20, 30, 40, and three stray points labelled 99 inside blob 0.
+    let (cloud, _) = blobs(4, 60, 3.0, 5);
+    let mut text = String::new();
+    for (i, p) in cloud.positions.iter().enumerate() {
+        let label = if i < 3 { 99 } else { 10 * (i / 60 + 1) };
+        text.push_str(&format!("{} {} {} {label}\n", p[0], p[1], p[2]));
+    }
+    let input = dir.path().join("plant.txt");
+    std::fs::write(&input, text).unwrap();
+    for method in [
+        "lime",
+        "kernelshap",
+        "occlusion",
+        "gradient",
+        "saliency",
+        "sag",
+    ] {
+        let out = dir.path().join(format!("{method}.ply"));
+        let run = bin()
+            .args([
+                "explain",
+                input.to_str().unwrap(),
+                "--model",
+                m.to_str().unwrap(),
+            ])
+            .args(["--columns", "x,y,z,organ", "--segments-from", "organ"])
+            .args([
+                "--samples",
+                "64",
+                "--method",
+                method,
+                "--out",
+                out.to_str().unwrap(),
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            run.status.success(),
+            "{method}: {}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        let report = pointlime::pipeline::Report::from_json(
+            &std::fs::read_to_string(out.with_extension("json")).unwrap(),
+            "r.json".as_ref(),
+        )
+        .unwrap();
+        let values: Vec<f64> = report
+            .segments
+            .iter()
+            .map(|s| s.field_value.unwrap())
+            .collect();
+        // 99 has three points, under the minimum of 10: they joined blob 0's part.
+        assert_eq!(values, [10.0, 20.0, 30.0, 40.0], "{method}");
+        assert_eq!(report.segments[0].points, 60, "{method}");
+        let cloud = pointlime::io::read(&out).unwrap();
+        let organ = &cloud.attribute("organ").expect("organ travels").values;
+        let segment = &cloud.attribute("segment").unwrap().values;
+        for (o, s) in organ.iter().zip(segment) {
+            if *o != 99.0 {
+                assert_eq!(*o, values[*s as usize], "{method}");
+            }
+        }
+    }
+    // --min-part-points 1 keeps the stray part; a field the scan lacks is one line naming it.
+    let out = dir.path().join("keep.ply");
+    let run = bin()
+        .args([
+            "explain",
+            input.to_str().unwrap(),
+            "--model",
+            m.to_str().unwrap(),
+        ])
+        .args([
+            "--columns",
+            "x,y,z,organ",
+            "--segments-from",
+            "organ",
+            "--min-part-points",
+            "1",
+        ])
+        .args(["--method", "occlusion", "--out", out.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(run.status.success());
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.with_extension("json")).unwrap())
+            .unwrap();
+    assert_eq!(report["segments"].as_array().unwrap().len(), 5);
+    let run = bin()
+        .args([
+            "explain",
+            input.to_str().unwrap(),
+            "--model",
+            m.to_str().unwrap(),
+        ])
+        .args(["--segments-from", "organ", "--out", out.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        err.contains("plant.txt")
+            && err.contains("no per-point field \"organ\"")
+            && err.contains("column_3"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1);
+}
+
 /// Issue #16, item 5: with no `--model` and no `POINTLIME_MODEL`, `explain` works from a directory
 /// without `models/` (the default model is built into the binary), explains exactly as
 /// `models/default` does, and `--version` names the model.

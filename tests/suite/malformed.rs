@@ -64,6 +64,7 @@ fn a_las_header_claiming_more_points_than_the_file_holds_fails_fast() {
     let bad = write(d.path(), "liar.las", &bytes);
     let unlimited = io::ReadOptions {
         max_points: usize::MAX,
+        ..Default::default()
     };
     let msg = message(io::read_with(&bad, unlimited));
     assert!(

@@ -35,6 +35,7 @@ fn read_err(path: &Path, options: ReadOptions) -> String {
 fn unlimited() -> ReadOptions {
     ReadOptions {
         max_points: usize::MAX,
+        ..Default::default()
     }
 }
 
@@ -172,12 +173,25 @@ fn header_claims_are_checked_before_any_allocation() {
     assert!(m.contains("line 1: longer than 1048576 bytes"), "{m}");
     let many = d.join("many.xyz");
     std::fs::write(&many, "0 0 0\n".repeat(11)).unwrap();
-    let m = read_err(&many, ReadOptions { max_points: 10 });
+    let m = read_err(
+        &many,
+        ReadOptions {
+            max_points: 10,
+            ..Default::default()
+        },
+    );
     assert!(
         m.contains("line 11 holds point 11, more than the limit of 10 points"),
         "{m}"
     );
-    assert!(io::read_with(&many, ReadOptions { max_points: 11 }).is_ok());
+    assert!(io::read_with(
+        &many,
+        ReadOptions {
+            max_points: 11,
+            ..Default::default()
+        }
+    )
+    .is_ok());
 
     // The CLI's guard.
     let out = bin()

@@ -477,13 +477,23 @@ pub fn describe_segment(data: &ExplainedScan, class: usize, segment: u32) -> Str
         .map_or(String::new(), |r| {
             format!(", rank {} of {}", r + 1, values.len())
         });
+    // Segments taken from a field (--segments-from) are named by its value: organ 2, class 6.
+    let name = data
+        .report
+        .as_ref()
+        .and_then(|r| {
+            let field = r.settings.segments.from_field.as_ref()?;
+            let value = r.segments.get(segment as usize)?.field_value?;
+            Some(format!("segment {segment} ({field} {value})"))
+        })
+        .unwrap_or_else(|| format!("segment {segment}"));
     match values.get(segment as usize) {
         Some(v) => format!(
-            "segment {segment}: importance {} for {}{rank}, {points} points",
+            "{name}: importance {} for {}{rank}, {points} points",
             format_value(*v as f32),
             data.classes[class].name
         ),
-        None => format!("segment {segment}: {points} points"),
+        None => format!("{name}: {points} points"),
     }
 }
 
@@ -799,5 +809,25 @@ mod tests {
             .iter()
             .any(|h| h
                 .contains("level 1 of 1: 2 segments, rank agreement with the supervoxels -1.00")));
+    }
+
+    #[test]
+    fn segments_from_a_field_are_named_by_their_value() {
+        let mut data = explained(vec![0.5, 0.25], vec![0, 1]);
+        let mut report = report_with_sets_and_a_level();
+        report.settings.segments.from_field = Some("organ".into());
+        report.segments = (0..2)
+            .map(|id| pointlime::pipeline::SegmentReport {
+                id,
+                centroid: [0.0; 3],
+                points: 1,
+                sampled_points: 1,
+                coefficients: vec![0.0],
+                field_value: Some(10.0 * (id + 1) as f64),
+            })
+            .collect();
+        data.report = Some(report);
+        let line = describe_segment(&data, 0, 1);
+        assert!(line.starts_with("segment 1 (organ 20):"), "{line}");
     }
 }

@@ -32,12 +32,19 @@ pub struct ReadArgs {
     /// text: while reading). Memory is about 24 bytes per point plus 8 per attribute.
     #[arg(long, env = "POINTLIME_MAX_POINTS", default_value_t = pointlime::io::DEFAULT_MAX_POINTS)]
     pub max_points: usize,
+    /// Names of a text scan's columns, x,y,z first (for example x,y,z,label); the extra columns
+    /// travel to the explained output as named fields and can be used by --segments-from.
+    /// Without it, a header line's names, else column_3, column_4, …. PLY and LAS name their own
+    /// fields.
+    #[arg(long, value_delimiter = ',', value_name = "NAMES")]
+    pub columns: Option<Vec<String>>,
 }
 
 impl ReadArgs {
     pub fn options(&self) -> pointlime::io::ReadOptions {
         pointlime::io::ReadOptions {
             max_points: self.max_points,
+            columns: self.columns.clone(),
         }
     }
 }
@@ -108,6 +115,15 @@ pub struct SettingsArgs {
     /// Supervoxel seed resolution in metres, instead of a count.
     #[arg(long)]
     resolution: Option<f64>,
+    /// Use this per-point field as the segments instead of supervoxels: organ labels (a text
+    /// file's `label` or `column_3`), LAS `classification`, instance ids. The report gives each
+    /// segment's value.
+    #[arg(long, value_name = "FIELD")]
+    segments_from: Option<String>,
+    /// With --segments-from: parts with fewer points join the part of their nearest other point
+    /// [default: 10].
+    #[arg(long, value_name = "N", requires = "segments_from")]
+    min_part_points: Option<usize>,
     /// Perturbed samples, the unperturbed one included (KernelSHAP: coalitions) [default: 1000].
     #[arg(long)]
     samples: Option<usize>,
@@ -219,6 +235,12 @@ impl SettingsArgs {
         }
         if let Some(r) = self.resolution {
             config.segments.target = Granularity::Resolution(r);
+        }
+        if let Some(f) = &self.segments_from {
+            config.segments.from_field = Some(f.clone());
+        }
+        if let Some(n) = self.min_part_points {
+            config.segments.min_part_points = n;
         }
         if let Some(s) = self.samples {
             explainer.n_samples = s;
