@@ -6,14 +6,17 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
+use crate::cloud::Axis;
 use crate::perturb::{apply, Removal};
 
 /// Augmentation settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Augment {
-    /// Random rotation about the up (z) axis. By default, on.
+    /// Random rotation about the up axis. By default, on.
     pub rotate_up: bool,
+    /// The up axis of the training scans (the model's `up`). By default, z.
+    pub up: Axis,
     /// Gaussian jitter σ in model units. By default, 0.01 (PointNet).
     pub jitter_sigma: f32,
     /// Jitter clip. By default, 0.05 (PointNet).
@@ -33,6 +36,7 @@ impl Default for Augment {
     fn default() -> Self {
         Augment {
             rotate_up: true,
+            up: Axis::Z,
             jitter_sigma: 0.01,
             jitter_clip: 0.05,
             scale_min: 0.8,
@@ -83,8 +87,13 @@ impl Augment {
         if self.rotate_up {
             let a: f32 = rng.random_range(0.0..std::f32::consts::TAU);
             let (s, c) = a.sin_cos();
+            // The two horizontal axes, in cyclic order after the up axis (x, y for z up), so
+            // that z up gives the rotation training has always used.
+            let (i, j) = ((self.up.index() + 1) % 3, (self.up.index() + 2) % 3);
             for p in &mut pts {
-                *p = [c * p[0] - s * p[1], s * p[0] + c * p[1], p[2]];
+                let (u, v) = (p[i], p[j]);
+                p[i] = c * u - s * v;
+                p[j] = s * u + c * v;
             }
         }
         if self.scale_max > self.scale_min {
@@ -114,5 +123,46 @@ impl Augment {
             }
         }
         pts
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rotation_is_about_the_up_axis() {
+        let points: Vec<[f32; 3]> = (0..50)
+            .map(|i| [i as f32 * 0.1, 1.0 + i as f32, -2.0])
+            .collect();
+        for up in [Axis::X, Axis::Y, Axis::Z] {
+            let augment = Augment {
+                up,
+                jitter_sigma: 0.0,
+                scale_min: 1.0,
+                scale_max: 1.0,
+                point_dropout_max: 0.0,
+                ..Augment::default()
+            };
+            let out = augment.sample(&points, &[], 0, 50, 3);
+            let a = up.index();
+            // The up coordinate is untouched, the distance from the up axis kept, and the
+            // points did move.
+            let mut sorted_in: Vec<f32> = points.iter().map(|p| p[a]).collect();
+            let mut sorted_out: Vec<f32> = out.iter().map(|p| p[a]).collect();
+            sorted_in.sort_by(f32::total_cmp);
+            sorted_out.sort_by(f32::total_cmp);
+            assert_eq!(sorted_in, sorted_out, "{up:?}");
+            let radius =
+                |p: &[f32; 3]| (0..3).filter(|&k| k != a).map(|k| p[k] * p[k]).sum::<f32>();
+            let mut r_in: Vec<f32> = points.iter().map(radius).collect();
+            let mut r_out: Vec<f32> = out.iter().map(radius).collect();
+            r_in.sort_by(f32::total_cmp);
+            r_out.sort_by(f32::total_cmp);
+            for (x, y) in r_in.iter().zip(&r_out) {
+                assert!((x - y).abs() < 1e-3 * (1.0 + x), "{up:?}: {x} vs {y}");
+            }
+            assert_ne!(out, points, "{up:?}");
+        }
     }
 }

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::cloud::Normalisation;
+use crate::cloud::{Axis, Normalisation};
 use crate::error::Result;
 
 /// Which class score to return.
@@ -60,6 +60,11 @@ pub trait Classifier: Send + Sync {
     /// How world coordinates map to the model frame.
     fn normalisation(&self) -> Normalisation {
         Normalisation::UnitSphere
+    }
+
+    /// The up axis of the data the model was trained on: a scan's up axis is turned onto it.
+    fn up(&self) -> Axis {
+        Axis::Z
     }
 
     /// Scores for a batch: row-major `[clouds.len() × n_classes]`.

@@ -230,13 +230,64 @@ pub enum Normalisation {
     },
 }
 
-/// The transform from world coordinates to the model frame: `(p - center) / scale`.
+/// A coordinate axis: the up axis of a scan or of a model's training data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Axis {
+    X,
+    /// Many terrestrial and plant scans (the plants_dbgcn data).
+    Y,
+    /// LAS, aerial and phone LiDAR exports.
+    #[default]
+    Z,
+}
+
+impl Axis {
+    /// 0, 1 or 2.
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    /// The name used on the command line and in files.
+    pub fn name(self) -> &'static str {
+        ["x", "y", "z"][self.index()]
+    }
+}
+
+impl std::str::FromStr for Axis {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<Axis, String> {
+        match s {
+            "x" | "X" => Ok(Axis::X),
+            "y" | "Y" => Ok(Axis::Y),
+            "z" | "Z" => Ok(Axis::Z),
+            _ => Err(format!("unknown axis {s:?}: x, y or z")),
+        }
+    }
+}
+
+/// How many places a cyclic shift of the axes moves `from` onto `to`: coordinate `i` goes to
+/// `(i + shift) % 3`. A cyclic shift is a rotation (never a mirror), so shapes keep their
+/// handedness.
+pub fn up_shift(from: Axis, to: Axis) -> usize {
+    (to.index() + 3 - from.index()) % 3
+}
+
+/// The transform from world coordinates to the model frame: `rotate((p - center) / scale)`, where
+/// the rotation is the cyclic shift of the axes that takes the scan's up axis to the model's.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Frame {
     /// World coordinates of the model-frame origin.
     pub center: [f64; 3],
     /// World units per model unit.
     pub scale: f64,
+    /// The scan's up axis. Reports written before it existed: z.
+    #[serde(default)]
+    pub scan_up: Axis,
+    /// The up axis of the model's training data, which the scan's up axis is turned onto.
+    #[serde(default)]
+    pub model_up: Axis,
 }
 
 impl Frame {
@@ -264,25 +315,37 @@ impl Frame {
         } else {
             1.0
         };
-        Frame { center, scale }
+        Frame {
+            center,
+            scale,
+            scan_up: Axis::Z,
+            model_up: Axis::Z,
+        }
+    }
+
+    /// This frame with the scan's up axis turned onto the model's.
+    pub fn with_up(self, scan_up: Axis, model_up: Axis) -> Frame {
+        Frame {
+            scan_up,
+            model_up,
+            ..self
+        }
     }
 
     /// A world point in the model frame.
     pub fn to_model(&self, p: &[f64; 3]) -> [f32; 3] {
-        [
-            ((p[0] - self.center[0]) / self.scale) as f32,
-            ((p[1] - self.center[1]) / self.scale) as f32,
-            ((p[2] - self.center[2]) / self.scale) as f32,
-        ]
+        let shift = up_shift(self.scan_up, self.model_up);
+        let mut out = [0.0f32; 3];
+        for i in 0..3 {
+            out[(i + shift) % 3] = ((p[i] - self.center[i]) / self.scale) as f32;
+        }
+        out
     }
 
     /// A model-frame point in world coordinates.
     pub fn to_world(&self, p: &[f32; 3]) -> [f64; 3] {
-        [
-            p[0] as f64 * self.scale + self.center[0],
-            p[1] as f64 * self.scale + self.center[1],
-            p[2] as f64 * self.scale + self.center[2],
-        ]
+        let shift = up_shift(self.scan_up, self.model_up);
+        std::array::from_fn(|i| p[(i + shift) % 3] as f64 * self.scale + self.center[i])
     }
 }
 
@@ -315,6 +378,38 @@ pub fn sample_indices(len: usize, n: usize, seed: u64) -> Vec<u32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_frame_turns_the_scans_up_axis_onto_the_models_by_a_rotation() {
+        assert_eq!(up_shift(Axis::Z, Axis::Z), 0);
+        assert_eq!(up_shift(Axis::Y, Axis::Z), 1);
+        assert_eq!(up_shift(Axis::X, Axis::Z), 2);
+        assert_eq!(up_shift(Axis::Z, Axis::Y), 2);
+        let f = Frame {
+            center: [1.0, 2.0, 3.0],
+            scale: 2.0,
+            scan_up: Axis::Y,
+            model_up: Axis::Z,
+        };
+        // The scan's y (up) becomes the model's z; x and z follow cyclically (x → y, z → x).
+        assert_eq!(f.to_model(&[1.0, 4.0, 3.0]), [0.0, 0.0, 1.0]);
+        assert_eq!(f.to_model(&[3.0, 2.0, 3.0]), [0.0, 1.0, 0.0]);
+        assert_eq!(f.to_model(&[1.0, 2.0, 5.0]), [1.0, 0.0, 0.0]);
+        let p = [0.25f32, -0.5, 0.75];
+        assert_eq!(f.to_model(&f.to_world(&p)), p);
+        // A cyclic shift keeps handedness: the model-frame basis images have determinant +1.
+        let e: Vec<[f32; 3]> = [[3.0, 2.0, 3.0], [1.0, 4.0, 3.0], [1.0, 2.0, 5.0]]
+            .iter()
+            .map(|q| f.to_model(q))
+            .collect();
+        let det = e[0][0] * (e[1][1] * e[2][2] - e[1][2] * e[2][1])
+            - e[0][1] * (e[1][0] * e[2][2] - e[1][2] * e[2][0])
+            + e[0][2] * (e[1][0] * e[2][1] - e[1][1] * e[2][0]);
+        assert_eq!(det, 1.0);
+        // Reports written before the field existed read as z up.
+        let old: Frame = serde_json::from_str(r#"{"center":[0,0,0],"scale":1}"#).unwrap();
+        assert_eq!((old.scan_up, old.model_up), (Axis::Z, Axis::Z));
+    }
 
     #[test]
     fn frame_round_trips_and_unit_sphere_has_radius_one() {

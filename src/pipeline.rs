@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::classifier::Classifier;
 use std::borrow::Cow;
 
-use crate::cloud::{Attribute, FileFormat, Frame, PointCloud, ScalarKind, MIN_POINTS};
+use crate::cloud::{Attribute, Axis, FileFormat, Frame, PointCloud, ScalarKind, MIN_POINTS};
 use crate::error::{Error, Result};
 use crate::explain::{self, attribute, Explanation, Input, Method, Progress, ScoringPath, Targets};
 use crate::faithfulness::stability::spearman;
@@ -44,6 +44,11 @@ pub struct ExplainConfig {
     pub drop_invalid: bool,
     /// The one seed every random step derives from. By default, 0.
     pub seed: u64,
+    /// The scan's up axis, turned onto the model's (`Classifier::up`) before the network sees
+    /// it. By default (`None`): z for LAS and LAZ (the format's convention), the model's own up
+    /// axis for PLY and text, which have none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub up: Option<Axis>,
     /// Coarser levels explained beside the supervoxels: level `i` is cut with `2^i` times
     /// fewer segments (or a `2^i` times larger resolution) and nested, each supervoxel inside one
     /// coarse segment ([`Segmentation::parents_in`]). By default, 0 (none).
@@ -334,6 +339,21 @@ fn sanitize(name: &str) -> String {
         .collect()
 }
 
+/// The scan's up axis under `config` (see [`ExplainConfig::up`]).
+pub fn scan_up(cloud: &PointCloud, classifier: &dyn Classifier, config: &ExplainConfig) -> Axis {
+    config.up.unwrap_or_else(|| match cloud.source.format {
+        FileFormat::Las | FileFormat::Laz => Axis::Z,
+        _ => classifier.up(),
+    })
+}
+
+/// The model frame of `cloud` for `classifier`: its normalisation, and the scan's up axis turned
+/// onto the model's.
+fn model_frame(cloud: &PointCloud, classifier: &dyn Classifier, config: &ExplainConfig) -> Frame {
+    Frame::fit(&cloud.positions, classifier.normalisation())
+        .with_up(scan_up(cloud, classifier, config), classifier.up())
+}
+
 /// The cloud's points around the frame's centre, in f32: what segmentation and sampling work on,
 /// in the file's units (so a seed resolution means metres for LiDAR).
 fn local_points(cloud: &PointCloud, frame: &Frame) -> Vec<[f32; 3]> {
@@ -414,7 +434,7 @@ pub fn model_input_with_segments(
     config: &ExplainConfig,
 ) -> Result<ModelInput> {
     let start = Instant::now();
-    let frame = Frame::fit(&cloud.positions, classifier.normalisation());
+    let frame = model_frame(cloud, classifier, config);
     let local = local_points(cloud, &frame);
     let (mut segmentation, values) = match &config.segments.from_field {
         Some(field) => {
@@ -494,7 +514,7 @@ pub fn classify_cloud(
     config: &ExplainConfig,
 ) -> Result<Vec<f32>> {
     let (kept, _, _) = scene_cloud(cloud, input, config)?;
-    let frame = Frame::fit(&kept.positions, classifier.normalisation());
+    let frame = model_frame(&kept, classifier, config);
     let local = local_points(&kept, &frame);
     let index = draw_input(&local, classifier, config);
     let points = model_points(&kept, &frame, &index);

@@ -27,35 +27,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::segment::KdTree;
 
-/// A coordinate axis.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Axis {
-    X,
-    Y,
-    /// LAS, aerial and phone LiDAR exports.
-    #[default]
-    Z,
-}
-
-impl Axis {
-    fn index(self) -> usize {
-        self as usize
-    }
-}
-
-impl std::str::FromStr for Axis {
-    type Err = String;
-
-    fn from_str(s: &str) -> std::result::Result<Axis, String> {
-        match s {
-            "x" | "X" => Ok(Axis::X),
-            "y" | "Y" => Ok(Axis::Y),
-            "z" | "Z" => Ok(Axis::Z),
-            _ => Err(format!("unknown axis {s:?}: x, y or z")),
-        }
-    }
-}
+pub use crate::cloud::Axis;
 
 /// The region to keep, in the file's coordinates.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]

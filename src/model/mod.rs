@@ -14,7 +14,7 @@ use burn::store::ModuleRecord;
 use serde::{Deserialize, Serialize};
 
 use crate::classifier::{softmax_rows, Classifier, Differentiable, MaxPooled, Output};
-use crate::cloud::Normalisation;
+use crate::cloud::{Axis, Normalisation};
 use crate::error::{Error, Result};
 pub use pointnet::{PointNet, PointNetConfig};
 
@@ -35,6 +35,11 @@ pub struct ModelConfig {
     /// changes a weight silently otherwise. Absent in model directories written before it existed.
     #[config(default = "None")]
     pub weights_crc32: Option<u32>,
+    /// The up axis of the training scans (`train --up`), about which training rotated them; a
+    /// scan's up axis is turned onto it before the network sees it. Absent in models written
+    /// before it existed: z.
+    #[config(default = "Axis::Z")]
+    pub up: Axis,
 }
 
 /// The CPU or GPU backend that runs the network.
@@ -501,6 +506,10 @@ impl Classifier for PointNetClassifier {
 
     fn normalisation(&self) -> Normalisation {
         self.config.normalisation
+    }
+
+    fn up(&self) -> Axis {
+        self.config.up
     }
 
     fn predict(&self, clouds: &[&[[f32; 3]]], output: Output) -> Result<Vec<f32>> {

@@ -565,14 +565,17 @@ fn manifest_from_an_index_splits_by_group_and_training_checks_it() {
     assert_eq!(run.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&run.stderr).contains("--allow-group-leak"));
     assert!(!out.exists());
-    let run = train(&leaky, &out, &["--allow-group-leak"]);
+    let run = train(&leaky, &out, &["--allow-group-leak", "--up", "y"]);
     assert!(
         run.status.success(),
         "{}",
         String::from_utf8_lossy(&run.stderr)
     );
     assert!(String::from_utf8_lossy(&run.stderr).contains("warning:"));
-    assert!(out.join("config.json").is_file());
+    // The model records the up axis it was trained with (issue #14, item 2).
+    let config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("config.json")).unwrap()).unwrap();
+    assert_eq!(config["up"], "y");
     // Either manifest source is exclusive: --dales with --index is refused.
     let run = bin()
         .args([

@@ -18,6 +18,8 @@ fn setup(points_per_blob: usize) -> (Vec<[f32; 3]>, Vec<u32>, Additive) {
     let frame = Frame {
         center: [0.0; 3],
         scale: 1.0,
+        scan_up: Default::default(),
+        model_up: Default::default(),
     };
     let points: Vec<[f32; 3]> = cloud.positions.iter().map(|p| frame.to_model(p)).collect();
     let labels: Vec<u32> = (0..points.len())
@@ -256,4 +258,88 @@ fn auto_samples_doubles_until_the_top_five_settle_and_respects_the_cap() {
         c.lime.auto_samples_max = Some(500);
     });
     assert!(bad.validate().is_err());
+}
+
+/// Issue #14, item 2: a scan's up axis is turned onto the model's before the network sees it.
+/// The classifier says "tall" when its input is longer along z than across; the scan is a
+/// column along y, as plant scans stand.
+#[test]
+fn the_scans_up_axis_is_turned_onto_the_models() {
+    use pointlime::classifier::{Classifier, Output};
+    use pointlime::cloud::{Axis, FileFormat, PointCloud};
+    use pointlime::pipeline::{explain_cloud, ExplainConfig};
+    struct Tall(Vec<String>, Axis);
+    impl Classifier for Tall {
+        fn class_names(&self) -> &[String] {
+            &self.0
+        }
+        fn input_points(&self) -> usize {
+            64
+        }
+        fn up(&self) -> Axis {
+            self.1
+        }
+        fn predict(&self, clouds: &[&[[f32; 3]]], _: Output) -> pointlime::Result<Vec<f32>> {
+            let up = self.1.index();
+            Ok(clouds
+                .iter()
+                .flat_map(|c| {
+                    let extent = |a: usize| {
+                        let (lo, hi) = c
+                            .iter()
+                            .fold((f32::MAX, f32::MIN), |(l, h), p| (l.min(p[a]), h.max(p[a])));
+                        hi - lo
+                    };
+                    let across = (0..3).filter(|&a| a != up).map(extent).fold(0.0, f32::max);
+                    let tall = (extent(up) > 2.0 * across) as u8 as f32;
+                    [0.1 + 0.8 * tall, 0.9 - 0.8 * tall]
+                })
+                .collect())
+        }
+    }
+    let column: Vec<[f64; 3]> = (0..200)
+        .map(|i| [(i % 3) as f64 * 0.1, i as f64 * 0.05, (i % 5) as f64 * 0.1])
+        .collect();
+    let names = vec!["tall".to_string(), "flat".to_string()];
+    let explain = |format, up, model_up| {
+        let cloud = PointCloud::from_positions(column.clone(), format);
+        let mut config = ExplainConfig {
+            up,
+            ..Default::default()
+        };
+        config.method = pointlime::explain::Method::Occlusion;
+        config.segments.target = pointlime::segment::Granularity::Count(4);
+        explain_cloud(
+            &cloud,
+            "column".as_ref(),
+            &Tall(names.clone(), model_up),
+            "tall",
+            &config.seeded(),
+            0,
+            None,
+        )
+        .unwrap()
+        .report
+    };
+    // Told that y is up, the column stands on the model's z.
+    let r = explain(FileFormat::Xyz, Some(Axis::Y), Axis::Z);
+    assert_eq!(r.predicted_name, "tall");
+    assert_eq!((r.frame.scan_up, r.frame.model_up), (Axis::Y, Axis::Z));
+    // Not told, a text scan is taken to stand like the model's training data: here z, so the
+    // column lies down; a model trained with y up sees it standing.
+    assert_eq!(
+        explain(FileFormat::Xyz, None, Axis::Z).predicted_name,
+        "flat"
+    );
+    let r = explain(FileFormat::Xyz, None, Axis::Y);
+    assert_eq!(
+        (r.predicted_name.as_str(), r.frame.scan_up),
+        ("tall", Axis::Y)
+    );
+    // LAS is z up by convention, whatever the model.
+    let r = explain(FileFormat::Las, None, Axis::Y);
+    assert_eq!(
+        (r.predicted_name.as_str(), r.frame.scan_up),
+        ("flat", Axis::Z)
+    );
 }

@@ -20,6 +20,8 @@ fn setup() -> (Vec<[f32; 3]>, Vec<u32>, Additive) {
     let frame = Frame {
         center: [10.5, 0.0, 0.0],
         scale: 1.0,
+        scan_up: Default::default(),
+        model_up: Default::default(),
     };
     let points: Vec<[f32; 3]> = cloud.positions.iter().map(|p| frame.to_model(p)).collect();
     let labels = (0..points.len()).map(|i| (i / per_blob) as u32).collect();

@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
+use pointlime::cloud::{up_shift, Axis};
 use pointlime::explain::Structure;
 use pointlime::pipeline::{field_name, Report};
 
@@ -32,7 +33,8 @@ pub struct ClassView {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ExplainedScan {
     pub path: PathBuf,
-    /// Positions relative to `centre`, so that f32 keeps millimetres on projected coordinates.
+    /// Positions relative to `centre`, so that f32 keeps millimetres on projected coordinates,
+    /// turned so that the scan's up axis (the report's `frame.scan_up`) is z.
     pub positions: Vec<[f32; 3]>,
     /// The bounding-box centre, world coordinates.
     pub centre: [f64; 3],
@@ -125,10 +127,20 @@ pub fn load(path: &Path, report: Option<&Path>) -> Result<ExplainedScan> {
 
     let (lo, hi) = cloud.bounds().context("no finite bounds")?;
     let centre: [f64; 3] = std::array::from_fn(|a| 0.5 * (lo[a] + hi[a]));
+    // The camera looks at a z-up world: a scan whose report says another axis is up (a plant
+    // scan with y up) is turned so that axis is z, by the same rotation the pipeline uses.
+    let up = report.as_ref().map_or(Axis::Z, |r| r.frame.scan_up);
+    let shift = up_shift(up, Axis::Z);
     let positions = cloud
         .positions
         .iter()
-        .map(|p| std::array::from_fn(|a| (p[a] - centre[a]) as f32))
+        .map(|p| {
+            let mut out = [0.0f32; 3];
+            for a in 0..3 {
+                out[(a + shift) % 3] = (p[a] - centre[a]) as f32;
+            }
+            out
+        })
         .collect();
     let rgb = match (attr("red"), attr("green"), attr("blue")) {
         (Some(r), Some(g), Some(b)) => {
@@ -250,6 +262,27 @@ mod tests {
         pointlime::io::write(&plain, &cloud, Default::default()).unwrap();
         let err = load(&plain, None).unwrap_err().to_string();
         assert!(err.contains("no `importance` field"), "{err}");
+    }
+
+    #[test]
+    fn a_scan_with_y_up_is_turned_to_stand_on_z() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = explained_file(dir.path(), "c.explained.ply");
+        let json = dir.path().join("c.json");
+        std::fs::write(
+            &json,
+            r#"{"input":"c","model":"m","class_names":["a"],"probabilities":[1],
+            "predicted":0,"predicted_name":"a","points":3,"dropped_invalid":0,
+            "frame":{"center":[0,0,0],"scale":1,"scan_up":"y","model_up":"y"},
+            "settings":{},"explanations":[],"segments":[],
+            "timings":{"segmentation":0,"sampling":0,"inference":0,"surrogate_fit":0,"total":0},
+            "cost":{"scoring":"exact_max_pool","points_evaluated":1,"clouds_evaluated":1}}"#,
+        )
+        .unwrap();
+        let scan = load(&path, Some(&json)).unwrap();
+        // The first point is (-2, -1, -2) from the centre with y up: turned, y is z (and x → y,
+        // z → x).
+        assert_eq!(scan.positions[0], [-2.0, -2.0, -1.0]);
     }
 
     #[test]

@@ -210,8 +210,10 @@ pub struct SettingsArgs {
     /// [default: 0.05].
     #[arg(long, requires = "remove_ground")]
     ground_threshold: Option<f64>,
-    /// The scan's up axis for ground removal [default: z, as LAS and phone exports].
-    #[arg(long, requires = "remove_ground")]
+    /// The scan's up axis, turned onto the model's before the network sees it, and the one
+    /// ground removal uses [default: z for LAS/LAZ; for PLY and text the model's own up axis
+    /// (z for the shipped DALES models); ground removal: z].
+    #[arg(long)]
     up: Option<Axis>,
     /// Keep only the largest connected cluster of points (after the other scene steps).
     #[arg(long)]
@@ -271,6 +273,9 @@ impl SettingsArgs {
         }
         if self.auto_samples.is_some() {
             explainer.lime.auto_samples_max = self.auto_samples;
+        }
+        if let Some(up) = self.up {
+            config.up = Some(up);
         }
         if let Some(n) = self.coarser_levels {
             config.coarser_levels = n;

@@ -7,6 +7,7 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 
+use pointlime::cloud::Axis;
 use pointlime::cloud::Normalisation;
 use pointlime::dataset::{self, Dataset, Split};
 use pointlime::model::train::{train, Event, TrainConfig};
@@ -46,6 +47,10 @@ pub struct TrainArgs {
     /// Add input and feature T-Nets (the model is then not max-pool separable).
     #[arg(long)]
     tnets: bool,
+    /// The up axis of the training scans (plant scans: y): augmentation rotates about it, and the
+    /// model records it, so that explaining turns each scan's up axis onto it.
+    #[arg(long, default_value = "z")]
+    up: Axis,
     /// Normalise to the unit sphere instead of keeping metric scale (centroid, 10 m per unit).
     #[arg(long)]
     unit_sphere: bool,
@@ -110,7 +115,8 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
         .with_feature_tnet(args.tnets);
     let model_config = ModelConfig::new(network, ds.class_names.clone())
         .with_num_points(args.points)
-        .with_normalisation(normalisation);
+        .with_normalisation(normalisation)
+        .with_up(args.up);
     let mut config = TrainConfig {
         epochs: args.epochs,
         batch_size: args.batch_size,
@@ -120,6 +126,7 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
         ..TrainConfig::default()
     };
     config.augment.supervoxel_dropout = args.supervoxel_dropout;
+    config.augment.up = args.up;
     let segments = (args.supervoxel_dropout > 0.0).then_some(50);
 
     let t0 = Instant::now();
