@@ -36,10 +36,11 @@ pub struct ModelConfig {
     #[config(default = "None")]
     pub weights_crc32: Option<u32>,
     /// The up axis of the training scans (`train --up`), about which training rotated them; a
-    /// scan's up axis is turned onto it before the network sees it. Absent in models written
-    /// before it existed: z.
-    #[config(default = "Axis::Z")]
-    pub up: Axis,
+    /// scan's up axis is turned onto it before the network sees it. Absent (models written
+    /// before it existed): z. An `Option`, as `weights_crc32`, because burn's `Config` derive
+    /// gives no serde default for a missing field.
+    #[config(default = "None")]
+    pub up: Option<Axis>,
 }
 
 /// The CPU or GPU backend that runs the network.
@@ -509,7 +510,7 @@ impl Classifier for PointNetClassifier {
     }
 
     fn up(&self) -> Axis {
-        self.config.up
+        self.config.up.unwrap_or_default()
     }
 
     fn predict(&self, clouds: &[&[[f32; 3]]], output: Output) -> Result<Vec<f32>> {

@@ -116,7 +116,7 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
     let model_config = ModelConfig::new(network, ds.class_names.clone())
         .with_num_points(args.points)
         .with_normalisation(normalisation)
-        .with_up(args.up);
+        .with_up(Some(args.up));
     let mut config = TrainConfig {
         epochs: args.epochs,
         batch_size: args.batch_size,
