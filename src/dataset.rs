@@ -342,9 +342,12 @@ impl Dataset {
     /// Assigns splits by group: within each class, its groups (by first scan's class) in an
     /// order shuffled by `seed`, and the first `round(test_fraction × groups)` of them (at least
     /// one, and at most all but one, when a class has two groups or more) go to test with every
-    /// scan they hold. No group is in both splits; the same seed gives the same split. Scans
-    /// without a group are each their own group.
-    pub fn split_by_group(&mut self, test_fraction: f64, seed: u64) {
+    /// scan they hold. With `cover` (one value per scan, such as its growing condition), a group
+    /// is passed over when it is the last training group of its class with its value, so that
+    /// training sees every value of every class that has two groups or more with it. No group is
+    /// in both splits; the same seed gives the same split. Scans without a group are each their
+    /// own group.
+    pub fn split_by_group(&mut self, test_fraction: f64, seed: u64, cover: Option<&[String]>) {
         use rand::seq::SliceRandom;
         use rand::SeedableRng;
         let key = |i: &Item| {
@@ -353,10 +356,13 @@ impl Dataset {
                 .unwrap_or_else(|| i.path.display().to_string())
         };
         let mut groups_of_class: Vec<Vec<String>> = vec![Vec::new(); self.class_names.len()];
-        let mut seen = std::collections::HashSet::new();
-        for i in &self.items {
+        // Each group's value of the covered column (its first scan's).
+        let mut value_of: std::collections::HashMap<String, String> = Default::default();
+        for (n, i) in self.items.iter().enumerate() {
             let g = key(i);
-            if seen.insert(g.clone()) {
+            if !value_of.contains_key(&g) {
+                let value = cover.and_then(|c| c.get(n)).cloned().unwrap_or_default();
+                value_of.insert(g.clone(), value);
                 groups_of_class[i.class].push(g);
             }
         }
@@ -373,7 +379,24 @@ impl Dataset {
             } else {
                 0
             };
-            test.extend(groups[..k].iter().cloned());
+            let mut training: std::collections::HashMap<&str, usize> = Default::default();
+            for g in groups.iter() {
+                *training.entry(value_of[g].as_str()).or_default() += 1;
+            }
+            let mut taken = 0;
+            for g in groups.iter() {
+                if taken == k {
+                    break;
+                }
+                let left = training
+                    .get_mut(value_of[g].as_str())
+                    .expect("counted above");
+                if *left >= 2 {
+                    *left -= 1;
+                    test.insert(g.clone());
+                    taken += 1;
+                }
+            }
         }
         for i in &mut self.items {
             i.split = if test.contains(&key(i)) {
@@ -382,6 +405,32 @@ impl Dataset {
                 Split::Train
             };
         }
+    }
+
+    /// The values of `column` in an index CSV, one per scan in the order of
+    /// [`Dataset::from_index`]: what [`Dataset::split_by_group`] covers.
+    ///
+    /// # Errors
+    /// As [`Dataset::from_index`] for an unreadable index or a missing column.
+    pub fn index_column(index: &Path, column: &str) -> Result<Vec<String>> {
+        let mut reader = csv::Reader::from_path(index).map_err(|e| csv_error(index, e))?;
+        let headers = reader.headers().map_err(|e| csv_error(index, e))?.clone();
+        let c = headers.iter().position(|h| h == column).ok_or_else(|| {
+            Error::format(
+                index,
+                format!(
+                    "no column {column:?}; the columns are {}",
+                    headers.iter().collect::<Vec<_>>().join(", ")
+                ),
+            )
+        })?;
+        reader
+            .records()
+            .map(|r| {
+                let r = r.map_err(|e| csv_error(index, e))?;
+                Ok(r.get(c).unwrap_or("").trim().to_string())
+            })
+            .collect()
     }
 
     /// Per class: groups and scans in the training and test splits, as
@@ -683,7 +732,7 @@ mod group_tests {
     #[test]
     fn splits_by_group_per_class_deterministically_with_no_group_in_both() {
         let mut ds = grouped();
-        ds.split_by_group(0.2, 7);
+        ds.split_by_group(0.2, 7, None);
         assert!(ds.leaking_groups().is_empty());
         let counts = ds.split_counts();
         // round(0.2 × 10) = 2 groups of `a`; one of `b` (at least one); `c` has one group only,
@@ -692,11 +741,11 @@ mod group_tests {
         assert_eq!(counts[1], ("b".into(), 4, 4, 1, 1));
         assert_eq!(counts[2], ("c".into(), 1, 4, 0, 0));
         let mut again = grouped();
-        again.split_by_group(0.2, 7);
+        again.split_by_group(0.2, 7, None);
         assert_eq!(again, ds);
         let tests_of = |seed| {
             let mut d = grouped();
-            d.split_by_group(0.2, seed);
+            d.split_by_group(0.2, seed, None);
             d.items
                 .iter()
                 .filter(|i| i.split == Split::Test)
@@ -707,9 +756,49 @@ mod group_tests {
     }
 
     #[test]
+    fn a_covered_value_keeps_a_training_group_in_every_class() {
+        // Class `a`'s ten groups: two "shade", eight "sun". Whatever the seed, one shade group
+        // stays in training; without cover some seed puts both shade groups in test.
+        let cover: Vec<String> = grouped()
+            .items
+            .iter()
+            .map(|i| {
+                let g = i.group.as_deref().unwrap();
+                if g == "c0g3" || g == "c0g7" {
+                    "shade"
+                } else {
+                    "sun"
+                }
+                .to_string()
+            })
+            .collect();
+        let shade_in_training = |ds: &Dataset| {
+            ds.items.iter().any(|i| {
+                matches!(i.group.as_deref(), Some("c0g3" | "c0g7")) && i.split == Split::Train
+            })
+        };
+        let mut uncovered = false;
+        for seed in 0..200 {
+            let mut ds = grouped();
+            ds.split_by_group(0.4, seed, Some(&cover));
+            assert!(shade_in_training(&ds), "seed {seed}");
+            assert!(ds.leaking_groups().is_empty());
+            // The test share is kept: four of `a`'s ten groups.
+            assert_eq!(ds.split_counts()[0].3, 4, "seed {seed}");
+            let mut plain = grouped();
+            plain.split_by_group(0.4, seed, None);
+            uncovered |= !shade_in_training(&plain);
+        }
+        assert!(
+            uncovered,
+            "no seed left shade out of training without cover"
+        );
+    }
+
+    #[test]
     fn leaks_are_found_and_groups_survive_a_manifest_round_trip() {
         let mut ds = grouped();
-        ds.split_by_group(0.2, 1);
+        ds.split_by_group(0.2, 1, None);
         let moved = ds
             .items
             .iter()

@@ -344,14 +344,15 @@ fn plant_scans_split_by_plant_with_no_plant_in_both_splits() {
     let Some(data) = data_dir() else { return };
     let plants = data.join("plants_dbgcn");
     let dir = crate::common::tempdir();
-    let manifest = |name: &str, seed: &str| {
+    let index = plants.join("index.csv");
+    let manifest = |name: &str, seed: &str, extra: &[&str]| {
         let out = dir.path().join(name);
-        crate::common::run_ok(&[
+        let mut args = vec![
             "manifest",
             "--dir",
             plants.to_str().unwrap(),
             "--index",
-            plants.join("index.csv").to_str().unwrap(),
+            index.to_str().unwrap(),
             "--class-column",
             "species",
             "--group-column",
@@ -360,10 +361,12 @@ fn plant_scans_split_by_plant_with_no_plant_in_both_splits() {
             seed,
             "--out",
             out.to_str().unwrap(),
-        ]);
+        ];
+        args.extend_from_slice(extra);
+        crate::common::run_ok(&args);
         out
     };
-    let (a, b) = (manifest("a.csv", "0"), manifest("b.csv", "0"));
+    let (a, b) = (manifest("a.csv", "0", &[]), manifest("b.csv", "0", &[]));
     assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
     let ds = pointlime::dataset::Dataset::from_manifest(&a).unwrap();
     assert_eq!(ds.items.len(), 549);
@@ -372,6 +375,34 @@ fn plant_scans_split_by_plant_with_no_plant_in_both_splits() {
         assert!(train_groups > 0 && test_groups > 0, "{class}");
     }
     assert!(ds.items.iter().all(|i| i.path.is_file()));
+
+    // The plant model's committed split is this command's, with every growing condition of
+    // every species kept in training.
+    let covered = manifest("c.csv", "0", &["--cover-column", "condition"]);
+    let canonical = |d: &pointlime::dataset::Dataset| {
+        let mut v: Vec<_> = d
+            .items
+            .iter()
+            .map(|i| {
+                (
+                    i.path.canonicalize().unwrap(),
+                    d.class_names[i.class].clone(),
+                    i.split,
+                    i.group.clone(),
+                )
+            })
+            .collect();
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        v
+    };
+    let committed = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/plants/split.csv");
+    let committed = pointlime::dataset::Dataset::from_manifest(&committed).unwrap();
+    let covered = pointlime::dataset::Dataset::from_manifest(&covered).unwrap();
+    assert!(
+        canonical(&committed) == canonical(&covered),
+        "models/plants/split.csv differs"
+    );
+    assert!(covered.leaking_groups().is_empty());
 
     // Move one scan of a test plant to training: training refuses before any work.
     let text = std::fs::read_to_string(&a).unwrap();

@@ -29,6 +29,10 @@ pub struct ManifestArgs {
     /// is in both splits.
     #[arg(long, default_value = "group")]
     group_column: String,
+    /// An index column whose every value keeps at least one training group in each class (for
+    /// example condition: no growing condition of a species is seen in test only).
+    #[arg(long, requires = "index")]
+    cover_column: Option<String>,
     /// Share of each class's groups that go to the test split (at least one group per class
     /// with two or more).
     #[arg(long, default_value_t = 0.2)]
@@ -58,7 +62,11 @@ pub fn run(args: ManifestArgs) -> Result<ExitCode> {
                 &args.class_column,
                 &args.group_column,
             )?;
-            ds.split_by_group(args.test_fraction, args.seed);
+            let cover = match &args.cover_column {
+                Some(c) => Some(Dataset::index_column(index, c)?),
+                None => None,
+            };
+            ds.split_by_group(args.test_fraction, args.seed, cover.as_deref());
             ds
         }
         _ => bail!("give --dales DIR, or --dir DIR with --index FILE"),
