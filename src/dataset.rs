@@ -40,6 +40,18 @@ pub struct Dataset {
 const EXTENSIONS: [&str; 6] = ["ply", "las", "laz", "xyz", "txt", "pts"];
 
 impl Dataset {
+    /// The index of class `name`, added at the end when it is new: classes in order of first
+    /// appearance.
+    fn class_index(&mut self, name: &str) -> usize {
+        match self.class_names.iter().position(|c| c == name) {
+            Some(i) => i,
+            None => {
+                self.class_names.push(name.to_string());
+                self.class_names.len() - 1
+            }
+        }
+    }
+
     /// Scans of one split.
     pub fn split(&self, split: Split) -> Vec<&Item> {
         self.items.iter().filter(|i| i.split == split).collect()
@@ -143,13 +155,7 @@ impl Dataset {
                     ))
                 }
             };
-            let class = match ds.class_names.iter().position(|c| c == class) {
-                Some(i) => i,
-                None => {
-                    ds.class_names.push(class.to_string());
-                    ds.class_names.len() - 1
-                }
-            };
+            let class = ds.class_index(class);
             ds.items.push(Item {
                 path: base.join(file),
                 class,
@@ -277,17 +283,7 @@ impl Dataset {
     ) -> Result<Dataset> {
         let mut reader = csv::Reader::from_path(index).map_err(|e| csv_error(index, e))?;
         let headers = reader.headers().map_err(|e| csv_error(index, e))?.clone();
-        let column = |name: &str| {
-            headers.iter().position(|h| h == name).ok_or_else(|| {
-                Error::format(
-                    index,
-                    format!(
-                        "no column {name:?}; the columns are {}",
-                        headers.iter().collect::<Vec<_>>().join(", ")
-                    ),
-                )
-            })
-        };
+        let column = |name: &str| header_column(index, &headers, name);
         let (fc, cc, gc) = (
             column(file_column)?,
             column(class_column)?,
@@ -319,13 +315,7 @@ impl Dataset {
                     format!("line {line}: {} does not exist", path.display()),
                 ));
             }
-            let class = match ds.class_names.iter().position(|c| c == class) {
-                Some(i) => i,
-                None => {
-                    ds.class_names.push(class.to_string());
-                    ds.class_names.len() - 1
-                }
-            };
+            let class = ds.class_index(class);
             ds.items.push(Item {
                 path,
                 class,
@@ -415,15 +405,7 @@ impl Dataset {
     pub fn index_column(index: &Path, column: &str) -> Result<Vec<String>> {
         let mut reader = csv::Reader::from_path(index).map_err(|e| csv_error(index, e))?;
         let headers = reader.headers().map_err(|e| csv_error(index, e))?.clone();
-        let c = headers.iter().position(|h| h == column).ok_or_else(|| {
-            Error::format(
-                index,
-                format!(
-                    "no column {column:?}; the columns are {}",
-                    headers.iter().collect::<Vec<_>>().join(", ")
-                ),
-            )
-        })?;
+        let c = header_column(index, &headers, column)?;
         reader
             .records()
             .map(|r| {
@@ -455,6 +437,19 @@ impl Dataset {
             })
             .collect()
     }
+}
+
+/// The position of column `name` in an index's header; the error lists the columns there are.
+fn header_column(index: &Path, headers: &csv::StringRecord, name: &str) -> Result<usize> {
+    headers.iter().position(|h| h == name).ok_or_else(|| {
+        Error::format(
+            index,
+            format!(
+                "no column {name:?}; the columns are {}",
+                headers.iter().collect::<Vec<_>>().join(", ")
+            ),
+        )
+    })
 }
 
 fn csv_error(path: &Path, e: csv::Error) -> Error {
