@@ -145,8 +145,11 @@ impl Default for Style {
 
 /// The largest finite |value| (1 when there is none), the half-range of the diverging map.
 pub fn symmetric_range(values: &[f32]) -> f32 {
+    largest_magnitude(values.iter().copied())
+}
+
+fn largest_magnitude(values: impl Iterator<Item = f32>) -> f32 {
     let m = values
-        .iter()
         .filter(|v| v.is_finite())
         .fold(0.0f32, |m, v| m.max(v.abs()));
     if m > 0.0 {
@@ -186,48 +189,59 @@ pub fn segment_values(data: &ExplainedScan, class: usize) -> Vec<f64> {
 }
 
 /// The coarser level `style` shows, from the report: its number, segment count, rank agreement
-/// with the supervoxels, each point's segment there and value. `None` at level 0, or when the
-/// report has no such level.
-pub fn level_view(data: &ExplainedScan, style: &Style) -> Option<LevelView> {
+/// with the supervoxels, values per segment and each supervoxel's parent. `None` at level 0, or
+/// when the report has no such level. Cheap (borrowed): the heading and legend ask every frame;
+/// [`LevelView::per_point`] spreads it onto the points when colours change.
+pub fn level_view<'a>(data: &'a ExplainedScan, style: &Style) -> Option<LevelView<'a>> {
     let level = data
         .report
         .as_ref()?
         .levels
         .get(style.level.checked_sub(1)?)?;
-    let coefficients = level.coefficients.get(style.class)?;
-    let segments = data.segments.as_ref()?;
-    let (values, segments) = segments
-        .iter()
-        .map(|&s| match level.parent.get(s as usize) {
-            Some(&p) => (
-                coefficients.get(p).map_or(f32::NAN, |&v| v as f32),
-                p as u32,
-            ),
-            None => (f32::NAN, NO_SEGMENT),
-        })
-        .unzip();
+    // Levels map supervoxels, so a file without them has none to show.
+    data.segments.as_ref()?;
     Some(LevelView {
         level: level.level,
         count: level.segments,
         rank_correlation: level.rank_correlation.get(style.class).copied().flatten(),
-        coefficients: coefficients.clone(),
-        values,
-        segments,
+        coefficients: level.coefficients.get(style.class)?,
+        parent: &level.parent,
     })
 }
 
 /// A coarser level as the viewer shows it ([`level_view`]).
 #[derive(Debug, Clone, PartialEq)]
-pub struct LevelView {
+pub struct LevelView<'a> {
     pub level: usize,
     pub count: usize,
     pub rank_correlation: Option<f64>,
     /// Per segment of the level.
-    pub coefficients: Vec<f64>,
-    /// Per point: its level segment's value (NaN for points in no segment).
-    pub values: Vec<f32>,
-    /// Per point: its segment at the level.
-    pub segments: Vec<u32>,
+    pub coefficients: &'a [f64],
+    /// Per supervoxel: its segment at the level.
+    pub parent: &'a [usize],
+}
+
+impl LevelView<'_> {
+    /// Per point of `segments` (supervoxel ids): its level segment's value (NaN for points in no
+    /// segment) and its segment at the level.
+    pub fn per_point(&self, segments: &[u32]) -> (Vec<f32>, Vec<u32>) {
+        segments
+            .iter()
+            .map(|&s| match self.parent.get(s as usize) {
+                Some(&p) => (
+                    self.coefficients.get(p).map_or(f32::NAN, |&v| v as f32),
+                    p as u32,
+                ),
+                None => (f32::NAN, NO_SEGMENT),
+            })
+            .unzip()
+    }
+
+    /// The largest |value| of the level, the half-range of its diverging map: every level
+    /// segment holds a supervoxel, so this is [`symmetric_range`] of the per-point values.
+    pub fn range(&self) -> f32 {
+        largest_magnitude(self.coefficients.iter().map(|&v| v as f32))
+    }
 }
 
 /// The levels the report has beyond the supervoxels.
@@ -252,8 +266,12 @@ pub fn current_set<'a>(
 pub fn colours(data: &ExplainedScan, style: &Style) -> Vec<Rgb> {
     let class = &data.classes[style.class.min(data.classes.len() - 1)];
     let level = level_view(data, style);
-    let (values, point_segments) = match &level {
-        Some(l) => (&l.values, Some(&l.segments)),
+    let spread = match (&level, &data.segments) {
+        (Some(l), Some(segments)) => Some(l.per_point(segments)),
+        _ => None,
+    };
+    let (values, point_segments) = match &spread {
+        Some((v, s)) => (v, Some(s)),
         None => (&class.importance, data.segments.as_ref()),
     };
     let range = symmetric_range(values);
@@ -303,7 +321,7 @@ pub fn colours(data: &ExplainedScan, style: &Style) -> Vec<Rgb> {
         },
         Mode::TopK => {
             let per_segment = match &level {
-                Some(l) => l.coefficients.clone(),
+                Some(l) => l.coefficients.to_vec(),
                 None => segment_values(data, style.class),
             };
             let top = top_segments(&per_segment, style.top_k);
@@ -422,7 +440,10 @@ pub fn legend(data: &ExplainedScan, style: &Style) -> Option<Legend> {
             .collect(),
     };
     let level = level_view(data, style);
-    let range = symmetric_range(level.as_ref().map_or(&class.importance, |l| &l.values));
+    let range = match &level {
+        Some(l) => l.range(),
+        None => symmetric_range(&class.importance),
+    };
     match style.mode {
         Mode::Signed | Mode::TopK | Mode::Threshold | Mode::Sets => Some(diverging_legend(
             match (&level, style.mode) {
@@ -795,9 +816,10 @@ mod tests {
         assert!(level_view(&data, &style).is_none());
         style.level = 1;
         let l = level_view(&data, &style).unwrap();
-        assert_eq!(l.values[..4], [0.25, 0.25, -0.5, -0.5]);
-        assert!(l.values[4].is_nan());
-        assert_eq!(l.segments, [0, 0, 1, 1, NO_SEGMENT]);
+        let (values, segments) = l.per_point(data.segments.as_ref().unwrap());
+        assert_eq!(values[..4], [0.25, 0.25, -0.5, -0.5]);
+        assert!(values[4].is_nan());
+        assert_eq!(segments, [0, 0, 1, 1, NO_SEGMENT]);
         let c = colours(&data, &style);
         assert_eq!(c[0], diverging(0.5));
         assert_eq!(c[3], diverging(-1.0));
