@@ -203,6 +203,10 @@ struct Scorer<'a> {
     budget: usize,
     exhausted: bool,
     cost: Option<Cost>,
+    /// Every segment: the whole cloud.
+    all: Key,
+    /// No segment: the empty cloud, where every search starts.
+    none: Key,
 }
 
 impl Scorer<'_> {
@@ -271,12 +275,12 @@ pub fn sag(
         budget: config.sag.max_evaluations,
         exhausted: false,
         cost: None,
+        all: key_of(&(0..k).collect::<Vec<_>>(), k),
+        none: key_of(&[], k),
     };
     let mut cost = scorer.prepared.cost();
-    let all = key_of(&(0..k).collect::<Vec<_>>(), k);
-    let none = key_of(&[], k);
-    scorer.score(&[all.clone(), none.clone()])?;
-    let full_row = scorer.cache[&all].clone();
+    scorer.score(&[scorer.all.clone(), scorer.none.clone()])?;
+    let full_row = scorer.cache[&scorer.all].clone();
     let probabilities = config.scoring.probabilities(&full_row);
     let mut explanations = Vec::new();
     for target in targets.resolve(&probabilities)? {
@@ -325,10 +329,8 @@ pub fn sag(
 /// The search of the module docs for one target.
 fn search(scorer: &mut Scorer, target: usize, k: usize) -> Result<Structure> {
     let sag = scorer.config.sag;
-    let all = key_of(&(0..k).collect::<Vec<_>>(), k);
-    let none = key_of(&[], k);
-    let original = scorer.probability(&all, target).unwrap_or(f64::NAN);
-    let empty = scorer.probability(&none, target).unwrap_or(f64::NAN);
+    let original = scorer.probability(&scorer.all, target).unwrap_or(f64::NAN);
+    let empty = scorer.probability(&scorer.none, target).unwrap_or(f64::NAN);
     let threshold = sag.threshold * original;
     let evaluations_before = scorer.cache.len();
     let mut kept: Vec<Key> = Vec::new();
@@ -342,7 +344,7 @@ fn search(scorer: &mut Scorer, target: usize, k: usize) -> Result<Structure> {
         if universe.is_empty() {
             break;
         }
-        let mut found = beam(scorer, target, &universe, threshold, k)?.into_iter();
+        let mut found = beam(scorer, target, &universe, threshold)?.into_iter();
         let mut taken = None;
         for candidate in found.by_ref() {
             if let Some(set) = minimise(scorer, target, candidate, threshold, k)? {
@@ -393,10 +395,9 @@ fn beam(
     target: usize,
     universe: &[usize],
     threshold: f64,
-    k: usize,
 ) -> Result<Vec<Key>> {
     let width = scorer.config.sag.beam_width;
-    let none = key_of(&[], k);
+    let none = scorer.none.clone();
     if scorer
         .probability(&none, target)
         .is_some_and(|p| p >= threshold)
