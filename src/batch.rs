@@ -95,6 +95,10 @@ pub struct SegmentScore {
     pub segment: usize,
     /// Its value for the explained class.
     pub coefficient: f64,
+    /// With segments from a field (`--segments-from`), the part it is, as `FIELD=VALUE`
+    /// (`label=2`: an organ).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub part: Option<String>,
 }
 
 /// One row of the summary.
@@ -114,6 +118,13 @@ pub struct Record {
     pub top_segments: Vec<SegmentScore>,
     /// Surrogate R² (explanations only).
     pub r2: Option<f64>,
+    /// The model's competence on the scan (see [`crate::competence`]): a p-value against its
+    /// training scans. Absent for a model without recorded statistics.
+    #[serde(default)]
+    pub competence: Option<f64>,
+    /// Whether the competence is above the model's alarm level.
+    #[serde(default)]
+    pub in_domain: Option<bool>,
     /// Wall time for this file.
     pub seconds: f64,
     /// Whether the file was scored, failed, or skipped as not a scan.
@@ -132,6 +143,8 @@ impl Record {
             top_classes: Vec::new(),
             top_segments: Vec::new(),
             r2: None,
+            competence: None,
+            in_domain: None,
             seconds: 0.0,
             status,
             error,
@@ -291,7 +304,7 @@ impl Job<'_> {
         }
         let names = self.classifier.class_names();
         let points = cloud.len();
-        let (probabilities, report) = if self.explain {
+        let (probabilities, competence, report) = if self.explain {
             let explained = explain_cloud(
                 &cloud,
                 rel,
@@ -310,19 +323,20 @@ impl Job<'_> {
             }
             (
                 explained.report.probabilities.clone(),
+                explained.report.competence.clone(),
                 Some(explained.report),
             )
         } else {
-            (
-                classify_cloud(&cloud, rel, self.classifier, self.config)?,
-                None,
-            )
+            let c = classify_cloud(&cloud, rel, self.classifier, self.config)?;
+            (c.probabilities, c.competence, None)
         };
         let order = ranking(&probabilities);
         let mut record = Record::new(rel, Status::Ok, None);
         record.points = Some(points);
         record.predicted = Some(names[order[0]].clone());
         record.probability = Some(probabilities[order[0]]);
+        record.competence = competence.as_ref().map(|c| c.score);
+        record.in_domain = competence.as_ref().map(|c| c.in_domain);
         record.top_classes = order
             .iter()
             .take(3)
@@ -331,17 +345,23 @@ impl Job<'_> {
                 probability: probabilities[c],
             })
             .collect();
-        if let Some(e) = report.as_ref().and_then(|r| r.explanations.first()) {
-            record.r2 = e.r2;
-            record.top_segments = e
-                .ranking()
-                .into_iter()
-                .take(3)
-                .map(|s| SegmentScore {
-                    segment: s,
-                    coefficient: e.coefficients[s],
-                })
-                .collect();
+        if let Some(r) = &report {
+            if let Some(e) = r.explanations.first() {
+                let field = self.config.segments.from_field.as_deref();
+                record.r2 = e.r2;
+                record.top_segments = e
+                    .ranking()
+                    .into_iter()
+                    .take(3)
+                    .map(|s| SegmentScore {
+                        segment: s,
+                        coefficient: e.coefficients[s],
+                        part: field
+                            .zip(r.segments[s].field_value)
+                            .map(|(f, v)| format!("{f}={v}")),
+                    })
+                    .collect();
+            }
         }
         io::write_json(
             &json_out,
@@ -591,6 +611,8 @@ struct CsvRow<'a> {
     top_classes: String,
     top_segments: String,
     r2: Option<f64>,
+    competence: Option<f64>,
+    in_domain: Option<bool>,
     seconds: f64,
     status: Status,
     error: Option<&'a str>,
@@ -620,10 +642,15 @@ pub fn write_summary(records: &[Record], csv_path: &Path, jsonl_path: &Path) -> 
                 top_segments: r
                     .top_segments
                     .iter()
-                    .map(|s| format!("{}:{:.6}", s.segment, s.coefficient))
+                    .map(|s| match &s.part {
+                        Some(part) => format!("{part}:{:.6}", s.coefficient),
+                        None => format!("{}:{:.6}", s.segment, s.coefficient),
+                    })
                     .collect::<Vec<_>>()
                     .join("|"),
                 r2: r.r2,
+                competence: r.competence,
+                in_domain: r.in_domain,
                 seconds: r.seconds,
                 status: r.status,
                 error: r.error.as_deref(),

@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::cloud::{Axis, Normalisation};
+use crate::competence::Domain;
 use crate::error::Result;
 
 /// Which class score to return.
@@ -103,6 +104,20 @@ pub trait Classifier: Send + Sync {
     /// Gradients with respect to the input points, when the classifier can give them (gradient
     /// and saliency explainers need them); `None` by default.
     fn differentiable(&self) -> Option<&dyn Differentiable> {
+        None
+    }
+
+    /// The classifier's own summary of each cloud, row-major `[clouds.len() × width]` (PointNet:
+    /// the max-pooled global feature its head reads), for the competence check
+    /// ([`crate::competence`]); `None` (the default) when it has none.
+    fn embed(&self, clouds: &[&[[f32; 3]]]) -> Option<Result<Vec<f32>>> {
+        let _ = clouds;
+        None
+    }
+
+    /// Statistics of [`embed`](Classifier::embed) on the classifier's training scans, when they
+    /// were recorded; `None` by default.
+    fn domain(&self) -> Option<&Domain> {
         None
     }
 }

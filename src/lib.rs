@@ -11,6 +11,7 @@
 //! | [`sampling`] | the network's input points: random, farthest or voxel; every segment seen |
 //! | [`perturb`] | masks over segments and removing the masked points |
 //! | [`classifier`] | the interface explainers see: clouds in, class scores out |
+//! | [`competence`] | whether a scan looks like the model's training data |
 //! | [`model`] | the burn PointNet, its files and its training (feature `model`) |
 //! | [`explain`] | the explainers (LIME, KernelSHAP, occlusion, gradients, sufficient sets) and mask scoring |
 //! | [`faithfulness`] | how faithful explanations are: curves, surrogate fit, stability, sanity checks |
@@ -63,6 +64,7 @@ pub mod augment;
 pub mod batch;
 pub mod classifier;
 pub mod cloud;
+pub mod competence;
 pub mod dataset;
 pub mod error;
 pub mod explain;

@@ -10,6 +10,7 @@ use crate::classifier::Classifier;
 use std::borrow::Cow;
 
 use crate::cloud::{Attribute, Axis, FileFormat, Frame, PointCloud, ScalarKind, MIN_POINTS};
+use crate::competence::Competence;
 use crate::error::{Error, Result};
 use crate::explain::{self, attribute, Explanation, Input, Method, Progress, ScoringPath, Targets};
 use crate::faithfulness::stability::spearman;
@@ -187,6 +188,10 @@ pub struct Report {
     /// Coarser levels (`coarser_levels`), finest first; empty when none were asked for.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub levels: Vec<LevelReport>,
+    /// How well the scan fits what the model was trained on (see [`crate::competence`]); absent
+    /// for a model without recorded statistics.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub competence: Option<Competence>,
     /// Where the time went.
     pub timings: Timings,
     /// How much classifier work the explanation took.
@@ -501,9 +506,34 @@ fn attribute_names(cloud: &PointCloud) -> String {
         .join(", ")
 }
 
-/// Class probabilities of one validated cloud, after the scene steps of `config`, from an input
-/// drawn as [`explain_cloud`] draws it before it makes sure every segment is seen (so without
-/// segmenting: the two can differ in a few of the N points).
+/// The network's input for one validated cloud, after the scene steps of `config`, drawn as
+/// [`explain_cloud`] draws it before it makes sure every segment is seen (so without segmenting:
+/// the two can differ in a few of the N points). Model frame.
+///
+/// # Errors
+/// [`Error::Scene`] when the scene steps leave too few points.
+pub fn network_input(
+    cloud: &PointCloud,
+    input: &Path,
+    classifier: &dyn Classifier,
+    config: &ExplainConfig,
+) -> Result<Vec<[f32; 3]>> {
+    let (kept, _, _) = scene_cloud(cloud, input, config)?;
+    let frame = model_frame(&kept, classifier, config);
+    let local = local_points(&kept, &frame);
+    let index = draw_input(&local, classifier, config);
+    Ok(model_points(&kept, &frame, &index))
+}
+
+/// A cloud's class probabilities, and the model's competence on it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Classified {
+    pub probabilities: Vec<f32>,
+    /// `None` for a model without recorded statistics.
+    pub competence: Option<Competence>,
+}
+
+/// Classifies one validated cloud from its [`network_input`].
 ///
 /// # Errors
 /// Classifier errors; [`Error::Scene`] when the scene steps leave too few points.
@@ -512,16 +542,15 @@ pub fn classify_cloud(
     input: &Path,
     classifier: &dyn Classifier,
     config: &ExplainConfig,
-) -> Result<Vec<f32>> {
-    let (kept, _, _) = scene_cloud(cloud, input, config)?;
-    let frame = model_frame(&kept, classifier, config);
-    let local = local_points(&kept, &frame);
-    let index = draw_input(&local, classifier, config);
-    let points = model_points(&kept, &frame, &index);
-    Ok(classifier
-        .predict_proba(&[&points])?
-        .pop()
-        .unwrap_or_default())
+) -> Result<Classified> {
+    let points = network_input(cloud, input, classifier, config)?;
+    Ok(Classified {
+        probabilities: classifier
+            .predict_proba(&[&points])?
+            .pop()
+            .unwrap_or_default(),
+        competence: crate::competence::assess(classifier, &points)?,
+    })
 }
 
 /// The points the scene steps of `config` keep (the cloud itself when none run), each point's
@@ -616,6 +645,7 @@ pub fn explain_cloud(
     let t_scene = start.elapsed().as_secs_f64();
     let cloud = kept.as_ref();
     let model_input = model_input_with_segments(cloud, classifier, config)?;
+    let competence = crate::competence::assess(classifier, &model_input.points)?;
     let result = attribute(
         config.method,
         classifier,
@@ -678,6 +708,7 @@ pub fn explain_cloud(
         explanations: result.explanations,
         segments,
         levels,
+        competence,
         cost: ReportCost {
             scoring: result.cost.path,
             points_evaluated: result.cost.points_evaluated,

@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::classifier::{softmax_rows, Classifier, Differentiable, MaxPooled, Output};
 use crate::cloud::{Axis, Normalisation};
+use crate::competence::Domain;
 use crate::error::{Error, Result};
 pub use pointnet::{PointNet, PointNetConfig};
 
@@ -87,6 +88,8 @@ impl Backend {
 }
 
 const CONFIG_FILE: &str = "config.json";
+/// The competence statistics ([`Domain`]), when recorded.
+pub const COMPETENCE_FILE: &str = "competence.json";
 /// serde quotes the offending value whole, and in a garbled config that can be the whole file:
 /// every quoted run (serde escapes the quotes inside it as `\"`) is cut to 40 characters, and
 /// control characters (a newline inside a quoted variant name) are escaped so that the message
@@ -160,6 +163,8 @@ pub mod builtin {
     pub const CONFIG: &[u8] = include_bytes!("../../models/default/config.json");
     /// Its `weights.bpk`.
     pub const WEIGHTS: &[u8] = include_bytes!("../../models/default/weights.bpk");
+    /// Its `competence.json`.
+    pub const COMPETENCE: &[u8] = include_bytes!("../../models/default/competence.json");
     /// How reports and `--version` name it.
     pub const NAME: &str = "built-in default (models/default)";
 }
@@ -176,6 +181,8 @@ pub struct PointNetClassifier {
     /// For the built-in model, the temporary copy of its files: burn reads weights from the file
     /// lazily, so it lives as long as the model and its randomised copies.
     files: Option<std::sync::Arc<tempfile::TempDir>>,
+    /// Statistics of the global feature on the training scans (`competence.json`).
+    domain: Option<Domain>,
 }
 
 impl std::fmt::Debug for PointNetClassifier {
@@ -208,6 +215,7 @@ impl PointNetClassifier {
             device,
             path,
             files: None,
+            domain: None,
         }
     }
 
@@ -261,8 +269,12 @@ impl PointNetClassifier {
                     Error::model(&weights, "weights do not match config.json's architecture")
                 })?
                 .valid();
-        let model = Self::assemble(net, config, device, dir.to_path_buf());
+        let mut model = Self::assemble(net, config, device, dir.to_path_buf());
         model.check_weights(&weights)?;
+        let competence = dir.join(COMPETENCE_FILE);
+        if competence.is_file() {
+            model.set_domain(read_domain(&competence)?, &competence)?;
+        }
         Ok(model)
     }
 
@@ -316,6 +328,7 @@ impl PointNetClassifier {
         for (name, bytes) in [
             (CONFIG_FILE, builtin::CONFIG),
             (WEIGHTS_FILE, builtin::WEIGHTS),
+            (COMPETENCE_FILE, builtin::COMPETENCE),
         ] {
             let path = dir.path().join(name);
             std::fs::write(&path, bytes).map_err(|e| Error::io(&path, e))?;
@@ -344,7 +357,33 @@ impl PointNetClassifier {
         let config_path = dir.join(CONFIG_FILE);
         config
             .save(&config_path)
-            .map_err(|e| Error::io(&config_path, e))
+            .map_err(|e| Error::io(&config_path, e))?;
+        match &self.domain {
+            Some(domain) => crate::io::write_json(&dir.join(COMPETENCE_FILE), domain),
+            None => Ok(()),
+        }
+    }
+
+    /// Gives the model its competence statistics (see [`crate::competence`]); `source` names them
+    /// in errors.
+    ///
+    /// # Errors
+    /// [`Error::Model`] when they are of another model (classes or feature width).
+    pub fn set_domain(&mut self, domain: Domain, source: &Path) -> Result<()> {
+        let net = &self.config.network;
+        let width = *net
+            .head_layers
+            .last()
+            .or(net.point_layers.last())
+            .unwrap_or(&0);
+        domain.check(&self.config.class_names, width).map_err(|m| {
+            Error::model(
+                source,
+                format!("competence statistics do not fit the model: {m}"),
+            )
+        })?;
+        self.domain = Some(domain);
+        Ok(())
     }
 
     /// Names of the network's layers, input to output (see [`PointNet::layer_names`]).
@@ -370,6 +409,7 @@ impl PointNetClassifier {
                 self.layer_names().join(", ")
             ))
         })?;
+        // The copy keeps no competence statistics: they describe the trained network's features.
         let mut copy = Self::assemble(
             net,
             self.config.clone(),
@@ -457,6 +497,19 @@ fn to_vec<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>> {
         .map_err(|e| Error::Classifier(format!("{e:?}")))
 }
 
+fn read_domain(path: &Path) -> Result<Domain> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    serde_json::from_str(&text).map_err(|e| {
+        Error::model(
+            path,
+            format!(
+                "cannot read competence statistics: {}",
+                clip_quotes(&e.to_string())
+            ),
+        )
+    })
+}
+
 fn validate(config: &ModelConfig, path: &Path) -> Result<()> {
     let bad = |m: String| Err(Error::model(path, m));
     if config.class_names.len() != config.network.num_classes {
@@ -531,6 +584,20 @@ impl Classifier for PointNetClassifier {
 
     fn differentiable(&self) -> Option<&dyn Differentiable> {
         Some(self)
+    }
+
+    fn embed(&self, clouds: &[&[[f32; 3]]]) -> Option<Result<Vec<f32>>> {
+        if clouds.is_empty() {
+            return Some(Ok(Vec::new()));
+        }
+        Some(
+            self.input(clouds)
+                .and_then(|x| to_vec(self.infer.embedding(x))),
+        )
+    }
+
+    fn domain(&self) -> Option<&Domain> {
+        self.domain.as_ref()
     }
 }
 

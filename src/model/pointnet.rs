@@ -291,16 +291,33 @@ impl PointNet {
         self.out.forward(g)
     }
 
+    /// What the head makes of the global feature before its output layer (its last hidden
+    /// layer, after batch norm and ReLU; the global feature itself for a head without hidden
+    /// layers): the description the competence check measures.
+    ///
+    /// # Shapes
+    /// `[batch, points, 3]` → `[batch, last head width]`
+    pub fn embedding(&self, x: Tensor<3>) -> Tensor<2> {
+        self.head.iter().fold(self.global(x), |g, b| b.forward(g))
+    }
+
+    /// The global feature: per-point features max-pooled over the points.
+    ///
+    /// # Shapes
+    /// `[batch, points, 3]` → `[batch, c]`
+    pub fn global(&self, x: Tensor<3>) -> Tensor<2> {
+        let [batch, n, _] = x.dims();
+        let h = self.point_features(x); // [batch * points, c]
+        let c = h.dims()[1];
+        h.reshape([batch, n, c]).max_dim(1).reshape([batch, c])
+    }
+
     /// Logits.
     ///
     /// # Shapes
     /// `[batch, points, 3]` → `[batch, classes]`
     pub fn forward(&self, x: Tensor<3>) -> Tensor<2> {
-        let [batch, n, _] = x.dims();
-        let h = self.point_features(x); // [batch * points, c]
-        let c = h.dims()[1];
-        let g = h.reshape([batch, n, c]).max_dim(1).reshape([batch, c]); // [batch, c]
-        self.head(g)
+        self.head(self.global(x))
     }
 }
 

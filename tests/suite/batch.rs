@@ -124,7 +124,7 @@ fn a_mixed_directory_records_every_file_and_reports_each_failure_once() {
         let csv = std::fs::read_to_string(out.join("summary.csv")).unwrap();
         assert_eq!(csv.lines().count(), 8, "{csv}");
         assert!(csv.starts_with(
-            "path,points,predicted,probability,top_classes,top_segments,r2,seconds,status,error"
+            "path,points,predicted,probability,top_classes,top_segments,r2,competence,in_domain,seconds,status,error"
         ));
     }
     // Only complete outputs: no temporary files, nothing for the failed scans; the one hidden

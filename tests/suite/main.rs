@@ -3,6 +3,7 @@
 mod batch;
 mod cli;
 mod common;
+mod competence;
 mod explain;
 mod faithfulness;
 mod io_roundtrip;

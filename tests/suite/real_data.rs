@@ -428,3 +428,68 @@ fn plant_scans_split_by_plant_with_no_plant_in_both_splits() {
     );
     assert!(!out.exists());
 }
+
+/// Issue #14, item 7: each shipped model's competence check passes its own held-out scans and
+/// flags the other domain's: the DALES model the plant scans, the plant model the DALES objects
+/// (each turned the right way up, so that orientation alone gives nothing away). Targets: at most
+/// 5% false alarms, at least 95% of the other domain flagged.
+#[test]
+fn shipped_models_flag_scans_of_the_other_domain() {
+    let Some(data) = data_dir() else { return };
+    use pointlime::cloud::Axis;
+    use pointlime::competence::{describe, SHAPE_DIM};
+    use pointlime::dataset::{Dataset, Item, Split};
+    use pointlime::model::{Backend, PointNetClassifier};
+    use pointlime::pipeline::ExplainConfig;
+    use pointlime::Classifier;
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let flagged = |model: &PointNetClassifier, items: &[&Item], up: Axis| -> f64 {
+        let config = ExplainConfig {
+            up: Some(up),
+            ..ExplainConfig::default()
+        };
+        let (features, shapes) = describe(model, items, &config).unwrap().unwrap();
+        let domain = model
+            .domain()
+            .expect("shipped models record competence statistics");
+        let n = features
+            .chunks_exact(domain.feature_dim)
+            .zip(shapes.chunks_exact(SHAPE_DIM))
+            .filter(|(f, s)| !domain.assess(f, s).in_domain)
+            .count();
+        n as f64 / items.len() as f64
+    };
+    let dales = Dataset::open_any(&data.join("dales_objects")).unwrap();
+    let plants = Dataset::open_any(&root.join("models/plants/split.csv")).unwrap();
+    let aerial = PointNetClassifier::load(&root.join("models/default"), Backend::Flex).unwrap();
+    let crops = PointNetClassifier::load(&root.join("models/plants"), Backend::Flex).unwrap();
+    fn all(d: &Dataset) -> Vec<&Item> {
+        d.items.iter().collect()
+    }
+    let measured = [
+        (
+            "DALES model, DALES test split",
+            flagged(&aerial, &dales.split(Split::Test), Axis::Z),
+        ),
+        (
+            "plant model, plant test split",
+            flagged(&crops, &plants.split(Split::Test), Axis::Y),
+        ),
+        (
+            "DALES model, every plant scan",
+            flagged(&aerial, &all(&plants), Axis::Y),
+        ),
+        (
+            "plant model, every DALES object",
+            flagged(&crops, &all(&dales), Axis::Z),
+        ),
+    ];
+    for (i, (what, share)) in measured.iter().enumerate() {
+        eprintln!("{what}: {:.1}% flagged", 100.0 * share);
+        if i < 2 {
+            assert!(*share <= 0.05, "{what}: {:.1}% false alarms", 100.0 * share);
+        } else {
+            assert!(*share >= 0.95, "{what}: only {:.1}% flagged", 100.0 * share);
+        }
+    }
+}

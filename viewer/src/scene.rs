@@ -573,17 +573,27 @@ pub fn heading(data: &ExplainedScan, style: &Style) -> Vec<String> {
         mode,
     ];
     if let Some(r) = &data.report {
-        lines.insert(
-            1,
-            format!(
-                "predicted {} (p = {:.3})",
-                r.predicted_name,
-                r.probabilities
-                    .get(r.predicted)
-                    .copied()
-                    .unwrap_or(f32::NAN)
-            ),
+        let mut predicted = format!(
+            "predicted {} (p = {:.3})",
+            r.predicted_name,
+            r.probabilities
+                .get(r.predicted)
+                .copied()
+                .unwrap_or(f32::NAN)
         );
+        // A scan the model does not know gets no confident-looking heading.
+        match &r.competence {
+            Some(c) if !c.in_domain => predicted.push_str(&format!(
+                " — OUTSIDE WHAT THE MODEL WAS TRAINED ON (competence {}): not to be trusted",
+                pointlime::competence::format_score(c.score)
+            )),
+            Some(c) => predicted.push_str(&format!(
+                ", competence {}",
+                pointlime::competence::format_score(c.score)
+            )),
+            None => {}
+        }
+        lines.insert(1, predicted);
     }
     lines
 }
@@ -768,6 +778,37 @@ mod tests {
             "cost":{{"scoring":"exact_max_pool","points_evaluated":1,"clouds_evaluated":12}}}}"#
         );
         pointlime::pipeline::Report::from_json(&json, "x.json".as_ref()).unwrap()
+    }
+
+    #[test]
+    fn a_scan_outside_the_models_domain_is_said_so_in_the_heading() {
+        let mut data = explained(vec![0.0, 1.0], vec![0, 1]);
+        let mut report = report_with_sets_and_a_level();
+        data.report = Some(report.clone());
+        assert_eq!(
+            heading(&data, &Style::default())[1],
+            "predicted pole (p = 0.800)"
+        );
+        let competence = |score: f64| pointlime::competence::Competence {
+            score,
+            in_domain: score > 0.01,
+            alarm_level: 0.01,
+            feature_score: score / 2.0,
+            shape_score: 0.5,
+            distance: 80.0,
+            nearest_class: "pole".into(),
+            percentile: 99.9,
+        };
+        report.competence = Some(competence(0.005));
+        data.report = Some(report.clone());
+        assert!(heading(&data, &Style::default())[1]
+            .contains("OUTSIDE WHAT THE MODEL WAS TRAINED ON (competence 0.005)"));
+        report.competence = Some(competence(0.4));
+        data.report = Some(report);
+        assert_eq!(
+            heading(&data, &Style::default())[1],
+            "predicted pole (p = 0.800), competence 0.400"
+        );
     }
 
     #[test]

@@ -113,6 +113,15 @@ pub fn run(args: BatchArgs) -> Result<ExitCode> {
             } else if per_file {
                 eprintln!("{}", done_line(record, found));
             }
+            if record.in_domain == Some(false) && !found {
+                bar.suspend(|| {
+                    eprintln!(
+                        "warning: {}: outside what the model was trained on (competence {}); its class and explanation are not to be trusted",
+                        record.path,
+                        pointlime::competence::format_score(record.competence.unwrap_or(f64::NAN))
+                    )
+                });
+            }
             bar.inc(1);
         },
     );
@@ -127,8 +136,18 @@ pub fn run(args: BatchArgs) -> Result<ExitCode> {
     )?;
     let secs = start.elapsed().as_secs_f64();
     let done = outcome.records.len() - outcome.resumed;
+    // Said only for a model with competence statistics: "0 outside" would claim a check that
+    // did not run.
+    let checked = outcome.records.iter().filter(|r| r.in_domain.is_some());
+    let outside = match checked.clone().count() {
+        0 => String::new(),
+        _ => format!(
+            " ({} outside the model's training domain)",
+            checked.filter(|r| r.in_domain == Some(false)).count()
+        ),
+    };
     outln!(
-        "{} scans: {} ok, {} failed, {} skipped, {} already done; {:.1} s ({:.1} scans/min); summary in {}",
+        "{} scans: {} ok{outside}, {} failed, {} skipped, {} already done; {:.1} s ({:.1} scans/min); summary in {}",
         outcome.records.len(),
         outcome.count(Status::Ok),
         outcome.count(Status::Failed),

@@ -8,6 +8,7 @@ use clap::Args;
 use indicatif::ProgressDrawTarget;
 
 use pointlime::cloud::FileFormat;
+use pointlime::competence;
 use pointlime::explain::{Method, Structure, Targets};
 use pointlime::faithfulness::plot::write_graph_png;
 use pointlime::io::{self, WriteOptions};
@@ -206,6 +207,23 @@ pub fn run(args: ExplainArgs) -> Result<ExitCode> {
         },
         r.timings.total
     )?;
+    if let Some(c) = &r.competence {
+        outln!(
+            "  competence {} (feature {}, shape {}; nearest class {}): {}",
+            competence::format_score(c.score),
+            competence::format_score(c.feature_score),
+            competence::format_score(c.shape_score),
+            c.nearest_class,
+            if c.in_domain {
+                "the scan looks like the model's training scans"
+            } else {
+                "OUTSIDE what the model was trained on"
+            },
+        )?;
+        if !c.in_domain {
+            eprintln!("warning: {}", competence::warning(&args.input, c));
+        }
+    }
     if let Some(s) = &e.structure {
         describe_structure(s)?;
     }

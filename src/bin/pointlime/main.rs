@@ -25,6 +25,7 @@ mod accuracy;
 mod args;
 mod batch;
 mod bench;
+mod competence;
 mod explain;
 mod faithfulness;
 mod info;
@@ -72,6 +73,9 @@ enum Command {
     /// check.
     #[command(alias = "evaluate")]
     Faithfulness(faithfulness::FaithfulnessArgs),
+    /// Record a model's competence statistics (its global feature on its training scans), or
+    /// measure how many scans of a dataset its check flags as outside what it was trained on.
+    Competence(competence::CompetenceArgs),
 }
 
 fn main() -> ExitCode {
@@ -155,5 +159,6 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Bench(a) => bench::run(a),
         Command::Faithfulness(a) => faithfulness::run(a),
         Command::View(a) => view::run(a),
+        Command::Competence(a) => competence::run(a),
     }
 }

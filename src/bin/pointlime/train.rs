@@ -9,9 +9,11 @@ use clap::Args;
 
 use pointlime::cloud::Axis;
 use pointlime::cloud::Normalisation;
+use pointlime::competence::{self, FitConfig};
 use pointlime::dataset::{self, Dataset, Split};
 use pointlime::model::train::{train, Event, TrainConfig};
-use pointlime::model::{ModelConfig, PointNetConfig};
+use pointlime::model::{ModelConfig, PointNetConfig, COMPETENCE_FILE};
+use pointlime::pipeline::ExplainConfig;
 use pointlime::Classifier;
 
 use crate::args::progress_bar;
@@ -165,6 +167,26 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
         },
     )?;
     bar.finish_and_clear();
+    // The competence statistics, from the same training scans, drawn as `explain` draws them.
+    let t_fit = Instant::now();
+    let explain_config = ExplainConfig {
+        up: Some(args.up),
+        seed: args.seed,
+        ..ExplainConfig::default()
+    };
+    let domain = competence::fit_items(
+        &model,
+        &train_items,
+        &explain_config,
+        FitConfig::default(),
+        format!("{} (training split)", args.data.display()),
+    )?;
+    let domain_path = args.out.join(COMPETENCE_FILE);
+    pointlime::io::write_json(&domain_path, &domain)?;
+    eprintln!(
+        "recorded the competence statistics in {:.1} s",
+        t_fit.elapsed().as_secs_f64()
+    );
     std::fs::write(
         args.out.join("training.json"),
         serde_json::to_string_pretty(&config)?,
