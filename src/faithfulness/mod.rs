@@ -6,10 +6,12 @@
 //! - [`stability`]: Spearman and top-k Jaccard between two explanations (seeds, randomised models);
 //! - [`object`]: all of it on one object, with the model randomisation checks;
 //! - [`summary`]: medians over objects and the Markdown report;
+//! - [`organs`]: where organ labels exist, the explanations against the stem and the leaves;
 //! - [`plot`]: the mean curves as a PNG.
 
 pub mod curves;
 pub mod object;
+pub mod organs;
 pub mod plot;
 pub mod stability;
 pub mod summary;

@@ -343,3 +343,74 @@ fn the_scans_up_axis_is_turned_onto_the_models() {
         ("flat", Axis::Z)
     );
 }
+
+/// Issue #14, item 5: on a "plant" whose classifier looks only at the stem (blob 3), the stem gets
+/// all the positive importance, many times its share of points, and LIME over supervoxels and
+/// over organs agree that the stem comes first.
+#[test]
+fn organ_check_finds_the_organ_the_classifier_looks_at() {
+    use pointlime::cloud::{Attribute, ScalarKind};
+    use pointlime::faithfulness::organs::check_organs;
+    let (mut cloud, centres) = blobs(6, 300, 4.0, 2);
+    // Organ ids: blob 3 is the stem (2), the others leaves 3, 5, 7, 9, 11.
+    let organ: Vec<f64> = (0..cloud.len())
+        .map(|i| match i / 300 {
+            3 => 2.0,
+            b => 3.0 + 2.0 * b as f64,
+        })
+        .collect();
+    cloud.attributes.push(Attribute {
+        name: "label".into(),
+        kind: ScalarKind::U8,
+        values: organ,
+    });
+    let frame = Frame::fit(
+        &cloud.positions,
+        pointlime::cloud::Normalisation::UnitSphere,
+    );
+    let model = Additive {
+        names: vec!["yes".into(), "no".into()],
+        centres: centres.iter().map(|c| frame.to_model(c)).collect(),
+        radius: 0.6 / frame.scale as f32 * 1.5,
+        weights: vec![0.0, 0.0, 0.0, 0.5, 0.0, 0.0],
+        bias: 0.2,
+        points: 512,
+    };
+    let mut config = ExplainConfig::default();
+    config.segments.target = Granularity::Count(12);
+    config.explainer.n_samples = 400;
+    let check = |stem: f64| {
+        check_organs(
+            &cloud,
+            "plant.txt".as_ref(),
+            "yes",
+            &model,
+            &config.clone().seeded(),
+            "label",
+            stem,
+        )
+    };
+    let c = check(2.0).unwrap();
+    assert_eq!(c.organs, 6);
+    assert!((c.stem_points - 1.0 / 6.0).abs() < 1e-12);
+    assert!(c.stem_importance.unwrap() > 0.9, "{c:?}");
+    assert!(
+        c.stem_enrichment.unwrap() > 5.0 && c.leaf_enrichment.unwrap() < 0.2,
+        "{c:?}"
+    );
+    assert!(
+        c.top_organ_agrees && c.top_organ_is_stem && c.top_organ == 2.0,
+        "{c:?}"
+    );
+    // Called a leaf the stem, the same explanation puts almost nothing on it.
+    let leaf = check(3.0).unwrap();
+    assert!(
+        leaf.stem_importance.unwrap() < 0.1 && !leaf.top_organ_is_stem,
+        "{leaf:?}"
+    );
+    let e = check(4.0).unwrap_err().to_string();
+    assert!(
+        e.contains("plant.txt") && e.contains("stem's value 4"),
+        "{e}"
+    );
+}

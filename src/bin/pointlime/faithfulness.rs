@@ -10,6 +10,7 @@ use clap::Args;
 
 use pointlime::dataset::{Dataset, Split};
 use pointlime::explain::Method;
+use pointlime::faithfulness::organs::{check_organs, organs_markdown, summarise_organs};
 use pointlime::faithfulness::plot::{curve_panels, write_png};
 use pointlime::faithfulness::{
     check_methods, evaluate_object, markdown, structure_markdown, summarise, summarise_structure,
@@ -49,8 +50,39 @@ pub struct FaithfulnessArgs {
     /// insertion curves of every method against random orders).
     #[arg(long)]
     out: PathBuf,
+    /// Also check the explanations against organ labels in this per-point field (plant scans:
+    /// the stem and one id per leaf): per class, the stem's share of the positive importance over
+    /// its share of the points, and whether LIME over supervoxels ranks the organs as LIME over
+    /// the organs does.
+    #[arg(long)]
+    organs: Option<String>,
+    /// The stem's value in the --organs field: a number for every class, and CLASS=VALUE for a
+    /// class that differs (for example 2,soybean=0).
+    #[arg(long, default_value = "2", value_delimiter = ',')]
+    stem: Vec<String>,
     #[command(flatten)]
     settings: SettingsArgs,
+}
+
+/// The stem's value for `class` under `--stem`.
+fn stem_value(spec: &[String], class: &str) -> Result<f64> {
+    let mut value = None;
+    for part in spec {
+        let parsed = match part.split_once('=') {
+            Some((c, v)) if c == class => Some(v),
+            Some(_) => None,
+            None if value.is_none() => Some(part.as_str()),
+            None => None,
+        };
+        if let Some(v) = parsed {
+            value = Some(
+                v.trim()
+                    .parse::<f64>()
+                    .with_context(|| format!("--stem {part:?}: not a number"))?,
+            );
+        }
+    }
+    value.with_context(|| format!("--stem gives no value for class {class}"))
 }
 
 pub fn run(args: FaithfulnessArgs) -> Result<ExitCode> {
@@ -104,6 +136,7 @@ pub fn run(args: FaithfulnessArgs) -> Result<ExitCode> {
     let bar = progress_bar(n as u64, "objects");
     let start = Instant::now();
     let mut objects = Vec::new();
+    let mut organ_checks = Vec::new();
     for item in picked {
         let mut cloud = pointlime::io::read(&item.path)?;
         cloud.validate(&item.path, config.drop_invalid)?;
@@ -115,6 +148,18 @@ pub fn run(args: FaithfulnessArgs) -> Result<ExitCode> {
         )
         .with_context(|| item.path.display().to_string())?;
         objects.push(result);
+        if let Some(field) = &args.organs {
+            let class = &ds.class_names[item.class];
+            organ_checks.push(check_organs(
+                &cloud,
+                &item.path,
+                class,
+                &model,
+                &config,
+                field,
+                stem_value(&args.stem, class)?,
+            )?);
+        }
         bar.inc(1);
     }
     bar.finish_and_clear();
@@ -134,6 +179,10 @@ pub fn run(args: FaithfulnessArgs) -> Result<ExitCode> {
     let (structure, level_agreement) = summarise_structure(&objects);
     let mut md = markdown(&methods, lime.as_ref(), &header);
     md.push_str(&structure_markdown(structure.as_ref(), &level_agreement));
+    let organs = summarise_organs(&organ_checks, &ds.class_names);
+    if let Some(field) = &args.organs {
+        md.push_str(&organs_markdown(&organs, field));
+    }
     std::fs::create_dir_all(&args.out).with_context(|| args.out.display().to_string())?;
     pointlime::io::write_json(
         &args.out.join("evaluation.json"),
@@ -147,6 +196,8 @@ pub fn run(args: FaithfulnessArgs) -> Result<ExitCode> {
             "lime": lime,
             "structure": structure,
             "level_agreement": level_agreement,
+            "organs": organs,
+            "organ_checks": organ_checks,
             "objects": objects,
         }),
     )?;
@@ -161,4 +212,19 @@ pub fn run(args: FaithfulnessArgs) -> Result<ExitCode> {
     )?;
     out!("{md}")?;
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::stem_value;
+
+    #[test]
+    fn stem_values_default_with_per_class_overrides() {
+        let spec: Vec<String> = ["2", "soybean=0"].map(String::from).to_vec();
+        assert_eq!(stem_value(&spec, "benthi").unwrap(), 2.0);
+        assert_eq!(stem_value(&spec, "soybean").unwrap(), 0.0);
+        let only: Vec<String> = vec!["soybean=0".into()];
+        assert!(stem_value(&only, "benthi").is_err());
+        assert!(stem_value(&["x".to_string()], "a").is_err());
+    }
 }
