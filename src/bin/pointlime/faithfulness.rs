@@ -19,7 +19,7 @@ use pointlime::faithfulness::{
 use pointlime::segment::Granularity;
 use pointlime::Classifier;
 
-use crate::args::{progress_bar, ModelArgs, SettingsArgs};
+use crate::args::{progress_bar, ModelArgs, ReadArgs, SettingsArgs};
 
 #[derive(Args, Debug)]
 pub struct FaithfulnessArgs {
@@ -60,6 +60,8 @@ pub struct FaithfulnessArgs {
     /// class that differs (for example 2,soybean=0).
     #[arg(long, default_value = "2", value_delimiter = ',')]
     stem: Vec<String>,
+    #[command(flatten)]
+    read: ReadArgs,
     #[command(flatten)]
     settings: SettingsArgs,
 }
@@ -138,7 +140,7 @@ pub fn run(args: FaithfulnessArgs) -> Result<ExitCode> {
     let mut objects = Vec::new();
     let mut organ_checks = Vec::new();
     for item in picked {
-        let mut cloud = pointlime::io::read(&item.path)?;
+        let mut cloud = pointlime::io::read_with(&item.path, args.read.options())?;
         cloud.validate(&item.path, config.drop_invalid)?;
         let result = evaluate_object(
             &cloud,
