@@ -11,6 +11,7 @@
 //! | [`sampling`] | the network's input points: random, farthest or voxel; every segment seen |
 //! | [`perturb`] | masks over segments and removing the masked points |
 //! | [`classifier`] | the interface explainers see: clouds in, class scores out |
+//! | [`onnx`] | the user's own classifier, exported to ONNX, run with tract (feature `onnx`) |
 //! | [`competence`] | whether a scan looks like the model's training data |
 //! | [`model`] | the burn PointNet, its files and its training (feature `model`) |
 //! | [`explain`] | the explainers (LIME, KernelSHAP, occlusion, gradients, sufficient sets) and mask scoring |
@@ -72,6 +73,8 @@ pub mod faithfulness;
 pub mod io;
 #[cfg(feature = "model")]
 pub mod model;
+#[cfg(feature = "onnx")]
+pub mod onnx;
 pub mod perturb;
 pub mod pipeline;
 pub mod sampling;

@@ -50,7 +50,14 @@ pub(super) fn gradients(
     }
     classifier
         .differentiable()
-        .ok_or_else(|| Error::Config("this classifier gives no gradients".into()))?
+        .ok_or_else(|| {
+            Error::Config(
+                "the gradient methods (gradient, saliency) need a model that gives gradients, \
+                 pointlime's own; this one does not (an ONNX model: use lime, kernelshap, \
+                 occlusion or sag)"
+                    .into(),
+            )
+        })?
         .input_gradients(points, class, output)
 }
 

@@ -9,6 +9,7 @@ mod faithfulness;
 mod io_roundtrip;
 mod malformed;
 mod model;
+mod onnx;
 mod real_data;
 mod reliability;
 mod scans;

@@ -9,7 +9,6 @@ use clap::Args;
 
 use pointlime::dataset::{self, Dataset, Split};
 use pointlime::model::train::evaluate;
-use pointlime::Classifier;
 
 use crate::args::ModelArgs;
 
@@ -34,12 +33,13 @@ pub struct AccuracyArgs {
 
 pub fn run(args: AccuracyArgs) -> Result<ExitCode> {
     let ds = Dataset::open_any(&args.data)?;
-    let model = args.model.load()?;
+    let loaded = args.model.load_any()?;
+    let model = loaded.classifier();
     ds.check_classes(args.model.name().as_ref(), model.class_names())?;
     let test_items = ds.split(Split::Test);
     let test_set = dataset::prepare(&test_items, model.normalisation(), None, args.seed)?;
     let t0 = Instant::now();
-    let confusion = evaluate(&model, &test_set, args.seed, args.votes, 32)?;
+    let confusion = evaluate(model, &test_set, args.seed, args.votes, 32)?;
     let secs = t0.elapsed().as_secs_f64();
     let m = confusion.metrics();
     outln!(

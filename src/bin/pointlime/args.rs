@@ -10,6 +10,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use pointlime::classifier::{Classifier, Output};
 use pointlime::explain::{Method, Scoring, Targets};
 use pointlime::model::{builtin, Backend, PointNetClassifier};
+use pointlime::onnx::{OnnxClassifier, OnnxConfig};
 use pointlime::perturb::Removal;
 use pointlime::pipeline::ExplainConfig;
 use pointlime::sampling::Sampling;
@@ -17,7 +18,7 @@ use pointlime::scene::{Axis, Crop, OutlierConfig};
 use pointlime::segment::Granularity;
 
 /// Which backend runs the network.
-#[derive(Args, Debug, Clone)]
+#[derive(Args, Debug, Clone, Default)]
 pub struct BackendArgs {
     /// Inference backend: flex (pure-Rust CPU), ndarray (CPU) or wgpu (GPU; needs pointlime
     /// built with `--features wgpu`).
@@ -52,21 +53,81 @@ impl ReadArgs {
 /// The model every model-loading command takes.
 #[derive(Args, Debug, Clone)]
 pub struct ModelArgs {
-    /// Model directory (config.json + weights.bpk) [default: the built-in default model, the
-    /// one in the repository's models/default, so no files are needed].
+    /// Model directory (config.json + weights.bpk), or an ONNX file (FILE.onnx, with its
+    /// settings in FILE.json beside it when the defaults do not fit: see README, "Your own
+    /// model") [default: the built-in default model, the one in the repository's
+    /// models/default, so no files are needed].
     #[arg(long, env = "POINTLIME_MODEL")]
     pub model: Option<PathBuf>,
+    /// An ONNX model's class names, in output order (instead of its FILE.json's).
+    #[arg(long, value_delimiter = ',')]
+    pub classes: Option<Vec<String>>,
     #[command(flatten)]
     pub backend: BackendArgs,
 }
 
+/// A loaded model: pointlime's own, or an ONNX file.
+pub enum Loaded {
+    PointNet(Box<PointNetClassifier>),
+    Onnx(Box<OnnxClassifier>),
+}
+
+impl Loaded {
+    /// The model as explainers see it.
+    pub fn classifier(&self) -> &dyn Classifier {
+        match self {
+            Loaded::PointNet(m) => m.as_ref(),
+            Loaded::Onnx(m) => m.as_ref(),
+        }
+    }
+}
+
 impl ModelArgs {
-    /// Loads the model on the chosen backend.
+    /// Whether `--model` names an ONNX file.
+    fn is_onnx(&self) -> bool {
+        self.model.as_ref().is_some_and(|p| {
+            p.extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("onnx"))
+        })
+    }
+
+    /// Loads pointlime's own model on the chosen backend, for the commands that need one (they
+    /// train, randomise or measure its layers): an ONNX file is refused in one line naming
+    /// `what` it is needed for.
     pub fn load(&self) -> Result<PointNetClassifier> {
+        if self.is_onnx() {
+            bail!(
+                "{}: this command needs a pointlime model directory; ONNX models work with explain, batch and accuracy",
+                self.name()
+            );
+        }
+        if self.classes.is_some() {
+            bail!("--classes names an ONNX model's classes; a pointlime model has its own");
+        }
         Ok(match &self.model {
             Some(dir) => PointNetClassifier::load(dir, self.backend.backend)?,
             None => PointNetClassifier::load_builtin(self.backend.backend)?,
         })
+    }
+
+    /// Loads either kind of model.
+    pub fn load_any(&self) -> Result<Loaded> {
+        match &self.model {
+            Some(path) if self.is_onnx() => {
+                if self.backend.backend != pointlime::model::Backend::Flex {
+                    bail!(
+                        "{}: --backend is for pointlime's own models; ONNX models run on tract",
+                        path.display()
+                    );
+                }
+                let mut config = OnnxConfig::for_model(path)?;
+                if let Some(classes) = &self.classes {
+                    config.class_names = classes.clone();
+                }
+                Ok(Loaded::Onnx(Box::new(OnnxClassifier::load(path, config)?)))
+            }
+            _ => Ok(Loaded::PointNet(Box::new(self.load()?))),
+        }
     }
 
     /// The model's name in reports and messages: its directory as given, or the built-in one's.

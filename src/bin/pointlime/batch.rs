@@ -72,7 +72,7 @@ pub fn run(args: BatchArgs) -> Result<ExitCode> {
             lock.removed
         );
     }
-    let model = args.model.load()?;
+    let loaded = args.model.load_any()?;
     let model_name = args.model.name();
     let mut files = batch::discover(&args.input, Some(&args.out))?;
     if let Some(shard) = args.shard {
@@ -81,7 +81,7 @@ pub fn run(args: BatchArgs) -> Result<ExitCode> {
     let job = Job {
         input_root: &args.input,
         out_root: &args.out,
-        classifier: &model,
+        classifier: loaded.classifier(),
         model_name: &model_name,
         config: &config,
         explain: !args.no_explain,

@@ -119,9 +119,10 @@ pub fn run(args: ExplainArgs) -> Result<ExitCode> {
         );
     }
 
-    let model = args.model.load()?;
+    let loaded = args.model.load_any()?;
+    let model = loaded.classifier();
     if let Some(t) = &args.target {
-        config.targets = Targets::Classes(vec![class_index(&model, t)?]);
+        config.targets = Targets::Classes(vec![class_index(model, t)?]);
     }
     let mut cloud = io::read_with(&args.input, args.read.options())?;
     let dropped = cloud.validate(&args.input, config.drop_invalid)?;
@@ -158,7 +159,7 @@ pub fn run(args: ExplainArgs) -> Result<ExitCode> {
     let explained = explain_cloud(
         &cloud,
         &args.input,
-        &model,
+        model,
         &args.model.name(),
         &config,
         dropped,

@@ -30,6 +30,7 @@ mod explain;
 mod faithfulness;
 mod info;
 mod manifest;
+mod model;
 mod train;
 mod view;
 
@@ -76,6 +77,8 @@ enum Command {
     /// Record a model's competence statistics (its global feature on its training scans), or
     /// measure how many scans of a dataset its check flags as outside what it was trained on.
     Competence(competence::CompetenceArgs),
+    /// Look at a model: `pointlime model inspect FILE.onnx|DIR`.
+    Model(model::ModelCommand),
 }
 
 fn main() -> ExitCode {
@@ -160,5 +163,6 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Faithfulness(a) => faithfulness::run(a),
         Command::View(a) => view::run(a),
         Command::Competence(a) => competence::run(a),
+        Command::Model(a) => model::run(a),
     }
 }

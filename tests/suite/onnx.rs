@@ -1,0 +1,248 @@
+//! Issue #15: the user's own classifier as an ONNX file, run with tract. The fixtures in
+//! `data/onnx/` were exported by PyTorch's own `torch.onnx.export` (`data/onnx/make_fixtures.py`,
+//! which also recorded PyTorch's logits for fixed clouds), so these tests check tract against
+//! PyTorch with no Python.
+
+use std::path::{Path, PathBuf};
+
+use pointlime::classifier::{Classifier, Output};
+use pointlime::onnx::{Layout, OnnxClassifier, OnnxConfig};
+
+use crate::common::{bin, tempdir};
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("data/onnx")
+        .join(name)
+}
+
+fn reference() -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(fixture("reference.json")).unwrap()).unwrap()
+}
+
+fn load(name: &str, points: usize) -> OnnxClassifier {
+    let config = OnnxConfig {
+        class_names: vec!["a".into(), "b".into(), "c".into()],
+        num_points: points,
+        ..OnnxConfig::default()
+    };
+    OnnxClassifier::load(&fixture(name), config).unwrap()
+}
+
+#[test]
+fn tract_gives_pytorchs_logits_for_both_exports() {
+    let r = reference();
+    let clouds: Vec<Vec<[f32; 3]>> = r["clouds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            c.as_array()
+                .unwrap()
+                .iter()
+                .map(|p| std::array::from_fn(|k| p[k].as_f64().unwrap() as f32))
+                .collect()
+        })
+        .collect();
+    for name in ["pointnet_tnet", "pointnet_plain"] {
+        let want = &r["models"][name]["logits"];
+        for (i, cloud) in clouds.iter().enumerate() {
+            // The point axis is free in the export: a model of each cloud's size.
+            let model = load(&format!("{name}.onnx"), cloud.len());
+            let got = model.predict(&[cloud], Output::Logit).unwrap();
+            for (k, g) in got.iter().enumerate() {
+                let w = want[i][k].as_f64().unwrap() as f32;
+                assert!(
+                    (g - w).abs() < 1e-4,
+                    "{name}, cloud {i}, class {k}: {g} vs PyTorch {w}"
+                );
+            }
+            let p = model.predict(&[cloud], Output::Probability).unwrap();
+            assert!((p.iter().sum::<f32>() - 1.0).abs() < 1e-5);
+        }
+        // A batch gives what the clouds give one by one (the layout and the batch axis are
+        // right), across the parallel split of large batches.
+        let model = load(&format!("{name}.onnx"), 64);
+        let many: Vec<&[[f32; 3]]> = (0..70).map(|i| clouds[i % 2].as_slice()).collect();
+        let batched = model.predict(&many, Output::Logit).unwrap();
+        for (i, row) in batched.chunks(3).enumerate() {
+            let one = model.predict(&[many[i]], Output::Logit).unwrap();
+            for (a, b) in row.iter().zip(&one) {
+                assert!((a - b).abs() < 1e-5, "{name}: batch row {i}");
+            }
+        }
+    }
+}
+
+#[test]
+fn a_wrong_layout_or_class_count_or_file_fails_on_load_in_one_line() {
+    let e = OnnxClassifier::load(
+        &fixture("pointnet_plain.onnx"),
+        OnnxConfig {
+            layout: Layout::Bnc,
+            num_points: 64,
+            ..OnnxConfig::default()
+        },
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("pointnet_plain.onnx") && e.contains("set \"layout\": \"bcn\""),
+        "{e}"
+    );
+    let e = OnnxClassifier::load(
+        &fixture("pointnet_plain.onnx"),
+        OnnxConfig {
+            class_names: vec!["a".into(), "b".into()],
+            ..OnnxConfig::default()
+        },
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("3 values per cloud for 2 class names"), "{e}");
+    let dir = tempdir();
+    let cut = dir.path().join("cut.onnx");
+    let bytes = std::fs::read(fixture("pointnet_tnet.onnx")).unwrap();
+    for len in [0, 10, bytes.len() / 2, bytes.len() - 1] {
+        std::fs::write(&cut, &bytes[..len]).unwrap();
+        let e = OnnxClassifier::load(&cut, OnnxConfig::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with(&cut.display().to_string()) && !e.contains('\n'),
+            "{e}"
+        );
+    }
+    // Defaults: class names from the output's width.
+    let m = OnnxClassifier::load(&fixture("pointnet_plain.onnx"), OnnxConfig::default()).unwrap();
+    assert_eq!(m.class_names(), ["class_0", "class_1", "class_2"]);
+    assert_eq!(m.input_points(), 1024);
+}
+
+/// `explain --model FILE.onnx`: the sidecar beside the file, the same explanation for any
+/// thread count, gradient methods refused, and bad files refused with nothing written.
+#[test]
+fn explain_runs_an_onnx_model_with_its_sidecar() {
+    let dir = tempdir();
+    let model = dir.path().join("net.onnx");
+    std::fs::copy(fixture("pointnet_tnet.onnx"), &model).unwrap();
+    std::fs::write(
+        dir.path().join("net.json"),
+        r#"{"class_names": ["building", "pole", "tree"], "num_points": 256}"#,
+    )
+    .unwrap();
+    let scan = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/samples/pole.ply");
+    let explain = |out: &str, extra: &[&str]| {
+        bin()
+            .args(extra)
+            .arg("explain")
+            .arg(&scan)
+            .args([
+                "--model",
+                model.to_str().unwrap(),
+                "--samples",
+                "120",
+                "--out",
+            ])
+            .arg(dir.path().join(out))
+            .output()
+            .unwrap()
+    };
+    let coefficients = |name: &str| -> Vec<f64> {
+        let r: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.path().join(name)).unwrap()).unwrap();
+        assert_eq!(
+            r["class_names"],
+            serde_json::json!(["building", "pole", "tree"])
+        );
+        serde_json::from_value(r["explanations"][0]["coefficients"].clone()).unwrap()
+    };
+    for (out, threads) in [("one.ply", "1"), ("two.ply", "2")] {
+        let run = explain(out, &["--threads", threads]);
+        assert!(
+            run.status.success(),
+            "{}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+    }
+    assert_eq!(coefficients("one.json"), coefficients("two.json"));
+
+    let run = explain("g.ply", &[]);
+    assert!(run.status.success());
+    let run = bin()
+        .arg("explain")
+        .arg(&scan)
+        .args([
+            "--model",
+            model.to_str().unwrap(),
+            "--method",
+            "gradient",
+            "--out",
+        ])
+        .arg(dir.path().join("grad.ply"))
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&run.stderr).contains("need a model that gives gradients"));
+    assert!(!dir.path().join("grad.ply").exists());
+
+    std::fs::write(
+        dir.path().join("net.json"),
+        r#"{"class_names": ["a"], "colour": 1}"#,
+    )
+    .unwrap();
+    let run = explain("bad.ply", &[]);
+    assert_eq!(run.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        stderr.contains("net.json") && stderr.contains("colour"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(!dir.path().join("bad.ply").exists());
+
+    // Commands that need pointlime's own model say so.
+    let run = bin()
+        .args([
+            "competence",
+            "--model",
+            model.to_str().unwrap(),
+            "--check",
+            "x",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&run.stderr).contains("needs a pointlime model directory"));
+}
+
+#[test]
+fn model_inspect_names_the_inputs_operators_and_path() {
+    let out = bin()
+        .args(["model", "inspect"])
+        .arg(fixture("pointnet_tnet.onnx"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    for want in [
+        "points [batch, 3, n, F32]",
+        "ReduceMax ×3",
+        "Shape ×2",
+        "opset ai.onnx 13",
+        "fast path:  no",
+        "gradients:  no",
+    ] {
+        assert!(text.contains(want), "{want:?} not in {text}");
+    }
+    let dir = tempdir();
+    let bad = dir.path().join("bad.onnx");
+    std::fs::write(&bad, b"not a model").unwrap();
+    let out = bin().args(["model", "inspect"]).arg(&bad).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).starts_with(&format!("error: {}", bad.display())));
+}
