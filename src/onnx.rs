@@ -16,11 +16,12 @@ use std::sync::{Arc, Mutex};
 
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
+use tract_onnx::pb;
 use tract_onnx::prelude::*;
 use tract_onnx::tract_core::internal::DimLike;
 use tract_onnx::tract_hir::infer::Factoid;
 
-use crate::classifier::{softmax_rows, Classifier, Output};
+use crate::classifier::{softmax_rows, Classifier, MaxPooled, Output};
 use crate::cloud::{Axis, Normalisation};
 use crate::error::{Error, Result};
 
@@ -111,8 +112,52 @@ pub struct OnnxClassifier {
     model: InferenceModel,
     /// Points per cloud.
     points: usize,
-    /// Plans by batch size.
-    plans: Mutex<HashMap<usize, Arc<TypedRunnableModel>>>,
+    /// Plans by input shape.
+    plans: Plans,
+    /// The network split at its max-pool, when it is one (see [`Split`]).
+    split: Option<Split>,
+    /// Why there is no split.
+    no_split: String,
+}
+
+/// Plans by input shape, built on first use.
+type Plans = Mutex<HashMap<Vec<usize>, Arc<TypedRunnableModel>>>;
+
+/// The plan of `model` for an input of `shape`, from `cache` or built and kept there.
+fn plan(model: &InferenceModel, cache: &Plans, shape: &[usize]) -> Result<Arc<TypedRunnableModel>> {
+    let mut plans = cache.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(p) = plans.get(shape) {
+        return Ok(p.clone());
+    }
+    let plan = model
+        .clone()
+        .with_input_fact(0, f32::fact(shape).into())
+        .and_then(|m| m.into_optimized())
+        .and_then(|m| m.into_runnable())
+        .map_err(|e| Error::Classifier(words(&e)))?;
+    plans.insert(shape.to_vec(), plan.clone());
+    Ok(plan)
+}
+
+/// Runs `plan` on one f32 tensor and returns its output `index`: shape and values.
+fn run_plan(
+    plan: &Arc<TypedRunnableModel>,
+    input: Tensor,
+    index: usize,
+) -> Result<(Vec<usize>, Vec<f32>)> {
+    let outputs = plan
+        .run(tvec!(input.into()))
+        .map_err(|e| Error::Classifier(words(&e)))?;
+    let out = outputs.get(index).ok_or_else(|| {
+        Error::Classifier(format!(
+            "the model has {} outputs; the sidecar asks for output {index}",
+            outputs.len()
+        ))
+    })?;
+    let view = out
+        .to_plain_array_view::<f32>()
+        .map_err(|e| Error::Classifier(words(&e)))?;
+    Ok((view.shape().to_vec(), view.iter().copied().collect()))
 }
 
 impl std::fmt::Debug for OnnxClassifier {
@@ -153,8 +198,12 @@ impl OnnxClassifier {
     pub fn load(path: &Path, mut config: OnnxConfig) -> Result<OnnxClassifier> {
         let bad = |m: String| Error::model(path, m);
         let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-        let model = tract_onnx::onnx()
-            .model_for_read(&mut bytes.as_slice())
+        let onnx = tract_onnx::onnx();
+        let proto = onnx
+            .proto_model_for_read(&mut bytes.as_slice())
+            .map_err(|e| bad(format!("cannot read as ONNX: {}", words(&e))))?;
+        let model = onnx
+            .model_for_proto_model(&proto)
             .map_err(|e| bad(format!("cannot read as ONNX: {}", words(&e))))?;
         if model.inputs.len() != 1 {
             return Err(bad(format!(
@@ -200,12 +249,14 @@ impl OnnxClassifier {
         if points == 0 || points > 1 << 20 {
             return Err(bad(format!("{points} points per cloud is out of range")));
         }
-        let classifier = OnnxClassifier {
+        let mut classifier = OnnxClassifier {
             path: path.to_path_buf(),
             model,
             points,
             plans: Mutex::new(HashMap::new()),
             config: config.clone(),
+            split: None,
+            no_split: String::new(),
         };
         // One run: the output's width, and a first plan.
         let probe: Vec<[f32; 3]> = (0..points)
@@ -233,10 +284,71 @@ impl OnnxClassifier {
         if raw.iter().any(|v| !v.is_finite()) {
             return Err(bad("the model gives non-finite scores".into()));
         }
-        Ok(OnnxClassifier {
-            config,
-            ..classifier
-        })
+        classifier.config = config;
+        // The split is kept only when it gives the whole network's scores on the probe cloud.
+        match Split::new(&proto, classifier.config.layout) {
+            Ok(split) => {
+                classifier.split = Some(split);
+                if let Err(why) = classifier.check_split(&probe, &raw) {
+                    classifier.split = None;
+                    classifier.no_split = why;
+                }
+            }
+            Err(why) => classifier.no_split = why,
+        }
+        Ok(classifier)
+    }
+
+    /// Records the per-point features' width in the split and checks that the split network
+    /// gives `raw`, the whole network's scores, on `probe`.
+    fn check_split(&mut self, probe: &[[f32; 3]], raw: &[f32]) -> std::result::Result<(), String> {
+        let layout = self.config.layout;
+        let split = self.split.as_mut().ok_or("no split")?;
+        let (shape, _) = run_points(split, layout, probe).map_err(|e| e.to_string())?;
+        split.channels = match (layout, shape.as_slice()) {
+            (Layout::Bcn, [_, c, _]) | (Layout::Bnc, [_, _, c]) => *c,
+            _ => return Err(format!("per-point features of shape {shape:?}")),
+        };
+        let features = self.point_features(probe).map_err(|e| e.to_string())?;
+        let ch = self.feature_dim();
+        let mut pooled = vec![f32::NEG_INFINITY; ch];
+        for row in features.chunks(ch) {
+            pooled.iter_mut().zip(row).for_each(|(m, &v)| *m = m.max(v));
+        }
+        let split = self.split.as_ref().ok_or("no split")?;
+        let scores = run_head(split, self, &pooled).map_err(|e| e.to_string())?;
+        if scores.len() == raw.len()
+            && scores
+                .iter()
+                .zip(raw)
+                .all(|(a, b)| (a - b).abs() <= 1e-4 * (1.0 + b.abs()))
+        {
+            Ok(())
+        } else {
+            Err("the split network's scores differ from the whole network's".into())
+        }
+    }
+
+    /// Whether the exact fast path applies, and if not, why.
+    pub fn fast_path(&self) -> std::result::Result<(), &str> {
+        match &self.split {
+            Some(_) => Ok(()),
+            None => Err(&self.no_split),
+        }
+    }
+
+    /// Raw scores as the model gives them, turned into `output`.
+    fn convert(&self, v: &mut [f32], output: Output) {
+        let c = self.config.class_names.len();
+        match (self.config.scores, output) {
+            (Scores::Logits | Scores::LogProbabilities, Output::Logit)
+            | (Scores::Probabilities, Output::Probability) => {}
+            (Scores::Logits | Scores::LogProbabilities, Output::Probability) => softmax_rows(v, c),
+            // A log-probability is a logit: its softmax is the probability.
+            (Scores::Probabilities, Output::Logit) => {
+                v.iter_mut().for_each(|p| *p = p.max(1e-30).ln())
+            }
+        }
     }
 
     /// The settings in use (with class names filled in).
@@ -247,27 +359,6 @@ impl OnnxClassifier {
     /// The file.
     pub fn path(&self) -> &Path {
         &self.path
-    }
-
-    /// The plan for `batch` clouds, built on first use.
-    fn plan(&self, batch: usize) -> Result<Arc<TypedRunnableModel>> {
-        let mut plans = self.plans.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(p) = plans.get(&batch) {
-            return Ok(p.clone());
-        }
-        let shape = match self.config.layout {
-            Layout::Bcn => [batch, 3, self.points],
-            Layout::Bnc => [batch, self.points, 3],
-        };
-        let plan = self
-            .model
-            .clone()
-            .with_input_fact(0, f32::fact(shape).into())
-            .and_then(|m| m.into_optimized())
-            .and_then(|m| m.into_runnable())
-            .map_err(|e| Error::Classifier(words(&e)))?;
-        plans.insert(batch, plan.clone());
-        Ok(plan)
     }
 
     /// The raw scores of one batch (all clouds of `points` points), row-major.
@@ -296,28 +387,15 @@ impl OnnxClassifier {
             Layout::Bnc => [b, n, 3],
         };
         let input = Tensor::from_shape(&shape, &flat).map_err(|e| Error::Classifier(words(&e)))?;
-        let outputs = self
-            .plan(b)?
-            .run(tvec!(input.into()))
-            .map_err(|e| Error::Classifier(words(&e)))?;
-        let out = outputs.get(self.config.output).ok_or_else(|| {
-            Error::Classifier(format!(
-                "the model has {} outputs; the sidecar asks for output {}",
-                outputs.len(),
-                self.config.output
-            ))
-        })?;
-        let view = out
-            .to_plain_array_view::<f32>()
-            .map_err(|e| Error::Classifier(words(&e)))?;
-        if view.shape().first() != Some(&b) || view.len() % b.max(1) != 0 {
+        let plan = plan(&self.model, &self.plans, &shape)?;
+        let (shape, values) = run_plan(&plan, input, self.config.output)?;
+        if shape.first() != Some(&b) || values.len() % b.max(1) != 0 {
             return Err(Error::Classifier(format!(
-                "output {} has shape {:?} for a batch of {b}",
-                self.config.output,
-                view.shape()
+                "output {} has shape {shape:?} for a batch of {b}",
+                self.config.output
             )));
         }
-        Ok(view.iter().copied().collect())
+        Ok(values)
     }
 }
 
@@ -339,22 +417,64 @@ impl Classifier for OnnxClassifier {
     }
 
     fn predict(&self, clouds: &[&[[f32; 3]]], output: Output) -> Result<Vec<f32>> {
-        let c = self.config.class_names.len();
         let parts: Vec<Vec<f32>> = clouds
             .par_chunks(BATCH)
             .map(|chunk| self.run(chunk))
             .collect::<Result<_>>()?;
         let mut v: Vec<f32> = parts.into_iter().flatten().collect();
-        match (self.config.scores, output) {
-            (Scores::Logits, Output::Logit) | (Scores::LogProbabilities, Output::Logit) => {}
-            (Scores::Probabilities, Output::Probability) => {}
-            (Scores::Logits, Output::Probability)
-            | (Scores::LogProbabilities, Output::Probability) => softmax_rows(&mut v, c),
-            // A log-probability is a logit: its softmax is the probability.
-            (Scores::Probabilities, Output::Logit) => {
-                v.iter_mut().for_each(|p| *p = p.max(1e-30).ln())
-            }
+        self.convert(&mut v, output);
+        Ok(v)
+    }
+
+    /// A split network is a max over points of per-point features, so a set function.
+    fn set_function(&self) -> bool {
+        self.split.is_some()
+    }
+
+    fn max_pooled(&self) -> Option<&dyn MaxPooled> {
+        self.split.as_ref().map(|_| self as &dyn MaxPooled)
+    }
+}
+
+impl MaxPooled for OnnxClassifier {
+    fn feature_dim(&self) -> usize {
+        self.split.as_ref().map_or(0, |s| s.channels)
+    }
+
+    fn point_features(&self, points: &[[f32; 3]]) -> Result<Vec<f32>> {
+        let split = self
+            .split
+            .as_ref()
+            .ok_or_else(|| Error::Classifier("no split network".into()))?;
+        let (shape, values) = run_points(split, self.config.layout, points)?;
+        let (ch, m) = (split.channels, points.len());
+        if shape.iter().product::<usize>() != ch * m {
+            return Err(Error::Classifier(format!(
+                "per-point features of shape {shape:?} for {m} points"
+            )));
         }
+        Ok(match self.config.layout {
+            // [1, C, m] → [m × C]
+            Layout::Bcn => {
+                let mut out = vec![0.0; m * ch];
+                for k in 0..ch {
+                    for j in 0..m {
+                        out[j * ch + k] = values[k * m + j];
+                    }
+                }
+                out
+            }
+            Layout::Bnc => values,
+        })
+    }
+
+    fn head(&self, globals: &[f32], output: Output) -> Result<Vec<f32>> {
+        let split = self
+            .split
+            .as_ref()
+            .ok_or_else(|| Error::Classifier("no split network".into()))?;
+        let mut v = run_head(split, self, globals)?;
+        self.convert(&mut v, output);
         Ok(v)
     }
 }
@@ -423,4 +543,288 @@ pub fn describe(path: &Path) -> Result<String> {
     ));
     text.push_str(&format!("operators:  {}\n", ops.join(", ")));
     Ok(text)
+}
+
+/// A max-pooled network cut in two at its max-pool: the per-point part (every operator acts on
+/// each point alone: 1×1 convolutions, batch norm, activations, per-channel constants) and the
+/// head that reads only the pooled feature. Scoring a mask then needs the per-point features
+/// once and the head per sample, exactly as for pointlime's own max-pooled models.
+struct Split {
+    /// Input: the points; output: the per-point features (`[1, C, m]` or `[1, m, C]`).
+    points: InferenceModel,
+    /// Input: the pooled feature (`[b, C]`, or with the pooled axis kept as 1); output: the
+    /// scores.
+    head: InferenceModel,
+    /// Whether the max-pool keeps the point axis.
+    keepdims: bool,
+    /// C.
+    channels: usize,
+    point_plans: Plans,
+    head_plans: Plans,
+}
+
+/// ONNX operators that act on each point alone, whatever their constant operands.
+const POINTWISE: &[&str] = &[
+    "BatchNormalization",
+    "Relu",
+    "LeakyRelu",
+    "Sigmoid",
+    "Tanh",
+    "Clip",
+    "Identity",
+    "Elu",
+    "Selu",
+    "HardSigmoid",
+    "Softplus",
+    "Dropout",
+];
+/// Element-wise operators of two operands: per point when the second is a constant that does not
+/// vary along the batch or point axis.
+const BINARY: &[&str] = &["Add", "Sub", "Mul", "Div"];
+
+fn attr<'a>(node: &'a pb::NodeProto, name: &str) -> Option<&'a pb::AttributeProto> {
+    node.attribute.iter().find(|a| a.name == name)
+}
+
+/// The max-pool to split `proto` at and, per node, whether it is before it (per point); or why
+/// there is none.
+fn find_split(
+    proto: &pb::ModelProto,
+    layout: Layout,
+) -> std::result::Result<(usize, Vec<bool>), String> {
+    use std::collections::HashSet;
+    let graph = proto.graph.as_ref().ok_or("no graph")?;
+    let inputs: Vec<&pb::ValueInfoProto> = graph
+        .input
+        .iter()
+        .filter(|i| !graph.initializer.iter().any(|t| t.name == i.name))
+        .collect();
+    let [input] = inputs[..] else {
+        return Err("not one data input".into());
+    };
+    let point_axis: i64 = match layout {
+        Layout::Bcn => 2,
+        Layout::Bnc => 1,
+    };
+    // Constant tensors (initialisers, Constant nodes) and their dimensions.
+    let mut constant: HashMap<&str, Vec<i64>> = graph
+        .initializer
+        .iter()
+        .map(|t| (t.name.as_str(), t.dims.clone()))
+        .collect();
+    for node in &graph.node {
+        let value = attr(node, "value").and_then(|a| a.t.as_ref());
+        if let (true, Some(out), Some(t)) = (node.op_type == "Constant", node.output.first(), value)
+        {
+            constant.insert(out, t.dims.clone());
+        }
+    }
+    // Tensors that depend on the points, and those computed from them by per-point operators
+    // only.
+    let mut derived: HashSet<&str> = [input.name.as_str()].into();
+    let mut per_point = derived.clone();
+    let mut before = vec![false; graph.node.len()];
+    for (i, node) in graph.node.iter().enumerate() {
+        let data: Vec<&str> = node
+            .input
+            .iter()
+            .map(String::as_str)
+            .filter(|t| derived.contains(t))
+            .collect();
+        if data.is_empty() {
+            continue;
+        }
+        let first_is_data = data.len() == 1 && node.input[0] == data[0];
+        let others_constant = node
+            .input
+            .iter()
+            .skip(1)
+            .all(|t| t.is_empty() || constant.contains_key(t.as_str()));
+        let weight = |rank: usize| {
+            node.input
+                .get(1)
+                .and_then(|w| constant.get(w.as_str()))
+                .is_some_and(|d| d.len() == rank && (rank != 3 || d[2] == 1))
+        };
+        let all = |name: &str, value: i64| {
+            attr(node, name).is_none_or(|a| a.ints.iter().all(|&v| v == value))
+        };
+        let op = node.op_type.as_str();
+        let pointwise = per_point.contains(data[0])
+            && first_is_data
+            && others_constant
+            && match op {
+                _ if POINTWISE.contains(&op) => true,
+                "Conv" => {
+                    layout == Layout::Bcn
+                        && weight(3)
+                        && all("strides", 1)
+                        && all("dilations", 1)
+                        && all("pads", 0)
+                        && attr(node, "group").is_none_or(|g| g.i == 1)
+                }
+                "MatMul" => layout == Layout::Bnc && weight(2),
+                _ if BINARY.contains(&op) => node.input.iter().skip(1).all(|t| {
+                    // Right-aligned to rank 3, the constant spans neither batch nor points.
+                    constant.get(t.as_str()).is_some_and(|d| {
+                        d.len() <= 3
+                            && (0..3i64).all(|axis| {
+                                let k = axis - (3 - d.len() as i64);
+                                k < 0 || (axis != 0 && axis != point_axis) || d[k as usize] == 1
+                            })
+                    })
+                }),
+                _ => false,
+            };
+        before[i] = pointwise;
+        for out in &node.output {
+            derived.insert(out);
+            if pointwise {
+                per_point.insert(out);
+            }
+        }
+    }
+    let mut why = "no max over the point axis after per-point layers".to_string();
+    for (r, node) in graph.node.iter().enumerate() {
+        let on_features = node
+            .input
+            .first()
+            .is_some_and(|t| per_point.contains(t.as_str()));
+        if node.op_type != "ReduceMax" || !on_features || node.input.len() > 1 {
+            continue;
+        }
+        let axes: Vec<i64> = attr(node, "axes")
+            .map(|a| {
+                a.ints
+                    .iter()
+                    .map(|&x| if x < 0 { x + 3 } else { x })
+                    .collect()
+            })
+            .unwrap_or_default();
+        if axes != [point_axis] {
+            continue;
+        }
+        // Past the max-pool, nothing may look at the points again.
+        let leaks = graph.node.iter().enumerate().any(|(j, other)| {
+            j != r && !before[j] && other.input.iter().any(|t| per_point.contains(t.as_str()))
+        }) || graph
+            .output
+            .iter()
+            .any(|o| per_point.contains(o.name.as_str()));
+        if leaks {
+            why = format!(
+                "the points reach the head around the max-pool {:?} (T-Nets or skip connections)",
+                node.name
+            );
+            continue;
+        }
+        return Ok((r, before));
+    }
+    Err(why)
+}
+
+impl Split {
+    /// Cuts `proto` at its max-pool, or says why it cannot be cut.
+    fn new(proto: &pb::ModelProto, layout: Layout) -> std::result::Result<Split, String> {
+        let (r, before) = find_split(proto, layout)?;
+        let graph = proto.graph.as_ref().ok_or("no graph")?;
+        let pool = &graph.node[r];
+        // A float tensor of a shape left to the plan (tract wants a type on a graph input).
+        let value = |name: &str| pb::ValueInfoProto {
+            name: name.to_string(),
+            r#type: Some(pb::TypeProto {
+                value: Some(pb::type_proto::Value::TensorType(pb::type_proto::Tensor {
+                    elem_type: 1,
+                    shape: None,
+                })),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        // Constant nodes go to both parts (each keeps what it uses).
+        let constants = || {
+            graph
+                .node
+                .iter()
+                .filter(|n| n.op_type == "Constant")
+                .cloned()
+        };
+        let mut points = graph.clone();
+        points.node = constants()
+            .chain(
+                graph
+                    .node
+                    .iter()
+                    .zip(&before)
+                    .filter(|&(n, &b)| b && n.op_type != "Constant")
+                    .map(|(n, _)| n.clone()),
+            )
+            .collect();
+        points.output = vec![value(&pool.input[0])];
+        points.value_info.clear();
+        let mut head = graph.clone();
+        head.node = constants()
+            .chain(
+                graph
+                    .node
+                    .iter()
+                    .enumerate()
+                    .filter(|&(i, n)| i != r && !before[i] && n.op_type != "Constant")
+                    .map(|(_, n)| n.clone()),
+            )
+            .collect();
+        head.input = vec![value(&pool.output[0])];
+        head.value_info.clear();
+        let load = |g: pb::GraphProto| {
+            let model = pb::ModelProto {
+                graph: Some(g),
+                ..proto.clone()
+            };
+            tract_onnx::onnx()
+                .model_for_proto_model(&model)
+                .map_err(|e| words(&e))
+        };
+        Ok(Split {
+            points: load(points)?,
+            head: load(head)?,
+            keepdims: attr(pool, "keepdims").is_none_or(|a| a.i != 0),
+            channels: 0,
+            point_plans: Mutex::new(HashMap::new()),
+            head_plans: Mutex::new(HashMap::new()),
+        })
+    }
+}
+
+/// The per-point part on one cloud: its output's shape and values.
+fn run_points(
+    split: &Split,
+    layout: Layout,
+    points: &[[f32; 3]],
+) -> Result<(Vec<usize>, Vec<f32>)> {
+    let m = points.len();
+    let (shape, flat): ([usize; 3], Vec<f32>) = match layout {
+        Layout::Bcn => (
+            [1, 3, m],
+            (0..3)
+                .flat_map(|k| points.iter().map(move |p| p[k]))
+                .collect(),
+        ),
+        Layout::Bnc => ([1, m, 3], points.iter().flatten().copied().collect()),
+    };
+    let input = Tensor::from_shape(&shape, &flat).map_err(|e| Error::Classifier(words(&e)))?;
+    run_plan(&plan(&split.points, &split.point_plans, &shape)?, input, 0)
+}
+
+/// The head on pooled features `[b × C]`: the raw scores, `[b × classes]`.
+fn run_head(split: &Split, c: &OnnxClassifier, globals: &[f32]) -> Result<Vec<f32>> {
+    let ch = split.channels;
+    let b = globals.len() / ch.max(1);
+    let shape: Vec<usize> = match (split.keepdims, c.config.layout) {
+        (false, _) => vec![b, ch],
+        (true, Layout::Bcn) => vec![b, ch, 1],
+        (true, Layout::Bnc) => vec![b, 1, ch],
+    };
+    let input = Tensor::from_shape(&shape, globals).map_err(|e| Error::Classifier(words(&e)))?;
+    let head = plan(&split.head, &split.head_plans, &shape)?;
+    Ok(run_plan(&head, input, c.config.output)?.1)
 }

@@ -239,10 +239,67 @@ fn model_inspect_names_the_inputs_operators_and_path() {
     ] {
         assert!(text.contains(want), "{want:?} not in {text}");
     }
+    let out = bin()
+        .args(["model", "inspect"])
+        .arg(fixture("pointnet_plain.onnx"))
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("fast path:  yes"));
     let dir = tempdir();
     let bad = dir.path().join("bad.onnx");
     std::fs::write(&bad, b"not a model").unwrap();
     let out = bin().args(["model", "inspect"]).arg(&bad).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).starts_with(&format!("error: {}", bad.display())));
+}
+
+/// Issue #15, item 4: the max-pooled export is cut at its max-pool, and scoring masks on the
+/// exact path gives what the whole network gives on every mask; the T-Net export is not cut, and
+/// says why.
+#[test]
+fn the_max_pooled_export_is_split_and_scores_masks_exactly() {
+    use pointlime::explain::{score_masks, Input, Scoring, ScoringConfig, ScoringPath};
+    use pointlime::perturb::{Masks, Removal};
+    let plain = load("pointnet_plain.onnx", 64);
+    assert!(plain.fast_path().is_ok() && plain.max_pooled().is_some());
+    let tnet = load("pointnet_tnet.onnx", 64);
+    let why = tnet.fast_path().unwrap_err();
+    assert!(why.contains("T-Nets"), "{why}");
+
+    let r = reference();
+    let points: Vec<[f32; 3]> = r["clouds"][0]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| std::array::from_fn(|k| p[k].as_f64().unwrap() as f32))
+        .collect();
+    let labels: Vec<u32> = (0..64u32).map(|i| i / 11).collect(); // 6 segments
+    let mut rows: Vec<Vec<u8>> = vec![vec![1; 6], vec![0; 6]];
+    for i in 0..6 {
+        rows.push((0..6).map(|j| u8::from(j == i)).collect());
+        rows.push((0..6).map(|j| u8::from(j != i)).collect());
+        rows.push((0..6).map(|j| u8::from((i + j) % 3 == 0)).collect());
+    }
+    let masks = Masks::from_rows(6, &rows);
+    for removal in [Removal::Drop, Removal::Centroid] {
+        for output in [Output::Probability, Output::Logit] {
+            let config = |path| ScoringConfig {
+                removal,
+                output,
+                path,
+                batch_size: 7,
+            };
+            let input = Input::new(&points, &labels, 6).unwrap();
+            let score = |s| score_masks(&plain, &input, &masks, &config(s), None).unwrap();
+            let (fast, full) = (score(Scoring::Auto), score(Scoring::Full));
+            assert_eq!(fast.cost.path, ScoringPath::ExactMaxPool);
+            assert_eq!(full.cost.path, ScoringPath::GenericFull);
+            for (i, (a, b)) in fast.scores.iter().zip(&full.scores).enumerate() {
+                assert!(
+                    (a - b).abs() <= 1e-4 * (1.0 + b.abs()),
+                    "{removal:?} {output:?} {i}: {a} vs {b}"
+                );
+            }
+        }
+    }
 }

@@ -76,16 +76,19 @@ pub fn run(command: ModelCommand) -> Result<ExitCode> {
     let c = loaded.classifier();
     outln!("classes:    {}", c.class_names().join(", "))?;
     outln!("points:     {}", c.input_points())?;
-    outln!(
-        "fast path:  {}",
-        if c.max_pooled().is_some() {
-            "yes: a max over independent per-point features, split at the max-pool (exact)"
-        } else if matches!(loaded, Loaded::Onnx(_)) {
-            "no: pointlime does not split ONNX graphs yet, so every sample runs the whole network"
-        } else {
-            "no: the T-Nets look across points, so every sample runs the whole network"
+    let fast = match (&loaded, c.max_pooled().is_some()) {
+        (_, true) => {
+            "yes: a max over independent per-point features, split at the max-pool (exact)".into()
         }
-    )?;
+        (Loaded::Onnx(m), false) => format!(
+            "no: {}; every sample runs the whole network",
+            m.fast_path().err().unwrap_or_default()
+        ),
+        (Loaded::PointNet(_), false) => {
+            "no: the T-Nets look across points; every sample runs the whole network".into()
+        }
+    };
+    outln!("fast path:  {fast}")?;
     outln!(
         "gradients:  {}",
         if c.differentiable().is_some() {
