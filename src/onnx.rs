@@ -828,3 +828,202 @@ fn run_head(split: &Split, c: &OnnxClassifier, globals: &[f32]) -> Result<Vec<f3
     let head = plan(&split.head, &split.head_plans, &shape)?;
     Ok(run_plan(&head, input, c.config.output)?.1)
 }
+
+/// One dense layer to export: `y = x·W + b`, `weight` `[inputs × outputs]` row-major, then ReLU
+/// or not.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Dense {
+    pub inputs: usize,
+    pub outputs: usize,
+    pub weight: Vec<f32>,
+    pub bias: Vec<f32>,
+    pub relu: bool,
+}
+
+/// Writes a max-pooled PointNet as ONNX (opset 13, input `points` `[batch, 3, n]` with free batch
+/// and point axes, output `logits` `[batch, classes]`): each per-point layer a 1×1 `Conv`, the
+/// max over points a `ReduceMax`, each head layer a `Gemm`; and `config` as the sidecar beside it
+/// (`path` with the extension `.json`). Both files are written atomically.
+///
+/// # Errors
+/// [`Error::Config`] for layers whose sizes do not chain; I/O errors.
+pub fn write_pointnet(
+    path: &Path,
+    points: &[Dense],
+    head: &[Dense],
+    config: &OnnxConfig,
+) -> Result<()> {
+    use prost::Message;
+    let mut width = 3;
+    for l in points.iter().chain(head) {
+        if l.inputs != width || l.weight.len() != l.inputs * l.outputs || l.bias.len() != l.outputs
+        {
+            return Err(Error::Config(format!(
+                "a layer of {}×{} does not follow one of width {width}",
+                l.inputs, l.outputs
+            )));
+        }
+        width = l.outputs;
+    }
+    let tensor = |name: &str, dims: Vec<i64>, values: &[f32]| pb::TensorProto {
+        name: name.to_string(),
+        dims,
+        data_type: 1,
+        raw_data: values.iter().flat_map(|v| v.to_le_bytes()).collect(),
+        ..Default::default()
+    };
+    let node = |op: &str,
+                name: String,
+                inputs: Vec<String>,
+                output: String,
+                attribute: Vec<pb::AttributeProto>| pb::NodeProto {
+        op_type: op.to_string(),
+        name,
+        input: inputs,
+        output: vec![output],
+        attribute,
+        ..Default::default()
+    };
+    let ints = |name: &str, v: Vec<i64>| pb::AttributeProto {
+        name: name.to_string(),
+        r#type: 7, // INTS
+        ints: v,
+        ..Default::default()
+    };
+    let int = |name: &str, v: i64| pb::AttributeProto {
+        name: name.to_string(),
+        r#type: 2, // INT
+        i: v,
+        ..Default::default()
+    };
+    let mut nodes = Vec::new();
+    let mut initializer = Vec::new();
+    let mut x = "points".to_string();
+    let relu = |nodes: &mut Vec<pb::NodeProto>, x: &mut String, name: &str| {
+        let y = format!("{name}.relu");
+        nodes.push(node("Relu", y.clone(), vec![x.clone()], y.clone(), vec![]));
+        *x = y;
+    };
+    for (i, l) in points.iter().enumerate() {
+        let name = format!("points.{i}");
+        // ONNX's Conv weight is [out, in, 1]: the transpose of x·W's.
+        let mut w = vec![0.0f32; l.weight.len()];
+        for a in 0..l.inputs {
+            for b in 0..l.outputs {
+                w[b * l.inputs + a] = l.weight[a * l.outputs + b];
+            }
+        }
+        initializer.push(tensor(
+            &format!("{name}.weight"),
+            vec![l.outputs as i64, l.inputs as i64, 1],
+            &w,
+        ));
+        initializer.push(tensor(
+            &format!("{name}.bias"),
+            vec![l.outputs as i64],
+            &l.bias,
+        ));
+        let y = format!("{name}.conv");
+        nodes.push(node(
+            "Conv",
+            y.clone(),
+            vec![x.clone(), format!("{name}.weight"), format!("{name}.bias")],
+            y.clone(),
+            vec![ints("kernel_shape", vec![1])],
+        ));
+        x = y;
+        if l.relu {
+            relu(&mut nodes, &mut x, &name);
+        }
+    }
+    nodes.push(node(
+        "ReduceMax",
+        "pool".into(),
+        vec![x],
+        "pool".into(),
+        vec![ints("axes", vec![2]), int("keepdims", 0)],
+    ));
+    x = "pool".into();
+    for (i, l) in head.iter().enumerate() {
+        let name = format!("head.{i}");
+        initializer.push(tensor(
+            &format!("{name}.weight"),
+            vec![l.inputs as i64, l.outputs as i64],
+            &l.weight,
+        ));
+        initializer.push(tensor(
+            &format!("{name}.bias"),
+            vec![l.outputs as i64],
+            &l.bias,
+        ));
+        let last = i + 1 == head.len();
+        let y = if last {
+            "logits".to_string()
+        } else {
+            format!("{name}.gemm")
+        };
+        nodes.push(node(
+            "Gemm",
+            format!("{name}.gemm"),
+            vec![x, format!("{name}.weight"), format!("{name}.bias")],
+            y.clone(),
+            vec![],
+        ));
+        x = y;
+        if l.relu && !last {
+            relu(&mut nodes, &mut x, &name);
+        }
+    }
+    let dim = |d: pb::tensor_shape_proto::dimension::Value| pb::tensor_shape_proto::Dimension {
+        value: Some(d),
+        ..Default::default()
+    };
+    let value = |name: &str, dims: Vec<pb::tensor_shape_proto::Dimension>| pb::ValueInfoProto {
+        name: name.to_string(),
+        r#type: Some(pb::TypeProto {
+            value: Some(pb::type_proto::Value::TensorType(pb::type_proto::Tensor {
+                elem_type: 1,
+                shape: Some(pb::TensorShapeProto { dim: dims }),
+            })),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    use pb::tensor_shape_proto::dimension::Value as D;
+    let model = pb::ModelProto {
+        ir_version: 7,
+        producer_name: "pointlime".into(),
+        producer_version: env!("CARGO_PKG_VERSION").into(),
+        opset_import: vec![pb::OperatorSetIdProto {
+            domain: String::new(),
+            version: 13,
+        }],
+        graph: Some(pb::GraphProto {
+            name: "pointnet".into(),
+            node: nodes,
+            initializer,
+            input: vec![value(
+                "points",
+                vec![
+                    dim(D::DimParam("batch".into())),
+                    dim(D::DimValue(3)),
+                    dim(D::DimParam("n".into())),
+                ],
+            )],
+            output: vec![value(
+                "logits",
+                vec![
+                    dim(D::DimParam("batch".into())),
+                    dim(D::DimValue(width as i64)),
+                ],
+            )],
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let bytes = model.encode_to_vec();
+    crate::io::write_atomic(path, |mut f| {
+        std::io::Write::write_all(&mut f, &bytes).map_err(|e| Error::io(path, e))
+    })?;
+    crate::io::write_json(&path.with_extension("json"), config)
+}

@@ -386,6 +386,12 @@ impl PointNetClassifier {
         Ok(())
     }
 
+    /// The network's weights as plain arrays, batch norms folded (see
+    /// [`PointNet::dense_layers`]); `None` for a model with T-Nets.
+    pub fn dense_layers(&self) -> Option<pointnet::DenseLayers> {
+        self.net.dense_layers()
+    }
+
     /// Names of the network's layers, input to output (see [`PointNet::layer_names`]).
     pub fn layer_names(&self) -> Vec<String> {
         self.net.layer_names()

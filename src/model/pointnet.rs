@@ -32,6 +32,12 @@ pub struct PointNetConfig {
     pub feature_tnet: bool,
 }
 
+/// Layers as plain arrays (see [`PointNet::dense_layers`]): `(inputs, outputs, weight, bias,
+/// relu)` per layer, per-point layers first, then the head.
+pub type DenseLayers = (Vec<Dense>, Vec<Dense>);
+/// One layer of [`DenseLayers`].
+pub type Dense = (usize, usize, Vec<f32>, Vec<f32>, bool);
+
 /// Linear + batch norm + ReLU, applied to `[rows, in]`.
 #[derive(Module, Debug)]
 pub struct Block {
@@ -193,6 +199,37 @@ impl PointNet {
             dropout: self.dropout.clone(),
             out: self.out.clone(),
         }
+    }
+
+    /// The weights of a network without T-Nets, batch norms folded, as plain arrays for export:
+    /// the per-point layers, then the head's hidden layers and the output layer, each `(inputs,
+    /// outputs, weight [inputs × outputs] row-major, bias, followed by ReLU)`. `None` with T-Nets.
+    pub fn dense_layers(&self) -> Option<DenseLayers> {
+        if !self.is_max_pooled() {
+            return None;
+        }
+        let dense = |l: &Linear, relu: bool| {
+            let [i, o] = l.weight.val().dims();
+            let w = l.weight.val().into_data().try_to_vec::<f32>().ok()?;
+            let b = match &l.bias {
+                Some(b) => b.val().into_data().try_to_vec::<f32>().ok()?,
+                None => vec![0.0; o],
+            };
+            Some((i, o, w, b, relu))
+        };
+        let folded = self.folded();
+        let points = folded
+            .points
+            .iter()
+            .map(|b| dense(&b.linear, true))
+            .collect::<Option<_>>()?;
+        let mut head: Vec<_> = folded
+            .head
+            .iter()
+            .map(|b| dense(&b.linear, true))
+            .collect::<Option<_>>()?;
+        head.push(dense(&folded.out, false)?);
+        Some((points, head))
     }
 
     /// Names of the layers, input to output: `input_tnet`, `points.0`, `feature_tnet` (after the

@@ -303,3 +303,71 @@ fn the_max_pooled_export_is_split_and_scores_masks_exactly() {
         }
     }
 }
+
+/// Issue #15, item 6: `pointlime export` writes a model without T-Nets as ONNX that tract runs to
+/// burn's logits, on the exact path; a T-Net model is refused in one line.
+#[test]
+fn an_exported_model_gives_burns_logits_through_tract() {
+    use pointlime::model::{Backend, ModelConfig, PointNetClassifier, PointNetConfig};
+    let dir = tempdir();
+    let m = dir.path().join("model");
+    let net = PointNetConfig::new(3)
+        .with_point_layers(vec![16, 32])
+        .with_head_layers(vec![16]);
+    let config =
+        ModelConfig::new(net, vec!["a".into(), "b".into(), "c".into()]).with_num_points(64);
+    let burn = PointNetClassifier::new(config, Backend::Flex, 3).unwrap();
+    burn.save(&m).unwrap();
+    let out = dir.path().join("net.onnx");
+    let run = bin()
+        .args(["export", "--model", m.to_str().unwrap(), "--onnx"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let onnx = OnnxClassifier::load(&out, OnnxConfig::for_model(&out).unwrap()).unwrap();
+    assert_eq!(onnx.class_names(), ["a", "b", "c"]);
+    assert_eq!(onnx.input_points(), 64);
+    assert!(onnx.fast_path().is_ok());
+    let r = reference();
+    let clouds: Vec<Vec<[f32; 3]>> = (0..2)
+        .map(|i| {
+            r["clouds"][i]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| std::array::from_fn(|k| p[k].as_f64().unwrap() as f32))
+                .collect()
+        })
+        .collect();
+    let refs: Vec<&[[f32; 3]]> = clouds.iter().map(Vec::as_slice).collect();
+    let (a, b) = (
+        burn.predict(&refs, Output::Logit).unwrap(),
+        onnx.predict(&refs, Output::Logit).unwrap(),
+    );
+    for (x, y) in a.iter().zip(&b) {
+        assert!((x - y).abs() < 1e-4, "burn {x} vs ONNX {y}");
+    }
+
+    let t = dir.path().join("tnet");
+    let net = PointNetConfig::new(2)
+        .with_point_layers(vec![16, 32])
+        .with_input_tnet(true);
+    let config = ModelConfig::new(net, vec!["a".into(), "b".into()]).with_num_points(64);
+    PointNetClassifier::new(config, Backend::Flex, 3)
+        .unwrap()
+        .save(&t)
+        .unwrap();
+    let run = bin()
+        .args(["export", "--model", t.to_str().unwrap(), "--onnx"])
+        .arg(dir.path().join("t.onnx"))
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&run.stderr).contains("T-Nets"));
+    assert!(!dir.path().join("t.onnx").exists());
+}

@@ -493,3 +493,84 @@ fn shipped_models_flag_scans_of_the_other_domain() {
         }
     }
 }
+
+/// Issue #15, item 6: the default model exported to ONNX gives burn's logits on every DALES test
+/// object (to 1e-4), takes the exact path, and gives the same LIME, KernelSHAP and occlusion
+/// coefficients (to float rounding) for the same seed.
+#[test]
+fn the_exported_default_model_matches_burn_on_dales() {
+    let Some(data) = data_dir() else { return };
+    use pointlime::classifier::{Classifier, Output};
+    use pointlime::dataset::{prepare, Dataset, Split};
+    use pointlime::explain::Method;
+    use pointlime::model::{Backend, PointNetClassifier};
+    use pointlime::onnx::{OnnxClassifier, OnnxConfig};
+    use pointlime::pipeline::{explain_cloud, ExplainConfig};
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("default.onnx");
+    let run = std::process::Command::new(env!("CARGO_BIN_EXE_pointlime"))
+        .args(["export", "--onnx"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let burn = PointNetClassifier::load_builtin(Backend::Flex).unwrap();
+    let onnx = OnnxClassifier::load(&out, OnnxConfig::for_model(&out).unwrap()).unwrap();
+    assert!(onnx.fast_path().is_ok());
+    let ds = Dataset::open_any(&data.join("dales_objects")).unwrap();
+    let test = ds.split(Split::Test);
+    let set = prepare(&test, burn.normalisation(), None, 0).unwrap();
+    let clouds: Vec<Vec<[f32; 3]>> = set
+        .iter()
+        .map(|o| {
+            pointlime::cloud::sample_indices(o.points.len(), 1024, 0)
+                .iter()
+                .map(|&i| o.points[i as usize])
+                .collect()
+        })
+        .collect();
+    let refs: Vec<&[[f32; 3]]> = clouds.iter().map(Vec::as_slice).collect();
+    let (a, b) = (
+        burn.predict(&refs, Output::Logit).unwrap(),
+        onnx.predict(&refs, Output::Logit).unwrap(),
+    );
+    let worst = a
+        .iter()
+        .zip(&b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0f32, f32::max);
+    assert!(worst < 1e-4, "logits differ by up to {worst}");
+    for item in test.iter().take(3) {
+        let mut cloud = pointlime::io::read(&item.path).unwrap();
+        cloud.validate(&item.path, false).unwrap();
+        for method in [Method::Lime, Method::KernelShap, Method::Occlusion] {
+            let config = ExplainConfig {
+                method,
+                ..ExplainConfig::default()
+            }
+            .seeded();
+            let e = |m: &dyn Classifier| {
+                explain_cloud(&cloud, &item.path, m, "", &config, 0, None)
+                    .unwrap()
+                    .report
+            };
+            let (x, y) = (e(&burn), e(&onnx));
+            assert_eq!(x.cost.scoring, y.cost.scoring);
+            for (p, q) in x.explanations[0]
+                .coefficients
+                .iter()
+                .zip(&y.explanations[0].coefficients)
+            {
+                assert!(
+                    (p - q).abs() < 1e-4,
+                    "{method:?} on {}: {p} vs {q}",
+                    item.path.display()
+                );
+            }
+        }
+    }
+}

@@ -27,6 +27,7 @@ mod batch;
 mod bench;
 mod competence;
 mod explain;
+mod export;
 mod faithfulness;
 mod info;
 mod manifest;
@@ -77,6 +78,8 @@ enum Command {
     /// Record a model's competence statistics (its global feature on its training scans), or
     /// measure how many scans of a dataset its check flags as outside what it was trained on.
     Competence(competence::CompetenceArgs),
+    /// Write a pointlime model (without T-Nets) as ONNX, with its sidecar, for other runtimes.
+    Export(export::ExportArgs),
     /// Look at a model: `pointlime model inspect FILE.onnx|DIR`.
     Model(model::ModelCommand),
 }
@@ -164,5 +167,6 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::View(a) => view::run(a),
         Command::Competence(a) => competence::run(a),
         Command::Model(a) => model::run(a),
+        Command::Export(a) => export::run(a),
     }
 }

@@ -1,0 +1,66 @@
+//! `pointlime export`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{bail, Result};
+use clap::Args;
+
+use pointlime::onnx::{write_pointnet, Dense, Layout, OnnxConfig, Scores};
+use pointlime::Classifier;
+
+use crate::args::ModelArgs;
+
+#[derive(Args, Debug)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    model: ModelArgs,
+    /// Write the model as ONNX here (opset 13, `[batch, 3, n]` with free batch and point axes),
+    /// and its settings as the sidecar beside it (the same name with `.json`).
+    #[arg(long)]
+    onnx: PathBuf,
+}
+
+pub fn run(args: ExportArgs) -> Result<ExitCode> {
+    let model = args.model.load()?;
+    if args.onnx.extension().is_none_or(|e| e != "onnx") {
+        bail!(
+            "{}: the exported file's name must end in .onnx",
+            args.onnx.display()
+        );
+    }
+    let Some((points, head)) = model.dense_layers() else {
+        bail!(
+            "{}: exporting a model with T-Nets is not available yet; models without T-Nets export",
+            args.model.name()
+        );
+    };
+    let dense = |layers: Vec<pointlime::model::pointnet::Dense>| -> Vec<Dense> {
+        layers
+            .into_iter()
+            .map(|(inputs, outputs, weight, bias, relu)| Dense {
+                inputs,
+                outputs,
+                weight,
+                bias,
+                relu,
+            })
+            .collect()
+    };
+    let config = OnnxConfig {
+        class_names: model.class_names().to_vec(),
+        layout: Layout::Bcn,
+        num_points: model.input_points(),
+        normalisation: model.normalisation(),
+        up: model.up(),
+        output: 0,
+        scores: Scores::Logits,
+    };
+    write_pointnet(&args.onnx, &dense(points), &dense(head), &config)?;
+    outln!(
+        "wrote {} and {}",
+        args.onnx.display(),
+        args.onnx.with_extension("json").display()
+    )?;
+    Ok(ExitCode::SUCCESS)
+}
