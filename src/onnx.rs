@@ -68,6 +68,13 @@ pub struct OnnxConfig {
     pub output: usize,
     /// What the output holds. By default, logits.
     pub scores: Scores,
+    /// The scores depend only on the set of points: every aggregation over points is a maximum
+    /// (PointNet, with or without T-Nets). Then a cloud may have fewer points than
+    /// `num_points`, and explanations drop removed points instead of refilling the cloud. Off
+    /// by default (it cannot be read from a graph); `pointlime export` sets it. A network cut at
+    /// its max-pool (the exact path) is one anyway.
+    #[serde(default)]
+    pub set_function: bool,
 }
 
 impl Default for OnnxConfig {
@@ -80,6 +87,7 @@ impl Default for OnnxConfig {
             up: Axis::Z,
             output: 0,
             scores: Scores::Logits,
+            set_function: false,
         }
     }
 }
@@ -363,16 +371,34 @@ impl OnnxClassifier {
 
     /// The raw scores of one batch (all clouds of `points` points), row-major.
     fn run(&self, clouds: &[&[[f32; 3]]]) -> Result<Vec<f32>> {
-        let (b, n) = (clouds.len(), self.points);
-        if clouds.iter().any(|c| c.len() != n) {
+        let b = clouds.len();
+        let n = clouds.first().map_or(self.points, |c| c.len());
+        let sizes_ok = clouds.iter().all(|c| c.len() == n)
+            && (n == self.points || (self.config.set_function && (1..self.points).contains(&n)));
+        if !sizes_ok {
             return Err(Error::Classifier(format!(
-                "the ONNX model takes clouds of {n} points, got sizes {:?}",
+                "the ONNX model takes clouds of {} points{}, got sizes {:?}",
+                self.points,
+                if self.config.set_function {
+                    " or fewer, one size per call"
+                } else {
+                    ""
+                },
                 clouds.iter().map(|c| c.len()).collect::<Vec<_>>()
             )));
         }
+        // A set function's clouds are padded, by repeating their own points (which changes no
+        // score), to the next multiple of 64: the kept-points path gives every batch its own
+        // size, and a plan per exact size would pile up over a directory of scans.
+        let n = if self.config.set_function && n < self.points {
+            n.div_ceil(64).saturating_mul(64).min(self.points)
+        } else {
+            n
+        };
         let mut flat = vec![0.0f32; b * n * 3];
         for (i, cloud) in clouds.iter().enumerate() {
-            for (j, p) in cloud.iter().enumerate() {
+            for j in 0..n {
+                let p = cloud[j % cloud.len()];
                 for (k, &v) in p.iter().enumerate() {
                     let at = match self.config.layout {
                         Layout::Bcn => (i * 3 + k) * n + j,
@@ -428,7 +454,7 @@ impl Classifier for OnnxClassifier {
 
     /// A split network is a max over points of per-point features, so a set function.
     fn set_function(&self) -> bool {
-        self.split.is_some()
+        self.split.is_some() || self.config.set_function
     }
 
     fn max_pooled(&self) -> Option<&dyn MaxPooled> {
@@ -830,7 +856,7 @@ fn run_head(split: &Split, c: &OnnxClassifier, globals: &[f32]) -> Result<Vec<f3
 }
 
 /// One dense layer to export: `y = x·W + b`, `weight` `[inputs × outputs]` row-major, then ReLU
-/// or not.
+/// or not (a per-point layer acts on every point alike).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Dense {
     pub inputs: usize,
@@ -840,141 +866,227 @@ pub struct Dense {
     pub relu: bool,
 }
 
-/// Writes a max-pooled PointNet as ONNX (opset 13, input `points` `[batch, 3, n]` with free batch
-/// and point axes, output `logits` `[batch, classes]`): each per-point layer a 1×1 `Conv`, the
-/// max over points a `ReduceMax`, each head layer a `Gemm`; and `config` as the sidecar beside it
-/// (`path` with the extension `.json`). Both files are written atomically.
-///
-/// # Errors
-/// [`Error::Config`] for layers whose sizes do not chain; I/O errors.
-pub fn write_pointnet(
-    path: &Path,
-    points: &[Dense],
-    head: &[Dense],
-    config: &OnnxConfig,
-) -> Result<()> {
-    use prost::Message;
-    let mut width = 3;
-    for l in points.iter().chain(head) {
-        if l.inputs != width || l.weight.len() != l.inputs * l.outputs || l.bias.len() != l.outputs
-        {
-            return Err(Error::Config(format!(
-                "a layer of {}×{} does not follow one of width {width}",
-                l.inputs, l.outputs
-            )));
-        }
-        width = l.outputs;
-    }
-    let tensor = |name: &str, dims: Vec<i64>, values: &[f32]| pb::TensorProto {
-        name: name.to_string(),
-        dims,
-        data_type: 1,
-        raw_data: values.iter().flat_map(|v| v.to_le_bytes()).collect(),
-        ..Default::default()
-    };
-    let node = |op: &str,
-                name: String,
-                inputs: Vec<String>,
-                output: String,
-                attribute: Vec<pb::AttributeProto>| pb::NodeProto {
-        op_type: op.to_string(),
-        name,
-        input: inputs,
-        output: vec![output],
-        attribute,
-        ..Default::default()
-    };
-    let ints = |name: &str, v: Vec<i64>| pb::AttributeProto {
+/// A T-Net to export: per-point layers, a max over points, a head regressing `k × k` values
+/// (the identity already in the last bias), reshaped to the matrix the points are multiplied by.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TNetLayers {
+    pub k: usize,
+    pub points: Vec<Dense>,
+    pub head: Vec<Dense>,
+}
+
+/// A PointNet to export: optional input and feature T-Nets (the latter after the first point
+/// layer), per-point layers, a max over points, and the head (its last layer gives the logits).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Portable {
+    pub input_tnet: Option<TNetLayers>,
+    pub feature_tnet: Option<TNetLayers>,
+    pub points: Vec<Dense>,
+    pub head: Vec<Dense>,
+}
+
+/// Builds an ONNX graph node by node.
+#[derive(Default)]
+struct GraphBuilder {
+    nodes: Vec<pb::NodeProto>,
+    initializer: Vec<pb::TensorProto>,
+}
+
+fn ints_attr(name: &str, v: Vec<i64>) -> pb::AttributeProto {
+    pb::AttributeProto {
         name: name.to_string(),
         r#type: 7, // INTS
         ints: v,
         ..Default::default()
-    };
-    let int = |name: &str, v: i64| pb::AttributeProto {
-        name: name.to_string(),
-        r#type: 2, // INT
-        i: v,
-        ..Default::default()
-    };
-    let mut nodes = Vec::new();
-    let mut initializer = Vec::new();
-    let mut x = "points".to_string();
-    let relu = |nodes: &mut Vec<pb::NodeProto>, x: &mut String, name: &str| {
-        let y = format!("{name}.relu");
-        nodes.push(node("Relu", y.clone(), vec![x.clone()], y.clone(), vec![]));
-        *x = y;
-    };
-    for (i, l) in points.iter().enumerate() {
-        let name = format!("points.{i}");
-        // ONNX's Conv weight is [out, in, 1]: the transpose of x·W's.
-        let mut w = vec![0.0f32; l.weight.len()];
-        for a in 0..l.inputs {
-            for b in 0..l.outputs {
-                w[b * l.inputs + a] = l.weight[a * l.outputs + b];
+    }
+}
+
+impl GraphBuilder {
+    /// Adds a node whose output is named after it; returns that name.
+    fn node(
+        &mut self,
+        op: &str,
+        name: &str,
+        inputs: &[&str],
+        attribute: Vec<pb::AttributeProto>,
+    ) -> String {
+        self.nodes.push(pb::NodeProto {
+            op_type: op.to_string(),
+            name: name.to_string(),
+            input: inputs.iter().map(|s| s.to_string()).collect(),
+            output: vec![name.to_string()],
+            attribute,
+            ..Default::default()
+        });
+        name.to_string()
+    }
+
+    fn floats(&mut self, name: &str, dims: Vec<i64>, values: &[f32]) -> String {
+        self.initializer.push(pb::TensorProto {
+            name: name.to_string(),
+            dims,
+            data_type: 1, // FLOAT
+            raw_data: values.iter().flat_map(|v| v.to_le_bytes()).collect(),
+            ..Default::default()
+        });
+        name.to_string()
+    }
+
+    fn int64s(&mut self, name: &str, values: &[i64]) -> String {
+        self.initializer.push(pb::TensorProto {
+            name: name.to_string(),
+            dims: vec![values.len() as i64],
+            data_type: 7, // INT64
+            raw_data: values.iter().flat_map(|v| v.to_le_bytes()).collect(),
+            ..Default::default()
+        });
+        name.to_string()
+    }
+
+    /// Per-point layers on `[B, C, N]`: each a 1×1 `Conv` (weight `[out, in, 1]`, the transpose
+    /// of `x·W`'s), then ReLU.
+    fn points(&mut self, mut x: String, layers: &[Dense], prefix: &str, first: usize) -> String {
+        for (i, l) in layers.iter().enumerate() {
+            let name = format!("{prefix}.{}", first + i);
+            let mut w = vec![0.0f32; l.weight.len()];
+            for a in 0..l.inputs {
+                for b in 0..l.outputs {
+                    w[b * l.inputs + a] = l.weight[a * l.outputs + b];
+                }
+            }
+            let dims = vec![l.outputs as i64, l.inputs as i64, 1];
+            let w = self.floats(&format!("{name}.weight"), dims, &w);
+            let b = self.floats(&format!("{name}.bias"), vec![l.outputs as i64], &l.bias);
+            x = self.node(
+                "Conv",
+                &format!("{name}.conv"),
+                &[&x, &w, &b],
+                vec![ints_attr("kernel_shape", vec![1])],
+            );
+            if l.relu {
+                x = self.node("Relu", &format!("{name}.relu"), &[&x], vec![]);
             }
         }
-        initializer.push(tensor(
-            &format!("{name}.weight"),
-            vec![l.outputs as i64, l.inputs as i64, 1],
-            &w,
-        ));
-        initializer.push(tensor(
-            &format!("{name}.bias"),
-            vec![l.outputs as i64],
-            &l.bias,
-        ));
-        let y = format!("{name}.conv");
-        nodes.push(node(
-            "Conv",
-            y.clone(),
-            vec![x.clone(), format!("{name}.weight"), format!("{name}.bias")],
-            y.clone(),
-            vec![ints("kernel_shape", vec![1])],
-        ));
-        x = y;
-        if l.relu {
-            relu(&mut nodes, &mut x, &name);
-        }
+        x
     }
-    nodes.push(node(
-        "ReduceMax",
-        "pool".into(),
-        vec![x],
-        "pool".into(),
-        vec![ints("axes", vec![2]), int("keepdims", 0)],
-    ));
-    x = "pool".into();
-    for (i, l) in head.iter().enumerate() {
-        let name = format!("head.{i}");
-        initializer.push(tensor(
-            &format!("{name}.weight"),
-            vec![l.inputs as i64, l.outputs as i64],
-            &l.weight,
-        ));
-        initializer.push(tensor(
-            &format!("{name}.bias"),
-            vec![l.outputs as i64],
-            &l.bias,
-        ));
-        let last = i + 1 == head.len();
-        let y = if last {
-            "logits".to_string()
-        } else {
-            format!("{name}.gemm")
+
+    /// The max over points, `[B, C, N]` → `[B, C]`.
+    fn pool(&mut self, x: &str, name: &str) -> String {
+        let keep = pb::AttributeProto {
+            name: "keepdims".into(),
+            r#type: 2, // INT
+            i: 0,
+            ..Default::default()
         };
-        nodes.push(node(
-            "Gemm",
-            format!("{name}.gemm"),
-            vec![x, format!("{name}.weight"), format!("{name}.bias")],
-            y.clone(),
+        self.node(
+            "ReduceMax",
+            name,
+            &[x],
+            vec![ints_attr("axes", vec![2]), keep],
+        )
+    }
+
+    /// Dense layers on `[B, C]` as `Gemm`s; the last named `last`.
+    fn head(&mut self, mut x: String, layers: &[Dense], prefix: &str, last: &str) -> String {
+        for (i, l) in layers.iter().enumerate() {
+            let name = format!("{prefix}.{i}");
+            let dims = vec![l.inputs as i64, l.outputs as i64];
+            let w = self.floats(&format!("{name}.weight"), dims, &l.weight);
+            let b = self.floats(&format!("{name}.bias"), vec![l.outputs as i64], &l.bias);
+            let out = if i + 1 == layers.len() {
+                last.to_string()
+            } else {
+                format!("{name}.gemm")
+            };
+            x = self.node("Gemm", &out, &[&x, &w, &b], vec![]);
+            if l.relu && i + 1 < layers.len() {
+                x = self.node("Relu", &format!("{name}.relu"), &[&x], vec![]);
+            }
+        }
+        x
+    }
+
+    /// `x` (`[B, k, N]`) transformed by the T-Net's matrix `M` as pointlime applies it to each
+    /// point (`p·M`): `Mᵀ·x`.
+    fn tnet(&mut self, x: String, t: &TNetLayers, prefix: &str) -> String {
+        let h = self.points(x.clone(), &t.points, &format!("{prefix}.points"), 0);
+        let g = self.pool(&h, &format!("{prefix}.pool"));
+        let m = self.head(
+            g,
+            &t.head,
+            &format!("{prefix}.head"),
+            &format!("{prefix}.matrix"),
+        );
+        let k = t.k as i64;
+        let shape = self.int64s(&format!("{prefix}.shape"), &[-1, k, k]);
+        let m = self.node(
+            "Reshape",
+            &format!("{prefix}.reshape"),
+            &[&m, &shape],
             vec![],
-        ));
-        x = y;
-        if l.relu && !last {
-            relu(&mut nodes, &mut x, &name);
+        );
+        let mt = self.node(
+            "Transpose",
+            &format!("{prefix}.transpose"),
+            &[&m],
+            vec![ints_attr("perm", vec![0, 2, 1])],
+        );
+        self.node("MatMul", &format!("{prefix}.apply"), &[&mt, &x], vec![])
+    }
+}
+
+/// Writes a PointNet as ONNX (opset 13, input `points` `[batch, 3, n]` with free batch and point
+/// axes, output `logits` `[batch, classes]`): each per-point layer a 1×1 `Conv` with its batch
+/// norm folded in, the max over points a `ReduceMax`, each head layer a `Gemm`, a T-Net as the
+/// same plus `Reshape`, `Transpose` and `MatMul`; and `config` as the sidecar beside it (`path`
+/// with the extension `.json`). Both files are written atomically.
+///
+/// # Errors
+/// [`Error::Config`] for layers whose sizes do not chain; I/O errors.
+pub fn write_pointnet(path: &Path, net: &Portable, config: &OnnxConfig) -> Result<()> {
+    use prost::Message;
+    let chain = |start: usize, layers: &[Dense]| -> Result<usize> {
+        let mut width = start;
+        for l in layers {
+            if l.inputs != width
+                || l.weight.len() != l.inputs * l.outputs
+                || l.bias.len() != l.outputs
+            {
+                return Err(Error::Config(format!(
+                    "a layer of {}×{} does not follow one of width {width}",
+                    l.inputs, l.outputs
+                )));
+            }
+            width = l.outputs;
+        }
+        Ok(width)
+    };
+    let classes = chain(chain(3, &net.points)?, &net.head)?;
+    for t in net.input_tnet.iter().chain(&net.feature_tnet) {
+        if chain(chain(t.k, &t.points)?, &t.head)? != t.k * t.k {
+            return Err(Error::Config(format!(
+                "a T-Net of {0}×{0} does not regress {0}² values",
+                t.k
+            )));
         }
     }
-    let dim = |d: pb::tensor_shape_proto::dimension::Value| pb::tensor_shape_proto::Dimension {
+    let mut g = GraphBuilder::default();
+    let mut x = "points".to_string();
+    if let Some(t) = &net.input_tnet {
+        x = g.tnet(x, t, "input_tnet");
+    }
+    // The feature T-Net acts after the first point layer.
+    let (first, rest) = net.points.split_at(net.points.len().min(1));
+    x = g.points(x, first, "points", 0);
+    if let Some(t) = &net.feature_tnet {
+        x = g.tnet(x, t, "feature_tnet");
+    }
+    x = g.points(x, rest, "points", 1);
+    let pooled = g.pool(&x, "pool");
+    g.head(pooled, &net.head, "head", "logits");
+
+    use pb::tensor_shape_proto::dimension::Value as D;
+    let dim = |d: D| pb::tensor_shape_proto::Dimension {
         value: Some(d),
         ..Default::default()
     };
@@ -989,7 +1101,7 @@ pub fn write_pointnet(
         }),
         ..Default::default()
     };
-    use pb::tensor_shape_proto::dimension::Value as D;
+    let batch = || dim(D::DimParam("batch".into()));
     let model = pb::ModelProto {
         ir_version: 7,
         producer_name: "pointlime".into(),
@@ -1000,22 +1112,15 @@ pub fn write_pointnet(
         }],
         graph: Some(pb::GraphProto {
             name: "pointnet".into(),
-            node: nodes,
-            initializer,
+            node: g.nodes,
+            initializer: g.initializer,
             input: vec![value(
                 "points",
-                vec![
-                    dim(D::DimParam("batch".into())),
-                    dim(D::DimValue(3)),
-                    dim(D::DimParam("n".into())),
-                ],
+                vec![batch(), dim(D::DimValue(3)), dim(D::DimParam("n".into()))],
             )],
             output: vec![value(
                 "logits",
-                vec![
-                    dim(D::DimParam("batch".into())),
-                    dim(D::DimValue(width as i64)),
-                ],
+                vec![batch(), dim(D::DimValue(classes as i64))],
             )],
             ..Default::default()
         }),

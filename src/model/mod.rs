@@ -386,10 +386,11 @@ impl PointNetClassifier {
         Ok(())
     }
 
-    /// The network's weights as plain arrays, batch norms folded (see
-    /// [`PointNet::dense_layers`]); `None` for a model with T-Nets.
-    pub fn dense_layers(&self) -> Option<pointnet::DenseLayers> {
-        self.net.dense_layers()
+    /// The network as plain arrays, batch norms folded, for export (see
+    /// [`PointNet::portable`]).
+    #[cfg(feature = "onnx")]
+    pub fn portable(&self) -> crate::onnx::Portable {
+        self.net.portable()
     }
 
     /// Names of the network's layers, input to output (see [`PointNet::layer_names`]).

@@ -32,12 +32,6 @@ pub struct PointNetConfig {
     pub feature_tnet: bool,
 }
 
-/// Layers as plain arrays (see [`PointNet::dense_layers`]): `(inputs, outputs, weight, bias,
-/// relu)` per layer, per-point layers first, then the head.
-pub type DenseLayers = (Vec<Dense>, Vec<Dense>);
-/// One layer of [`DenseLayers`].
-pub type Dense = (usize, usize, Vec<f32>, Vec<f32>, bool);
-
 /// Linear + batch norm + ReLU, applied to `[rows, in]`.
 #[derive(Module, Debug)]
 pub struct Block {
@@ -201,35 +195,49 @@ impl PointNet {
         }
     }
 
-    /// The weights of a network without T-Nets, batch norms folded, as plain arrays for export:
-    /// the per-point layers, then the head's hidden layers and the output layer, each `(inputs,
-    /// outputs, weight [inputs × outputs] row-major, bias, followed by ReLU)`. `None` with T-Nets.
-    pub fn dense_layers(&self) -> Option<DenseLayers> {
-        if !self.is_max_pooled() {
-            return None;
-        }
+    /// The network with batch norms folded, as plain arrays for export
+    /// ([`crate::onnx::write_pointnet`]).
+    #[cfg(feature = "onnx")]
+    pub fn portable(&self) -> crate::onnx::Portable {
+        use crate::onnx::{Dense, Portable, TNetLayers};
+        let values = |t: Tensor<2>| t.into_data().try_to_vec::<f32>().unwrap_or_default();
         let dense = |l: &Linear, relu: bool| {
-            let [i, o] = l.weight.val().dims();
-            let w = l.weight.val().into_data().try_to_vec::<f32>().ok()?;
-            let b = match &l.bias {
-                Some(b) => b.val().into_data().try_to_vec::<f32>().ok()?,
-                None => vec![0.0; o],
-            };
-            Some((i, o, w, b, relu))
+            let [inputs, outputs] = l.weight.val().dims();
+            Dense {
+                inputs,
+                outputs,
+                weight: values(l.weight.val()),
+                bias: match &l.bias {
+                    Some(b) => b.val().into_data().try_to_vec::<f32>().unwrap_or_default(),
+                    None => vec![0.0; outputs],
+                },
+                relu,
+            }
+        };
+        let blocks = |b: &[Block]| b.iter().map(|b| dense(&b.linear, true)).collect::<Vec<_>>();
+        let tnet = |t: &TNet| {
+            let mut out = dense(&t.out, false);
+            // The identity the T-Net adds to its regressed matrix, as part of the bias.
+            for i in 0..t.k {
+                out.bias[i * t.k + i] += 1.0;
+            }
+            let mut head = blocks(&t.head);
+            head.push(out);
+            TNetLayers {
+                k: t.k,
+                points: blocks(&t.points),
+                head,
+            }
         };
         let folded = self.folded();
-        let points = folded
-            .points
-            .iter()
-            .map(|b| dense(&b.linear, true))
-            .collect::<Option<_>>()?;
-        let mut head: Vec<_> = folded
-            .head
-            .iter()
-            .map(|b| dense(&b.linear, true))
-            .collect::<Option<_>>()?;
-        head.push(dense(&folded.out, false)?);
-        Some((points, head))
+        let mut head = blocks(&folded.head);
+        head.push(dense(&folded.out, false));
+        Portable {
+            input_tnet: folded.input_tnet.as_ref().map(tnet),
+            feature_tnet: folded.feature_tnet.as_ref().map(tnet),
+            points: blocks(&folded.points),
+            head,
+        }
     }
 
     /// Names of the layers, input to output: `input_tnet`, `points.0`, `feature_tnet` (after the

@@ -496,7 +496,7 @@ fn shipped_models_flag_scans_of_the_other_domain() {
 
 /// Issue #15, item 6: the default model exported to ONNX gives burn's logits on every DALES test
 /// object (to 1e-4), takes the exact path, and gives the same LIME, KernelSHAP and occlusion
-/// coefficients (to float rounding) for the same seed.
+/// coefficients (to float rounding) for the same seed; the T-Net model's export gives its logits.
 #[test]
 fn the_exported_default_model_matches_burn_on_dales() {
     let Some(data) = data_dir() else { return };
@@ -544,6 +544,34 @@ fn the_exported_default_model_matches_burn_on_dales() {
         .map(|(x, y)| (x - y).abs())
         .fold(0.0f32, f32::max);
     assert!(worst < 1e-4, "logits differ by up to {worst}");
+    // The T-Net model too (logits only: its explanations take seconds each).
+    let tnet_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/tnet");
+    let tnet_out = dir.path().join("tnet.onnx");
+    let run = std::process::Command::new(env!("CARGO_BIN_EXE_pointlime"))
+        .args(["export", "--model"])
+        .arg(&tnet_dir)
+        .arg("--onnx")
+        .arg(&tnet_out)
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let burn_tnet = PointNetClassifier::load(&tnet_dir, Backend::Flex).unwrap();
+    let onnx_tnet =
+        OnnxClassifier::load(&tnet_out, OnnxConfig::for_model(&tnet_out).unwrap()).unwrap();
+    let (a, b) = (
+        burn_tnet.predict(&refs, Output::Logit).unwrap(),
+        onnx_tnet.predict(&refs, Output::Logit).unwrap(),
+    );
+    let worst = a
+        .iter()
+        .zip(&b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0f32, f32::max);
+    assert!(worst < 1e-4, "T-Net logits differ by up to {worst}");
     for item in test.iter().take(3) {
         let mut cloud = pointlime::io::read(&item.path).unwrap();
         cloud.validate(&item.path, false).unwrap();

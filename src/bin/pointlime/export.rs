@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::{bail, Result};
 use clap::Args;
 
-use pointlime::onnx::{write_pointnet, Dense, Layout, OnnxConfig, Scores};
+use pointlime::onnx::{write_pointnet, Layout, OnnxConfig, Scores};
 use pointlime::Classifier;
 
 use crate::args::ModelArgs;
@@ -29,24 +29,6 @@ pub fn run(args: ExportArgs) -> Result<ExitCode> {
             args.onnx.display()
         );
     }
-    let Some((points, head)) = model.dense_layers() else {
-        bail!(
-            "{}: exporting a model with T-Nets is not available yet; models without T-Nets export",
-            args.model.name()
-        );
-    };
-    let dense = |layers: Vec<pointlime::model::pointnet::Dense>| -> Vec<Dense> {
-        layers
-            .into_iter()
-            .map(|(inputs, outputs, weight, bias, relu)| Dense {
-                inputs,
-                outputs,
-                weight,
-                bias,
-                relu,
-            })
-            .collect()
-    };
     let config = OnnxConfig {
         class_names: model.class_names().to_vec(),
         layout: Layout::Bcn,
@@ -55,8 +37,9 @@ pub fn run(args: ExportArgs) -> Result<ExitCode> {
         up: model.up(),
         output: 0,
         scores: Scores::Logits,
+        set_function: true,
     };
-    write_pointnet(&args.onnx, &dense(points), &dense(head), &config)?;
+    write_pointnet(&args.onnx, &model.portable(), &config)?;
     outln!(
         "wrote {} and {}",
         args.onnx.display(),

@@ -78,7 +78,7 @@ enum Command {
     /// Record a model's competence statistics (its global feature on its training scans), or
     /// measure how many scans of a dataset its check flags as outside what it was trained on.
     Competence(competence::CompetenceArgs),
-    /// Write a pointlime model (without T-Nets) as ONNX, with its sidecar, for other runtimes.
+    /// Write a pointlime model as ONNX, with its sidecar, for other runtimes.
     Export(export::ExportArgs),
     /// Look at a model: `pointlime model inspect FILE.onnx|DIR`.
     Model(model::ModelCommand),
