@@ -155,6 +155,20 @@ pub trait MaxPooled: Send + Sync {
     fn head(&self, globals: &[f32], output: Output) -> Result<Vec<f32>>;
 }
 
+/// `n` points on a spiral over the unit sphere: a fixed cloud to run a model once on load, so
+/// that a model that cannot run fails there, in one line, rather than in the middle of the first
+/// explanation.
+pub fn probe_cloud(n: usize) -> Vec<[f32; 3]> {
+    (0..n)
+        .map(|i| {
+            let t = (i as f32 + 0.5) / n as f32;
+            let (z, a) = (1.0 - 2.0 * t, i as f32 * 2.399_963);
+            let r = (1.0 - z * z).max(0.0).sqrt();
+            [r * a.cos(), r * a.sin(), z]
+        })
+        .collect()
+}
+
 /// Softmax of each row of a row-major matrix with `n` columns, in place.
 pub fn softmax_rows(values: &mut [f32], n: usize) {
     for row in values.chunks_mut(n) {

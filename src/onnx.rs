@@ -267,14 +267,7 @@ impl OnnxClassifier {
             no_split: String::new(),
         };
         // One run: the output's width, and a first plan.
-        let probe: Vec<[f32; 3]> = (0..points)
-            .map(|i| {
-                let t = (i as f32 + 0.5) / points as f32;
-                let (z, a) = (1.0 - 2.0 * t, i as f32 * 2.399_963);
-                let r = (1.0 - z * z).max(0.0).sqrt();
-                [r * a.cos(), r * a.sin(), z]
-            })
-            .collect();
+        let probe = crate::classifier::probe_cloud(points);
         let raw = classifier
             .run(&[&probe])
             .map_err(|e| bad(format!("cannot run: {e}")))?;
@@ -767,38 +760,26 @@ impl Split {
             }),
             ..Default::default()
         };
-        // Constant nodes go to both parts (each keeps what it uses).
-        let constants = || {
-            graph
+        // The nodes `keep` picks, and every Constant node (each part keeps what it uses).
+        let part = |keep: &dyn Fn(usize) -> bool| -> Vec<pb::NodeProto> {
+            let constant = |n: &pb::NodeProto| n.op_type == "Constant";
+            let (constants, rest): (Vec<_>, Vec<_>) = graph
                 .node
                 .iter()
-                .filter(|n| n.op_type == "Constant")
-                .cloned()
+                .enumerate()
+                .partition(|(_, n)| constant(n));
+            constants
+                .into_iter()
+                .chain(rest.into_iter().filter(|&(i, _)| keep(i)))
+                .map(|(_, n)| n.clone())
+                .collect()
         };
         let mut points = graph.clone();
-        points.node = constants()
-            .chain(
-                graph
-                    .node
-                    .iter()
-                    .zip(&before)
-                    .filter(|&(n, &b)| b && n.op_type != "Constant")
-                    .map(|(n, _)| n.clone()),
-            )
-            .collect();
+        points.node = part(&|i| before[i]);
         points.output = vec![value(&pool.input[0])];
         points.value_info.clear();
         let mut head = graph.clone();
-        head.node = constants()
-            .chain(
-                graph
-                    .node
-                    .iter()
-                    .enumerate()
-                    .filter(|&(i, n)| i != r && !before[i] && n.op_type != "Constant")
-                    .map(|(_, n)| n.clone()),
-            )
-            .collect();
+        head.node = part(&|i| i != r && !before[i]);
         head.input = vec![value(&pool.output[0])];
         head.value_info.clear();
         let load = |g: pb::GraphProto| {

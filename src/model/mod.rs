@@ -282,16 +282,7 @@ impl PointNetClassifier {
     /// garbled file would otherwise fail (by a panic inside burn) in the middle of the first
     /// explanation; and weights that hold NaN or infinities give non-finite scores.
     fn check_weights(&self, weights: &Path) -> Result<()> {
-        let n = self.config.num_points;
-        let cloud: Vec<[f32; 3]> = (0..n)
-            .map(|i| {
-                // Points on a spiral over the unit sphere.
-                let t = (i as f32 + 0.5) / n as f32;
-                let (z, a) = (1.0 - 2.0 * t, i as f32 * 2.399_963);
-                let r = (1.0 - z * z).max(0.0).sqrt();
-                [r * a.cos(), r * a.sin(), z]
-            })
-            .collect();
+        let cloud = crate::classifier::probe_cloud(self.config.num_points);
         let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             self.predict(&[&cloud], Output::Logit)
         }));

@@ -20,6 +20,22 @@ fn reference() -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(fixture("reference.json")).unwrap()).unwrap()
 }
 
+/// The fixed clouds PyTorch was run on, `[N × 3]` each.
+fn reference_clouds() -> Vec<Vec<[f32; 3]>> {
+    reference()["clouds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            c.as_array()
+                .unwrap()
+                .iter()
+                .map(|p| std::array::from_fn(|k| p[k].as_f64().unwrap() as f32))
+                .collect()
+        })
+        .collect()
+}
+
 fn load(name: &str, points: usize) -> OnnxClassifier {
     let config = OnnxConfig {
         class_names: vec!["a".into(), "b".into(), "c".into()],
@@ -32,18 +48,7 @@ fn load(name: &str, points: usize) -> OnnxClassifier {
 #[test]
 fn tract_gives_pytorchs_logits_for_both_exports() {
     let r = reference();
-    let clouds: Vec<Vec<[f32; 3]>> = r["clouds"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| {
-            c.as_array()
-                .unwrap()
-                .iter()
-                .map(|p| std::array::from_fn(|k| p[k].as_f64().unwrap() as f32))
-                .collect()
-        })
-        .collect();
+    let clouds = reference_clouds();
     for name in ["pointnet_tnet", "pointnet_plain"] {
         let want = &r["models"][name]["logits"];
         for (i, cloud) in clouds.iter().enumerate() {
@@ -266,13 +271,7 @@ fn the_max_pooled_export_is_split_and_scores_masks_exactly() {
     let why = tnet.fast_path().unwrap_err();
     assert!(why.contains("T-Nets"), "{why}");
 
-    let r = reference();
-    let points: Vec<[f32; 3]> = r["clouds"][0]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| std::array::from_fn(|k| p[k].as_f64().unwrap() as f32))
-        .collect();
+    let points = reference_clouds().swap_remove(0);
     let labels: Vec<u32> = (0..64u32).map(|i| i / 11).collect(); // 6 segments
     let mut rows: Vec<Vec<u8>> = vec![vec![1; 6], vec![0; 6]];
     for i in 0..6 {
@@ -310,17 +309,7 @@ fn the_max_pooled_export_is_split_and_scores_masks_exactly() {
 #[test]
 fn exported_models_give_burns_logits_through_tract() {
     use pointlime::model::{Backend, ModelConfig, PointNetClassifier, PointNetConfig};
-    let r = reference();
-    let clouds: Vec<Vec<[f32; 3]>> = (0..2)
-        .map(|i| {
-            r["clouds"][i]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|p| std::array::from_fn(|k| p[k].as_f64().unwrap() as f32))
-                .collect()
-        })
-        .collect();
+    let clouds = reference_clouds();
     let dir = tempdir();
     for tnets in [false, true] {
         let m = dir.path().join(format!("model-{tnets}"));
