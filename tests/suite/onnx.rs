@@ -361,3 +361,35 @@ fn exported_models_give_burns_logits_through_tract() {
     assert_eq!(run.status.code(), Some(2));
     assert!(!dir.path().join("x.txt").exists());
 }
+
+/// Issue #15, item 7: `bench --model FILE.onnx` reports the same stages, with no GFLOP/s (the
+/// graph's work is not counted).
+#[test]
+fn bench_runs_an_onnx_model() {
+    let out = bin()
+        .args(["bench", "--model"])
+        .arg(fixture("pointnet_plain.onnx"))
+        .args([
+            "--repeat",
+            "1",
+            "--samples",
+            "40",
+            "--segments",
+            "8",
+            "--scan-points",
+            "400",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let row = text.lines().nth(1).unwrap();
+    assert!(
+        row.contains("exact_max_pool") && row.trim_end().ends_with('-'),
+        "{text}"
+    );
+}

@@ -13,14 +13,20 @@ use pointlime::model::{ModelConfig, PointNetClassifier, PointNetConfig};
 use pointlime::pipeline::{explain_cloud, ExplainConfig, Timings};
 use pointlime::segment::Granularity;
 
-use crate::args::BackendArgs;
+use pointlime::Classifier;
+
+use crate::args::{BackendArgs, Loaded, ModelArgs};
 
 #[derive(Args, Debug)]
 pub struct BenchArgs {
-    /// A trained model; its input size fixes N. By default a randomly initialised PointNet (the
-    /// weights do not change the time) with the shipped architecture, built for each N.
+    /// A trained model (a pointlime model directory or an ONNX file); its input size fixes N. By
+    /// default a randomly initialised PointNet (the weights do not change the time) with the
+    /// shipped architecture, built for each N.
     #[arg(long)]
     model: Option<PathBuf>,
+    /// An ONNX model's class names, in output order (instead of its FILE.json's).
+    #[arg(long, value_delimiter = ',')]
+    classes: Option<Vec<String>>,
     #[command(flatten)]
     backend: BackendArgs,
     /// With no --model: add input and feature T-Nets (no exact max-pool path then).
@@ -79,8 +85,9 @@ struct Row {
     total_ms: f64,
     first_run_total_ms: f64,
     samples_per_second: f64,
-    gflop: f64,
-    gflops: f64,
+    /// Floating-point work of inference; `None` for an ONNX model (its graph is not counted).
+    gflop: Option<f64>,
+    gflops: Option<f64>,
     peak_rss_mib: Option<f64>,
 }
 
@@ -89,12 +96,19 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
         bail!("--repeat must be at least 1");
     }
     let loaded = match &args.model {
-        Some(dir) => Some(PointNetClassifier::load(dir, args.backend.backend)?),
+        Some(path) => Some(
+            ModelArgs {
+                model: Some(path.clone()),
+                classes: args.classes.clone(),
+                backend: args.backend.clone(),
+            }
+            .load_any()?,
+        ),
         None => None,
     };
     let base_n = loaded
         .as_ref()
-        .map_or(args.points, |m| m.config().num_points);
+        .map_or(args.points, |m| m.classifier().input_points());
     let mut configs = vec![(base_n, args.segments, args.samples)];
     if args.ladder {
         if loaded.is_none() {
@@ -144,8 +158,9 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
     let mut rows = Vec::new();
     for (n, k, s) in configs {
         let fresh;
-        let model = match &loaded {
-            Some(m) => m,
+        let (model, flops): (&dyn Classifier, _) = match &loaded {
+            Some(Loaded::PointNet(m)) => (m.as_ref(), Some(m.flops())),
+            Some(Loaded::Onnx(m)) => (m.as_ref(), None),
             None => {
                 let net = PointNetConfig::new(5)
                     .with_input_tnet(args.tnets)
@@ -153,7 +168,7 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
                 let names = ["building", "car", "fence", "pole", "tree"].map(String::from);
                 let config = ModelConfig::new(net, names.to_vec()).with_num_points(n);
                 fresh = PointNetClassifier::new(config, args.backend.backend, 0)?;
-                &fresh
+                (&fresh, Some(fresh.flops()))
             }
         };
         let synthetic;
@@ -185,10 +200,10 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
             v[v.len() / 2] * 1e3
         };
         let cost = runs[0].report.cost;
-        let (per_point, per_cloud) = model.flops();
-        let gflop = (cost.points_evaluated as f64 * per_point
-            + cost.clouds_evaluated as f64 * per_cloud)
-            * 1e-9;
+        let gflop = flops.map(|(per_point, per_cloud)| {
+            (cost.points_evaluated as f64 * per_point + cost.clouds_evaluated as f64 * per_cloud)
+                * 1e-9
+        });
         let inference_ms = median(&|t| t.inference);
         let sampling_ms = median(&|t| t.sampling);
         let row = Row {
@@ -206,11 +221,11 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
             samples_per_second: cost.clouds_evaluated as f64
                 / ((sampling_ms + inference_ms) * 1e-3),
             gflop,
-            gflops: gflop / (inference_ms * 1e-3),
+            gflops: gflop.map(|g| g / (inference_ms * 1e-3)),
             peak_rss_mib: peak_rss_mib(),
         };
         outln!(
-            "{:>6} {:>4} {:>5} {:>8} {:<20} {:>9.1} {:>9.1} {:>10.1} {:>7.1} {:>9.1} {:>9.1} {:>9.0} {:>8.1}{}",
+            "{:>6} {:>4} {:>5} {:>8} {:<20} {:>9.1} {:>9.1} {:>10.1} {:>7.1} {:>9.1} {:>9.1} {:>9.0} {:>8}{}",
             row.points,
             row.segments,
             row.samples,
@@ -223,9 +238,10 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
             row.total_ms,
             row.first_run_total_ms,
             row.samples_per_second,
-            row.gflops,
+            row.gflops.map_or("-".into(), |g| format!("{g:.1}")),
             args.peak_gflops
-                .map(|p| format!("  {:>6.1}%", 100.0 * row.gflops / p))
+                .zip(row.gflops)
+                .map(|(p, g)| format!("  {:>6.1}%", 100.0 * g / p))
                 .unwrap_or_default()
         )?;
         rows.push(row);
