@@ -185,6 +185,18 @@ fn words(e: &TractError) -> String {
         .join(": ")
 }
 
+/// The file's protobuf (for the graph walks) and the model tract makes of it, from one read.
+fn read(path: &Path) -> Result<(pb::ModelProto, InferenceModel)> {
+    let bad = |e: TractError| Error::model(path, format!("cannot read as ONNX: {}", words(&e)));
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let onnx = tract_onnx::onnx();
+    let proto = onnx
+        .proto_model_for_read(&mut bytes.as_slice())
+        .map_err(bad)?;
+    let model = onnx.model_for_proto_model(&proto).map_err(bad)?;
+    Ok((proto, model))
+}
+
 /// The input's dimensions as tract reads them from the file: a number, or `None` for a named
 /// (free) axis.
 fn input_dims(model: &InferenceModel) -> TractResult<Vec<Option<usize>>> {
@@ -205,14 +217,7 @@ impl OnnxClassifier {
     /// [`Error::Model`] naming the file and the problem.
     pub fn load(path: &Path, mut config: OnnxConfig) -> Result<OnnxClassifier> {
         let bad = |m: String| Error::model(path, m);
-        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-        let onnx = tract_onnx::onnx();
-        let proto = onnx
-            .proto_model_for_read(&mut bytes.as_slice())
-            .map_err(|e| bad(format!("cannot read as ONNX: {}", words(&e))))?;
-        let model = onnx
-            .model_for_proto_model(&proto)
-            .map_err(|e| bad(format!("cannot read as ONNX: {}", words(&e))))?;
+        let (proto, model) = read(path)?;
         if model.inputs.len() != 1 {
             return Err(bad(format!(
                 "the model takes {} inputs; pointlime gives one point tensor",
@@ -305,13 +310,13 @@ impl OnnxClassifier {
     fn check_split(&mut self, probe: &[[f32; 3]], raw: &[f32]) -> std::result::Result<(), String> {
         let layout = self.config.layout;
         let split = self.split.as_mut().ok_or("no split")?;
-        let (shape, _) = run_points(split, layout, probe).map_err(|e| e.to_string())?;
+        let (shape, values) = run_points(split, layout, probe).map_err(|e| e.to_string())?;
         split.channels = match (layout, shape.as_slice()) {
             (Layout::Bcn, [_, c, _]) | (Layout::Bnc, [_, _, c]) => *c,
             _ => return Err(format!("per-point features of shape {shape:?}")),
         };
-        let features = self.point_features(probe).map_err(|e| e.to_string())?;
-        let ch = self.feature_dim();
+        let ch = split.channels;
+        let features = point_rows(layout, values, ch, probe.len());
         let mut pooled = vec![f32::NEG_INFINITY; ch];
         for row in features.chunks(ch) {
             pooled.iter_mut().zip(row).for_each(|(m, &v)| *m = m.max(v));
@@ -472,19 +477,7 @@ impl MaxPooled for OnnxClassifier {
                 "per-point features of shape {shape:?} for {m} points"
             )));
         }
-        Ok(match self.config.layout {
-            // [1, C, m] → [m × C]
-            Layout::Bcn => {
-                let mut out = vec![0.0; m * ch];
-                for k in 0..ch {
-                    for j in 0..m {
-                        out[j * ch + k] = values[k * m + j];
-                    }
-                }
-                out
-            }
-            Layout::Bnc => values,
-        })
+        Ok(point_rows(self.config.layout, values, ch, m))
     }
 
     fn head(&self, globals: &[f32], output: Output) -> Result<Vec<f32>> {
@@ -505,10 +498,7 @@ impl MaxPooled for OnnxClassifier {
 /// # Errors
 /// [`Error::Model`] when tract cannot read the file.
 pub fn describe(path: &Path) -> Result<String> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    let model = tract_onnx::onnx()
-        .model_for_read(&mut bytes.as_slice())
-        .map_err(|e| Error::model(path, format!("cannot read as ONNX: {}", words(&e))))?;
+    let (proto, model) = read(path)?;
     let mut text = String::new();
     let fact = |o: OutletId| {
         model
@@ -531,9 +521,6 @@ pub fn describe(path: &Path) -> Result<String> {
         ));
     }
     // The operators as the file names them (tract renames some as it translates them).
-    let proto = tract_onnx::onnx()
-        .proto_model_for_read(&mut bytes.as_slice())
-        .map_err(|e| Error::model(path, format!("cannot read as ONNX: {}", words(&e))))?;
     let mut ops: std::collections::BTreeMap<&str, usize> = Default::default();
     for node in proto.graph.iter().flat_map(|g| &g.node) {
         *ops.entry(node.op_type.as_str()).or_default() += 1;
@@ -799,6 +786,23 @@ impl Split {
             point_plans: Mutex::new(HashMap::new()),
             head_plans: Mutex::new(HashMap::new()),
         })
+    }
+}
+
+/// The per-point part's output for `m` points (`ch * m` values) as one row of `ch` per point.
+fn point_rows(layout: Layout, values: Vec<f32>, ch: usize, m: usize) -> Vec<f32> {
+    match layout {
+        // [1, C, m] → [m × C]
+        Layout::Bcn => {
+            let mut out = vec![0.0; m * ch];
+            for k in 0..ch {
+                for j in 0..m {
+                    out[j * ch + k] = values[k * m + j];
+                }
+            }
+            out
+        }
+        Layout::Bnc => values,
     }
 }
 

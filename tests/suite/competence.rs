@@ -78,21 +78,18 @@ fn a_trained_model_flags_scans_unlike_its_training_scans() {
     let cols: Vec<&str> = all.split_whitespace().collect();
     assert_eq!(&cols[..3], ["all", "10", "0"], "{stdout}");
 
+    let explain = |scan: &Path| {
+        bin()
+            .args(["explain"])
+            .arg(scan)
+            .args(["--model", model.to_str().unwrap()])
+            .args(["--samples", "64", "--segments", "4"])
+            .output()
+            .unwrap()
+    };
     let flat = dir.path().join("flat.ply");
     sheet(&flat);
-    let run = bin()
-        .args(["explain"])
-        .arg(&flat)
-        .args([
-            "--model",
-            model.to_str().unwrap(),
-            "--samples",
-            "64",
-            "--segments",
-            "4",
-        ])
-        .output()
-        .unwrap();
+    let run = explain(&flat);
     assert!(
         run.status.success(),
         "{}",
@@ -118,19 +115,7 @@ fn a_trained_model_flags_scans_unlike_its_training_scans() {
     let like = dir.path().join("like.ply");
     let (cloud, _) = blobs(4, 50, 2.0, 9999);
     pointlime::io::write(&like, &cloud, Default::default()).unwrap();
-    let run = bin()
-        .args(["explain"])
-        .arg(&like)
-        .args([
-            "--model",
-            model.to_str().unwrap(),
-            "--samples",
-            "64",
-            "--segments",
-            "4",
-        ])
-        .output()
-        .unwrap();
+    let run = explain(&like);
     assert!(run.status.success());
     assert!(!String::from_utf8_lossy(&run.stderr).contains("outside"));
 

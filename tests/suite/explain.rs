@@ -173,22 +173,27 @@ fn centroid_removal_and_logit_output_run_and_all_dropped_masks_do_not_panic() {
     }
 }
 
-#[test]
-fn end_to_end_explanation_finds_the_informative_blob_and_maps_back_to_every_point() {
-    let (cloud, centres) = blobs(6, 300, 4.0, 2);
-    // The pipeline normalises to the unit sphere; build the classifier in that frame.
+/// "yes" when blob 3 of `blobs(6, 300, 4.0, _)` is present, whatever the others do. The pipeline
+/// normalises to the unit sphere; the classifier is built in that frame.
+fn blob_three_classifier(cloud: &pointlime::cloud::PointCloud, centres: &[[f64; 3]]) -> Additive {
     let frame = Frame::fit(
         &cloud.positions,
         pointlime::cloud::Normalisation::UnitSphere,
     );
-    let model = Additive {
+    Additive {
         names: vec!["yes".into(), "no".into()],
         centres: centres.iter().map(|c| frame.to_model(c)).collect(),
         radius: 0.6 / frame.scale as f32 * 1.5,
         weights: vec![0.0, 0.0, 0.0, 0.5, 0.0, 0.0],
         bias: 0.2,
         points: 512,
-    };
+    }
+}
+
+#[test]
+fn end_to_end_explanation_finds_the_informative_blob_and_maps_back_to_every_point() {
+    let (cloud, centres) = blobs(6, 300, 4.0, 2);
+    let model = blob_three_classifier(&cloud, &centres);
     let mut config = ExplainConfig::default();
     config.segments.target = Granularity::Count(6);
     config.explainer.n_samples = 400;
@@ -364,18 +369,7 @@ fn organ_check_finds_the_organ_the_classifier_looks_at() {
         kind: ScalarKind::U8,
         values: organ,
     });
-    let frame = Frame::fit(
-        &cloud.positions,
-        pointlime::cloud::Normalisation::UnitSphere,
-    );
-    let model = Additive {
-        names: vec!["yes".into(), "no".into()],
-        centres: centres.iter().map(|c| frame.to_model(c)).collect(),
-        radius: 0.6 / frame.scale as f32 * 1.5,
-        weights: vec![0.0, 0.0, 0.0, 0.5, 0.0, 0.0],
-        bias: 0.2,
-        points: 512,
-    };
+    let model = blob_three_classifier(&cloud, &centres);
     let mut config = ExplainConfig::default();
     config.segments.target = Granularity::Count(12);
     config.explainer.n_samples = 400;

@@ -507,19 +507,25 @@ fn the_exported_default_model_matches_burn_on_dales() {
     use pointlime::onnx::{OnnxClassifier, OnnxConfig};
     use pointlime::pipeline::{explain_cloud, ExplainConfig};
     let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("default.onnx");
-    let run = std::process::Command::new(env!("CARGO_BIN_EXE_pointlime"))
-        .args(["export", "--onnx"])
-        .arg(&out)
-        .output()
-        .unwrap();
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
+    let models = Path::new(env!("CARGO_MANIFEST_DIR")).join("models");
+    // Exports a model directory (the built-in default for None) and loads the file with tract.
+    let export = |model: Option<&Path>, name: &str| {
+        let out = dir.path().join(format!("{name}.onnx"));
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_pointlime"));
+        command.arg("export");
+        if let Some(m) = model {
+            command.arg("--model").arg(m);
+        }
+        let run = command.arg("--onnx").arg(&out).output().unwrap();
+        assert!(
+            run.status.success(),
+            "{}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        OnnxClassifier::load(&out, OnnxConfig::for_model(&out).unwrap()).unwrap()
+    };
     let burn = PointNetClassifier::load_builtin(Backend::Flex).unwrap();
-    let onnx = OnnxClassifier::load(&out, OnnxConfig::for_model(&out).unwrap()).unwrap();
+    let onnx = export(None, "default");
     assert!(onnx.fast_path().is_ok());
     let ds = Dataset::open_any(&data.join("dales_objects")).unwrap();
     let test = ds.split(Split::Test);
@@ -534,44 +540,23 @@ fn the_exported_default_model_matches_burn_on_dales() {
         })
         .collect();
     let refs: Vec<&[[f32; 3]]> = clouds.iter().map(Vec::as_slice).collect();
-    let (a, b) = (
-        burn.predict(&refs, Output::Logit).unwrap(),
-        onnx.predict(&refs, Output::Logit).unwrap(),
-    );
-    let worst = a
-        .iter()
-        .zip(&b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0f32, f32::max);
-    assert!(worst < 1e-4, "logits differ by up to {worst}");
+    let worst = |a: &dyn Classifier, b: &dyn Classifier| {
+        let (a, b) = (
+            a.predict(&refs, Output::Logit).unwrap(),
+            b.predict(&refs, Output::Logit).unwrap(),
+        );
+        a.iter()
+            .zip(&b)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0f32, f32::max)
+    };
+    let d = worst(&burn, &onnx);
+    assert!(d < 1e-4, "logits differ by up to {d}");
     // The T-Net model too (logits only: its explanations take seconds each).
-    let tnet_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/tnet");
-    let tnet_out = dir.path().join("tnet.onnx");
-    let run = std::process::Command::new(env!("CARGO_BIN_EXE_pointlime"))
-        .args(["export", "--model"])
-        .arg(&tnet_dir)
-        .arg("--onnx")
-        .arg(&tnet_out)
-        .output()
-        .unwrap();
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
+    let tnet_dir = models.join("tnet");
     let burn_tnet = PointNetClassifier::load(&tnet_dir, Backend::Flex).unwrap();
-    let onnx_tnet =
-        OnnxClassifier::load(&tnet_out, OnnxConfig::for_model(&tnet_out).unwrap()).unwrap();
-    let (a, b) = (
-        burn_tnet.predict(&refs, Output::Logit).unwrap(),
-        onnx_tnet.predict(&refs, Output::Logit).unwrap(),
-    );
-    let worst = a
-        .iter()
-        .zip(&b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0f32, f32::max);
-    assert!(worst < 1e-4, "T-Net logits differ by up to {worst}");
+    let d = worst(&burn_tnet, &export(Some(&tnet_dir), "tnet"));
+    assert!(d < 1e-4, "T-Net logits differ by up to {d}");
     for item in test.iter().take(3) {
         let mut cloud = pointlime::io::read(&item.path).unwrap();
         cloud.validate(&item.path, false).unwrap();
