@@ -689,7 +689,12 @@ pub fn parse_summary(text: &str, path: &Path) -> Result<Vec<Record>> {
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty())
         .map(|(i, l)| {
-            serde_json::from_str(l).map_err(|e| Error::format(path, format!("line {}: {e}", i + 1)))
+            serde_json::from_str(l).map_err(|e| {
+                Error::format(
+                    path,
+                    format!("line {}: {}", i + 1, crate::error::json_problem(&e)),
+                )
+            })
         })
         .collect()
 }

@@ -129,3 +129,145 @@ pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> Option<String> {
         .map(|s| s.to_string())
         .or_else(|| payload.downcast_ref::<String>().cloned())
 }
+
+/// A JSON file's problem as one short line: serde quotes the offending value whole, and in a
+/// garbled file that can be the whole file.
+pub fn json_problem(e: &serde_json::Error) -> String {
+    clip_quotes(&requote_names(&e.to_string()))
+}
+
+/// serde writes a misspelt name raw between backticks (`` unknown variant `…`, expected … ``), so
+/// whatever the file holds there (backticks, quotes, newlines, text that reads like a debug value)
+/// would pass into the message unmarked: it is quoted and escaped as other values are.
+fn requote_names(message: &str) -> String {
+    for what in ["unknown variant `", "unknown field `"] {
+        let Some(i) = message.find(what) else {
+            continue;
+        };
+        let start = i + what.len();
+        let rest = &message[start..];
+        let Some(end) = ["`, expected", "`, there are no"]
+            .iter()
+            .filter_map(|m| rest.rfind(m))
+            .max()
+        else {
+            continue;
+        };
+        return format!(
+            "{}{}{}{}",
+            &message[..i],
+            &what[..what.len() - 1],
+            crate::io::shown(&rest[..end]),
+            &rest[end + 1..]
+        );
+    }
+    message.to_string()
+}
+
+/// serde quotes the offending value whole, and in a garbled config that can be the whole file:
+/// every quoted run (serde escapes the quotes inside it as `\"`) is cut to 40 characters, and
+/// control characters (a newline inside a quoted variant name) are escaped so that the message
+/// stays one line.
+pub(crate) fn clip_quotes(message: &str) -> String {
+    let mut out = String::with_capacity(message.len().min(400));
+    let (mut quoted, mut escaped, mut run) = (false, false, 0usize);
+    for c in message.chars() {
+        let ends_quote = quoted && !escaped && c == '"';
+        if quoted && !ends_quote {
+            escaped = !escaped && c == '\\';
+            run += 1;
+            if run > 40 {
+                continue;
+            }
+            if run == 40 {
+                out.push('…');
+                continue;
+            }
+        } else if c == '"' {
+            quoted = !quoted;
+            run = 0;
+        }
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// A panic's message without the debug value that `unwrap` appends (`…: Error { kind: … }`) or
+/// its line breaks: what a library said when it panicked, fit for a one-line error.
+pub(crate) fn without_debug(message: &str) -> String {
+    let ident = |s: &str| {
+        s.trim_end()
+            .trim_end_matches(|c: char| c.is_alphanumeric() || c == '_')
+            .to_string()
+    };
+    let mut words = match message.find('{') {
+        Some(i) => ident(&message[..i]),
+        None => message.to_string(),
+    };
+    while let Some(inner) = words.trim_end().strip_suffix('(') {
+        words = ident(inner);
+    }
+    words.trim_end_matches([':', ' ', '\n']).replace('\n', " ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_errors_keep_their_place_and_stay_one_short_line() {
+        let long = format!(
+            "invalid type: string \"{}\\\"{}\", expected struct at line 1 column 9",
+            "a".repeat(30),
+            "b {".repeat(30)
+        );
+        let clipped = clip_quotes(&long);
+        assert!(
+            clipped.ends_with("\", expected struct at line 1 column 9"),
+            "{clipped}"
+        );
+        assert!(clipped.chars().count() < 100, "{clipped}");
+        assert_eq!(
+            clip_quotes("unknown variant `\nit`"),
+            "unknown variant `\\nit`"
+        );
+        assert_eq!(clip_quotes("found \"x\" at 2"), "found \"x\" at 2");
+    }
+
+    #[test]
+    fn misspelt_names_are_quoted_like_values() {
+        // Found by the model fuzz target: the file's text between serde's backticks read as debug
+        // formatting (`Os {`).
+        let raw = "unknown variant `unit_spherS8nin a aOn { 7 Os {aOn`, expected `unit_sphere` or `metric` at line 21 column 182";
+        assert_eq!(
+            requote_names(raw),
+            "unknown variant \"unit_spherS8nin a aOn { 7 Os {aOn\", expected `unit_sphere` or `metric` at line 21 column 182"
+        );
+        assert_eq!(
+            requote_names("unknown field `a`b\n`, expected one of `x`, `y` at line 1 column 3"),
+            "unknown field \"a`b\\n\", expected one of `x`, `y` at line 1 column 3"
+        );
+        assert_eq!(
+            requote_names("missing field `kind`"),
+            "missing field `kind`"
+        );
+    }
+
+    #[test]
+    fn panics_keep_their_words_not_their_debug_values() {
+        assert_eq!(
+            without_debug(
+                "called `Result::unwrap()` on an `Err` value: Io(Error { kind: UnexpectedEof })"
+            ),
+            "called `Result::unwrap()` on an `Err` value"
+        );
+        assert_eq!(
+            without_debug("index out of bounds:\nthe len is 3"),
+            "index out of bounds: the len is 3"
+        );
+    }
+}

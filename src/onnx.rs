@@ -104,8 +104,15 @@ impl OnnxConfig {
             return Ok(OnnxConfig::default());
         }
         let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
-        serde_json::from_str(&text)
-            .map_err(|e| Error::model(&path, format!("not a valid ONNX sidecar: {e}")))
+        serde_json::from_str(&text).map_err(|e| {
+            Error::model(
+                &path,
+                format!(
+                    "not a valid ONNX sidecar: {}",
+                    crate::error::json_problem(&e)
+                ),
+            )
+        })
     }
 }
 

@@ -205,13 +205,21 @@ impl Report {
     /// # Errors
     /// [`Error::Format`] naming `path` for text that is not JSON or not a report.
     pub fn from_json(text: &str, path: &Path) -> Result<Report> {
-        let mut value: serde_json::Value = serde_json::from_str(text)
-            .map_err(|e| Error::format(path, format!("not JSON: {e}")))?;
+        let mut value: serde_json::Value = serde_json::from_str(text).map_err(|e| {
+            Error::format(
+                path,
+                format!("not JSON: {}", crate::error::json_problem(&e)),
+            )
+        })?;
         if let Some(inner) = value.get_mut("report") {
             value = inner.take();
         }
-        serde_json::from_value(value)
-            .map_err(|e| Error::format(path, format!("not a pointlime report: {e}")))
+        serde_json::from_value(value).map_err(|e| {
+            Error::format(
+                path,
+                format!("not a pointlime report: {}", crate::error::json_problem(&e)),
+            )
+        })
     }
 }
 

@@ -90,38 +90,6 @@ impl Backend {
 const CONFIG_FILE: &str = "config.json";
 /// The competence statistics ([`Domain`]), when recorded.
 pub const COMPETENCE_FILE: &str = "competence.json";
-/// serde quotes the offending value whole, and in a garbled config that can be the whole file:
-/// every quoted run (serde escapes the quotes inside it as `\"`) is cut to 40 characters, and
-/// control characters (a newline inside a quoted variant name) are escaped so that the message
-/// stays one line.
-fn clip_quotes(message: &str) -> String {
-    let mut out = String::with_capacity(message.len().min(400));
-    let (mut quoted, mut escaped, mut run) = (false, false, 0usize);
-    for c in message.chars() {
-        let ends_quote = quoted && !escaped && c == '"';
-        if quoted && !ends_quote {
-            escaped = !escaped && c == '\\';
-            run += 1;
-            if run > 40 {
-                continue;
-            }
-            if run == 40 {
-                out.push('…');
-                continue;
-            }
-        } else if c == '"' {
-            quoted = !quoted;
-            run = 0;
-        }
-        if c.is_control() {
-            out.extend(c.escape_default());
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
 /// burn's record errors in words: they embed the debug form of the I/O or parse error inside
 /// (`Metadata deserialization error: Io(Error { kind: UnexpectedEof, … })`), which is cut off.
 fn weights_problem(burn: &str) -> String {
@@ -241,7 +209,7 @@ impl PointNetClassifier {
         let text = std::fs::read(&config_path).map_err(|e| Error::io(&config_path, e))?;
         let config: ModelConfig = std::str::from_utf8(&text)
             .map_err(|_| "not text".to_string())
-            .and_then(|t| serde_json::from_str(t).map_err(|e| clip_quotes(&e.to_string())))
+            .and_then(|t| serde_json::from_str(t).map_err(|e| crate::error::json_problem(&e)))
             .map_err(|m| Error::model(&config_path, format!("cannot read model config: {m}")))?;
         validate(&config, &config_path)?;
         let weights = dir.join(WEIGHTS_FILE);
@@ -300,9 +268,9 @@ impl PointNetClassifier {
                 weights,
                 format!(
                     "truncated or corrupt: reading the weights failed ({})",
-                    crate::error::panic_message(payload.as_ref())
-                        .unwrap_or_default()
-                        .replace('\n', " ")
+                    crate::error::without_debug(
+                        &crate::error::panic_message(payload.as_ref()).unwrap_or_default()
+                    )
                 ),
             )),
         }
@@ -502,7 +470,7 @@ fn read_domain(path: &Path) -> Result<Domain> {
             path,
             format!(
                 "cannot read competence statistics: {}",
-                clip_quotes(&e.to_string())
+                crate::error::json_problem(&e)
             ),
         )
     })
@@ -658,23 +626,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn config_errors_keep_their_place_and_stay_one_short_line() {
-        let long = format!(
-            "invalid type: string \"{}\\\"{}\", expected struct at line 1 column 9",
-            "a".repeat(30),
-            "b {".repeat(30)
-        );
-        let clipped = clip_quotes(&long);
-        assert!(
-            clipped.ends_with("\", expected struct at line 1 column 9"),
-            "{clipped}"
-        );
-        assert!(clipped.chars().count() < 100, "{clipped}");
-        assert_eq!(
-            clip_quotes("unknown variant `\nit`"),
-            "unknown variant `\\nit`"
-        );
-        assert_eq!(clip_quotes("found \"x\" at 2"), "found \"x\" at 2");
+    fn burn_errors_lose_their_debug_values() {
         assert_eq!(
             weights_problem("Record I/O error: Metadata deserialization error: Io(Error { kind: UnexpectedEof })"),
             "cannot read weights: Record I/O error: Metadata deserialization error (not a burn record, or truncated)"

@@ -337,5 +337,5 @@ fn write_log(path: &Path, logs: &[EpochLog]) -> Result<()> {
 
 fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-    serde_json::from_str(&text).map_err(|e| Error::format(path, e.to_string()))
+    serde_json::from_str(&text).map_err(|e| Error::format(path, crate::error::json_problem(&e)))
 }

@@ -287,8 +287,13 @@ impl SettingsArgs {
         let mut config: ExplainConfig = match &self.config {
             Some(p) => {
                 let text = std::fs::read_to_string(p).with_context(|| p.display().to_string())?;
-                serde_json::from_str(&text)
-                    .with_context(|| format!("{}: invalid settings", p.display()))?
+                serde_json::from_str(&text).map_err(|e| {
+                    anyhow::anyhow!(
+                        "{}: invalid settings: {}",
+                        p.display(),
+                        pointlime::error::json_problem(&e)
+                    )
+                })?
             }
             None => ExplainConfig::default(),
         };
