@@ -101,6 +101,15 @@ pub trait Classifier: Send + Sync {
         None
     }
 
+    /// The network's input transform, when it is predicted from a max-pool over per-point
+    /// features of the raw points (PointNet's input T-Net): the scoring computes those features
+    /// once per input instead of once per sample
+    /// ([`ScoringPath::PooledInputTransform`](crate::explain::ScoringPath::PooledInputTransform)).
+    /// `None` by default.
+    fn input_transform(&self) -> Option<&dyn InputTransform> {
+        None
+    }
+
     /// Gradients with respect to the input points, when the classifier can give them (gradient
     /// and saliency explainers need them); `None` by default.
     fn differentiable(&self) -> Option<&dyn Differentiable> {
@@ -153,6 +162,33 @@ pub trait MaxPooled: Send + Sync {
     /// # Errors
     /// [`Error::Classifier`](crate::Error::Classifier) when the backend fails.
     fn head(&self, globals: &[f32], output: Output) -> Result<Vec<f32>>;
+}
+
+/// A network `f(x) = rest(x, max over the points p of x of psi(p))`, where `psi` sees one raw
+/// point at a time: PointNet's input T-Net, whose 3 × 3 matrix follows from that maximum. A
+/// perturbed cloud's maximum is the maximum over its kept segments of each segment's maximum of
+/// `psi`, so `psi` runs once per input; only `rest` runs per sample.
+pub trait InputTransform: Send + Sync {
+    /// Width of `psi`.
+    fn transform_dim(&self) -> usize;
+
+    /// `psi` of every point: row-major `[points.len() × transform_dim]`.
+    ///
+    /// # Errors
+    /// [`Error::Classifier`](crate::Error::Classifier) when the backend fails.
+    fn transform_features(&self, points: &[[f32; 3]]) -> Result<Vec<f32>>;
+
+    /// The scores of `clouds` (as [`Classifier::predict`] takes them) given each cloud's maximum
+    /// of `psi`, row-major `[clouds.len() × transform_dim]`.
+    ///
+    /// # Errors
+    /// [`Error::Classifier`](crate::Error::Classifier) when the backend fails.
+    fn predict_given(
+        &self,
+        clouds: &[&[[f32; 3]]],
+        pooled: &[f32],
+        output: Output,
+    ) -> Result<Vec<f32>>;
 }
 
 /// `n` points on a spiral over the unit sphere: a fixed cloud to run a model once on load, so

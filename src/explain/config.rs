@@ -261,6 +261,7 @@ mod tests {
         for p in [
             ScoringPath::ExactMaxPool,
             ScoringPath::GenericKeptPoints,
+            ScoringPath::PooledInputTransform,
             ScoringPath::GenericFull,
             ScoringPath::Backprop,
         ] {

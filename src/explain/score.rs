@@ -16,6 +16,11 @@
 //!   given only as many points as it keeps (samples ordered by kept count so a batch's clouds have
 //!   similar sizes, each refilled to the largest): by the set-function property the scores are
 //!   those of the full refilled clouds, at about `keep_probability` of the cost.
+//!   When the network's input transform is predicted from a max-pool over per-point features of
+//!   the raw points ([`Classifier::input_transform`], PointNet's input T-Net), those features get
+//!   the max-pool path's treatment: computed once for the N input points, maximised per segment,
+//!   and each sample's maximum assembled from its kept segments; only the rest of the network runs
+//!   per sample (about two thirds of a T-Net PointNet's work).
 //! - **Full path**: every sample as a full N-point cloud; the reference the others are tested
 //!   against.
 
@@ -27,7 +32,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::input::Input;
-use crate::classifier::{softmax_rows, Classifier, MaxPooled, Output};
+use crate::classifier::{softmax_rows, Classifier, InputTransform, MaxPooled, Output};
 use crate::error::{Error, Result};
 use crate::perturb::{apply_into, kept_points, Masks, Removal};
 use crate::segment::point_counts;
@@ -117,6 +122,7 @@ impl ScoringPath {
         match self {
             ScoringPath::ExactMaxPool => "exact_max_pool",
             ScoringPath::GenericKeptPoints => "generic_kept_points",
+            ScoringPath::PooledInputTransform => "pooled_input_transform",
             ScoringPath::GenericFull => "generic_full",
             ScoringPath::Backprop => "backprop",
         }
@@ -131,6 +137,9 @@ pub enum ScoringPath {
     ExactMaxPool,
     /// Whole network per sample, each with only its kept points (set-function classifiers).
     GenericKeptPoints,
+    /// The input transform's per-point features once, per-segment maxima, the rest of the network
+    /// per sample with its kept points (T-Net PointNets).
+    PooledInputTransform,
     /// Whole network per sample, each a full N-point cloud.
     GenericFull,
     /// No samples: one forward and backward pass through the whole network per explained class
@@ -205,15 +214,94 @@ pub struct Prepared<'a> {
     pooled: Option<Pooled<'a>>,
 }
 
-/// The max-pool path's per-input work.
+/// The per-input work of a path that max-pools segments once.
 struct Pooled<'a> {
-    mp: &'a dyn MaxPooled,
+    /// What runs per sample on the pooled features.
+    after: After<'a>,
+    maxima: SegmentMaxima,
+}
+
+enum After<'a> {
+    /// The head alone: the exact max-pool path.
+    Head(&'a dyn MaxPooled),
+    /// The rest of the network, on the sample's points, given its input transform's maxima.
+    Rest(&'a dyn InputTransform),
+}
+
+/// Each segment's maximum of some per-point features, computed once per input.
+struct SegmentMaxima {
+    /// Width of the features.
+    c: usize,
     /// `[K × C]`: each segment's maximum of the per-point features.
     segment_max: Vec<f32>,
     /// The features of a point at the origin.
     origin: Vec<f32>,
     sizes: Vec<usize>,
     seconds: f64,
+}
+
+impl SegmentMaxima {
+    fn new(
+        c: usize,
+        features: impl Fn(&[[f32; 3]]) -> Result<Vec<f32>>,
+        points: &[[f32; 3]],
+        labels: &[u32],
+        k: usize,
+    ) -> Result<Self> {
+        let all = features(points)?;
+        let origin = features(&[[0.0; 3]])?;
+        let t = Instant::now();
+        let sizes = point_counts(labels, k);
+        let mut segment_max = vec![f32::NEG_INFINITY; k * c];
+        for (&l, f) in labels.iter().zip(all.chunks(c)) {
+            let l = l as usize;
+            for (m, &v) in segment_max[l * c..(l + 1) * c].iter_mut().zip(f) {
+                *m = m.max(v);
+            }
+        }
+        Ok(SegmentMaxima {
+            c,
+            segment_max,
+            origin,
+            sizes,
+            seconds: t.elapsed().as_secs_f64(),
+        })
+    }
+
+    /// Writes into `g` (`C` values, all `-inf`) the features' maximum over the cloud `mask` and
+    /// `removal` make: the maximum over the kept segments, and the origin's features where the
+    /// cloud has points there (Drop with nothing kept is the all-origin cloud; Centroid moves
+    /// every removed point to the origin). Repeated points (Drop's refill) cannot change a
+    /// maximum.
+    fn pool_into(&self, mask: &[u8], removal: Removal, g: &mut [f32]) {
+        let c = self.c;
+        let (mut kept_any, mut dropped_any) = (false, false);
+        for seg in (0..self.sizes.len()).filter(|&seg| self.sizes[seg] > 0) {
+            if mask[seg] == 0 {
+                dropped_any = true;
+                continue;
+            }
+            kept_any = true;
+            for (m, &v) in g.iter_mut().zip(&self.segment_max[seg * c..(seg + 1) * c]) {
+                *m = m.max(v);
+            }
+        }
+        if !kept_any || (removal == Removal::Centroid && dropped_any) {
+            for (m, &v) in g.iter_mut().zip(&self.origin) {
+                *m = m.max(v);
+            }
+        }
+    }
+
+    /// The pooled features of masks `rows`, row-major.
+    fn pool(&self, masks: &Masks, rows: impl Iterator<Item = usize>, removal: Removal) -> Vec<f32> {
+        let rows: Vec<usize> = rows.collect();
+        let mut globals = vec![f32::NEG_INFINITY; rows.len() * self.c];
+        for (g, &s) in globals.chunks_mut(self.c).zip(&rows) {
+            self.pool_into(masks.row(s), removal, g);
+        }
+        globals
+    }
 }
 
 impl<'a> Prepared<'a> {
@@ -226,10 +314,28 @@ impl<'a> Prepared<'a> {
         input: &'a Input<'a>,
         config: &'a ScoringConfig,
     ) -> Result<Self> {
-        let pooled = match (config.path, classifier.max_pooled()) {
-            (Scoring::Auto, Some(mp)) => {
-                Some(pool(mp, input.points, input.labels, input.n_segments)?)
-            }
+        let (points, labels, k) = (input.points, input.labels, input.n_segments);
+        let pooled = match (config.path, classifier.max_pooled(), classifier.input_transform()) {
+            (Scoring::Auto, Some(mp), _) => Some(Pooled {
+                after: After::Head(mp),
+                maxima: SegmentMaxima::new(
+                    mp.feature_dim(),
+                    |p| mp.point_features(p),
+                    points,
+                    labels,
+                    k,
+                )?,
+            }),
+            (Scoring::Auto, None, Some(it)) => Some(Pooled {
+                after: After::Rest(it),
+                maxima: SegmentMaxima::new(
+                    it.transform_dim(),
+                    |p| it.transform_features(p),
+                    points,
+                    labels,
+                    k,
+                )?,
+            }),
             _ => None,
         };
         Ok(Prepared {
@@ -241,11 +347,16 @@ impl<'a> Prepared<'a> {
     }
 
     /// What [`Prepared::new`] cost: on the max-pool path, the N input points (and the origin)
-    /// through the per-point layers and the segment maxima, as sampling time.
+    /// through the per-point layers and the segment maxima, as sampling time (on the pooled
+    /// input transform's path, the points are not counted: they went through its layers only).
     pub fn cost(&self) -> Cost {
-        let (seconds, points) = self.pooled.as_ref().map_or((0.0, 0), |p| {
-            (p.seconds, self.input.points.len() as u64 + 1)
-        });
+        let (seconds, points) = match &self.pooled {
+            Some(p @ Pooled { after: After::Head(_), .. }) => {
+                (p.maxima.seconds, self.input.points.len() as u64 + 1)
+            }
+            Some(p) => (p.maxima.seconds, 0),
+            None => (0.0, 0),
+        };
         Cost {
             path: self.path(),
             sampling_seconds: seconds,
@@ -259,7 +370,8 @@ impl<'a> Prepared<'a> {
     /// The path its scores take.
     pub fn path(&self) -> ScoringPath {
         match (&self.pooled, self.config.path) {
-            (Some(_), _) => ScoringPath::ExactMaxPool,
+            (Some(Pooled { after: After::Head(_), .. }), _) => ScoringPath::ExactMaxPool,
+            (Some(_), _) => ScoringPath::PooledInputTransform,
             (None, Scoring::Full) => ScoringPath::GenericFull,
             (None, _) if self.compact() => ScoringPath::GenericKeptPoints,
             (None, _) => ScoringPath::GenericFull,
@@ -279,9 +391,26 @@ impl<'a> Prepared<'a> {
     pub fn score(&self, masks: &Masks, progress: Option<&Progress>) -> Result<Scored> {
         let (points, labels) = (self.input.points, self.input.labels);
         match &self.pooled {
-            Some(p) => max_pooled(p, masks, self.config, progress),
+            Some(Pooled {
+                after: After::Head(mp),
+                maxima,
+            }) => max_pooled(*mp, maxima, masks, self.config, progress),
+            Some(Pooled {
+                after: After::Rest(it),
+                maxima,
+            }) => generic(
+                self.classifier,
+                Some((*it, maxima)),
+                points,
+                labels,
+                masks,
+                self.config,
+                self.compact(),
+                progress,
+            ),
             None => generic(
                 self.classifier,
+                None,
                 points,
                 labels,
                 masks,
@@ -316,8 +445,10 @@ pub fn class_scores(
         .collect())
 }
 
+#[allow(clippy::too_many_arguments)]
 fn generic(
     classifier: &dyn Classifier,
+    transform: Option<(&dyn InputTransform, &SegmentMaxima)>,
     points: &[[f32; 3]],
     labels: &[u32],
     masks: &Masks,
@@ -353,9 +484,15 @@ fn generic(
                 apply_into(points, labels, masks.row(s), config.removal, slot);
             }
             let refs: Vec<&[[f32; 3]]> = buf.chunks(m).collect();
+            let pooled = transform.map(|(_, maxima)| {
+                maxima.pool(masks, batch.iter().copied(), config.removal)
+            });
             build_ns.fetch_add(t.elapsed().as_nanos() as u64, Ordering::Relaxed);
             evaluated.fetch_add(buf.len() as u64, Ordering::Relaxed);
-            let scores = classifier.predict(&refs, config.output)?;
+            let scores = match (transform, &pooled) {
+                (Some((it, _)), Some(pooled)) => it.predict_given(&refs, pooled, config.output)?,
+                _ => classifier.predict(&refs, config.output)?,
+            };
             if let Some(p) = progress {
                 p(batch.len());
             }
@@ -371,7 +508,9 @@ fn generic(
     Ok(Scored {
         scores,
         cost: Cost {
-            path: if compact {
+            path: if transform.is_some() {
+                ScoringPath::PooledInputTransform
+            } else if compact {
                 ScoringPath::GenericKeptPoints
             } else {
                 ScoringPath::GenericFull
@@ -390,48 +529,13 @@ fn generic(
 /// small enough to give both cores work.
 const HEAD_BATCH: usize = 128;
 
-fn pool<'a>(
-    mp: &'a dyn MaxPooled,
-    points: &[[f32; 3]],
-    labels: &[u32],
-    k: usize,
-) -> Result<Pooled<'a>> {
-    let c = mp.feature_dim();
-    let features = mp.point_features(points)?;
-    let origin = mp.point_features(&[[0.0; 3]])?;
-    let t = Instant::now();
-    let sizes = point_counts(labels, k);
-    let mut segment_max = vec![f32::NEG_INFINITY; k * c];
-    for (&l, f) in labels.iter().zip(features.chunks(c)) {
-        let l = l as usize;
-        for (m, &v) in segment_max[l * c..(l + 1) * c].iter_mut().zip(f) {
-            *m = m.max(v);
-        }
-    }
-    Ok(Pooled {
-        mp,
-        segment_max,
-        origin,
-        sizes,
-        seconds: t.elapsed().as_secs_f64(),
-    })
-}
-
 fn max_pooled(
-    pooled: &Pooled,
+    mp: &dyn MaxPooled,
+    maxima: &SegmentMaxima,
     masks: &Masks,
     config: &ScoringConfig,
     progress: Option<&Progress>,
 ) -> Result<Scored> {
-    let Pooled {
-        mp,
-        segment_max,
-        origin,
-        sizes,
-        ..
-    } = pooled;
-    let c = mp.feature_dim();
-    let k = masks.n_segments();
     let build_ns = AtomicU64::new(0);
     let starts: Vec<usize> = (0..masks.len()).step_by(HEAD_BATCH).collect();
     let results: Vec<Vec<f32>> = starts
@@ -439,30 +543,7 @@ fn max_pooled(
         .map(|&start| {
             let t = Instant::now();
             let end = (start + HEAD_BATCH).min(masks.len());
-            let mut globals = vec![f32::NEG_INFINITY; (end - start) * c];
-            for (g, s) in globals.chunks_mut(c).zip(start..end) {
-                let mask = masks.row(s);
-                let mut kept_any = false;
-                let mut dropped_any = false;
-                for seg in (0..k).filter(|&seg| sizes[seg] > 0) {
-                    if mask[seg] == 0 {
-                        dropped_any = true;
-                        continue;
-                    }
-                    kept_any = true;
-                    for (m, &v) in g.iter_mut().zip(&segment_max[seg * c..(seg + 1) * c]) {
-                        *m = m.max(v);
-                    }
-                }
-                // Drop with nothing kept is the all-origin cloud; Centroid moves every removed
-                // point to the origin.
-                let origin_in = !kept_any || (config.removal == Removal::Centroid && dropped_any);
-                if origin_in {
-                    for (m, &v) in g.iter_mut().zip(origin.iter()) {
-                        *m = m.max(v);
-                    }
-                }
-            }
+            let globals = maxima.pool(masks, start..end, config.removal);
             build_ns.fetch_add(t.elapsed().as_nanos() as u64, Ordering::Relaxed);
             let scores = mp.head(&globals, config.output)?;
             if let Some(p) = progress {

@@ -13,11 +13,14 @@ use burn::prelude::*;
 use burn::store::ModuleRecord;
 use serde::{Deserialize, Serialize};
 
-use crate::classifier::{softmax_rows, Classifier, Differentiable, MaxPooled, Output};
+use crate::classifier::{
+    softmax_rows, Classifier, Differentiable, InputTransform, MaxPooled, Output,
+};
 use crate::cloud::{Axis, Normalisation};
 use crate::competence::Domain;
 use crate::error::{Error, Result};
-pub use pointnet::{PointNet, PointNetConfig};
+use crate::explain::ScoringPath;
+pub use pointnet::{PointNet, PointNetConfig, TNET_WIDTH};
 
 /// Everything needed to rebuild a trained model, saved as `config.json`.
 #[derive(Config, Debug)]
@@ -417,10 +420,12 @@ impl PointNetClassifier {
         ))
     }
 
-    /// Floating-point operations (multiply and add counted separately) of one forward pass:
-    /// `(per point, per cloud)`, so a batch of `b` clouds of `m` points costs
+    /// Floating-point operations (multiply and add counted separately) of one forward pass on
+    /// `path`: `(per point, per cloud)`, so a batch of `b` clouds of `m` points costs
     /// `b * (m * per_point + per_cloud)`. Batch norm, ReLU and max-pool are left out (under 1%).
-    pub fn flops(&self) -> (f64, f64) {
+    /// On [`ScoringPath::PooledInputTransform`] the input T-Net's per-point layers are not run
+    /// per sample, so they are not counted.
+    pub fn flops(&self, path: ScoringPath) -> (f64, f64) {
         let net = &self.config.network;
         let chain = |widths: &[usize]| -> f64 {
             widths.windows(2).map(|w| 2.0 * (w[0] * w[1]) as f64).sum()
@@ -438,10 +443,14 @@ impl PointNetClassifier {
         head.extend(&net.head_layers);
         head.push(net.num_classes);
         let mut per_cloud = chain(&head);
-        for (on, k) in [(net.input_tnet, 3), (net.feature_tnet, widths[1])] {
+        let input_per_point = path != ScoringPath::PooledInputTransform;
+        for (on, k, points) in [
+            (net.input_tnet, 3, input_per_point),
+            (net.feature_tnet, widths[1], true),
+        ] {
             if on {
                 let (p, c) = tnet(k);
-                per_point += p;
+                per_point += if points { p } else { 0.0 };
                 per_cloud += c;
             }
         }
@@ -548,6 +557,12 @@ impl Classifier for PointNetClassifier {
         self.net.is_max_pooled().then_some(self as &dyn MaxPooled)
     }
 
+    fn input_transform(&self) -> Option<&dyn InputTransform> {
+        self.infer
+            .has_input_transform()
+            .then_some(self as &dyn InputTransform)
+    }
+
     fn differentiable(&self) -> Option<&dyn Differentiable> {
         Some(self)
     }
@@ -618,6 +633,38 @@ impl MaxPooled for PointNetClassifier {
         let b = globals.len() / c;
         let g = Tensor::from_data(TensorData::new(globals.to_vec(), [b, c]), &self.device);
         self.scores(self.infer.head(g), output)
+    }
+}
+
+impl InputTransform for PointNetClassifier {
+    fn transform_dim(&self) -> usize {
+        TNET_WIDTH
+    }
+
+    fn transform_features(&self, points: &[[f32; 3]]) -> Result<Vec<f32>> {
+        let flat: Vec<f32> = points.iter().flatten().copied().collect();
+        let x = Tensor::from_data(TensorData::new(flat, [points.len(), 3]), &self.device);
+        let psi = self.infer.input_transform_features(x).ok_or_else(|| {
+            Error::Classifier("the network has no input transform".into())
+        })?;
+        to_vec(psi)
+    }
+
+    fn predict_given(
+        &self,
+        clouds: &[&[[f32; 3]]],
+        pooled: &[f32],
+        output: Output,
+    ) -> Result<Vec<f32>> {
+        if clouds.is_empty() {
+            return Ok(Vec::new());
+        }
+        let g = Tensor::from_data(
+            TensorData::new(pooled.to_vec(), [clouds.len(), TNET_WIDTH]),
+            &self.device,
+        );
+        let global = self.infer.global_given(self.input(clouds)?, Some(g));
+        self.scores(self.infer.head(global), output)
     }
 }
 

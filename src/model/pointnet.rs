@@ -87,6 +87,9 @@ impl Block {
     }
 }
 
+/// Width of a T-Net's per-point features, the ones it max-pools.
+pub const TNET_WIDTH: usize = 1024;
+
 /// A transform network: per-point MLP 64-128-1024, max-pool, FC 512-256-k², plus identity.
 #[derive(Module, Debug)]
 pub struct TNet {
@@ -98,7 +101,7 @@ pub struct TNet {
 
 impl TNet {
     fn new(k: usize, device: &Device) -> Self {
-        let widths = [k, 64, 128, 1024];
+        let widths = [k, 64, 128, TNET_WIDTH];
         let out = LinearConfig::new(256, k * k)
             .with_initializer(burn::nn::Initializer::Zeros)
             .init(device);
@@ -107,7 +110,7 @@ impl TNet {
                 .windows(2)
                 .map(|w| Block::new(w[0], w[1], device))
                 .collect(),
-            head: [1024, 512, 256]
+            head: [TNET_WIDTH, 512, 256]
                 .windows(2)
                 .map(|w| Block::new(w[0], w[1], device))
                 .collect(),
@@ -129,18 +132,26 @@ impl TNet {
     /// `[batch * points, k]` rows of `batch` clouds → `[batch, k, k]`
     fn forward(&self, x: Tensor<2>, batch: usize) -> Tensor<3> {
         let rows = x.dims()[0];
-        let mut h = x;
-        for b in &self.points {
-            h = b.forward(h); // [batch * points, c]
-        }
+        let h = self.per_point(x);
         let c = h.dims()[1];
-        let mut g = h
-            .reshape([batch, rows / batch, c])
-            .max_dim(1)
-            .reshape([batch, c]);
-        for b in &self.head {
-            g = b.forward(g); // [batch, c]
-        }
+        self.from_pooled(h.reshape([batch, rows / batch, c]).max_dim(1).reshape([batch, c]))
+    }
+
+    /// The per-point layers, before the max-pool.
+    ///
+    /// # Shapes
+    /// `[rows, k]` → `[rows, 1024]`
+    fn per_point(&self, x: Tensor<2>) -> Tensor<2> {
+        self.points.iter().fold(x, |h, b| b.forward(h))
+    }
+
+    /// The matrix from the max-pooled per-point features.
+    ///
+    /// # Shapes
+    /// `[batch, 1024]` → `[batch, k, k]`
+    fn from_pooled(&self, g: Tensor<2>) -> Tensor<3> {
+        let batch = g.dims()[0];
+        let g = self.head.iter().fold(g, |g, b| b.forward(g));
         let eye = Tensor::<2>::eye(self.k, &g.device()).reshape([1, self.k * self.k]);
         (self.out.forward(g) + eye).reshape([batch, self.k, self.k])
     }
@@ -300,10 +311,34 @@ impl PointNet {
     /// # Shapes
     /// `[batch, points, 3]` → `[batch * points, c]`
     pub fn point_features(&self, x: Tensor<3>) -> Tensor<2> {
+        self.point_features_given(x, None)
+    }
+
+    /// Whether the network starts with an input T-Net.
+    pub fn has_input_transform(&self) -> bool {
+        self.input_tnet.is_some()
+    }
+
+    /// The input T-Net's per-point features, whose maximum over a cloud's points fixes its
+    /// input transform; `None` without an input T-Net.
+    ///
+    /// # Shapes
+    /// `[points, 3]` → `[points, 1024]`
+    pub fn input_transform_features(&self, x: Tensor<2>) -> Option<Tensor<2>> {
+        self.input_tnet.as_ref().map(|t| t.per_point(x))
+    }
+
+    /// [`point_features`](Self::point_features) with the input T-Net's max-pooled features
+    /// given (`[batch, 1024]`) instead of computed from `x`: the same function when they are
+    /// the maxima over `x`'s points.
+    pub fn point_features_given(&self, x: Tensor<3>, input_pooled: Option<Tensor<2>>) -> Tensor<2> {
         let [batch, n, _] = x.dims();
         let mut x = x;
         if let Some(t) = &self.input_tnet {
-            let m = t.forward(x.clone().reshape([batch * n, 3]), batch); // [batch, 3, 3]
+            let m = match input_pooled {
+                Some(g) => t.from_pooled(g),
+                None => t.forward(x.clone().reshape([batch * n, 3]), batch),
+            }; // [batch, 3, 3]
             x = x.matmul(m); // [batch, points, 3]
         }
         let mut h = x.reshape([batch * n, 3]);
@@ -351,8 +386,14 @@ impl PointNet {
     /// # Shapes
     /// `[batch, points, 3]` → `[batch, c]`
     pub fn global(&self, x: Tensor<3>) -> Tensor<2> {
+        self.global_given(x, None)
+    }
+
+    /// [`global`](Self::global) with the input T-Net's pooled features given (see
+    /// [`point_features_given`](Self::point_features_given)).
+    pub fn global_given(&self, x: Tensor<3>, input_pooled: Option<Tensor<2>>) -> Tensor<2> {
         let [batch, n, _] = x.dims();
-        let h = self.point_features(x); // [batch * points, c]
+        let h = self.point_features_given(x, input_pooled); // [batch * points, c]
         let c = h.dims()[1];
         h.reshape([batch, n, c]).max_dim(1).reshape([batch, c])
     }

@@ -158,8 +158,8 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
     let mut rows = Vec::new();
     for (n, k, s) in configs {
         let fresh;
-        let (model, flops): (&dyn Classifier, _) = match &loaded {
-            Some(Loaded::PointNet(m)) => (m.as_ref(), Some(m.flops())),
+        let (model, pointnet): (&dyn Classifier, _) = match &loaded {
+            Some(Loaded::PointNet(m)) => (m.as_ref(), Some(m.as_ref())),
             Some(Loaded::Onnx(m)) => (m.as_ref(), None),
             None => {
                 let net = PointNetConfig::new(5)
@@ -168,7 +168,7 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
                 let names = ["building", "car", "fence", "pole", "tree"].map(String::from);
                 let config = ModelConfig::new(net, names.to_vec()).with_num_points(n);
                 fresh = PointNetClassifier::new(config, args.backend.backend, 0)?;
-                (&fresh, Some(fresh.flops()))
+                (&fresh, Some(&fresh))
             }
         };
         let synthetic;
@@ -200,7 +200,8 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
             v[v.len() / 2] * 1e3
         };
         let cost = runs[0].report.cost;
-        let gflop = flops.map(|(per_point, per_cloud)| {
+        let gflop = pointnet.map(|m| {
+            let (per_point, per_cloud) = m.flops(cost.scoring);
             (cost.points_evaluated as f64 * per_point + cost.clouds_evaluated as f64 * per_cloud)
                 * 1e-9
         });
