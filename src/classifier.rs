@@ -110,6 +110,12 @@ pub trait Classifier: Send + Sync {
         None
     }
 
+    /// Named layers that can be re-initialised, for the model-randomisation sanity checks;
+    /// `None` by default.
+    fn randomisable(&self) -> Option<&dyn Randomisable> {
+        None
+    }
+
     /// Gradients with respect to the input points, when the classifier can give them (gradient
     /// and saliency explainers need them); `None` by default.
     fn differentiable(&self) -> Option<&dyn Differentiable> {
@@ -162,6 +168,23 @@ pub trait MaxPooled: Send + Sync {
     /// # Errors
     /// [`Error::Classifier`](crate::Error::Classifier) when the backend fails.
     fn head(&self, globals: &[f32], output: Output) -> Result<Vec<f32>>;
+}
+
+/// A classifier with named layers whose weights can be drawn afresh: the model-randomisation
+/// sanity checks of Adebayo et al. (2018), cascading (every layer from the output down to some
+/// depth) or independent (one layer at a time). An explanation that survives randomising the
+/// weights does not explain what the model learnt.
+pub trait Randomisable: Send + Sync {
+    /// The layers' names, input to output.
+    fn layer_names(&self) -> Vec<String>;
+
+    /// A copy with the named layers re-initialised from `seed`; a layer gets the same new
+    /// weights whichever others are randomised with it.
+    ///
+    /// # Errors
+    /// [`Error::Config`](crate::Error::Config) for a name not in
+    /// [`layer_names`](Self::layer_names).
+    fn randomised(&self, layers: &[String], seed: u64) -> Result<Box<dyn Classifier>>;
 }
 
 /// A network `f(x) = rest(x, max over the points p of x of psi(p))`, where `psi` sees one raw

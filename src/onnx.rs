@@ -21,7 +21,9 @@ use tract_onnx::prelude::*;
 use tract_onnx::tract_core::internal::DimLike;
 use tract_onnx::tract_hir::infer::Factoid;
 
-use crate::classifier::{softmax_rows, Classifier, MaxPooled, Output};
+use crate::classifier::{
+    softmax_rows, Classifier, InputTransform, MaxPooled, Output, Randomisable,
+};
 use crate::cloud::{Axis, Normalisation};
 use crate::error::{Error, Result};
 
@@ -123,6 +125,8 @@ const BATCH: usize = 32;
 pub struct OnnxClassifier {
     path: PathBuf,
     config: OnnxConfig,
+    /// The file as read, for randomised copies.
+    proto: pb::ModelProto,
     /// The file as tract reads it, before any shape is fixed.
     model: InferenceModel,
     /// Points per cloud.
@@ -133,6 +137,9 @@ pub struct OnnxClassifier {
     split: Option<Split>,
     /// Why there is no split.
     no_split: String,
+    /// The network cut after its input transform's max-pool, when it has no split and this cut
+    /// saves work (see [`TransformSplit`]).
+    transform: Option<TransformSplit>,
 }
 
 /// Plans by input shape, built on first use.
@@ -140,17 +147,31 @@ type Plans = Mutex<HashMap<Vec<usize>, Arc<TypedRunnableModel>>>;
 
 /// The plan of `model` for an input of `shape`, from `cache` or built and kept there.
 fn plan(model: &InferenceModel, cache: &Plans, shape: &[usize]) -> Result<Arc<TypedRunnableModel>> {
+    plan_inputs(model, cache, &[shape])
+}
+
+/// [`plan`] for a model of several inputs, of `shapes`.
+fn plan_inputs(
+    model: &InferenceModel,
+    cache: &Plans,
+    shapes: &[&[usize]],
+) -> Result<Arc<TypedRunnableModel>> {
+    let key: Vec<usize> = shapes.iter().flat_map(|s| s.iter().copied()).collect();
     let mut plans = cache.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(p) = plans.get(shape) {
+    if let Some(p) = plans.get(&key) {
         return Ok(p.clone());
     }
+    let mut model = model.clone();
+    for (i, shape) in shapes.iter().enumerate() {
+        model = model
+            .with_input_fact(i, f32::fact(*shape).into())
+            .map_err(|e| Error::Classifier(words(&e)))?;
+    }
     let plan = model
-        .clone()
-        .with_input_fact(0, f32::fact(shape).into())
-        .and_then(|m| m.into_optimized())
+        .into_optimized()
         .and_then(|m| m.into_runnable())
         .map_err(|e| Error::Classifier(words(&e)))?;
-    plans.insert(shape.to_vec(), plan.clone());
+    plans.insert(key, plan.clone());
     Ok(plan)
 }
 
@@ -160,9 +181,16 @@ fn run_plan(
     input: Tensor,
     index: usize,
 ) -> Result<(Vec<usize>, Vec<f32>)> {
-    let outputs = plan
-        .run(tvec!(input.into()))
-        .map_err(|e| Error::Classifier(words(&e)))?;
+    run_inputs(plan, tvec!(input.into()), index)
+}
+
+/// [`run_plan`] with several inputs.
+fn run_inputs(
+    plan: &Arc<TypedRunnableModel>,
+    inputs: TVec<TValue>,
+    index: usize,
+) -> Result<(Vec<usize>, Vec<f32>)> {
+    let outputs = plan.run(inputs).map_err(|e| Error::Classifier(words(&e)))?;
     let out = outputs.get(index).ok_or_else(|| {
         Error::Classifier(format!(
             "the model has {} outputs; the sidecar asks for output {index}",
@@ -222,9 +250,18 @@ impl OnnxClassifier {
     ///
     /// # Errors
     /// [`Error::Model`] naming the file and the problem.
-    pub fn load(path: &Path, mut config: OnnxConfig) -> Result<OnnxClassifier> {
-        let bad = |m: String| Error::model(path, m);
+    pub fn load(path: &Path, config: OnnxConfig) -> Result<OnnxClassifier> {
         let (proto, model) = read(path)?;
+        Self::from_proto(path, proto, model, config)
+    }
+
+    fn from_proto(
+        path: &Path,
+        proto: pb::ModelProto,
+        model: InferenceModel,
+        mut config: OnnxConfig,
+    ) -> Result<OnnxClassifier> {
+        let bad = |m: String| Error::model(path, m);
         if model.inputs.len() != 1 {
             return Err(bad(format!(
                 "the model takes {} inputs; pointlime gives one point tensor",
@@ -271,12 +308,14 @@ impl OnnxClassifier {
         }
         let mut classifier = OnnxClassifier {
             path: path.to_path_buf(),
+            proto,
             model,
             points,
             plans: Mutex::new(HashMap::new()),
             config: config.clone(),
             split: None,
             no_split: String::new(),
+            transform: None,
         };
         // One run: the output's width, and a first plan.
         let probe = crate::classifier::probe_cloud(points);
@@ -299,7 +338,7 @@ impl OnnxClassifier {
         }
         classifier.config = config;
         // The split is kept only when it gives the whole network's scores on the probe cloud.
-        match Split::new(&proto, classifier.config.layout) {
+        match Split::new(&classifier.proto, classifier.config.layout) {
             Ok(split) => {
                 classifier.split = Some(split);
                 if let Err(why) = classifier.check_split(&probe, &raw) {
@@ -309,6 +348,14 @@ impl OnnxClassifier {
             }
             Err(why) => classifier.no_split = why,
         }
+        if classifier.split.is_none() {
+            if let Ok(t) = TransformSplit::new(&classifier.proto, classifier.config.layout) {
+                classifier.transform = Some(t);
+                if classifier.check_transform(&probe, &raw).is_err() {
+                    classifier.transform = None;
+                }
+            }
+        }
         Ok(classifier)
     }
 
@@ -317,29 +364,31 @@ impl OnnxClassifier {
     fn check_split(&mut self, probe: &[[f32; 3]], raw: &[f32]) -> std::result::Result<(), String> {
         let layout = self.config.layout;
         let split = self.split.as_mut().ok_or("no split")?;
-        let (shape, values) = run_points(split, layout, probe).map_err(|e| e.to_string())?;
-        split.channels = match (layout, shape.as_slice()) {
-            (Layout::Bcn, [_, c, _]) | (Layout::Bnc, [_, _, c]) => *c,
-            _ => return Err(format!("per-point features of shape {shape:?}")),
-        };
-        let ch = split.channels;
-        let features = point_rows(layout, values, ch, probe.len());
-        let mut pooled = vec![f32::NEG_INFINITY; ch];
-        for row in features.chunks(ch) {
-            pooled.iter_mut().zip(row).for_each(|(m, &v)| *m = m.max(v));
-        }
+        let (ch, pooled) = probe_pool(&split.points, &split.point_plans, layout, probe)?;
+        split.channels = ch;
         let split = self.split.as_ref().ok_or("no split")?;
-        let scores = run_head(split, self, &pooled).map_err(|e| e.to_string())?;
-        if scores.len() == raw.len()
-            && scores
-                .iter()
-                .zip(raw)
-                .all(|(a, b)| (a - b).abs() <= 1e-4 * (1.0 + b.abs()))
-        {
-            Ok(())
-        } else {
-            Err("the split network's scores differ from the whole network's".into())
-        }
+        same_scores(
+            &run_head(split, self, &pooled).map_err(|e| e.to_string())?,
+            raw,
+        )
+    }
+
+    /// As [`check_split`](Self::check_split), for the transform split.
+    fn check_transform(
+        &mut self,
+        probe: &[[f32; 3]],
+        raw: &[f32],
+    ) -> std::result::Result<(), String> {
+        let layout = self.config.layout;
+        let t = self.transform.as_mut().ok_or("no transform split")?;
+        let (ch, pooled) = probe_pool(&t.psi, &t.psi_plans, layout, probe)?;
+        t.channels = ch;
+        same_scores(
+            &self
+                .run_with(&[probe], Some(&pooled))
+                .map_err(|e| e.to_string())?,
+            raw,
+        )
     }
 
     /// Whether the exact fast path applies, and if not, why.
@@ -376,6 +425,12 @@ impl OnnxClassifier {
 
     /// The raw scores of one batch (all clouds of `points` points), row-major.
     fn run(&self, clouds: &[&[[f32; 3]]]) -> Result<Vec<f32>> {
+        self.run_with(clouds, None)
+    }
+
+    /// [`run`](Self::run), or, given the input transform's pooled features (`[b × C]`), the rest
+    /// of the network after the transform split.
+    fn run_with(&self, clouds: &[&[[f32; 3]]], pooled: Option<&[f32]>) -> Result<Vec<f32>> {
         let b = clouds.len();
         let n = clouds.first().map_or(self.points, |c| c.len());
         let sizes_ok = clouds.iter().all(|c| c.len() == n)
@@ -418,8 +473,20 @@ impl OnnxClassifier {
             Layout::Bnc => [b, n, 3],
         };
         let input = Tensor::from_shape(&shape, &flat).map_err(|e| Error::Classifier(words(&e)))?;
-        let plan = plan(&self.model, &self.plans, &shape)?;
-        let (shape, values) = run_plan(&plan, input, self.config.output)?;
+        let (shape, values) = match (pooled, &self.transform) {
+            (Some(g), Some(t)) => {
+                let g_shape = pooled_shape(t.keepdims, self.config.layout, b, t.channels);
+                let g =
+                    Tensor::from_shape(&g_shape, g).map_err(|e| Error::Classifier(words(&e)))?;
+                let plan = plan_inputs(&t.rest, &t.rest_plans, &[&shape, &g_shape])?;
+                run_inputs(&plan, tvec!(input.into(), g.into()), self.config.output)?
+            }
+            _ => run_plan(
+                &plan(&self.model, &self.plans, &shape)?,
+                input,
+                self.config.output,
+            )?,
+        };
         if shape.first() != Some(&b) || values.len() % b.max(1) != 0 {
             return Err(Error::Classifier(format!(
                 "output {} has shape {shape:?} for a batch of {b}",
@@ -465,6 +532,197 @@ impl Classifier for OnnxClassifier {
     fn max_pooled(&self) -> Option<&dyn MaxPooled> {
         self.split.as_ref().map(|_| self as &dyn MaxPooled)
     }
+
+    fn input_transform(&self) -> Option<&dyn InputTransform> {
+        self.transform.as_ref().map(|_| self as &dyn InputTransform)
+    }
+
+    fn randomisable(&self) -> Option<&dyn Randomisable> {
+        Some(self)
+    }
+}
+
+impl InputTransform for OnnxClassifier {
+    fn transform_dim(&self) -> usize {
+        self.transform.as_ref().map_or(0, |t| t.channels)
+    }
+
+    fn transform_features(&self, points: &[[f32; 3]]) -> Result<Vec<f32>> {
+        let t = self
+            .transform
+            .as_ref()
+            .ok_or_else(|| Error::Classifier("no transform split".into()))?;
+        point_features(&t.psi, &t.psi_plans, self.config.layout, t.channels, points)
+    }
+
+    fn predict_given(
+        &self,
+        clouds: &[&[[f32; 3]]],
+        pooled: &[f32],
+        output: Output,
+    ) -> Result<Vec<f32>> {
+        let ch = self.transform_dim().max(1);
+        let parts: Vec<Vec<f32>> = clouds
+            .par_chunks(BATCH)
+            .zip(pooled.par_chunks(BATCH * ch))
+            .map(|(chunk, g)| self.run_with(chunk, Some(g)))
+            .collect::<Result<_>>()?;
+        let mut v: Vec<f32> = parts.into_iter().flatten().collect();
+        self.convert(&mut v, output);
+        Ok(v)
+    }
+}
+
+/// What a randomised initialiser is drawn as.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Fresh {
+    /// Uniform on `[-bound, bound]`.
+    Uniform(f32),
+    /// Every element this value.
+    Value(f32),
+}
+
+/// One layer of an ONNX graph for the randomisation checks: a node with a weight initialiser
+/// (Conv, Gemm, MatMul) and the batch norm and bias addition that act directly on its output.
+#[derive(Debug)]
+struct Layer {
+    name: String,
+    /// Initialisers (by index) and how each is drawn afresh.
+    tensors: Vec<(usize, Fresh)>,
+    /// `1 / sqrt(fan_in)` of the weight.
+    bound: f32,
+}
+
+/// The graph's layers, input to output. A fresh layer is drawn as PyTorch initialises one
+/// (weights and biases uniform on `±1/sqrt(fan_in)`, the bound its Kaiming-uniform default gives;
+/// batch norm as the identity: scale 1, shift 0, mean 0, variance 1), since the file does not say
+/// how its network was initialised.
+fn layers(graph: &pb::GraphProto) -> Vec<Layer> {
+    let floats: HashMap<&str, usize> = graph
+        .initializer
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| t.data_type == pb::tensor_proto::DataType::Float as i32)
+        .map(|(i, t)| (t.name.as_str(), i))
+        .collect();
+    let init = |name: Option<&String>| name.and_then(|n| floats.get(n.as_str()).copied());
+    let mut layers: Vec<Layer> = Vec::new();
+    // Which layer produced a tensor.
+    let mut owner: HashMap<&str, usize> = HashMap::new();
+    for (i, node) in graph.node.iter().enumerate() {
+        let op = node.op_type.as_str();
+        let follows = node
+            .input
+            .first()
+            .and_then(|x| owner.get(x.as_str()))
+            .copied();
+        let layer = match (op, init(node.input.get(1))) {
+            ("Conv" | "Gemm" | "MatMul", Some(w)) => {
+                let d = &graph.initializer[w].dims;
+                let fan_in = match op {
+                    "Conv" => d.iter().skip(1).product::<i64>(),
+                    "Gemm" if attr(node, "transB").is_some_and(|a| a.i != 0) => {
+                        d.get(1).copied().unwrap_or(1)
+                    }
+                    _ => d.len().checked_sub(2).map_or(1, |k| d[k]),
+                };
+                let bound = 1.0 / (fan_in.max(1) as f32).sqrt();
+                let mut tensors = vec![(w, Fresh::Uniform(bound))];
+                tensors.extend(init(node.input.get(2)).map(|b| (b, Fresh::Uniform(bound))));
+                let base = if node.name.is_empty() {
+                    format!("{op}_{i}")
+                } else {
+                    node.name.clone()
+                };
+                let taken = |n: &str| layers.iter().any(|l| l.name == n);
+                let name = if taken(&base) {
+                    format!("{base}_{i}")
+                } else {
+                    base
+                };
+                layers.push(Layer {
+                    name,
+                    tensors,
+                    bound,
+                });
+                Some(layers.len() - 1)
+            }
+            ("BatchNormalization", _) => follows.inspect(|&l| {
+                let identity = [1.0, 0.0, 0.0, 1.0];
+                for (k, v) in identity.into_iter().enumerate() {
+                    if let Some(t) = init(node.input.get(k + 1)) {
+                        layers[l].tensors.push((t, Fresh::Value(v)));
+                    }
+                }
+            }),
+            ("Add", Some(b)) => follows.inspect(|&l| {
+                let bound = layers[l].bound;
+                layers[l].tensors.push((b, Fresh::Uniform(bound)));
+            }),
+            _ => None,
+        };
+        if let Some(l) = layer {
+            for out in &node.output {
+                owner.insert(out, l);
+            }
+        }
+    }
+    layers
+}
+
+impl Randomisable for OnnxClassifier {
+    /// The nodes with weight initialisers, by their names in the file (`Conv_3` when unnamed).
+    fn layer_names(&self) -> Vec<String> {
+        self.proto
+            .graph
+            .as_ref()
+            .map(|g| layers(g).into_iter().map(|l| l.name).collect())
+            .unwrap_or_default()
+    }
+
+    fn randomised(&self, names: &[String], seed: u64) -> Result<Box<dyn Classifier>> {
+        use rand::{Rng, SeedableRng};
+        let mut proto = self.proto.clone();
+        let graph = proto
+            .graph
+            .as_mut()
+            .ok_or_else(|| Error::model(&self.path, "no graph"))?;
+        let all = layers(graph);
+        for name in names {
+            let Some((index, layer)) = all.iter().enumerate().find(|(_, l)| &l.name == name) else {
+                return Err(Error::Config(format!(
+                    "no layer {name:?}; the layers are {}",
+                    self.layer_names().join(", ")
+                )));
+            };
+            // One stream per layer: its new weights do not depend on which others are drawn.
+            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+            rng.set_stream(index as u64);
+            for &(t, fresh) in &layer.tensors {
+                let tensor = &mut graph.initializer[t];
+                let n: usize = tensor.dims.iter().map(|&d| d.max(0) as usize).product();
+                tensor.float_data = (0..n)
+                    .map(|_| match fresh {
+                        Fresh::Uniform(b) => rng.random_range(-b..=b),
+                        Fresh::Value(v) => v,
+                    })
+                    .collect();
+                tensor.raw_data.clear();
+                // Inline now, wherever it was stored.
+                tensor.external_data.clear();
+                tensor.data_location = None;
+            }
+        }
+        let model = tract_onnx::onnx()
+            .model_for_proto_model(&proto)
+            .map_err(|e| Error::model(&self.path, words(&e)))?;
+        Ok(Box::new(Self::from_proto(
+            &self.path,
+            proto,
+            model,
+            self.config.clone(),
+        )?))
+    }
 }
 
 impl MaxPooled for OnnxClassifier {
@@ -477,14 +735,13 @@ impl MaxPooled for OnnxClassifier {
             .split
             .as_ref()
             .ok_or_else(|| Error::Classifier("no split network".into()))?;
-        let (shape, values) = run_points(split, self.config.layout, points)?;
-        let (ch, m) = (split.channels, points.len());
-        if shape.iter().product::<usize>() != ch * m {
-            return Err(Error::Classifier(format!(
-                "per-point features of shape {shape:?} for {m} points"
-            )));
-        }
-        Ok(point_rows(self.config.layout, values, ch, m))
+        point_features(
+            &split.points,
+            &split.point_plans,
+            self.config.layout,
+            split.channels,
+            points,
+        )
     }
 
     fn head(&self, globals: &[f32], output: Output) -> Result<Vec<f32>> {
@@ -599,14 +856,56 @@ fn attr<'a>(node: &'a pb::NodeProto, name: &str) -> Option<&'a pb::AttributeProt
     node.attribute.iter().find(|a| a.name == name)
 }
 
+/// Which nodes of a graph act on each point alone, fed by the points through such nodes only.
+struct PerPoint<'a> {
+    /// Per node.
+    before: Vec<bool>,
+    /// The tensors they make, and the points.
+    tensors: std::collections::HashSet<&'a str>,
+    /// The graph's data input.
+    input: &'a str,
+    /// The nodes that max-pool per-point tensors over the point axis, in graph order.
+    pools: Vec<usize>,
+}
+
 /// The max-pool to split `proto` at and, per node, whether it is before it (per point); or why
 /// there is none.
 fn find_split(
     proto: &pb::ModelProto,
     layout: Layout,
 ) -> std::result::Result<(usize, Vec<bool>), String> {
-    use std::collections::HashSet;
     let graph = proto.graph.as_ref().ok_or("no graph")?;
+    let PerPoint {
+        before,
+        tensors: per_point,
+        pools,
+        ..
+    } = per_point(graph, layout)?;
+    let mut why = "no max over the point axis after per-point layers".to_string();
+    for r in pools {
+        let node = &graph.node[r];
+        // Past the max-pool, nothing may look at the points again.
+        let leaks = graph.node.iter().enumerate().any(|(j, other)| {
+            j != r && !before[j] && other.input.iter().any(|t| per_point.contains(t.as_str()))
+        }) || graph
+            .output
+            .iter()
+            .any(|o| per_point.contains(o.name.as_str()));
+        if leaks {
+            why = format!(
+                "the points reach the head around the max-pool {:?} (T-Nets or skip connections)",
+                node.name
+            );
+            continue;
+        }
+        return Ok((r, before));
+    }
+    Err(why)
+}
+
+/// Finds the per-point nodes and the max-pools over them (see [`PerPoint`]).
+fn per_point(graph: &pb::GraphProto, layout: Layout) -> std::result::Result<PerPoint<'_>, String> {
+    use std::collections::HashSet;
     let inputs: Vec<&pb::ValueInfoProto> = graph
         .input
         .iter()
@@ -697,43 +996,36 @@ fn find_split(
             }
         }
     }
-    let mut why = "no max over the point axis after per-point layers".to_string();
-    for (r, node) in graph.node.iter().enumerate() {
-        let on_features = node
-            .input
-            .first()
-            .is_some_and(|t| per_point.contains(t.as_str()));
-        if node.op_type != "ReduceMax" || !on_features || node.input.len() > 1 {
-            continue;
-        }
-        let axes: Vec<i64> = attr(node, "axes")
-            .map(|a| {
-                a.ints
-                    .iter()
-                    .map(|&x| if x < 0 { x + 3 } else { x })
-                    .collect()
-            })
-            .unwrap_or_default();
-        if axes != [point_axis] {
-            continue;
-        }
-        // Past the max-pool, nothing may look at the points again.
-        let leaks = graph.node.iter().enumerate().any(|(j, other)| {
-            j != r && !before[j] && other.input.iter().any(|t| per_point.contains(t.as_str()))
-        }) || graph
-            .output
-            .iter()
-            .any(|o| per_point.contains(o.name.as_str()));
-        if leaks {
-            why = format!(
-                "the points reach the head around the max-pool {:?} (T-Nets or skip connections)",
-                node.name
-            );
-            continue;
-        }
-        return Ok((r, before));
-    }
-    Err(why)
+    let pools = graph
+        .node
+        .iter()
+        .enumerate()
+        .filter(|(_, node)| {
+            let on_features = node
+                .input
+                .first()
+                .is_some_and(|t| per_point.contains(t.as_str()));
+            let axes: Vec<i64> = attr(node, "axes")
+                .map(|a| {
+                    a.ints
+                        .iter()
+                        .map(|&x| if x < 0 { x + 3 } else { x })
+                        .collect()
+                })
+                .unwrap_or_default();
+            node.op_type == "ReduceMax"
+                && on_features
+                && node.input.len() == 1
+                && axes == [point_axis]
+        })
+        .map(|(r, _)| r)
+        .collect();
+    Ok(PerPoint {
+        before,
+        tensors: per_point,
+        input: input.name.as_str(),
+        pools,
+    })
 }
 
 impl Split {
@@ -742,56 +1034,152 @@ impl Split {
         let (r, before) = find_split(proto, layout)?;
         let graph = proto.graph.as_ref().ok_or("no graph")?;
         let pool = &graph.node[r];
-        // A float tensor of a shape left to the plan (tract wants a type on a graph input).
-        let value = |name: &str| pb::ValueInfoProto {
-            name: name.to_string(),
-            r#type: Some(pb::TypeProto {
-                value: Some(pb::type_proto::Value::TensorType(pb::type_proto::Tensor {
-                    elem_type: 1,
-                    shape: None,
-                })),
-                ..Default::default()
-            }),
-            ..Default::default()
-        };
-        // The nodes `keep` picks, and every Constant node (each part keeps what it uses).
-        let part = |keep: &dyn Fn(usize) -> bool| -> Vec<pb::NodeProto> {
-            let constant = |n: &pb::NodeProto| n.op_type == "Constant";
-            let (constants, rest): (Vec<_>, Vec<_>) = graph
-                .node
-                .iter()
-                .enumerate()
-                .partition(|(_, n)| constant(n));
-            constants
-                .into_iter()
-                .chain(rest.into_iter().filter(|&(i, _)| keep(i)))
-                .map(|(_, n)| n.clone())
-                .collect()
-        };
         let mut points = graph.clone();
-        points.node = part(&|i| before[i]);
+        points.node = part(graph, &|i| before[i]);
         points.output = vec![value(&pool.input[0])];
         points.value_info.clear();
         let mut head = graph.clone();
-        head.node = part(&|i| i != r && !before[i]);
+        head.node = part(graph, &|i| i != r && !before[i]);
         head.input = vec![value(&pool.output[0])];
         head.value_info.clear();
-        let load = |g: pb::GraphProto| {
-            let model = pb::ModelProto {
-                graph: Some(g),
-                ..proto.clone()
-            };
-            tract_onnx::onnx()
-                .model_for_proto_model(&model)
-                .map_err(|e| words(&e))
-        };
         Ok(Split {
-            points: load(points)?,
-            head: load(head)?,
+            points: load_graph(proto, points)?,
+            head: load_graph(proto, head)?,
             keepdims: attr(pool, "keepdims").is_none_or(|a| a.i != 0),
             channels: 0,
             point_plans: Mutex::new(HashMap::new()),
             head_plans: Mutex::new(HashMap::new()),
+        })
+    }
+}
+
+/// The shape of `b` pooled features of `ch` channels, with the pooled axis kept or not.
+fn pooled_shape(keepdims: bool, layout: Layout, b: usize, ch: usize) -> Vec<usize> {
+    match (keepdims, layout) {
+        (false, _) => vec![b, ch],
+        (true, Layout::Bcn) => vec![b, ch, 1],
+        (true, Layout::Bnc) => vec![b, 1, ch],
+    }
+}
+
+/// A float tensor of a shape left to the plan (tract wants a type on a graph input).
+fn value(name: &str) -> pb::ValueInfoProto {
+    pb::ValueInfoProto {
+        name: name.to_string(),
+        r#type: Some(pb::TypeProto {
+            value: Some(pb::type_proto::Value::TensorType(pb::type_proto::Tensor {
+                elem_type: 1,
+                shape: None,
+            })),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+/// The nodes of `graph` that `keep` picks, and every Constant node (each part keeps what it
+/// uses).
+fn part(graph: &pb::GraphProto, keep: &dyn Fn(usize) -> bool) -> Vec<pb::NodeProto> {
+    let (constants, rest): (Vec<_>, Vec<_>) = graph
+        .node
+        .iter()
+        .enumerate()
+        .partition(|(_, n)| n.op_type == "Constant");
+    constants
+        .into_iter()
+        .chain(rest.into_iter().filter(|&(i, _)| keep(i)))
+        .map(|(_, n)| n.clone())
+        .collect()
+}
+
+/// `graph` as a model of its own, with `proto`'s opsets and metadata.
+fn load_graph(
+    proto: &pb::ModelProto,
+    graph: pb::GraphProto,
+) -> std::result::Result<InferenceModel, String> {
+    let model = pb::ModelProto {
+        graph: Some(graph),
+        ..proto.clone()
+    };
+    tract_onnx::onnx()
+        .model_for_proto_model(&model)
+        .map_err(|e| words(&e))
+}
+
+/// A network whose input transform is predicted from a max-pool over per-point features of the
+/// raw points (a PointNet's input T-Net), cut in two: those per-point features, and the rest of
+/// the network, which reads the points and the pooled features. Scoring a mask then needs the
+/// per-point features once per input (see [`InputTransform`]).
+struct TransformSplit {
+    /// Input: the points; output: the transform's per-point features.
+    psi: InferenceModel,
+    /// Inputs: the points and the pooled features; output: the model's outputs.
+    rest: InferenceModel,
+    /// Whether the max-pool keeps the point axis.
+    keepdims: bool,
+    /// Width of the per-point features.
+    channels: usize,
+    psi_plans: Plans,
+    rest_plans: Plans,
+}
+
+impl TransformSplit {
+    /// Cuts `proto` at the first max-pool of per-point features, or says why that saves nothing.
+    fn new(proto: &pb::ModelProto, layout: Layout) -> std::result::Result<TransformSplit, String> {
+        let graph = proto.graph.as_ref().ok_or("no graph")?;
+        let pp = per_point(graph, layout)?;
+        let &r = pp
+            .pools
+            .first()
+            .ok_or("no max over the point axis after per-point layers")?;
+        let pool = &graph.node[r];
+        let producer: HashMap<&str, usize> = graph
+            .node
+            .iter()
+            .enumerate()
+            .flat_map(|(i, n)| n.output.iter().map(move |o| (o.as_str(), i)))
+            .collect();
+        // The nodes that `from` needs, walking back and stopping at `stop` tensors.
+        let needed = |from: Vec<&str>, stop: &str, only_per_point: bool| {
+            let mut keep = vec![false; graph.node.len()];
+            let mut stack = from;
+            while let Some(t) = stack.pop() {
+                let Some(&i) = producer.get(t).filter(|_| t != stop) else {
+                    continue;
+                };
+                if keep[i] || (only_per_point && !pp.before[i]) {
+                    continue;
+                }
+                keep[i] = true;
+                stack.extend(graph.node[i].input.iter().map(String::as_str));
+            }
+            keep
+        };
+        let psi = needed(vec![pool.input[0].as_str()], "", true);
+        let outputs = graph.output.iter().map(|o| o.name.as_str()).collect();
+        let rest = needed(outputs, pool.output[0].as_str(), false);
+        if psi.iter().zip(&rest).any(|(&a, &b)| a && b) {
+            return Err(format!(
+                "the network reads the per-point features of the max-pool {:?} elsewhere too",
+                pool.name
+            ));
+        }
+        let mut psi_graph = graph.clone();
+        psi_graph.node = part(graph, &|i| psi[i]);
+        psi_graph.output = vec![value(&pool.input[0])];
+        psi_graph.value_info.clear();
+        let mut rest_graph = graph.clone();
+        rest_graph.node = part(graph, &|i| rest[i]);
+        rest_graph.input.retain(|i| i.name == pp.input);
+        rest_graph.input.push(value(&pool.output[0]));
+        rest_graph.value_info.clear();
+        Ok(TransformSplit {
+            psi: load_graph(proto, psi_graph)?,
+            rest: load_graph(proto, rest_graph)?,
+            keepdims: attr(pool, "keepdims").is_none_or(|a| a.i != 0),
+            channels: 0,
+            psi_plans: Mutex::new(HashMap::new()),
+            rest_plans: Mutex::new(HashMap::new()),
         })
     }
 }
@@ -815,7 +1203,8 @@ fn point_rows(layout: Layout, values: Vec<f32>, ch: usize, m: usize) -> Vec<f32>
 
 /// The per-point part on one cloud: its output's shape and values.
 fn run_points(
-    split: &Split,
+    model: &InferenceModel,
+    plans: &Plans,
     layout: Layout,
     points: &[[f32; 3]],
 ) -> Result<(Vec<usize>, Vec<f32>)> {
@@ -830,18 +1219,66 @@ fn run_points(
         Layout::Bnc => ([1, m, 3], points.iter().flatten().copied().collect()),
     };
     let input = Tensor::from_shape(&shape, &flat).map_err(|e| Error::Classifier(words(&e)))?;
-    run_plan(&plan(&split.points, &split.point_plans, &shape)?, input, 0)
+    run_plan(&plan(model, plans, &shape)?, input, 0)
+}
+
+/// The per-point part `model` on one cloud, one row of `ch` features per point.
+fn point_features(
+    model: &InferenceModel,
+    plans: &Plans,
+    layout: Layout,
+    ch: usize,
+    points: &[[f32; 3]],
+) -> Result<Vec<f32>> {
+    let (shape, values) = run_points(model, plans, layout, points)?;
+    let m = points.len();
+    if shape.iter().product::<usize>() != ch * m {
+        return Err(Error::Classifier(format!(
+            "per-point features of shape {shape:?} for {m} points"
+        )));
+    }
+    Ok(point_rows(layout, values, ch, m))
+}
+
+/// The width of per-point features of `shape` (`[1, C, m]` or `[1, m, C]`), and their maximum
+/// over the points: what a check of a split runs on the probe cloud.
+fn probe_pool(
+    model: &InferenceModel,
+    plans: &Plans,
+    layout: Layout,
+    probe: &[[f32; 3]],
+) -> std::result::Result<(usize, Vec<f32>), String> {
+    let (shape, values) = run_points(model, plans, layout, probe).map_err(|e| e.to_string())?;
+    let ch = match (layout, shape.as_slice()) {
+        (Layout::Bcn, [_, c, _]) | (Layout::Bnc, [_, _, c]) => *c,
+        _ => return Err(format!("per-point features of shape {shape:?}")),
+    };
+    let mut pooled = vec![f32::NEG_INFINITY; ch];
+    for row in point_rows(layout, values, ch, probe.len()).chunks(ch) {
+        pooled.iter_mut().zip(row).for_each(|(m, &v)| *m = m.max(v));
+    }
+    Ok((ch, pooled))
+}
+
+/// Whether a split network's `scores` are the whole network's `raw` ones.
+fn same_scores(scores: &[f32], raw: &[f32]) -> std::result::Result<(), String> {
+    let same = scores.len() == raw.len()
+        && scores
+            .iter()
+            .zip(raw)
+            .all(|(a, b)| (a - b).abs() <= 1e-4 * (1.0 + b.abs()));
+    if same {
+        Ok(())
+    } else {
+        Err("the split network's scores differ from the whole network's".into())
+    }
 }
 
 /// The head on pooled features `[b × C]`: the raw scores, `[b × classes]`.
 fn run_head(split: &Split, c: &OnnxClassifier, globals: &[f32]) -> Result<Vec<f32>> {
     let ch = split.channels;
     let b = globals.len() / ch.max(1);
-    let shape: Vec<usize> = match (split.keepdims, c.config.layout) {
-        (false, _) => vec![b, ch],
-        (true, Layout::Bcn) => vec![b, ch, 1],
-        (true, Layout::Bnc) => vec![b, 1, ch],
-    };
+    let shape = pooled_shape(split.keepdims, c.config.layout, b, ch);
     let input = Tensor::from_shape(&shape, globals).map_err(|e| Error::Classifier(words(&e)))?;
     let head = plan(&split.head, &split.head_plans, &shape)?;
     Ok(run_plan(&head, input, c.config.output)?.1)

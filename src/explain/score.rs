@@ -315,7 +315,11 @@ impl<'a> Prepared<'a> {
         config: &'a ScoringConfig,
     ) -> Result<Self> {
         let (points, labels, k) = (input.points, input.labels, input.n_segments);
-        let pooled = match (config.path, classifier.max_pooled(), classifier.input_transform()) {
+        let pooled = match (
+            config.path,
+            classifier.max_pooled(),
+            classifier.input_transform(),
+        ) {
             (Scoring::Auto, Some(mp), _) => Some(Pooled {
                 after: After::Head(mp),
                 maxima: SegmentMaxima::new(
@@ -351,9 +355,12 @@ impl<'a> Prepared<'a> {
     /// input transform's path, the points are not counted: they went through its layers only).
     pub fn cost(&self) -> Cost {
         let (seconds, points) = match &self.pooled {
-            Some(p @ Pooled { after: After::Head(_), .. }) => {
-                (p.maxima.seconds, self.input.points.len() as u64 + 1)
-            }
+            Some(
+                p @ Pooled {
+                    after: After::Head(_),
+                    ..
+                },
+            ) => (p.maxima.seconds, self.input.points.len() as u64 + 1),
             Some(p) => (p.maxima.seconds, 0),
             None => (0.0, 0),
         };
@@ -370,7 +377,13 @@ impl<'a> Prepared<'a> {
     /// The path its scores take.
     pub fn path(&self) -> ScoringPath {
         match (&self.pooled, self.config.path) {
-            (Some(Pooled { after: After::Head(_), .. }), _) => ScoringPath::ExactMaxPool,
+            (
+                Some(Pooled {
+                    after: After::Head(_),
+                    ..
+                }),
+                _,
+            ) => ScoringPath::ExactMaxPool,
             (Some(_), _) => ScoringPath::PooledInputTransform,
             (None, Scoring::Full) => ScoringPath::GenericFull,
             (None, _) if self.compact() => ScoringPath::GenericKeptPoints,
@@ -484,9 +497,8 @@ fn generic(
                 apply_into(points, labels, masks.row(s), config.removal, slot);
             }
             let refs: Vec<&[[f32; 3]]> = buf.chunks(m).collect();
-            let pooled = transform.map(|(_, maxima)| {
-                maxima.pool(masks, batch.iter().copied(), config.removal)
-            });
+            let pooled = transform
+                .map(|(_, maxima)| maxima.pool(masks, batch.iter().copied(), config.removal));
             build_ns.fetch_add(t.elapsed().as_nanos() as u64, Ordering::Relaxed);
             evaluated.fetch_add(buf.len() as u64, Ordering::Relaxed);
             let scores = match (transform, &pooled) {

@@ -29,16 +29,38 @@ pub use summary::{
 };
 pub use surrogate::{bootstrap_std, held_out_r2};
 
+use crate::classifier::Classifier;
 use crate::error::{Error, Result};
 use crate::explain::Method;
 
-/// Checks a method list.
+/// The methods compared when none are named: the gradient ones only for a classifier that gives
+/// gradients.
+pub fn default_methods(classifier: &dyn Classifier) -> Vec<Method> {
+    let mut methods = vec![Method::Lime, Method::KernelShap, Method::Occlusion];
+    if classifier.differentiable().is_some() {
+        methods.extend([Method::Gradient, Method::Saliency]);
+    }
+    methods
+}
+
+/// Checks a method list against the classifier, before any work.
 ///
 /// # Errors
-/// [`Error::Config`] for an empty list.
-pub fn check_methods(methods: &[Method]) -> Result<()> {
+/// [`Error::Config`] for an empty list, or a gradient method on a classifier without gradients.
+pub fn check_methods(methods: &[Method], classifier: &dyn Classifier) -> Result<()> {
     if methods.is_empty() {
         return Err(Error::Config("at least one method is needed".into()));
+    }
+    let gradients = methods
+        .iter()
+        .any(|m| matches!(m, Method::Gradient | Method::Saliency));
+    if gradients && classifier.differentiable().is_none() {
+        return Err(Error::Config(
+            "the gradient methods (gradient, saliency) need a model that gives gradients, \
+             pointlime's own; this one does not (an ONNX model: use lime, kernelshap, occlusion \
+             or sag)"
+                .into(),
+        ));
     }
     Ok(())
 }

@@ -14,7 +14,7 @@ use burn::store::ModuleRecord;
 use serde::{Deserialize, Serialize};
 
 use crate::classifier::{
-    softmax_rows, Classifier, Differentiable, InputTransform, MaxPooled, Output,
+    softmax_rows, Classifier, Differentiable, InputTransform, MaxPooled, Output, Randomisable,
 };
 use crate::cloud::{Axis, Normalisation};
 use crate::competence::Domain;
@@ -563,6 +563,10 @@ impl Classifier for PointNetClassifier {
             .then_some(self as &dyn InputTransform)
     }
 
+    fn randomisable(&self) -> Option<&dyn Randomisable> {
+        Some(self)
+    }
+
     fn differentiable(&self) -> Option<&dyn Differentiable> {
         Some(self)
     }
@@ -636,6 +640,18 @@ impl MaxPooled for PointNetClassifier {
     }
 }
 
+impl Randomisable for PointNetClassifier {
+    fn layer_names(&self) -> Vec<String> {
+        PointNetClassifier::layer_names(self)
+    }
+
+    fn randomised(&self, layers: &[String], seed: u64) -> Result<Box<dyn Classifier>> {
+        Ok(Box::new(PointNetClassifier::randomised(
+            self, layers, seed,
+        )?))
+    }
+}
+
 impl InputTransform for PointNetClassifier {
     fn transform_dim(&self) -> usize {
         TNET_WIDTH
@@ -644,9 +660,10 @@ impl InputTransform for PointNetClassifier {
     fn transform_features(&self, points: &[[f32; 3]]) -> Result<Vec<f32>> {
         let flat: Vec<f32> = points.iter().flatten().copied().collect();
         let x = Tensor::from_data(TensorData::new(flat, [points.len(), 3]), &self.device);
-        let psi = self.infer.input_transform_features(x).ok_or_else(|| {
-            Error::Classifier("the network has no input transform".into())
-        })?;
+        let psi = self
+            .infer
+            .input_transform_features(x)
+            .ok_or_else(|| Error::Classifier("the network has no input transform".into()))?;
         to_vec(psi)
     }
 

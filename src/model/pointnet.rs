@@ -134,7 +134,11 @@ impl TNet {
         let rows = x.dims()[0];
         let h = self.per_point(x);
         let c = h.dims()[1];
-        self.from_pooled(h.reshape([batch, rows / batch, c]).max_dim(1).reshape([batch, c]))
+        self.from_pooled(
+            h.reshape([batch, rows / batch, c])
+                .max_dim(1)
+                .reshape([batch, c]),
+        )
     }
 
     /// The per-point layers, before the max-pool.

@@ -255,6 +255,76 @@ fn evaluate_writes_a_report_for_every_method() {
         "white {white}, coloured {coloured}"
     );
 
+    // The same model exported to ONNX (#15, item 3): the methods that need no gradients, the
+    // same LIME explanations, and the randomisation checks over the file's initialisers.
+    let onnx = dir.path().join("model.onnx");
+    let export = bin()
+        .args(["export", "--model", m.to_str().unwrap(), "--onnx"])
+        .arg(&onnx)
+        .output()
+        .unwrap();
+    assert!(export.status.success());
+    let onnx_out = dir.path().join("eval-onnx");
+    let run = bin()
+        .args(["faithfulness", "--data", data.to_str().unwrap()])
+        .args(["--model", onnx.to_str().unwrap()])
+        .args([
+            "--n",
+            "2",
+            "--segments",
+            "6",
+            "--samples",
+            "60",
+            "--layer-checks",
+        ])
+        .args(["--out", onnx_out.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let onnx_report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(onnx_out.join("evaluation.json")).unwrap())
+            .unwrap();
+    let names: Vec<&str> = onnx_report["methods"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["method"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["lime", "kernelshap", "occlusion"]);
+    for (o, object) in report["objects"].as_array().unwrap().iter().enumerate() {
+        let auc = |r: &serde_json::Value| r["methods"][0]["deletion_auc"].as_f64().unwrap();
+        let (a, b) = (auc(object), auc(&onnx_report["objects"][o]));
+        assert!(
+            (a - b).abs() <= 1e-3 * (1.0 + a.abs()),
+            "object {o}: {a} vs {b}"
+        );
+    }
+    assert_eq!(
+        onnx_report["lime"]["randomisation"]
+            .as_array()
+            .unwrap()
+            .len(),
+        8
+    );
+    let run = bin()
+        .args(["faithfulness", "--data", data.to_str().unwrap()])
+        .args([
+            "--model",
+            onnx.to_str().unwrap(),
+            "--methods",
+            "lime,gradient",
+        ])
+        .args(["--out", onnx_out.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert!(err.contains("need a model that gives gradients"), "{err}");
+
     // sag beside LIME: its smallest sets against LIME's insertion count, and LIME's agreement
     // across one coarser level.
     let sag_out = dir.path().join("eval-sag");

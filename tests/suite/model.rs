@@ -419,7 +419,10 @@ fn kept_points_path_gives_the_full_clouds_scores_for_tnet_models() {
     };
     let input = Input::new(points, &labels, 5).unwrap();
     let score = |s| score_masks(&model, &input, &masks, &config(s), None);
-    let (kept, full) = (score(Scoring::Generic).unwrap(), score(Scoring::Full).unwrap());
+    let (kept, full) = (
+        score(Scoring::Generic).unwrap(),
+        score(Scoring::Full).unwrap(),
+    );
     assert_eq!(kept.cost.path, ScoringPath::GenericKeptPoints);
     assert_eq!(full.cost.points_evaluated, 64 * masks.len() as u64);
     assert!(
@@ -474,9 +477,18 @@ fn pooled_input_transform_gives_the_whole_networks_scores() {
             .map(|j| f.chunks(w).map(|r| r[j]).fold(f32::NEG_INFINITY, f32::max))
             .collect::<Vec<f32>>()
     };
-    let own = it.predict_given(&[&two[0]], &psi(&two[0]), Output::Logit).unwrap();
-    let other = it.predict_given(&[&two[0]], &psi(&two[1]), Output::Logit).unwrap();
-    assert_close(&own, &model.predict(&[&two[0]], Output::Logit).unwrap(), 1e-4, "own");
+    let own = it
+        .predict_given(&[&two[0]], &psi(&two[0]), Output::Logit)
+        .unwrap();
+    let other = it
+        .predict_given(&[&two[0]], &psi(&two[1]), Output::Logit)
+        .unwrap();
+    assert_close(
+        &own,
+        &model.predict(&[&two[0]], Output::Logit).unwrap(),
+        1e-4,
+        "own",
+    );
     assert!(
         own.iter().zip(&other).any(|(a, b)| (a - b).abs() > 1e-3),
         "{own:?} vs {other:?}"

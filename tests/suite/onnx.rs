@@ -239,11 +239,17 @@ fn model_inspect_names_the_inputs_operators_and_path() {
         "ReduceMax ×3",
         "Shape ×2",
         "opset ai.onnx 13",
-        "fast path:  no",
+        "fast path:  in part: the input transform's",
         "gradients:  no",
     ] {
         assert!(text.contains(want), "{want:?} not in {text}");
     }
+    // The layers of the randomisation checks: the 7 convolutions and 6 dense layers.
+    let layers = text
+        .lines()
+        .find_map(|l| l.strip_prefix("layers:"))
+        .unwrap();
+    assert_eq!(layers.split(", ").count(), 13, "{layers}");
     let out = bin()
         .args(["model", "inspect"])
         .arg(fixture("pointnet_plain.onnx"))
@@ -259,8 +265,8 @@ fn model_inspect_names_the_inputs_operators_and_path() {
 }
 
 /// Issue #15, item 4: the max-pooled export is cut at its max-pool, and scoring masks on the
-/// exact path gives what the whole network gives on every mask; the T-Net export is not cut, and
-/// says why.
+/// exact path gives what the whole network gives on every mask; the T-Net export is not cut there,
+/// and says why, but is cut after its input T-Net's max-pool, which gives the same scores too.
 #[test]
 fn the_max_pooled_export_is_split_and_scores_masks_exactly() {
     use pointlime::explain::{score_masks, Input, Scoring, ScoringConfig, ScoringPath};
@@ -270,6 +276,7 @@ fn the_max_pooled_export_is_split_and_scores_masks_exactly() {
     let tnet = load("pointnet_tnet.onnx", 64);
     let why = tnet.fast_path().unwrap_err();
     assert!(why.contains("T-Nets"), "{why}");
+    assert!(tnet.input_transform().is_some() && plain.input_transform().is_none());
 
     let points = reference_clouds().swap_remove(0);
     let labels: Vec<u32> = (0..64u32).map(|i| i / 11).collect(); // 6 segments
@@ -280,24 +287,29 @@ fn the_max_pooled_export_is_split_and_scores_masks_exactly() {
         rows.push((0..6).map(|j| u8::from((i + j) % 3 == 0)).collect());
     }
     let masks = Masks::from_rows(6, &rows);
-    for removal in [Removal::Drop, Removal::Centroid] {
-        for output in [Output::Probability, Output::Logit] {
-            let config = |path| ScoringConfig {
-                removal,
-                output,
-                path,
-                batch_size: 7,
-            };
-            let input = Input::new(&points, &labels, 6).unwrap();
-            let score = |s| score_masks(&plain, &input, &masks, &config(s), None).unwrap();
-            let (fast, full) = (score(Scoring::Auto), score(Scoring::Full));
-            assert_eq!(fast.cost.path, ScoringPath::ExactMaxPool);
-            assert_eq!(full.cost.path, ScoringPath::GenericFull);
-            for (i, (a, b)) in fast.scores.iter().zip(&full.scores).enumerate() {
-                assert!(
-                    (a - b).abs() <= 1e-4 * (1.0 + b.abs()),
-                    "{removal:?} {output:?} {i}: {a} vs {b}"
-                );
+    for (model, path) in [
+        (&plain, ScoringPath::ExactMaxPool),
+        (&tnet, ScoringPath::PooledInputTransform),
+    ] {
+        for removal in [Removal::Drop, Removal::Centroid] {
+            for output in [Output::Probability, Output::Logit] {
+                let config = |path| ScoringConfig {
+                    removal,
+                    output,
+                    path,
+                    batch_size: 7,
+                };
+                let input = Input::new(&points, &labels, 6).unwrap();
+                let score = |s| score_masks(model, &input, &masks, &config(s), None).unwrap();
+                let (fast, full) = (score(Scoring::Auto), score(Scoring::Full));
+                assert_eq!(fast.cost.path, path);
+                assert_eq!(full.cost.path, ScoringPath::GenericFull);
+                for (i, (a, b)) in fast.scores.iter().zip(&full.scores).enumerate() {
+                    assert!(
+                        (a - b).abs() <= 1e-4 * (1.0 + b.abs()),
+                        "{path:?} {removal:?} {output:?} {i}: {a} vs {b}"
+                    );
+                }
             }
         }
     }
@@ -360,6 +372,41 @@ fn exported_models_give_burns_logits_through_tract() {
         .unwrap();
     assert_eq!(run.status.code(), Some(2));
     assert!(!dir.path().join("x.txt").exists());
+}
+
+/// Issue #15, item 3: the model-randomisation checks on an ONNX model redraw its initialisers,
+/// layer by layer, deterministically, and `faithfulness` runs them.
+#[test]
+fn onnx_layers_are_randomised_through_their_initialisers() {
+    let model = load("pointnet_tnet.onnx", 64);
+    let r = model.randomisable().unwrap();
+    let layers = r.layer_names();
+    let clouds = reference_clouds();
+    let refs: Vec<&[[f32; 3]]> = clouds.iter().map(|c| &c[..64]).collect();
+    let trained = model.predict(&refs, Output::Logit).unwrap();
+    let scores = |names: &[String], seed| {
+        r.randomised(names, seed)
+            .unwrap()
+            .predict(&refs, Output::Logit)
+            .unwrap()
+    };
+    let differs = |a: &[f32], b: &[f32]| a.iter().zip(b).any(|(x, y)| (x - y).abs() > 1e-4);
+    // Nothing randomised is the model itself; each layer alone changes the scores, the same way
+    // for the same seed and another way for another.
+    assert!(!differs(&scores(&[], 1), &trained));
+    let last = std::slice::from_ref(layers.last().unwrap());
+    assert_eq!(scores(last, 1), scores(last, 1));
+    assert!(differs(&scores(last, 1), &scores(last, 2)));
+    for layer in &layers {
+        let one = scores(std::slice::from_ref(layer), 1);
+        assert!(differs(&one, &trained), "{layer} changed nothing");
+    }
+    // A layer's new weights do not depend on the order it is named in.
+    let two = &layers[layers.len() - 2..];
+    let swapped = [two[1].clone(), two[0].clone()];
+    assert_eq!(scores(two, 1), scores(&swapped, 1));
+    let err = r.randomised(&["nope".into()], 1).err().unwrap().to_string();
+    assert!(err.contains("no layer \"nope\""), "{err}");
 }
 
 /// Issue #15, item 7: `bench --model FILE.onnx` reports the same stages, with no GFLOP/s (the

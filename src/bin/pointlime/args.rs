@@ -97,7 +97,7 @@ impl ModelArgs {
     pub fn load(&self) -> Result<PointNetClassifier> {
         if self.is_onnx() {
             bail!(
-                "{}: this command needs a pointlime model directory; ONNX models work with explain, batch, accuracy and bench",
+                "{}: this command needs a pointlime model directory; ONNX models work with explain, batch, faithfulness, accuracy and bench",
                 self.name()
             );
         }

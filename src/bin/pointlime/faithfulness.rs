@@ -13,11 +13,10 @@ use pointlime::explain::Method;
 use pointlime::faithfulness::organs::{check_organs, organs_markdown, summarise_organs};
 use pointlime::faithfulness::plot::{curve_panels, write_png};
 use pointlime::faithfulness::{
-    check_methods, evaluate_object, markdown, structure_markdown, summarise, summarise_structure,
-    Randomisation, Setup,
+    check_methods, default_methods, evaluate_object, markdown, structure_markdown, summarise,
+    summarise_structure, Randomisation, Setup,
 };
 use pointlime::segment::Granularity;
-use pointlime::Classifier;
 
 use crate::args::{progress_bar, ModelArgs, ReadArgs, SettingsArgs};
 
@@ -29,12 +28,10 @@ pub struct FaithfulnessArgs {
     #[command(flatten)]
     model: ModelArgs,
     /// Comma-separated methods: lime, kernelshap, occlusion, gradient, saliency, sag (with lime
-    /// also, sag's smallest sufficient set is compared with LIME's insertion count).
-    #[arg(
-        long,
-        value_delimiter = ',',
-        default_value = "lime,kernelshap,occlusion,gradient,saliency"
-    )]
+    /// also, sag's smallest sufficient set is compared with LIME's insertion count). By default
+    /// lime, kernelshap and occlusion, and gradient and saliency for pointlime's own models (an
+    /// ONNX model gives no gradients).
+    #[arg(long, value_delimiter = ',')]
     methods: Vec<Method>,
     /// Test objects, spread evenly over the sorted test split.
     #[arg(long, default_value_t = 20)]
@@ -88,28 +85,37 @@ fn stem_value(spec: &[String], class: &str) -> Result<f64> {
 }
 
 pub fn run(args: FaithfulnessArgs) -> Result<ExitCode> {
-    check_methods(&args.methods)?;
     let config = args.settings.resolve()?;
     if config.method != Method::Lime {
         bail!("faithfulness compares methods with --methods, not --method");
     }
     let ds = Dataset::open_any(&args.data)?;
-    let model = args.model.load()?;
+    let loaded = args.model.load_any()?;
+    let model = loaded.classifier();
     ds.check_classes(args.model.name().as_ref(), model.class_names())?;
-    let all_layers = model.layer_names();
+    let compared = if args.methods.is_empty() {
+        default_methods(model)
+    } else {
+        args.methods.clone()
+    };
+    check_methods(&compared, model).with_context(|| args.model.name())?;
+    let layers = model
+        .randomisable()
+        .with_context(|| format!("{}: its layers cannot be randomised", args.model.name()))?;
+    let all_layers = layers.layer_names();
     let seed = config.seed ^ 0xa11;
-    let randomised = model.randomised(&all_layers, seed)?;
+    let randomised = layers.randomised(&all_layers, seed)?;
     // Cascading: the output layer, then it and the one below, … down to the input. Independent:
     // each layer alone. The same seed throughout, so a layer gets the same new weights in both.
     let mut step_models = Vec::new();
     if args.layer_checks {
         for d in 1..=all_layers.len() {
             let top = &all_layers[all_layers.len() - d..];
-            step_models.push((true, top[0].clone(), model.randomised(top, seed)?));
+            step_models.push((true, top[0].clone(), layers.randomised(top, seed)?));
         }
         for layer in &all_layers {
             let one = std::slice::from_ref(layer);
-            step_models.push((false, layer.clone(), model.randomised(one, seed)?));
+            step_models.push((false, layer.clone(), layers.randomised(one, seed)?));
         }
     }
     let steps: Vec<Randomisation> = step_models
@@ -117,7 +123,7 @@ pub fn run(args: FaithfulnessArgs) -> Result<ExitCode> {
         .map(|(cascading, layer, m)| Randomisation {
             cascading: *cascading,
             layer: layer.clone(),
-            model: m,
+            model: m.as_ref(),
         })
         .collect();
     let test = ds.split(Split::Test);
@@ -128,11 +134,11 @@ pub fn run(args: FaithfulnessArgs) -> Result<ExitCode> {
     let picked: Vec<_> = (0..n).map(|i| test[i * test.len() / n]).collect();
 
     let setup = Setup {
-        classifier: &model,
-        randomised: &randomised,
+        classifier: model,
+        randomised: randomised.as_ref(),
         steps: &steps,
         config: &config,
-        methods: &args.methods,
+        methods: &compared,
         rounds: args.rounds,
     };
     let bar = progress_bar(n as u64, "objects");
@@ -156,7 +162,7 @@ pub fn run(args: FaithfulnessArgs) -> Result<ExitCode> {
                 &cloud,
                 &item.path,
                 class,
-                &model,
+                model,
                 &config,
                 field,
                 stem_value(&args.stem, class)?,
@@ -165,7 +171,7 @@ pub fn run(args: FaithfulnessArgs) -> Result<ExitCode> {
         bar.inc(1);
     }
     bar.finish_and_clear();
-    let (methods, lime) = summarise(&objects, &args.methods);
+    let (methods, lime) = summarise(&objects, &compared);
     let header = format!(
         "# pointlime faithfulness: {} test objects of {}, model {}, {} segments, {} samples, seed {}",
         n,
@@ -208,7 +214,7 @@ pub fn run(args: FaithfulnessArgs) -> Result<ExitCode> {
     write_png(
         &args.out.join("curves.png"),
         header.trim_start_matches("# "),
-        &curve_panels(&objects, &args.methods, score),
+        &curve_panels(&objects, &compared, score),
         1400,
         560,
     )?;

@@ -62,7 +62,6 @@ pub fn run(command: ModelCommand) -> Result<ExitCode> {
                 net.point_layers,
                 net.head_layers
             )?;
-            outln!("layers:     {}", m.layer_names().join(", "))?;
             outln!(
                 "competence: {}",
                 if m.domain().is_some() {
@@ -74,17 +73,23 @@ pub fn run(command: ModelCommand) -> Result<ExitCode> {
         }
     }
     let c = loaded.classifier();
+    if let Some(r) = c.randomisable() {
+        outln!("layers:     {}", r.layer_names().join(", "))?;
+    }
     outln!("classes:    {}", c.class_names().join(", "))?;
     outln!("points:     {}", c.input_points())?;
-    let fast = match (&loaded, c.max_pooled().is_some()) {
-        (_, true) => {
+    let fast = match (&loaded, c.max_pooled(), c.input_transform()) {
+        (_, Some(_), _) => {
             "yes: a max over independent per-point features, split at the max-pool (exact)".into()
         }
-        (Loaded::Onnx(m), false) => format!(
+        (_, None, Some(_)) => "in part: the input transform's per-point features once per scan, \
+             maximised per segment; the rest of the network runs per sample (exact)"
+            .into(),
+        (Loaded::Onnx(m), None, None) => format!(
             "no: {}; every sample runs the whole network",
             m.fast_path().err().unwrap_or_default()
         ),
-        (Loaded::PointNet(_), false) => {
+        (Loaded::PointNet(_), None, None) => {
             "no: the T-Nets look across points; every sample runs the whole network".into()
         }
     };
