@@ -579,6 +579,21 @@ pub fn warning(input: &std::path::Path, c: &Competence) -> String {
     )
 }
 
+/// Reads competence statistics written by [`fit_items`] (a model's `competence.json`).
+///
+/// # Errors
+/// [`Error::Io`] or [`Error::Model`] naming `path`.
+pub fn read_domain(path: &std::path::Path) -> Result<Domain> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    serde_json::from_str(&text).map_err(|e| Error::Model {
+        path: path.to_path_buf(),
+        message: format!(
+            "cannot read competence statistics: {}",
+            crate::error::json_problem(&e)
+        ),
+    })
+}
+
 /// The classifier's features and the [`shape`]s of dataset scans, each read and drawn as
 /// `explain` draws its network input under `config` (no scene steps unless `config` has them),
 /// row-major `[items.len() × width]` and `[items.len() × SHAPE_DIM]`; `None` for a classifier

@@ -25,6 +25,7 @@ use crate::classifier::{
     softmax_rows, Classifier, InputTransform, MaxPooled, Output, Randomisable,
 };
 use crate::cloud::{Axis, Normalisation};
+use crate::competence::Domain;
 use crate::error::{Error, Result};
 
 /// How the points are laid out in the input tensor.
@@ -140,6 +141,14 @@ pub struct OnnxClassifier {
     /// The network cut after its input transform's max-pool, when it has no split and this cut
     /// saves work (see [`TransformSplit`]).
     transform: Option<TransformSplit>,
+    /// Competence statistics, from `FILE.competence.json` beside the model.
+    domain: Option<Domain>,
+}
+
+/// Where an ONNX model's competence statistics are kept: `FILE.competence.json` beside
+/// `FILE.onnx`.
+pub fn competence_path(model: &Path) -> PathBuf {
+    model.with_extension("competence.json")
 }
 
 /// Plans by input shape, built on first use.
@@ -316,6 +325,7 @@ impl OnnxClassifier {
             split: None,
             no_split: String::new(),
             transform: None,
+            domain: None,
         };
         // One run: the output's width, and a first plan.
         let probe = crate::classifier::probe_cloud(points);
@@ -356,7 +366,39 @@ impl OnnxClassifier {
                 }
             }
         }
+        let competence = competence_path(path);
+        if competence.is_file() {
+            let domain = crate::competence::read_domain(&competence)?;
+            classifier.set_domain(domain, &competence)?;
+        }
         Ok(classifier)
+    }
+
+    /// Sets the competence statistics, checked against the classes and the feature's width.
+    ///
+    /// # Errors
+    /// [`Error::Model`] naming `source` when they do not fit this model.
+    pub fn set_domain(&mut self, domain: Domain, source: &Path) -> Result<()> {
+        domain
+            .check(&self.config.class_names, self.feature_width())
+            .map_err(|m| {
+                Error::model(
+                    source,
+                    format!("competence statistics do not fit the model: {m}"),
+                )
+            })?;
+        self.domain = Some(domain);
+        Ok(())
+    }
+
+    /// Width of [`Classifier::embed`]'s feature: the max-pooled per-point features of the split,
+    /// or of the input transform; 0 when there is neither.
+    fn feature_width(&self) -> usize {
+        match (&self.split, &self.transform) {
+            (Some(s), _) => s.channels,
+            (None, Some(t)) => t.channels,
+            (None, None) => 0,
+        }
     }
 
     /// Records the per-point features' width in the split and checks that the split network
@@ -535,6 +577,32 @@ impl Classifier for OnnxClassifier {
 
     fn input_transform(&self) -> Option<&dyn InputTransform> {
         self.transform.as_ref().map(|_| self as &dyn InputTransform)
+    }
+
+    /// The max-pooled per-point features: the global feature a split network's head reads, or,
+    /// with no split, the one its input transform reads (a description of the raw shape only).
+    fn embed(&self, clouds: &[&[[f32; 3]]]) -> Option<Result<Vec<f32>>> {
+        let (model, plans, ch) = match (&self.split, &self.transform) {
+            (Some(s), _) => (&s.points, &s.point_plans, s.channels),
+            (None, Some(t)) => (&t.psi, &t.psi_plans, t.channels),
+            (None, None) => return None,
+        };
+        let pooled: Result<Vec<Vec<f32>>> = clouds
+            .par_iter()
+            .map(|c| {
+                let rows = point_features(model, plans, self.config.layout, ch, c)?;
+                let mut g = vec![f32::NEG_INFINITY; ch];
+                for row in rows.chunks(ch) {
+                    g.iter_mut().zip(row).for_each(|(m, &v)| *m = m.max(v));
+                }
+                Ok(g)
+            })
+            .collect();
+        Some(pooled.map(|rows| rows.concat()))
+    }
+
+    fn domain(&self) -> Option<&Domain> {
+        self.domain.as_ref()
     }
 
     fn randomisable(&self) -> Option<&dyn Randomisable> {

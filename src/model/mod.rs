@@ -244,7 +244,7 @@ impl PointNetClassifier {
         model.check_weights(&weights)?;
         let competence = dir.join(COMPETENCE_FILE);
         if competence.is_file() {
-            model.set_domain(read_domain(&competence)?, &competence)?;
+            model.set_domain(crate::competence::read_domain(&competence)?, &competence)?;
         }
         Ok(model)
     }
@@ -470,19 +470,6 @@ fn to_vec<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>> {
     t.into_data()
         .try_to_vec::<f32>()
         .map_err(|e| Error::Classifier(format!("{e:?}")))
-}
-
-fn read_domain(path: &Path) -> Result<Domain> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-    serde_json::from_str(&text).map_err(|e| {
-        Error::model(
-            path,
-            format!(
-                "cannot read competence statistics: {}",
-                crate::error::json_problem(&e)
-            ),
-        )
-    })
 }
 
 fn validate(config: &ModelConfig, path: &Path) -> Result<()> {

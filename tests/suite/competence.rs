@@ -119,6 +119,61 @@ fn a_trained_model_flags_scans_unlike_its_training_scans() {
     assert!(run.status.success());
     assert!(!String::from_utf8_lossy(&run.stderr).contains("outside"));
 
+    // The same model as ONNX (#15): no statistics until `competence --fit` records them beside
+    // the file, from the max-pooled per-point features; then the same verdicts.
+    let onnx = dir.path().join("net.onnx");
+    run_ok(&[
+        "export",
+        "--model",
+        model.to_str().unwrap(),
+        "--onnx",
+        onnx.to_str().unwrap(),
+    ]);
+    let explain_onnx = |scan: &Path| {
+        let run = bin()
+            .args(["explain"])
+            .arg(scan)
+            .args(["--model", onnx.to_str().unwrap()])
+            .args(["--samples", "64", "--segments", "4"])
+            .output()
+            .unwrap();
+        assert!(
+            run.status.success(),
+            "{}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        (
+            String::from_utf8_lossy(&run.stdout).into_owned(),
+            String::from_utf8_lossy(&run.stderr).into_owned(),
+        )
+    };
+    let (stdout, _) = explain_onnx(&flat);
+    assert!(stdout.contains("competence not measured"), "{stdout}");
+    let stdout = run_ok(&[
+        "competence",
+        "--model",
+        onnx.to_str().unwrap(),
+        "--fit",
+        data.to_str().unwrap(),
+    ]);
+    assert!(dir.path().join("net.competence.json").is_file(), "{stdout}");
+    let all = stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with("all"))
+        .unwrap();
+    let cols: Vec<&str> = all.split_whitespace().collect();
+    assert_eq!(&cols[..3], ["all", "10", "0"], "{stdout}");
+    let (_, stderr) = explain_onnx(&flat);
+    assert!(
+        stderr.contains("flat.ply: outside what the model was trained on"),
+        "{stderr}"
+    );
+    let (stdout, stderr) = explain_onnx(&like);
+    assert!(
+        !stderr.contains("outside") && stdout.contains("competence"),
+        "{stdout}"
+    );
+
     // batch: a competence column, and the foreign scan counted and warned about.
     let scans = dir.path().join("scans");
     std::fs::create_dir_all(&scans).unwrap();

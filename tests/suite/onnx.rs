@@ -209,11 +209,11 @@ fn explain_runs_an_onnx_model_with_its_sidecar() {
     // Commands that need pointlime's own model say so.
     let run = bin()
         .args([
-            "competence",
+            "export",
             "--model",
             model.to_str().unwrap(),
-            "--check",
-            "x",
+            "--onnx",
+            "x.onnx",
         ])
         .output()
         .unwrap();

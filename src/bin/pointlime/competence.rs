@@ -11,12 +11,13 @@ use clap::Args;
 use pointlime::cloud::Axis;
 use pointlime::competence::{self, FitConfig};
 use pointlime::dataset::{Dataset, Item, Split};
-use pointlime::model::{PointNetClassifier, COMPETENCE_FILE};
+use pointlime::model::COMPETENCE_FILE;
+use pointlime::onnx::competence_path;
 use pointlime::pipeline::ExplainConfig;
 use pointlime::stats::median;
 use pointlime::Classifier;
 
-use crate::args::ModelArgs;
+use crate::args::{Loaded, ModelArgs};
 
 #[derive(Args, Debug)]
 pub struct CompetenceArgs {
@@ -24,8 +25,8 @@ pub struct CompetenceArgs {
     model: ModelArgs,
     /// Record the statistics from this dataset's training split (a labelled directory, a manifest
     /// CSV or the DALES objects directory: the data the model was trained on) into the model
-    /// directory's competence.json, then measure the test split's false alarms. `train` does
-    /// this itself.
+    /// directory's competence.json (an ONNX model's: FILE.competence.json beside FILE.onnx), then
+    /// measure the test split's false alarms. `train` does this itself.
     #[arg(long, requires = "model", conflicts_with = "check")]
     fit: Option<PathBuf>,
     /// Measure how many scans of this dataset the check flags, per class of the dataset (which
@@ -51,13 +52,14 @@ pub struct CompetenceArgs {
 }
 
 pub fn run(args: CompetenceArgs) -> Result<ExitCode> {
-    let mut model = args.model.load()?;
+    let mut loaded = args.model.load_any()?;
     let config = ExplainConfig {
         up: args.up,
         ..ExplainConfig::default()
     };
     let (data, split) = match (&args.fit, &args.check) {
         (Some(data), _) => {
+            let model = loaded.classifier();
             let ds = Dataset::open_any(data)?;
             ds.check_classes(args.model.name().as_ref(), model.class_names())?;
             let config = ExplainConfig {
@@ -72,16 +74,22 @@ pub fn run(args: CompetenceArgs) -> Result<ExitCode> {
             };
             let items = ds.split(Split::Train);
             let domain = competence::fit_items(
-                &model,
+                model,
                 &items,
                 &config,
                 fit,
                 format!("{} (training split)", data.display()),
             )?;
-            let dir = args.model.model.as_ref().context("--fit needs --model")?;
-            let path = dir.join(COMPETENCE_FILE);
+            let file = args.model.model.as_ref().context("--fit needs --model")?;
+            let path = match &loaded {
+                Loaded::PointNet(_) => file.join(COMPETENCE_FILE),
+                Loaded::Onnx(_) => competence_path(file),
+            };
             pointlime::io::write_json(&path, &domain)?;
-            model.set_domain(domain, &path)?;
+            match &mut loaded {
+                Loaded::PointNet(m) => m.set_domain(domain, &path)?,
+                Loaded::Onnx(m) => m.set_domain(domain, &path)?,
+            }
             outln!(
                 "recorded {} from {} training scans in {:.1} s",
                 path.display(),
@@ -93,13 +101,13 @@ pub fn run(args: CompetenceArgs) -> Result<ExitCode> {
         (None, Some(data)) => (data.clone(), args.split.as_str()),
         (None, None) => bail!("give --fit DATA (record) or --check DATA (measure)"),
     };
-    measure(&model, &args, &data, split, &config)?;
+    measure(loaded.classifier(), &args, &data, split, &config)?;
     Ok(ExitCode::SUCCESS)
 }
 
 /// Scores one split of `data` and prints, per class of the dataset, how many scans are flagged.
 fn measure(
-    model: &PointNetClassifier,
+    model: &dyn Classifier,
     args: &CompetenceArgs,
     data: &std::path::Path,
     split: &str,

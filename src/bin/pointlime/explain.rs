@@ -224,6 +224,11 @@ pub fn run(args: ExplainArgs) -> Result<ExitCode> {
         if !c.in_domain {
             eprintln!("warning: {}", competence::warning(&args.input, c));
         }
+    } else {
+        outln!(
+            "  competence not measured: the model has no competence statistics (record them with \
+             `pointlime competence --fit DATA --model MODEL`)"
+        )?;
     }
     if let Some(s) = &e.structure {
         describe_structure(s)?;
