@@ -4,6 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::channels::{ChannelTable, Channels};
 use crate::cloud::{Axis, Normalisation};
 use crate::competence::Domain;
 use crate::error::Result;
@@ -107,6 +108,18 @@ pub trait Classifier: Send + Sync {
     /// ([`ScoringPath::PooledInputTransform`](crate::explain::ScoringPath::PooledInputTransform)).
     /// `None` by default.
     fn input_transform(&self) -> Option<&dyn InputTransform> {
+        None
+    }
+
+    /// What the network reads per point besides x, y, z. By default, nothing.
+    fn channels(&self) -> Channels {
+        Channels::Xyz
+    }
+
+    /// This classifier reading `table`'s extra channels for the points of the clouds it is
+    /// given (see [`crate::channels`]); `None` for one that reads none (the default).
+    fn with_channels(&self, table: ChannelTable) -> Option<Box<dyn Classifier + '_>> {
+        let _ = table;
         None
     }
 

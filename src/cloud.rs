@@ -342,6 +342,16 @@ impl Frame {
         out
     }
 
+    /// A world direction in the model frame (turned as points are; not scaled).
+    pub fn direction_to_model(&self, d: [f64; 3]) -> [f64; 3] {
+        let shift = up_shift(self.scan_up, self.model_up);
+        let mut out = [0.0; 3];
+        for i in 0..3 {
+            out[(i + shift) % 3] = d[i];
+        }
+        out
+    }
+
     /// A model-frame point in world coordinates.
     pub fn to_world(&self, p: &[f32; 3]) -> [f64; 3] {
         let shift = up_shift(self.scan_up, self.model_up);

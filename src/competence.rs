@@ -28,7 +28,7 @@ use crate::classifier::Classifier;
 use crate::cloud::Axis;
 use crate::dataset::Item;
 use crate::error::{Error, Result};
-use crate::pipeline::{network_input, ExplainConfig};
+use crate::pipeline::{network_input_channels, reading, ExplainConfig};
 use crate::segment::kdtree::KdTree;
 
 /// Settings of [`Domain::fit`].
@@ -606,19 +606,30 @@ pub fn describe(
     items: &[&Item],
     config: &ExplainConfig,
 ) -> Result<Option<(Vec<f32>, Vec<f32>)>> {
-    let inputs: Vec<Vec<[f32; 3]>> = items
+    let read: Vec<(Vec<[f32; 3]>, Vec<f32>)> = items
         .par_iter()
         .map(|item| {
             let mut cloud = crate::io::read(&item.path)?;
             cloud.validate(&item.path, config.drop_invalid)?;
-            network_input(&cloud, &item.path, classifier, config)
+            network_input_channels(&cloud, &item.path, classifier, config)
         })
         .collect::<Result<_>>()?;
-    let shapes: Vec<f32> = inputs
+    let shapes: Vec<f32> = read
         .par_iter()
-        .flat_map_iter(|p| shape(p, classifier.up()))
+        .flat_map_iter(|(p, _)| shape(p, classifier.up()))
         .collect();
     let mut features = Vec::new();
+    // A classifier that reads each scan's channels reads them one scan at a time.
+    if classifier.channels().extra() > 0 {
+        for (points, channels) in &read {
+            match reading(classifier, points, channels).embed(&[points]) {
+                Some(f) => features.extend(f?),
+                None => return Ok(None),
+            }
+        }
+        return Ok(Some((features, shapes)));
+    }
+    let inputs: Vec<Vec<[f32; 3]>> = read.into_iter().map(|(p, _)| p).collect();
     // Clouds of one size go through the network together; every input has the model's size
     // unless a scan is smaller.
     for run in inputs.chunk_by(|a, b| a.len() == b.len()) {

@@ -63,6 +63,7 @@
 
 pub mod augment;
 pub mod batch;
+pub mod channels;
 pub mod classifier;
 pub mod cloud;
 pub mod competence;

@@ -21,6 +21,7 @@ use tract_onnx::prelude::*;
 use tract_onnx::tract_core::internal::DimLike;
 use tract_onnx::tract_hir::infer::Factoid;
 
+use crate::channels::{ChannelTable, Channels};
 use crate::classifier::{
     softmax_rows, Classifier, InputTransform, MaxPooled, Output, Randomisable,
 };
@@ -67,6 +68,8 @@ pub struct OnnxConfig {
     pub normalisation: Normalisation,
     /// The up axis of its training scans. By default, z.
     pub up: Axis,
+    /// What the network reads per point. By default, x, y, z alone.
+    pub channels: Channels,
     /// Which output holds the scores. By default, 0.
     pub output: usize,
     /// What the output holds. By default, logits.
@@ -88,6 +91,7 @@ impl Default for OnnxConfig {
             num_points: 1024,
             normalisation: Normalisation::UnitSphere,
             up: Axis::Z,
+            channels: Channels::Xyz,
             output: 0,
             scores: Scores::Logits,
             set_function: false,
@@ -304,11 +308,13 @@ impl OnnxClassifier {
                 }
             )));
         }
-        if let Some(c) = channels.filter(|&c| c != 3) {
+        let given = 3 + config.channels.extra();
+        if let Some(c) = channels.filter(|&c| c != given) {
             return Err(bad(format!(
-                "the input takes {c} channels per point in layout {:?}; pointlime gives x, y, z \
-                 (a wrong \"layout\" in the sidecar?)",
-                config.layout
+                "the input takes {c} channels per point in layout {:?}; the sidecar's channels \
+                 {:?} give {given} (a wrong \"layout\" or \"channels\" in the sidecar?)",
+                config.layout,
+                config.channels.name()
             )));
         }
         let points = n.unwrap_or(config.num_points);
@@ -406,7 +412,8 @@ impl OnnxClassifier {
     fn check_split(&mut self, probe: &[[f32; 3]], raw: &[f32]) -> std::result::Result<(), String> {
         let layout = self.config.layout;
         let split = self.split.as_mut().ok_or("no split")?;
-        let (ch, pooled) = probe_pool(&split.points, &split.point_plans, layout, probe)?;
+        let extra = self.config.channels.extra();
+        let (ch, pooled) = probe_pool(&split.points, &split.point_plans, layout, probe, extra)?;
         split.channels = ch;
         let split = self.split.as_ref().ok_or("no split")?;
         same_scores(
@@ -422,12 +429,13 @@ impl OnnxClassifier {
         raw: &[f32],
     ) -> std::result::Result<(), String> {
         let layout = self.config.layout;
+        let extra = self.config.channels.extra();
         let t = self.transform.as_mut().ok_or("no transform split")?;
-        let (ch, pooled) = probe_pool(&t.psi, &t.psi_plans, layout, probe)?;
+        let (ch, pooled) = probe_pool(&t.psi, &t.psi_plans, layout, probe, extra)?;
         t.channels = ch;
         same_scores(
             &self
-                .run_with(&[probe], Some(&pooled))
+                .run_with(&[probe], Some(&pooled), None)
                 .map_err(|e| e.to_string())?,
             raw,
         )
@@ -467,12 +475,18 @@ impl OnnxClassifier {
 
     /// The raw scores of one batch (all clouds of `points` points), row-major.
     fn run(&self, clouds: &[&[[f32; 3]]]) -> Result<Vec<f32>> {
-        self.run_with(clouds, None)
+        self.run_with(clouds, None, None)
     }
 
-    /// [`run`](Self::run), or, given the input transform's pooled features (`[b × C]`), the rest
-    /// of the network after the transform split.
-    fn run_with(&self, clouds: &[&[[f32; 3]]], pooled: Option<&[f32]>) -> Result<Vec<f32>> {
+    /// [`run`](Self::run) with the points' extra channels from `table`, or, given the input
+    /// transform's pooled features (`[b × C]`), the rest of the network after the transform
+    /// split.
+    fn run_with(
+        &self,
+        clouds: &[&[[f32; 3]]],
+        pooled: Option<&[f32]>,
+        table: Option<&ChannelTable>,
+    ) -> Result<Vec<f32>> {
         let b = clouds.len();
         let n = clouds.first().map_or(self.points, |c| c.len());
         let sizes_ok = clouds.iter().all(|c| c.len() == n)
@@ -497,23 +511,7 @@ impl OnnxClassifier {
         } else {
             n
         };
-        let mut flat = vec![0.0f32; b * n * 3];
-        for (i, cloud) in clouds.iter().enumerate() {
-            for j in 0..n {
-                let p = cloud[j % cloud.len()];
-                for (k, &v) in p.iter().enumerate() {
-                    let at = match self.config.layout {
-                        Layout::Bcn => (i * 3 + k) * n + j,
-                        Layout::Bnc => (i * n + j) * 3 + k,
-                    };
-                    flat[at] = v;
-                }
-            }
-        }
-        let shape = match self.config.layout {
-            Layout::Bcn => [b, 3, n],
-            Layout::Bnc => [b, n, 3],
-        };
+        let (shape, flat) = point_tensor(self.config.layout, clouds, n, self.extra(), table);
         let input = Tensor::from_shape(&shape, &flat).map_err(|e| Error::Classifier(words(&e)))?;
         let (shape, values) = match (pooled, &self.transform) {
             (Some(g), Some(t)) => {
@@ -539,58 +537,46 @@ impl OnnxClassifier {
     }
 }
 
-impl Classifier for OnnxClassifier {
-    fn class_names(&self) -> &[String] {
-        &self.config.class_names
+/// The work behind the classifier traits, reading the points' extra channels from `table` (zeros
+/// without one): the model itself passes none, [`WithChannels`] its scan's.
+impl OnnxClassifier {
+    /// Channels after x, y, z.
+    fn extra(&self) -> usize {
+        self.config.channels.extra()
     }
 
-    fn input_points(&self) -> usize {
-        self.points
-    }
-
-    fn normalisation(&self) -> Normalisation {
-        self.config.normalisation
-    }
-
-    fn up(&self) -> Axis {
-        self.config.up
-    }
-
-    fn predict(&self, clouds: &[&[[f32; 3]]], output: Output) -> Result<Vec<f32>> {
+    fn predict_with(
+        &self,
+        clouds: &[&[[f32; 3]]],
+        output: Output,
+        table: Option<&ChannelTable>,
+    ) -> Result<Vec<f32>> {
         let parts: Vec<Vec<f32>> = clouds
             .par_chunks(BATCH)
-            .map(|chunk| self.run(chunk))
+            .map(|chunk| self.run_with(chunk, None, table))
             .collect::<Result<_>>()?;
         let mut v: Vec<f32> = parts.into_iter().flatten().collect();
         self.convert(&mut v, output);
         Ok(v)
     }
 
-    /// A split network is a max over points of per-point features, so a set function.
-    fn set_function(&self) -> bool {
-        self.split.is_some() || self.config.set_function
-    }
-
-    fn max_pooled(&self) -> Option<&dyn MaxPooled> {
-        self.split.as_ref().map(|_| self as &dyn MaxPooled)
-    }
-
-    fn input_transform(&self) -> Option<&dyn InputTransform> {
-        self.transform.as_ref().map(|_| self as &dyn InputTransform)
-    }
-
     /// The max-pooled per-point features: the global feature a split network's head reads, or,
     /// with no split, the one its input transform reads (a description of the raw shape only).
-    fn embed(&self, clouds: &[&[[f32; 3]]]) -> Option<Result<Vec<f32>>> {
+    fn embed_with(
+        &self,
+        clouds: &[&[[f32; 3]]],
+        table: Option<&ChannelTable>,
+    ) -> Option<Result<Vec<f32>>> {
         let (model, plans, ch) = match (&self.split, &self.transform) {
             (Some(s), _) => (&s.points, &s.point_plans, s.channels),
             (None, Some(t)) => (&t.psi, &t.psi_plans, t.channels),
             (None, None) => return None,
         };
+        let layout = self.config.layout;
         let pooled: Result<Vec<Vec<f32>>> = clouds
             .par_iter()
             .map(|c| {
-                let rows = point_features(model, plans, self.config.layout, ch, c)?;
+                let rows = point_features(model, plans, layout, ch, c, self.extra(), table)?;
                 let mut g = vec![f32::NEG_INFINITY; ch];
                 for row in rows.chunks(ch) {
                     g.iter_mut().zip(row).for_each(|(m, &v)| *m = m.max(v));
@@ -601,45 +587,206 @@ impl Classifier for OnnxClassifier {
         Some(pooled.map(|rows| rows.concat()))
     }
 
-    fn domain(&self) -> Option<&Domain> {
-        self.domain.as_ref()
+    fn point_features_with(
+        &self,
+        points: &[[f32; 3]],
+        table: Option<&ChannelTable>,
+    ) -> Result<Vec<f32>> {
+        let split = self
+            .split
+            .as_ref()
+            .ok_or_else(|| Error::Classifier("no split network".into()))?;
+        let (layout, ch) = (self.config.layout, split.channels);
+        point_features(
+            &split.points,
+            &split.point_plans,
+            layout,
+            ch,
+            points,
+            self.extra(),
+            table,
+        )
     }
 
-    fn randomisable(&self) -> Option<&dyn Randomisable> {
-        Some(self)
-    }
-}
-
-impl InputTransform for OnnxClassifier {
-    fn transform_dim(&self) -> usize {
-        self.transform.as_ref().map_or(0, |t| t.channels)
-    }
-
-    fn transform_features(&self, points: &[[f32; 3]]) -> Result<Vec<f32>> {
+    fn transform_features_with(
+        &self,
+        points: &[[f32; 3]],
+        table: Option<&ChannelTable>,
+    ) -> Result<Vec<f32>> {
         let t = self
             .transform
             .as_ref()
             .ok_or_else(|| Error::Classifier("no transform split".into()))?;
-        point_features(&t.psi, &t.psi_plans, self.config.layout, t.channels, points)
+        let (layout, ch) = (self.config.layout, t.channels);
+        point_features(
+            &t.psi,
+            &t.psi_plans,
+            layout,
+            ch,
+            points,
+            self.extra(),
+            table,
+        )
     }
 
-    fn predict_given(
+    fn predict_given_with(
         &self,
         clouds: &[&[[f32; 3]]],
         pooled: &[f32],
         output: Output,
+        table: Option<&ChannelTable>,
     ) -> Result<Vec<f32>> {
-        let ch = self.transform_dim().max(1);
+        let ch = self.transform.as_ref().map_or(1, |t| t.channels.max(1));
         let parts: Vec<Vec<f32>> = clouds
             .par_chunks(BATCH)
             .zip(pooled.par_chunks(BATCH * ch))
-            .map(|(chunk, g)| self.run_with(chunk, Some(g)))
+            .map(|(chunk, g)| self.run_with(chunk, Some(g), table))
             .collect::<Result<_>>()?;
         let mut v: Vec<f32> = parts.into_iter().flatten().collect();
         self.convert(&mut v, output);
         Ok(v)
     }
+
+    fn head_scores(&self, globals: &[f32], output: Output) -> Result<Vec<f32>> {
+        let split = self
+            .split
+            .as_ref()
+            .ok_or_else(|| Error::Classifier("no split network".into()))?;
+        let mut v = run_head(split, self, globals)?;
+        self.convert(&mut v, output);
+        Ok(v)
+    }
 }
+
+/// The classifier traits of an ONNX model, on `$t` whose `model()` is the model and `table()` the
+/// channel table: the model itself and a model bound to one scan's channels.
+macro_rules! onnx_traits {
+    ($t:ty) => {
+        impl Classifier for $t {
+            fn class_names(&self) -> &[String] {
+                &self.model().config.class_names
+            }
+
+            fn input_points(&self) -> usize {
+                self.model().points
+            }
+
+            fn normalisation(&self) -> Normalisation {
+                self.model().config.normalisation
+            }
+
+            fn up(&self) -> Axis {
+                self.model().config.up
+            }
+
+            fn predict(&self, clouds: &[&[[f32; 3]]], output: Output) -> Result<Vec<f32>> {
+                self.model().predict_with(clouds, output, self.table())
+            }
+
+            /// A split network is a max over points of per-point features, so a set function.
+            fn set_function(&self) -> bool {
+                self.model().split.is_some() || self.model().config.set_function
+            }
+
+            fn max_pooled(&self) -> Option<&dyn MaxPooled> {
+                self.model().split.as_ref().map(|_| self as &dyn MaxPooled)
+            }
+
+            fn input_transform(&self) -> Option<&dyn InputTransform> {
+                let m = self.model();
+                m.transform.as_ref().map(|_| self as &dyn InputTransform)
+            }
+
+            fn embed(&self, clouds: &[&[[f32; 3]]]) -> Option<Result<Vec<f32>>> {
+                self.model().embed_with(clouds, self.table())
+            }
+
+            fn domain(&self) -> Option<&Domain> {
+                self.model().domain.as_ref()
+            }
+
+            fn channels(&self) -> Channels {
+                self.model().config.channels
+            }
+
+            fn with_channels(&self, table: ChannelTable) -> Option<Box<dyn Classifier + '_>> {
+                (self.model().extra() > 0).then(|| {
+                    Box::new(WithChannels {
+                        model: self.model(),
+                        table,
+                    }) as Box<dyn Classifier>
+                })
+            }
+
+            fn randomisable(&self) -> Option<&dyn Randomisable> {
+                Some(self.model())
+            }
+        }
+
+        impl MaxPooled for $t {
+            fn feature_dim(&self) -> usize {
+                self.model().split.as_ref().map_or(0, |s| s.channels)
+            }
+
+            fn point_features(&self, points: &[[f32; 3]]) -> Result<Vec<f32>> {
+                self.model().point_features_with(points, self.table())
+            }
+
+            fn head(&self, globals: &[f32], output: Output) -> Result<Vec<f32>> {
+                self.model().head_scores(globals, output)
+            }
+        }
+
+        impl InputTransform for $t {
+            fn transform_dim(&self) -> usize {
+                self.model().transform.as_ref().map_or(0, |t| t.channels)
+            }
+
+            fn transform_features(&self, points: &[[f32; 3]]) -> Result<Vec<f32>> {
+                self.model().transform_features_with(points, self.table())
+            }
+
+            fn predict_given(
+                &self,
+                clouds: &[&[[f32; 3]]],
+                pooled: &[f32],
+                output: Output,
+            ) -> Result<Vec<f32>> {
+                self.model()
+                    .predict_given_with(clouds, pooled, output, self.table())
+            }
+        }
+    };
+}
+
+impl OnnxClassifier {
+    fn model(&self) -> &OnnxClassifier {
+        self
+    }
+
+    fn table(&self) -> Option<&ChannelTable> {
+        None
+    }
+}
+
+/// An ONNX model reading one scan's extra channels (see [`crate::channels`]).
+struct WithChannels<'a> {
+    model: &'a OnnxClassifier,
+    table: ChannelTable,
+}
+
+impl WithChannels<'_> {
+    fn model(&self) -> &OnnxClassifier {
+        self.model
+    }
+
+    fn table(&self) -> Option<&ChannelTable> {
+        Some(&self.table)
+    }
+}
+
+onnx_traits!(OnnxClassifier);
+onnx_traits!(WithChannels<'_>);
 
 /// What a randomised initialiser is drawn as.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -790,36 +937,6 @@ impl Randomisable for OnnxClassifier {
             model,
             self.config.clone(),
         )?))
-    }
-}
-
-impl MaxPooled for OnnxClassifier {
-    fn feature_dim(&self) -> usize {
-        self.split.as_ref().map_or(0, |s| s.channels)
-    }
-
-    fn point_features(&self, points: &[[f32; 3]]) -> Result<Vec<f32>> {
-        let split = self
-            .split
-            .as_ref()
-            .ok_or_else(|| Error::Classifier("no split network".into()))?;
-        point_features(
-            &split.points,
-            &split.point_plans,
-            self.config.layout,
-            split.channels,
-            points,
-        )
-    }
-
-    fn head(&self, globals: &[f32], output: Output) -> Result<Vec<f32>> {
-        let split = self
-            .split
-            .as_ref()
-            .ok_or_else(|| Error::Classifier("no split network".into()))?;
-        let mut v = run_head(split, self, globals)?;
-        self.convert(&mut v, output);
-        Ok(v)
     }
 }
 
@@ -1275,19 +1392,43 @@ fn run_points(
     plans: &Plans,
     layout: Layout,
     points: &[[f32; 3]],
+    extra: usize,
+    table: Option<&ChannelTable>,
 ) -> Result<(Vec<usize>, Vec<f32>)> {
-    let m = points.len();
-    let (shape, flat): ([usize; 3], Vec<f32>) = match layout {
-        Layout::Bcn => (
-            [1, 3, m],
-            (0..3)
-                .flat_map(|k| points.iter().map(move |p| p[k]))
-                .collect(),
-        ),
-        Layout::Bnc => ([1, m, 3], points.iter().flatten().copied().collect()),
-    };
+    let (shape, flat) = point_tensor(layout, &[points], points.len(), extra, table);
     let input = Tensor::from_shape(&shape, &flat).map_err(|e| Error::Classifier(words(&e)))?;
     run_plan(&plan(model, plans, &shape)?, input, 0)
+}
+
+/// The points of `clouds` as one input tensor: each cloud's first `n` points, repeated when it has
+/// fewer, with `extra` channels after x, y, z from `table` (zeros without one).
+fn point_tensor(
+    layout: Layout,
+    clouds: &[&[[f32; 3]]],
+    n: usize,
+    extra: usize,
+    table: Option<&ChannelTable>,
+) -> ([usize; 3], Vec<f32>) {
+    let (b, c) = (clouds.len(), 3 + extra);
+    let mut flat = vec![0.0f32; b * n * c];
+    for (i, cloud) in clouds.iter().enumerate() {
+        for j in 0..n {
+            let p = &cloud[j % cloud.len()];
+            let more = table.map_or(&[][..], |t| t.get(p));
+            for (k, &v) in p.iter().chain(more).enumerate() {
+                let at = match layout {
+                    Layout::Bcn => (i * c + k) * n + j,
+                    Layout::Bnc => (i * n + j) * c + k,
+                };
+                flat[at] = v;
+            }
+        }
+    }
+    let shape = match layout {
+        Layout::Bcn => [b, c, n],
+        Layout::Bnc => [b, n, c],
+    };
+    (shape, flat)
 }
 
 /// The per-point part `model` on one cloud, one row of `ch` features per point.
@@ -1297,8 +1438,10 @@ fn point_features(
     layout: Layout,
     ch: usize,
     points: &[[f32; 3]],
+    extra: usize,
+    table: Option<&ChannelTable>,
 ) -> Result<Vec<f32>> {
-    let (shape, values) = run_points(model, plans, layout, points)?;
+    let (shape, values) = run_points(model, plans, layout, points, extra, table)?;
     let m = points.len();
     if shape.iter().product::<usize>() != ch * m {
         return Err(Error::Classifier(format!(
@@ -1315,8 +1458,10 @@ fn probe_pool(
     plans: &Plans,
     layout: Layout,
     probe: &[[f32; 3]],
+    extra: usize,
 ) -> std::result::Result<(usize, Vec<f32>), String> {
-    let (shape, values) = run_points(model, plans, layout, probe).map_err(|e| e.to_string())?;
+    let (shape, values) =
+        run_points(model, plans, layout, probe, extra, None).map_err(|e| e.to_string())?;
     let ch = match (layout, shape.as_slice()) {
         (Layout::Bcn, [_, c, _]) | (Layout::Bnc, [_, _, c]) => *c,
         _ => return Err(format!("per-point features of shape {shape:?}")),

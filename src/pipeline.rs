@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
+use crate::channels::ChannelTable;
 use crate::classifier::Classifier;
 use std::borrow::Cow;
 
@@ -422,9 +423,55 @@ pub struct ModelInput {
     pub segmentation_seconds: f64,
     /// With segments from a field (`segments.from_field`), each segment's value of the field.
     pub segment_values: Option<Vec<f64>>,
+    /// The extra channels of each input point the classifier reads
+    /// ([`Classifier::channels`]), row-major; empty when it reads x, y, z alone.
+    pub channels: Vec<f32>,
+}
+
+/// A classifier as it reads one scan: itself, or bound to the extra channels of the scan's input
+/// points ([`Classifier::with_channels`]).
+pub enum Reading<'a> {
+    /// The classifier reads positions alone.
+    Plain(&'a dyn Classifier),
+    /// The classifier with the scan's channels.
+    Bound(Box<dyn Classifier + 'a>),
+}
+
+impl<'a> std::ops::Deref for Reading<'a> {
+    type Target = dyn Classifier + 'a;
+
+    fn deref(&self) -> &Self::Target {
+        match self {
+            Reading::Plain(c) => *c,
+            Reading::Bound(b) => b.as_ref(),
+        }
+    }
+}
+
+/// `classifier` reading `channels` (row-major, [`Classifier::channels`]'s width) as the extra
+/// channels of `points`.
+pub fn reading<'a>(
+    classifier: &'a dyn Classifier,
+    points: &[[f32; 3]],
+    channels: &[f32],
+) -> Reading<'a> {
+    let width = classifier.channels().extra();
+    if width == 0 || channels.is_empty() {
+        return Reading::Plain(classifier);
+    }
+    let table = ChannelTable::new(points, channels.to_vec(), width);
+    match classifier.with_channels(table) {
+        Some(bound) => Reading::Bound(bound),
+        None => Reading::Plain(classifier),
+    }
 }
 
 impl ModelInput {
+    /// `classifier` as it reads this input (see [`reading`]).
+    pub fn reading<'a>(&self, classifier: &'a dyn Classifier) -> Reading<'a> {
+        reading(classifier, &self.points, &self.channels)
+    }
+
     /// The explainers' view of it.
     pub fn input(&self) -> Input<'_> {
         Input {
@@ -484,11 +531,13 @@ pub fn model_input_with_segments(
     });
     let segmentation_seconds = start.elapsed().as_secs_f64();
     let points = model_points(cloud, &frame, &index);
+    let channels = classifier.channels().of(cloud, &frame, &index, &points)?;
     let labels = index
         .iter()
         .map(|&i| segmentation.labels[i as usize])
         .collect();
     Ok(ModelInput {
+        channels,
         frame,
         index,
         segmentation,
@@ -526,11 +575,28 @@ pub fn network_input(
     classifier: &dyn Classifier,
     config: &ExplainConfig,
 ) -> Result<Vec<[f32; 3]>> {
+    Ok(network_input_channels(cloud, input, classifier, config)?.0)
+}
+
+/// [`network_input`], and the extra channels of its points that the classifier reads (empty when
+/// it reads none; see [`reading`]).
+///
+/// # Errors
+/// [`Error::Scene`] when the scene steps leave too few points; [`Error::Config`] when the scan
+/// lacks the fields the channels need.
+pub fn network_input_channels(
+    cloud: &PointCloud,
+    input: &Path,
+    classifier: &dyn Classifier,
+    config: &ExplainConfig,
+) -> Result<(Vec<[f32; 3]>, Vec<f32>)> {
     let (kept, _, _) = scene_cloud(cloud, input, config)?;
     let frame = model_frame(&kept, classifier, config);
     let local = local_points(&kept, &frame);
     let index = draw_input(&local, classifier, config);
-    Ok(model_points(&kept, &frame, &index))
+    let points = model_points(&kept, &frame, &index);
+    let channels = classifier.channels().of(&kept, &frame, &index, &points)?;
+    Ok((points, channels))
 }
 
 /// A cloud's class probabilities, and the model's competence on it.
@@ -551,7 +617,8 @@ pub fn classify_cloud(
     classifier: &dyn Classifier,
     config: &ExplainConfig,
 ) -> Result<Classified> {
-    let points = network_input(cloud, input, classifier, config)?;
+    let (points, channels) = network_input_channels(cloud, input, classifier, config)?;
+    let classifier = &*reading(classifier, &points, &channels);
     Ok(Classified {
         probabilities: classifier
             .predict_proba(&[&points])?
@@ -653,6 +720,8 @@ pub fn explain_cloud(
     let t_scene = start.elapsed().as_secs_f64();
     let cloud = kept.as_ref();
     let model_input = model_input_with_segments(cloud, classifier, config)?;
+    let reading = model_input.reading(classifier);
+    let classifier = &*reading;
     let competence = crate::competence::assess(classifier, &model_input.points)?;
     let result = attribute(
         config.method,

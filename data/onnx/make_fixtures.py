@@ -10,7 +10,8 @@ Run from the repository root with Debian's python3-torch and python3-onnx:
 It writes, next to itself:
   pointnet_tnet.onnx    PointNet with input and feature T-Nets, layout [B, 3, N], 3 classes
   pointnet_plain.onnx   the same without T-Nets (per-point layers, max over points, head)
-  reference.json        the fixed clouds and each model's logits for them
+  pointnet_rgb.onnx     the plain one reading x, y, z, red, green, blue per point ([B, 6, N])
+  reference.json        the fixed clouds, their colours, and each model's logits for them
 """
 
 import json
@@ -49,10 +50,10 @@ class TNet(nn.Module):
 
 
 class PointNet(nn.Module):
-    def __init__(self, classes=3, tnets=True):
+    def __init__(self, classes=3, tnets=True, channels=3):
         super().__init__()
         self.input_tnet = TNet(3) if tnets else None
-        self.first = conv_bn(3, 16)
+        self.first = conv_bn(channels, 16)
         self.feature_tnet = TNet(16) if tnets else None
         self.rest = nn.Sequential(conv_bn(16, 32), conv_bn(32, 64))
         self.head = nn.Sequential(fc_bn(64, 32), nn.Dropout(0.3), nn.Linear(32, classes))
@@ -105,6 +106,30 @@ def main():
             logits = [model(c.unsqueeze(0))[0].tolist() for c in inputs]
         reference["models"][name] = {"file": f"{name}.onnx", "logits": logits}
         print(name, logits)
+    # Colour in [0, 1] from position, as a scan's red, green, blue fields scaled by pointlime.
+    colours = [((c + 1) / 2).clamp(0, 1) for c in inputs]
+    reference["colours"] = [c.t().tolist() for c in colours]
+    model = PointNet(tnets=False, channels=6)
+    model.train()
+    with torch.no_grad():
+        for _ in range(20):
+            model(torch.rand(8, 6, 64))
+    model.eval()
+    torch.onnx.export(
+        model,
+        torch.randn(2, 6, 64),
+        os.path.join(HERE, "pointnet_rgb.onnx"),
+        input_names=["points"],
+        output_names=["logits"],
+        dynamic_axes={"points": {0: "batch", 2: "n"}, "logits": {0: "batch"}},
+        opset_version=13,
+    )
+    with torch.no_grad():
+        logits = [
+            model(torch.cat([c, k]).unsqueeze(0))[0].tolist() for c, k in zip(inputs, colours)
+        ]
+    reference["models"]["pointnet_rgb"] = {"file": "pointnet_rgb.onnx", "logits": logits}
+    print("pointnet_rgb", logits)
     with open(os.path.join(HERE, "reference.json"), "w") as f:
         json.dump(reference, f, indent=1)
 

@@ -174,6 +174,11 @@ pub fn evaluate_object(
     } = *setup;
     let (kept, _, _) = scene_cloud(cloud, path.as_ref(), config)?;
     let model_input = model_input_with_segments(&kept, classifier, config)?;
+    let (reading, randomised) = (
+        model_input.reading(classifier),
+        model_input.reading(randomised),
+    );
+    let (classifier, randomised) = (&*reading, &*randomised);
     let input = model_input.input();
     let k = input.n_segments;
     let explainer = &config.explainer;
@@ -225,7 +230,7 @@ pub fn evaluate_object(
                 let randomisation = steps
                     .iter()
                     .map(|step| {
-                        let c = lime_of(step.model)?;
+                        let c = lime_of(&*model_input.reading(step.model))?;
                         Ok(RandomisationCheck {
                             cascading: step.cascading,
                             layer: step.layer.clone(),

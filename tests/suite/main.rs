@@ -15,3 +15,4 @@ mod reliability;
 mod scans;
 mod segment;
 mod slurm;
+mod wgpu;

@@ -438,7 +438,6 @@ fn kept_points_path_gives_the_full_clouds_scores_for_tnet_models() {
 /// network's T-Nets output the identity whatever they pool.
 #[test]
 fn pooled_input_transform_gives_the_whole_networks_scores() {
-    use pointlime::classifier::InputTransform;
     use pointlime::explain::{score_masks, Input, Scoring, ScoringConfig, ScoringPath};
     use pointlime::perturb::Removal;
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/tnet");

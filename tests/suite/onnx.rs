@@ -409,6 +409,171 @@ fn onnx_layers_are_randomised_through_their_initialisers() {
     assert!(err.contains("no layer \"nope\""), "{err}");
 }
 
+/// Issue #15, item 1: a model that reads colour per point gets each point's colour, in tract as in
+/// PyTorch, on every scoring path; a point with no colour (the origin of centroid removal) reads
+/// zeros.
+#[test]
+fn a_colour_model_reads_each_points_colour() {
+    use pointlime::channels::{ChannelTable, Channels};
+    use pointlime::explain::{score_masks, Input, Scoring, ScoringConfig, ScoringPath};
+    use pointlime::perturb::{Masks, Removal};
+    let r = reference();
+    let config = OnnxConfig {
+        class_names: vec!["a".into(), "b".into(), "c".into()],
+        num_points: 64,
+        channels: Channels::XyzRgb,
+        ..OnnxConfig::default()
+    };
+    let model = OnnxClassifier::load(&fixture("pointnet_rgb.onnx"), config).unwrap();
+    assert_eq!(model.channels(), Channels::XyzRgb);
+    let colours: Vec<Vec<f32>> = r["colours"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            c.as_array()
+                .unwrap()
+                .iter()
+                .flat_map(|p| {
+                    p.as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|v| v.as_f64().unwrap() as f32)
+                })
+                .collect()
+        })
+        .collect();
+    for (i, cloud) in reference_clouds().iter().enumerate() {
+        let model = OnnxClassifier::load(
+            &fixture("pointnet_rgb.onnx"),
+            OnnxConfig {
+                num_points: cloud.len(),
+                channels: Channels::XyzRgb,
+                ..OnnxConfig::default()
+            },
+        )
+        .unwrap();
+        let bound = model
+            .with_channels(ChannelTable::new(cloud, colours[i].clone(), 3))
+            .unwrap();
+        let got = bound.predict(&[cloud], Output::Logit).unwrap();
+        let blind = model.predict(&[cloud], Output::Logit).unwrap();
+        let want = &r["models"]["pointnet_rgb"]["logits"][i];
+        for (k, g) in got.iter().enumerate() {
+            let w = want[k].as_f64().unwrap() as f32;
+            assert!(
+                (g - w).abs() < 1e-4,
+                "cloud {i}, class {k}: {g} vs PyTorch {w}"
+            );
+        }
+        assert!(got.iter().zip(&blind).any(|(a, b)| (a - b).abs() > 1e-3));
+    }
+    // The exact path with colour gives what the whole network gives.
+    let points = reference_clouds().swap_remove(0);
+    let bound = model
+        .with_channels(ChannelTable::new(&points, colours[0].clone(), 3))
+        .unwrap();
+    let labels: Vec<u32> = (0..64u32).map(|i| i / 11).collect();
+    let rows: Vec<Vec<u8>> = (0..30u8)
+        .map(|s| (0..6).map(|j| (s >> (j % 5)) & 1).collect())
+        .collect();
+    let masks = Masks::from_rows(6, &rows);
+    let input = Input::new(&points, &labels, 6).unwrap();
+    for removal in [Removal::Drop, Removal::Centroid] {
+        let config = |path| ScoringConfig {
+            removal,
+            path,
+            ..ScoringConfig::default()
+        };
+        let score = |s| score_masks(bound.as_ref(), &input, &masks, &config(s), None).unwrap();
+        let (fast, full) = (score(Scoring::Auto), score(Scoring::Full));
+        assert_eq!(fast.cost.path, ScoringPath::ExactMaxPool);
+        for (a, b) in fast.scores.iter().zip(&full.scores) {
+            assert!(
+                (a - b).abs() <= 1e-4 * (1.0 + b.abs()),
+                "{removal:?}: {a} vs {b}"
+            );
+        }
+    }
+}
+
+/// Issue #15, item 1, from the command line: colour from the scan's fields, normals estimated
+/// when the scan has none, and a scan without the fields the model reads refused in one line.
+#[test]
+fn explain_gives_a_channel_model_the_scans_colour_or_normals() {
+    use pointlime::cloud::{Attribute, FileFormat, PointCloud, ScalarKind};
+    let dir = tempdir();
+    let model = dir.path().join("rgb.onnx");
+    std::fs::copy(fixture("pointnet_rgb.onnx"), &model).unwrap();
+    let sidecar = |channels: &str| {
+        std::fs::write(
+            dir.path().join("rgb.json"),
+            format!(
+                r#"{{"class_names": ["a", "b", "c"], "num_points": 64, "channels": "{channels}"}}"#
+            ),
+        )
+        .unwrap()
+    };
+    let clouds = reference_clouds();
+    let positions: Vec<[f64; 3]> = clouds.iter().flatten().map(|p| p.map(f64::from)).collect();
+    let plain = dir.path().join("plain.ply");
+    let mut cloud = PointCloud::from_positions(positions, FileFormat::Ply);
+    pointlime::io::write(&plain, &cloud, Default::default()).unwrap();
+    let coloured = dir.path().join("coloured.ply");
+    for (k, name) in ["red", "green", "blue"].into_iter().enumerate() {
+        let values = cloud
+            .positions
+            .iter()
+            .map(|p| (p[k] * 100.0 + 128.0).clamp(0.0, 255.0).round());
+        cloud.attributes.push(Attribute {
+            name: name.into(),
+            kind: ScalarKind::U8,
+            values: values.collect(),
+        });
+    }
+    pointlime::io::write(&coloured, &cloud, Default::default()).unwrap();
+    let explain = |scan: &Path, out: &str| {
+        bin()
+            .arg("explain")
+            .arg(scan)
+            .args(["--model", model.to_str().unwrap(), "--samples", "100"])
+            .args(["--segments", "8", "--out"])
+            .arg(dir.path().join(out))
+            .output()
+            .unwrap()
+    };
+    sidecar("xyz_rgb");
+    let run = explain(&coloured, "c.ply");
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("c.json")).unwrap()).unwrap();
+    assert_eq!(
+        report["cost"]["scoring"], "exact_max_pool",
+        "{}",
+        report["cost"]
+    );
+    let run = explain(&plain, "p.ply");
+    assert_eq!(run.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        err.contains("no \"red\" field") && err.lines().count() == 1,
+        "{err}"
+    );
+    assert!(!dir.path().join("p.ply").exists());
+
+    sidecar("xyz_normals");
+    let run = explain(&plain, "n.ply");
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+}
+
 /// Issue #15, item 7: `bench --model FILE.onnx` reports the same stages, with no GFLOP/s (the
 /// graph's work is not counted).
 #[test]

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use anyhow::Result;
+use anyhow::{bail, Result};
 use clap::Args;
 
 use pointlime::dataset::{self, Dataset, Split};
@@ -36,6 +36,14 @@ pub fn run(args: AccuracyArgs) -> Result<ExitCode> {
     let loaded = args.model.load_any()?;
     let model = loaded.classifier();
     ds.check_classes(args.model.name().as_ref(), model.class_names())?;
+    if model.channels().extra() > 0 {
+        bail!(
+            "{}: the model reads {} per point; accuracy gives positions alone (explain or batch \
+             the test scans instead)",
+            args.model.name(),
+            model.channels().name()
+        );
+    }
     let test_items = ds.split(Split::Test);
     let test_set = dataset::prepare(&test_items, model.normalisation(), None, args.seed)?;
     let t0 = Instant::now();

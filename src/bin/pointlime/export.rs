@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use anyhow::{bail, Result};
 use clap::Args;
 
+use pointlime::channels::Channels;
 use pointlime::onnx::{write_pointnet, Layout, OnnxConfig, Scores};
 use pointlime::Classifier;
 
@@ -35,6 +36,7 @@ pub fn run(args: ExportArgs) -> Result<ExitCode> {
         num_points: model.input_points(),
         normalisation: model.normalisation(),
         up: model.up(),
+        channels: Channels::Xyz,
         output: 0,
         scores: Scores::Logits,
         set_function: true,
