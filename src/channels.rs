@@ -25,7 +25,8 @@ pub enum Channels {
     /// `nz` when it has them, else estimated from its 16 nearest points (the direction of least
     /// spread) and turned to point away from the cloud's centre.
     XyzNormals,
-    /// x, y, z, then red, green, blue scaled to [0, 1] by their storage type (8 or 16 bits;
+    /// x, y, z, then red, green, blue scaled to [0, 1] by their storage type (8 or 16 bits, and
+    /// 16-bit fields whose values all fit in 8 bits, as many LAS files store colour, as 8-bit;
     /// floating-point values as stored).
     XyzRgb,
     /// x, y, z, then intensity, scaled to [0, 1] as colour is.
@@ -53,6 +54,21 @@ impl Channels {
             Channels::XyzRgb => "xyz_rgb",
             Channels::XyzIntensity => "xyz_intensity",
         }
+    }
+
+    /// Why the scan cannot give these channels (a field they need is missing), if it cannot.
+    pub fn missing(self, cloud: &PointCloud) -> Option<String> {
+        let (names, what): (&[&str], &str) = match self {
+            Channels::Xyz | Channels::XyzNormals => return None,
+            Channels::XyzRgb => (&["red", "green", "blue"], "colour"),
+            Channels::XyzIntensity => (&["intensity"], "intensity"),
+        };
+        names
+            .iter()
+            .find(|&&name| cloud.attribute(name).is_none())
+            .map(|name| {
+                format!("the model reads {what} per point and the scan has no {name:?} field")
+            })
     }
 
     /// The extra channels of the cloud's points at `index` (the network's input, `points` in the
@@ -88,18 +104,30 @@ fn fields(cloud: &PointCloud, index: &[u32], names: &[&str], what: &str) -> Resu
             })
         })
         .collect::<Result<Vec<_>>>()?;
-    let range = |kind: ScalarKind| match kind {
-        ScalarKind::U8 | ScalarKind::I8 => 255.0,
-        ScalarKind::U16 | ScalarKind::I16 => 65535.0,
-        ScalarKind::U32 | ScalarKind::I32 | ScalarKind::U64 | ScalarKind::I64 => u32::MAX as f64,
-        ScalarKind::F32 | ScalarKind::F64 => 1.0,
-    };
+    // Many LAS files keep 8-bit colour in the 16-bit fields: a field whose values all fit in 8
+    // bits is read as 8-bit.
+    let eight_bit = columns
+        .iter()
+        .all(|c| c.values.iter().all(|&v| (0.0..=255.0).contains(&v)));
+    let ranges: Vec<f64> = columns
+        .iter()
+        .map(|c| match c.kind {
+            ScalarKind::U8 | ScalarKind::I8 => 255.0,
+            _ if eight_bit && c.kind != ScalarKind::F32 && c.kind != ScalarKind::F64 => 255.0,
+            ScalarKind::U16 | ScalarKind::I16 => 65535.0,
+            ScalarKind::U32 | ScalarKind::I32 | ScalarKind::U64 | ScalarKind::I64 => {
+                u32::MAX as f64
+            }
+            ScalarKind::F32 | ScalarKind::F64 => 1.0,
+        })
+        .collect();
     Ok(index
         .iter()
         .flat_map(|&i| {
             columns
                 .iter()
-                .map(move |c| (c.values[i as usize] / range(c.kind)) as f32)
+                .zip(&ranges)
+                .map(move |(c, r)| (c.values[i as usize] / r) as f32)
         })
         .collect())
 }
@@ -247,6 +275,14 @@ mod tests {
             .of(&cloud, &frame, &[0], &[[0.0; 3]])
             .unwrap();
         assert_eq!(rgb, [1.0, 0.0, 0.5]);
+        // 8-bit colour in 16-bit fields.
+        for a in &mut cloud.attributes {
+            a.values = vec![255.0, 0.0];
+        }
+        let rgb = Channels::XyzRgb
+            .of(&cloud, &frame, &[0], &[[0.0; 3]])
+            .unwrap();
+        assert_eq!(rgb, [1.0, 1.0, 1.0]);
         let err = Channels::XyzIntensity
             .of(&cloud, &frame, &[0], &[[0.0; 3]])
             .unwrap_err()

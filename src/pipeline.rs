@@ -590,6 +590,9 @@ pub fn network_input_channels(
     classifier: &dyn Classifier,
     config: &ExplainConfig,
 ) -> Result<(Vec<[f32; 3]>, Vec<f32>)> {
+    if let Some(m) = classifier.channels().missing(cloud) {
+        return Err(Error::format(input, m));
+    }
     let (kept, _, _) = scene_cloud(cloud, input, config)?;
     let frame = model_frame(&kept, classifier, config);
     let local = local_points(&kept, &frame);
@@ -714,6 +717,9 @@ pub fn explain_cloud(
                 ),
             ));
         }
+    }
+    if let Some(m) = classifier.channels().missing(cloud) {
+        return Err(Error::format(input, m));
     }
     let start = Instant::now();
     let (kept, removed, scene) = scene_cloud(cloud, input, config)?;

@@ -172,6 +172,12 @@ pub fn evaluate_object(
         methods,
         rounds,
     } = *setup;
+    if let Some(m) = classifier.channels().missing(cloud) {
+        return Err(crate::Error::Format {
+            path: path.into(),
+            message: m,
+        });
+    }
     let (kept, _, _) = scene_cloud(cloud, path.as_ref(), config)?;
     let model_input = model_input_with_segments(&kept, classifier, config)?;
     let (reading, randomised) = (

@@ -560,7 +560,11 @@ fn explain_gives_a_channel_model_the_scans_colour_or_normals() {
     assert_eq!(run.status.code(), Some(2));
     let err = String::from_utf8_lossy(&run.stderr);
     assert!(
-        err.contains("no \"red\" field") && err.lines().count() == 1,
+        err.starts_with(&format!(
+            "error: {}: the model reads colour",
+            plain.display()
+        )) && err.contains("no \"red\" field")
+            && err.lines().count() == 1,
         "{err}"
     );
     assert!(!dir.path().join("p.ply").exists());

@@ -46,8 +46,9 @@ pub fn run(command: ModelCommand) -> Result<ExitCode> {
             out!("{}", pointlime::onnx::describe(&args.model)?)?;
             let c = m.config();
             outln!(
-                "settings:   layout {:?}, {:?} normalisation, {} up, output {} as {:?}",
+                "settings:   layout {:?}, channels {}, {:?} normalisation, {} up, output {} as {:?}",
                 c.layout,
+                c.channels.name(),
                 c.normalisation,
                 c.up.name(),
                 c.output,
