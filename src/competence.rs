@@ -489,6 +489,24 @@ impl Domain {
         })
     }
 
+    /// [`check`](Self::check) as a model's load reports it: an [`Error::Model`] naming `source`,
+    /// the file the statistics came from.
+    ///
+    /// # Errors
+    /// [`Error::Model`] when the statistics do not fit.
+    pub fn check_for(
+        &self,
+        class_names: &[String],
+        feature_dim: usize,
+        source: &std::path::Path,
+    ) -> Result<()> {
+        self.check(class_names, feature_dim)
+            .map_err(|m| Error::Model {
+                path: source.to_path_buf(),
+                message: format!("competence statistics do not fit the model: {m}"),
+            })
+    }
+
     /// Checks that the statistics belong to a model of these classes and feature width.
     ///
     /// # Errors

@@ -385,14 +385,7 @@ impl OnnxClassifier {
     /// # Errors
     /// [`Error::Model`] naming `source` when they do not fit this model.
     pub fn set_domain(&mut self, domain: Domain, source: &Path) -> Result<()> {
-        domain
-            .check(&self.config.class_names, self.feature_width())
-            .map_err(|m| {
-                Error::model(
-                    source,
-                    format!("competence statistics do not fit the model: {m}"),
-                )
-            })?;
+        domain.check_for(&self.config.class_names, self.feature_width(), source)?;
         self.domain = Some(domain);
         Ok(())
     }

@@ -408,29 +408,25 @@ impl<'a> Prepared<'a> {
                 after: After::Head(mp),
                 maxima,
             }) => max_pooled(*mp, maxima, masks, self.config, progress),
-            Some(Pooled {
-                after: After::Rest(it),
-                maxima,
-            }) => generic(
-                self.classifier,
-                Some((*it, maxima)),
-                points,
-                labels,
-                masks,
-                self.config,
-                self.compact(),
-                progress,
-            ),
-            None => generic(
-                self.classifier,
-                None,
-                points,
-                labels,
-                masks,
-                self.config,
-                self.compact(),
-                progress,
-            ),
+            pooled => {
+                let transform = match pooled {
+                    Some(Pooled {
+                        after: After::Rest(it),
+                        maxima,
+                    }) => Some((*it, maxima)),
+                    _ => None,
+                };
+                generic(
+                    self.classifier,
+                    transform,
+                    points,
+                    labels,
+                    masks,
+                    self.config,
+                    self.compact(),
+                    progress,
+                )
+            }
         }
     }
 }

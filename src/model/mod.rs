@@ -338,12 +338,7 @@ impl PointNetClassifier {
             .last()
             .or(net.point_layers.last())
             .unwrap_or(&0);
-        domain.check(&self.config.class_names, width).map_err(|m| {
-            Error::model(
-                source,
-                format!("competence statistics do not fit the model: {m}"),
-            )
-        })?;
+        domain.check_for(&self.config.class_names, width, source)?;
         self.domain = Some(domain);
         Ok(())
     }

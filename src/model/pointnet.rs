@@ -134,7 +134,7 @@ impl TNet {
         let rows = x.dims()[0];
         let h = self.per_point(x);
         let c = h.dims()[1];
-        self.from_pooled(
+        self.matrix_of_pooled(
             h.reshape([batch, rows / batch, c])
                 .max_dim(1)
                 .reshape([batch, c]),
@@ -153,7 +153,7 @@ impl TNet {
     ///
     /// # Shapes
     /// `[batch, 1024]` → `[batch, k, k]`
-    fn from_pooled(&self, g: Tensor<2>) -> Tensor<3> {
+    fn matrix_of_pooled(&self, g: Tensor<2>) -> Tensor<3> {
         let batch = g.dims()[0];
         let g = self.head.iter().fold(g, |g, b| b.forward(g));
         let eye = Tensor::<2>::eye(self.k, &g.device()).reshape([1, self.k * self.k]);
@@ -340,7 +340,7 @@ impl PointNet {
         let mut x = x;
         if let Some(t) = &self.input_tnet {
             let m = match input_pooled {
-                Some(g) => t.from_pooled(g),
+                Some(g) => t.matrix_of_pooled(g),
                 None => t.forward(x.clone().reshape([batch * n, 3]), batch),
             }; // [batch, 3, 3]
             x = x.matmul(m); // [batch, points, 3]

@@ -24,6 +24,25 @@ pub fn data_dir() -> Option<PathBuf> {
     None
 }
 
+/// The 100 DALES test objects, normalised as `normalisation` says, 1024 points drawn from each
+/// (seed 0).
+pub fn dales_test_clouds(
+    data: &Path,
+    normalisation: pointlime::cloud::Normalisation,
+) -> Vec<Vec<[f32; 3]>> {
+    use pointlime::dataset::{prepare, Dataset, Split};
+    let ds = Dataset::open_any(&data.join("dales_objects")).unwrap();
+    let set = prepare(&ds.split(Split::Test), normalisation, None, 0).unwrap();
+    set.iter()
+        .map(|o| {
+            pointlime::cloud::sample_indices(o.points.len(), 1024, 0)
+                .iter()
+                .map(|&i| o.points[i as usize])
+                .collect()
+        })
+        .collect()
+}
+
 fn files(dir: &Path, out: &mut Vec<PathBuf>) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
@@ -501,7 +520,7 @@ fn shipped_models_flag_scans_of_the_other_domain() {
 fn the_exported_default_model_matches_burn_on_dales() {
     let Some(data) = data_dir() else { return };
     use pointlime::classifier::{Classifier, Output};
-    use pointlime::dataset::{prepare, Dataset, Split};
+    use pointlime::dataset::{Dataset, Split};
     use pointlime::explain::Method;
     use pointlime::model::{Backend, PointNetClassifier};
     use pointlime::onnx::{OnnxClassifier, OnnxConfig};
@@ -527,18 +546,7 @@ fn the_exported_default_model_matches_burn_on_dales() {
     let burn = PointNetClassifier::load_builtin(Backend::Flex).unwrap();
     let onnx = export(None, "default");
     assert!(onnx.fast_path().is_ok());
-    let ds = Dataset::open_any(&data.join("dales_objects")).unwrap();
-    let test = ds.split(Split::Test);
-    let set = prepare(&test, burn.normalisation(), None, 0).unwrap();
-    let clouds: Vec<Vec<[f32; 3]>> = set
-        .iter()
-        .map(|o| {
-            pointlime::cloud::sample_indices(o.points.len(), 1024, 0)
-                .iter()
-                .map(|&i| o.points[i as usize])
-                .collect()
-        })
-        .collect();
+    let clouds = dales_test_clouds(&data, burn.normalisation());
     let refs: Vec<&[[f32; 3]]> = clouds.iter().map(Vec::as_slice).collect();
     let worst = |a: &dyn Classifier, b: &dyn Classifier| {
         let (a, b) = (
@@ -557,7 +565,8 @@ fn the_exported_default_model_matches_burn_on_dales() {
     let burn_tnet = PointNetClassifier::load(&tnet_dir, Backend::Flex).unwrap();
     let d = worst(&burn_tnet, &export(Some(&tnet_dir), "tnet"));
     assert!(d < 1e-4, "T-Net logits differ by up to {d}");
-    for item in test.iter().take(3) {
+    let ds = Dataset::open_any(&data.join("dales_objects")).unwrap();
+    for item in ds.split(Split::Test).iter().take(3) {
         let mut cloud = pointlime::io::read(&item.path).unwrap();
         cloud.validate(&item.path, false).unwrap();
         for method in [Method::Lime, Method::KernelShap, Method::Occlusion] {

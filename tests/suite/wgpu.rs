@@ -8,7 +8,7 @@ use std::path::Path;
 use pointlime::classifier::{Classifier, Output};
 use pointlime::model::{Backend, PointNetClassifier};
 
-use crate::real_data::data_dir;
+use crate::real_data::{dales_test_clouds, data_dir};
 
 /// The largest logit difference between the two backends on `clouds`, for each shipped model.
 fn worst_difference(clouds: &[Vec<[f32; 3]>]) -> Vec<(String, f32)> {
@@ -57,24 +57,12 @@ fn wgpu_gives_flex_logits_on_fixed_clouds() {
 #[test]
 fn wgpu_gives_flex_logits_on_the_dales_test_objects() {
     let Some(data) = data_dir() else { return };
-    use pointlime::dataset::{prepare, Dataset, Split};
-    let ds = Dataset::open_any(&data.join("dales_objects")).unwrap();
-    let test = ds.split(Split::Test);
     // Both shipped DALES models use the metric frame of 10 m per unit.
     let models = Path::new(env!("CARGO_MANIFEST_DIR")).join("models");
     let frame = PointNetClassifier::load(&models.join("default"), Backend::Flex)
         .unwrap()
         .normalisation();
-    let set = prepare(&test, frame, None, 0).unwrap();
-    let clouds: Vec<Vec<[f32; 3]>> = set
-        .iter()
-        .map(|o| {
-            pointlime::cloud::sample_indices(o.points.len(), 1024, 0)
-                .iter()
-                .map(|&i| o.points[i as usize])
-                .collect()
-        })
-        .collect();
+    let clouds = dales_test_clouds(&data, frame);
     assert_eq!(clouds.len(), 100);
     for (model, worst) in worst_difference(&clouds) {
         eprintln!("{model}: largest logit difference, wgpu against flex, {worst:.2e}");
