@@ -198,6 +198,7 @@ pub(crate) fn clip_quotes(message: &str) -> String {
 
 /// A panic's message without the debug value that `unwrap` appends (`…: Error { kind: … }`) or
 /// its line breaks: what a library said when it panicked, fit for a one-line error.
+#[cfg_attr(not(feature = "model"), allow(dead_code))]
 pub(crate) fn without_debug(message: &str) -> String {
     let ident = |s: &str| {
         s.trim_end()

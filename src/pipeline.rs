@@ -252,9 +252,10 @@ pub struct Explained {
 
 impl Explained {
     /// The cloud with `importance` (f32, first explained class), one `importance_<class>` per
-    /// further class, and `segment` (u32) attributes added, and for the gradient methods
-    /// `point_importance` (and `point_importance_<class>`) with each point's own value; existing
-    /// attributes of those names are replaced, so re-explaining an explained file works.
+    /// further class, and `segment` (u32) attributes added, and for the per-point methods
+    /// (gradient, saliency, cam, critical) `point_importance` (and `point_importance_<class>`)
+    /// with each point's own value; existing attributes of those names are replaced, so
+    /// re-explaining an explained file works.
     ///
     /// When scene steps removed points, every point of `cloud` is still written: removed points
     /// have NaN importances, segment [`NO_SEGMENT`], and a `removed` (u8) field gives the reason

@@ -28,16 +28,24 @@ pub enum Method {
     Saliency,
     /// Structural: small sets of segments that each suffice alone, and their attention graphs.
     Sag,
+    /// Point CAM (max-pooled networks): each global channel's linearised contribution, credited
+    /// to the point that wins its max-pool, summed per segment.
+    Cam,
+    /// The critical set (max-pooled networks): how many global channels each point wins, summed
+    /// per segment.
+    Critical,
 }
 
 impl Method {
-    pub const ALL: [Method; 6] = [
+    pub const ALL: [Method; 8] = [
         Method::Lime,
         Method::KernelShap,
         Method::Occlusion,
         Method::Gradient,
         Method::Saliency,
         Method::Sag,
+        Method::Cam,
+        Method::Critical,
     ];
 
     /// The name used on the command line and in reports.
@@ -49,6 +57,8 @@ impl Method {
             Method::Gradient => "gradient",
             Method::Saliency => "saliency",
             Method::Sag => "sag",
+            Method::Cam => "cam",
+            Method::Critical => "critical",
         }
     }
 
@@ -73,7 +83,8 @@ impl FromStr for Method {
             .find(|m| m.name() == s)
             .ok_or_else(|| {
                 format!(
-                    "unknown method {s:?}: lime, kernelshap, occlusion, gradient, saliency or sag"
+                    "unknown method {s:?}: lime, kernelshap, occlusion, gradient, saliency, sag, \
+                     cam or critical"
                 )
             })
     }
@@ -128,8 +139,9 @@ pub struct Explanation {
     pub target_name: String,
     /// One value per segment. LIME: the change in the explained score when the segment is kept;
     /// KernelSHAP: its Shapley value; occlusion: the score lost when it alone is removed;
-    /// gradient and saliency: the sum of its points' values; sag: the largest probability lost
-    /// when it is removed from a sufficient set that holds it (0 when none does).
+    /// gradient, saliency, cam and critical: the sum of its points' values; sag: the largest
+    /// probability lost when it is removed from a sufficient set that holds it (0 when none
+    /// does).
     pub coefficients: Vec<f64>,
     /// The additive model's score with every segment removed: LIME's intercept, KernelSHAP's
     /// f(none); absent for the other methods.

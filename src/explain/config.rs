@@ -264,6 +264,7 @@ mod tests {
             ScoringPath::PooledInputTransform,
             ScoringPath::GenericFull,
             ScoringPath::Backprop,
+            ScoringPath::PooledFeatures,
         ] {
             assert_eq!(serde_name(serde_json::to_value(p).unwrap()), p.name());
         }

@@ -95,6 +95,23 @@ pub(super) fn by_backprop(
     config: &Config,
     per_class: impl Fn(usize) -> Result<PointAttribution>,
 ) -> Result<Attribution> {
+    let n = input.points.len() as u64;
+    let work = |passes: u64| (ScoringPath::Backprop, passes * n, passes);
+    by_point_values(method, classifier, input, targets, config, work, per_class)
+}
+
+/// Per-point values for each target from `per_class`, summed per segment, with the unperturbed
+/// scores reported in the configured output; `work(targets)` says the path and the points and
+/// clouds it ran.
+pub(super) fn by_point_values(
+    method: Method,
+    classifier: &dyn Classifier,
+    input: &Input,
+    targets: &Targets,
+    config: &Config,
+    work: impl Fn(u64) -> (ScoringPath, u64, u64),
+    per_class: impl Fn(usize) -> Result<PointAttribution>,
+) -> Result<Attribution> {
     config.check(input)?;
     let start = Instant::now();
     let points = input.points;
@@ -122,19 +139,19 @@ pub(super) fn by_backprop(
         ));
         per_point.push(values);
     }
-    let passes = explanations.len() as u64;
+    let (path, points_evaluated, clouds_evaluated) = work(explanations.len() as u64);
     Ok(Attribution {
         probabilities,
         explanations,
         per_point,
         samples: None,
         cost: Cost {
-            path: ScoringPath::Backprop,
+            path,
             sampling_seconds: 0.0,
             inference_seconds: start.elapsed().as_secs_f64(),
             fit_seconds: 0.0,
-            points_evaluated: passes * points.len() as u64,
-            clouds_evaluated: passes,
+            points_evaluated,
+            clouds_evaluated,
         },
     })
 }

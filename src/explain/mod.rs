@@ -10,10 +10,11 @@
 //! The files depend on each other in one direction only: [`input`] ← [`score`] ← [`config`],
 //! [`attribution`] ← `masked` (score a set of masks, then explain each class from its column) ←
 //! the methods ([`lime`], [`kernel_shap`], [`occlusion`], [`sag`], [`gradient`] ← [`saliency`],
-//! fitting through [`ridge`]) ← this dispatch. Nothing here knows how explanations are evaluated:
+//! [`gradient`] ← [`cam`], fitting through [`ridge`]) ← this dispatch. Nothing here knows how explanations are evaluated:
 //! that is [`crate::faithfulness`], which uses these functions and never the other way round.
 
 pub mod attribution;
+pub mod cam;
 pub mod config;
 pub mod gradient;
 pub mod input;
@@ -57,5 +58,7 @@ pub fn attribute(
         Method::Gradient => gradient::gradient(classifier, input, targets, config),
         Method::Saliency => saliency::saliency(classifier, input, targets, config),
         Method::Sag => sag::sag(classifier, input, targets, config, progress),
+        Method::Cam => cam::cam(classifier, input, targets, config),
+        Method::Critical => cam::critical(classifier, input, targets, config),
     }
 }

@@ -125,6 +125,7 @@ impl ScoringPath {
             ScoringPath::PooledInputTransform => "pooled_input_transform",
             ScoringPath::GenericFull => "generic_full",
             ScoringPath::Backprop => "backprop",
+            ScoringPath::PooledFeatures => "pooled_features",
         }
     }
 }
@@ -145,6 +146,9 @@ pub enum ScoringPath {
     /// No samples: one forward and backward pass through the whole network per explained class
     /// (the gradient methods).
     Backprop,
+    /// No samples: the per-point features once, and the head on the pooled feature (cam: nudged
+    /// one channel at a time, twice per channel).
+    PooledFeatures,
 }
 
 /// What the classifier was asked to do for an explanation, and how long it took. Costs add, so

@@ -574,3 +574,58 @@ fn randomising_layers_changes_exactly_those_layers() {
     assert!(model.randomised(&names(&["points.9"]), 1).is_err());
     assert!(model.randomised(&names(&["feature_tnet"]), 1).is_err());
 }
+
+/// Issue #18, item 1: the critical set is all the max-pool sees, so the cloud reduced to its
+/// critical points gives the shipped default model's scores; and point CAM through the model's
+/// ONNX export (the head differentiated through tract) is CAM through burn.
+#[test]
+fn the_critical_set_alone_gives_the_same_scores_and_cam_survives_export() {
+    use pointlime::explain::cam::{cam, critical};
+    use pointlime::explain::{Config, Input, Targets};
+    use pointlime::onnx::{OnnxClassifier, OnnxConfig};
+    let model = PointNetClassifier::load_builtin(Backend::Flex).unwrap();
+    let mut rng = ChaCha8Rng::seed_from_u64(41);
+    let points: Vec<[f32; 3]> = (0..300)
+        .map(|_| std::array::from_fn(|_| rng.random_range(-0.5..0.5)))
+        .collect();
+    let labels: Vec<u32> = (0..300u32).map(|i| i % 5).collect();
+    let input = Input::new(&points, &labels, 5).unwrap();
+    let config = Config::default();
+    let wins = critical(&model, &input, &Targets::Predicted, &config).unwrap();
+    let kept: Vec<[f32; 3]> = points
+        .iter()
+        .zip(&wins.per_point[0])
+        .filter(|(_, &w)| w > 0.0)
+        .map(|(p, _)| *p)
+        .collect();
+    assert!(kept.len() < points.len(), "{}", kept.len());
+    assert_eq!(wins.per_point[0].iter().sum::<f64>(), 1024.0);
+    assert_close(
+        &model.predict(&[&kept], Output::Logit).unwrap(),
+        &model.predict(&[&points], Output::Logit).unwrap(),
+        1e-5,
+        "critical points alone",
+    );
+
+    let dir = crate::common::tempdir();
+    let out = dir.path().join("default.onnx");
+    crate::common::run_ok(&["export", "--onnx", out.to_str().unwrap()]);
+    let onnx = OnnxClassifier::load(&out, OnnxConfig::for_model(&out).unwrap()).unwrap();
+    let all = Targets::Top(2);
+    let (a, b) = (
+        cam(&model, &input, &all, &config).unwrap(),
+        cam(&onnx, &input, &all, &config).unwrap(),
+    );
+    for (x, y) in a
+        .per_point
+        .iter()
+        .flatten()
+        .zip(b.per_point.iter().flatten())
+    {
+        assert!(
+            (x - y).abs() <= 1e-2 * (1.0 + x.abs()),
+            "burn {x} vs ONNX {y}"
+        );
+    }
+    assert!(a.per_point[0].iter().any(|v| v.abs() > 1e-3));
+}

@@ -165,9 +165,11 @@ pub struct SettingsArgs {
     config: Option<PathBuf>,
     /// Explanation method [default: lime]: lime, kernelshap (Shapley values, --samples
     /// coalitions), occlusion (leave one supervoxel out), gradient (‖∂score/∂xyz‖ per point,
-    /// summed per supervoxel), saliency (Zheng et al. 2019, per point, summed per supervoxel) or
+    /// summed per supervoxel), saliency (Zheng et al. 2019, per point, summed per supervoxel),
     /// sag (small sets of supervoxels that each suffice alone, and what removing one member
-    /// costs: a structured attention graph).
+    /// costs: a structured attention graph), cam (max-pooled networks: each global channel's
+    /// linearised share of the score, credited to the point that wins its max-pool) or critical
+    /// (max-pooled networks: how many global channels each point wins).
     #[arg(long)]
     method: Option<Method>,
     /// Target number of supervoxels [default: 50].
