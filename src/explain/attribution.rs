@@ -34,10 +34,16 @@ pub enum Method {
     /// The critical set (max-pooled networks): how many global channels each point wins, summed
     /// per segment.
     Critical,
+    /// Levi & Gilboa's baseline (max-pooled networks): each point's feature norm before the
+    /// max-pool, summed per segment.
+    FeatureNorm,
+    /// Integrated Gradients from the cloud collapsed onto its centre, per point, summed per
+    /// segment.
+    Ig,
 }
 
 impl Method {
-    pub const ALL: [Method; 8] = [
+    pub const ALL: [Method; 10] = [
         Method::Lime,
         Method::KernelShap,
         Method::Occlusion,
@@ -46,6 +52,8 @@ impl Method {
         Method::Sag,
         Method::Cam,
         Method::Critical,
+        Method::FeatureNorm,
+        Method::Ig,
     ];
 
     /// The name used on the command line and in reports.
@@ -59,6 +67,8 @@ impl Method {
             Method::Sag => "sag",
             Method::Cam => "cam",
             Method::Critical => "critical",
+            Method::FeatureNorm => "featurenorm",
+            Method::Ig => "ig",
         }
     }
 
@@ -84,7 +94,7 @@ impl FromStr for Method {
             .ok_or_else(|| {
                 format!(
                     "unknown method {s:?}: lime, kernelshap, occlusion, gradient, saliency, sag, \
-                     cam or critical"
+                     cam, critical, featurenorm or ig"
                 )
             })
     }
@@ -139,7 +149,8 @@ pub struct Explanation {
     pub target_name: String,
     /// One value per segment. LIME: the change in the explained score when the segment is kept;
     /// KernelSHAP: its Shapley value; occlusion: the score lost when it alone is removed;
-    /// gradient, saliency, cam and critical: the sum of its points' values; sag: the largest
+    /// gradient, saliency, cam, critical, featurenorm and ig: the sum of its points' values; sag:
+    /// the largest
     /// probability lost when it is removed from a sufficient set that holds it (0 when none
     /// does).
     pub coefficients: Vec<f64>,

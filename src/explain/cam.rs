@@ -45,7 +45,7 @@ fn pooled(mp: &dyn MaxPooled, points: &[[f32; 3]]) -> Result<(Vec<f32>, Vec<usiz
 fn max_pooled(classifier: &dyn Classifier) -> Result<&dyn MaxPooled> {
     classifier.max_pooled().ok_or_else(|| {
         Error::Config(
-            "cam and critical need a network that is a max over per-point features (PointNet \
+            "cam, critical and featurenorm need a network that is a max over per-point features (PointNet \
              without T-Nets, or an ONNX export cut at its max-pool: `pointlime model inspect` \
              says); this model is not one"
                 .into(),
@@ -121,6 +121,37 @@ pub fn critical(
         config,
         work,
         |_| Ok(by_segment(wins.clone(), input.labels, input.n_segments)),
+    )
+}
+
+/// Each point's feature norm before the max-pool, `‖phi(p)‖₂`: the one-forward-pass baseline of
+/// Levi & Gilboa (2024), the same for every target.
+///
+/// # Errors
+/// As [`cam`].
+pub fn feature_norm(
+    classifier: &dyn Classifier,
+    input: &Input,
+    targets: &Targets,
+    config: &Config,
+) -> Result<Attribution> {
+    let mp = max_pooled(classifier)?;
+    let c = mp.feature_dim();
+    let norms: Vec<f64> = mp
+        .point_features(input.points)?
+        .chunks(c)
+        .map(|row| row.iter().map(|&v| (v as f64).powi(2)).sum::<f64>().sqrt())
+        .collect();
+    let n = input.points.len() as u64;
+    let work = |_| (ScoringPath::PooledFeatures, n, 0);
+    by_point_values(
+        Method::FeatureNorm,
+        classifier,
+        input,
+        targets,
+        config,
+        work,
+        |_| Ok(by_segment(norms.clone(), input.labels, input.n_segments)),
     )
 }
 
@@ -200,6 +231,8 @@ mod tests {
         let c = critical(&model, &input, &both, &config).unwrap();
         assert_eq!(c.per_point[0], [0.0, 1.0, 1.0]);
         assert_eq!(c.explanations[1].coefficients, [0.0, 2.0]);
+        let f = feature_norm(&model, &input, &both, &config).unwrap();
+        assert_eq!(f.per_point[0], [1.0, 5.0, 5f64.sqrt()]);
     }
 
     #[test]

@@ -52,7 +52,7 @@ pub(super) fn gradients(
         .differentiable()
         .ok_or_else(|| {
             Error::Config(
-                "the gradient methods (gradient, saliency) need a model that gives gradients, \
+                "the gradient methods (gradient, saliency, ig) need a model that gives gradients, \
                  pointlime's own; this one does not (an ONNX model: use lime, kernelshap, \
                  occlusion or sag)"
                     .into(),

@@ -18,6 +18,7 @@ pub mod cam;
 pub mod config;
 pub mod gradient;
 pub mod input;
+pub mod integrated;
 pub mod kernel_shap;
 pub mod lime;
 mod masked;
@@ -60,5 +61,7 @@ pub fn attribute(
         Method::Sag => sag::sag(classifier, input, targets, config, progress),
         Method::Cam => cam::cam(classifier, input, targets, config),
         Method::Critical => cam::critical(classifier, input, targets, config),
+        Method::FeatureNorm => cam::feature_norm(classifier, input, targets, config),
+        Method::Ig => integrated::integrated_gradients(classifier, input, targets, config),
     }
 }

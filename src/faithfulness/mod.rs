@@ -53,10 +53,10 @@ pub fn check_methods(methods: &[Method], classifier: &dyn Classifier) -> Result<
     }
     let gradients = methods
         .iter()
-        .any(|m| matches!(m, Method::Gradient | Method::Saliency));
+        .any(|m| matches!(m, Method::Gradient | Method::Saliency | Method::Ig));
     if gradients && classifier.differentiable().is_none() {
         return Err(Error::Config(
-            "the gradient methods (gradient, saliency) need a model that gives gradients, \
+            "the gradient methods (gradient, saliency, ig) need a model that gives gradients, \
              pointlime's own; this one does not (an ONNX model: use lime, kernelshap, occlusion \
              or sag)"
                 .into(),

@@ -405,6 +405,8 @@ fn explain_runs_every_method_and_keeps_gradient_values_per_point() {
         "sag",
         "cam",
         "critical",
+        "featurenorm",
+        "ig",
     ] {
         let (run, out) = explain(method, method, &["--top-labels", "2"]);
         let stdout = String::from_utf8_lossy(&run.stdout);
@@ -437,7 +439,16 @@ fn explain_runs_every_method_and_keeps_gradient_values_per_point() {
         }
         assert!(segment.iter().all(|&s| (s as usize) < k));
         let per_point = cloud.attribute("point_importance");
-        if ["gradient", "saliency", "cam", "critical"].contains(&method) {
+        if [
+            "gradient",
+            "saliency",
+            "cam",
+            "critical",
+            "featurenorm",
+            "ig",
+        ]
+        .contains(&method)
+        {
             // Each segment's value is the sum of its points' values (the 400 points hold the
             // network's 128 inputs; the others were not seen and are NaN).
             let values = &per_point.expect("point_importance").values;

@@ -628,4 +628,17 @@ fn the_critical_set_alone_gives_the_same_scores_and_cam_survives_export() {
         );
     }
     assert!(a.per_point[0].iter().any(|v| v.abs() > 1e-3));
+
+    // Integrated Gradients keeps its completeness on the real network: the baseline's score plus
+    // the values is the cloud's score, up to the 32-step path integral.
+    let ig = pointlime::explain::integrated::integrated_gradients(&model, &input, &all, &config)
+        .unwrap();
+    for e in &ig.explanations {
+        let (whole, sum) = (e.model_score, e.local_prediction.unwrap());
+        let gap = whole - e.intercept.unwrap();
+        assert!(
+            (whole - sum).abs() <= 0.05 * gap.abs().max(0.1),
+            "{whole} vs {sum}"
+        );
+    }
 }

@@ -168,8 +168,10 @@ pub struct SettingsArgs {
     /// summed per supervoxel), saliency (Zheng et al. 2019, per point, summed per supervoxel),
     /// sag (small sets of supervoxels that each suffice alone, and what removing one member
     /// costs: a structured attention graph), cam (max-pooled networks: each global channel's
-    /// linearised share of the score, credited to the point that wins its max-pool) or critical
-    /// (max-pooled networks: how many global channels each point wins).
+    /// linearised share of the score, credited to the point that wins its max-pool), critical
+    /// (max-pooled networks: how many global channels each point wins), featurenorm (max-pooled
+    /// networks: each point's feature norm before the max-pool) or ig (Integrated Gradients from
+    /// the cloud collapsed onto its centre, 32 steps, per point, summed per supervoxel).
     #[arg(long)]
     method: Option<Method>,
     /// Target number of supervoxels [default: 50].
