@@ -123,6 +123,12 @@ pub trait Classifier: Send + Sync {
         None
     }
 
+    /// The network read at its global max-pool, T-Nets and all (Grad-CAM needs it); `None` by
+    /// default.
+    fn pool_layer(&self) -> Option<&dyn PoolLayer> {
+        None
+    }
+
     /// Named layers that can be re-initialised, for the model-randomisation sanity checks;
     /// `None` by default.
     fn randomisable(&self) -> Option<&dyn Randomisable> {
@@ -181,6 +187,27 @@ pub trait MaxPooled: Send + Sync {
     /// # Errors
     /// [`Error::Classifier`](crate::Error::Classifier) when the backend fails.
     fn head(&self, globals: &[f32], output: Output) -> Result<Vec<f32>>;
+}
+
+/// A network `head(max over points of h(p; cloud))` read at its global max-pool: `h` is the layer
+/// the max-pool reads, which may depend on the whole cloud (a T-Net's transform) — unlike
+/// [`MaxPooled`], whose per-point features see one point each.
+pub trait PoolLayer: Send + Sync {
+    /// Width of `h`.
+    fn pool_width(&self) -> usize;
+
+    /// `h` of every point of `points` as one cloud: row-major `[points.len() × pool_width]`.
+    ///
+    /// # Errors
+    /// [`Error::Classifier`](crate::Error::Classifier) when the backend fails.
+    fn cloud_features(&self, points: &[[f32; 3]]) -> Result<Vec<f32>>;
+
+    /// The head on pooled features: `globals` is `[b × pool_width]`, the result
+    /// `[b × n_classes]`.
+    ///
+    /// # Errors
+    /// [`Error::Classifier`](crate::Error::Classifier) when the backend fails.
+    fn pooled_head(&self, globals: &[f32], output: Output) -> Result<Vec<f32>>;
 }
 
 /// A classifier with named layers whose weights can be drawn afresh: the model-randomisation

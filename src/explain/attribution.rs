@@ -40,10 +40,13 @@ pub enum Method {
     /// Integrated Gradients from the cloud collapsed onto its centre, per point, summed per
     /// segment.
     Ig,
+    /// Grad-CAM at the layer the global max-pool reads (pointlime's own models, T-Nets
+    /// included), per point, summed per segment.
+    GradCam,
 }
 
 impl Method {
-    pub const ALL: [Method; 10] = [
+    pub const ALL: [Method; 11] = [
         Method::Lime,
         Method::KernelShap,
         Method::Occlusion,
@@ -54,6 +57,7 @@ impl Method {
         Method::Critical,
         Method::FeatureNorm,
         Method::Ig,
+        Method::GradCam,
     ];
 
     /// The name used on the command line and in reports.
@@ -69,6 +73,7 @@ impl Method {
             Method::Critical => "critical",
             Method::FeatureNorm => "featurenorm",
             Method::Ig => "ig",
+            Method::GradCam => "gradcam",
         }
     }
 
@@ -94,7 +99,7 @@ impl FromStr for Method {
             .ok_or_else(|| {
                 format!(
                     "unknown method {s:?}: lime, kernelshap, occlusion, gradient, saliency, sag, \
-                     cam, critical, featurenorm or ig"
+                     cam, critical, featurenorm, ig or gradcam"
                 )
             })
     }
@@ -149,7 +154,8 @@ pub struct Explanation {
     pub target_name: String,
     /// One value per segment. LIME: the change in the explained score when the segment is kept;
     /// KernelSHAP: its Shapley value; occlusion: the score lost when it alone is removed;
-    /// gradient, saliency, cam, critical, featurenorm and ig: the sum of its points' values; sag:
+    /// the per-point methods (gradient, saliency, cam, critical, featurenorm, ig, gradcam): the
+    /// sum of its points' values; sag:
     /// the largest
     /// probability lost when it is removed from a sufficient set that holds it (0 when none
     /// does).

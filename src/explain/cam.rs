@@ -66,32 +66,106 @@ pub fn cam(
     let mp = max_pooled(classifier)?;
     let (g, winner) = pooled(mp, input.points)?;
     let c = g.len();
+    let n_classes = classifier.class_names().len();
+    let slopes = head_slopes(|x| mp.head(x, config.scoring.output), &g, n_classes)?;
+    let n = input.points.len() as u64;
+    let work = |_| (ScoringPath::PooledFeatures, n, 2 * c as u64);
+    by_point_values(Method::Cam, classifier, input, targets, config, work, |t| {
+        let mut values = vec![0.0; input.points.len()];
+        for k in 0..c {
+            values[winner[k]] += slopes[k * n_classes + t] * g[k] as f64;
+        }
+        Ok(by_segment(values, input.labels, input.n_segments))
+    })
+}
+
+/// `∂ score / ∂ g` of every class at `g`, row-major `[channels × classes]`, by central differences
+/// through `head` (steps of `1e-3 · (1 + |g_k|)`, see the module).
+fn head_slopes(
+    head: impl Fn(&[f32]) -> Result<Vec<f32>>,
+    g: &[f32],
+    n_classes: usize,
+) -> Result<Vec<f64>> {
+    let c = g.len();
     let step: Vec<f32> = g.iter().map(|v| 1e-3 * (1.0 + v.abs())).collect();
     // Rows 2k and 2k + 1: g with channel k nudged up and down.
     let mut nudged = Vec::with_capacity(2 * c * c);
     for (k, h) in step.iter().enumerate() {
         for sign in [1.0, -1.0] {
             let start = nudged.len();
-            nudged.extend_from_slice(&g);
+            nudged.extend_from_slice(g);
             nudged[start + k] += sign * h;
         }
     }
-    let scores = mp.head(&nudged, config.scoring.output)?;
+    let scores = head(&nudged)?;
+    Ok((0..c)
+        .flat_map(|k| {
+            let up = &scores[2 * k * n_classes..(2 * k + 1) * n_classes];
+            let down = &scores[(2 * k + 1) * n_classes..(2 * k + 2) * n_classes];
+            let h = 2.0 * step[k] as f64;
+            up.iter()
+                .zip(down)
+                .map(move |(&a, &b)| (a as f64 - b as f64) / h)
+        })
+        .collect())
+}
+
+/// Grad-CAM at the layer the global max-pool reads (issue #18, item 2), for pointlime's own
+/// models with or without T-Nets: channel weights `α_k` are the gradient of the class score with
+/// respect to that layer, averaged over the points (the max-pool routes channel `k`'s gradient,
+/// `∂score/∂g_k`, to its winning point alone, so `α_k = (∂score/∂g_k) / N`), and a point's value
+/// is `ReLU(Σ_k α_k · h_k(p))`. `∂score/∂g` is measured as for [`cam`].
+///
+/// # Errors
+/// [`Error::Config`] for a classifier that does not expose the layer; classifier errors as they
+/// come.
+pub fn grad_cam(
+    classifier: &dyn Classifier,
+    input: &Input,
+    targets: &Targets,
+    config: &Config,
+) -> Result<Attribution> {
+    let layer = classifier.pool_layer().ok_or_else(|| {
+        Error::Config(
+            "gradcam reads the layer before the global max-pool of pointlime's own models; this \
+             model does not expose it"
+                .into(),
+        )
+    })?;
+    let c = layer.pool_width();
+    let h = layer.cloud_features(input.points)?;
+    let mut g = vec![f32::NEG_INFINITY; c];
+    for row in h.chunks(c) {
+        g.iter_mut().zip(row).for_each(|(m, &v)| *m = m.max(v));
+    }
     let n_classes = classifier.class_names().len();
-    let n = input.points.len() as u64;
-    let work = |_| (ScoringPath::PooledFeatures, n, 2 * c as u64);
-    by_point_values(Method::Cam, classifier, input, targets, config, work, |t| {
-        let mut values = vec![0.0; input.points.len()];
-        for k in 0..c {
-            let (up, down) = (
-                scores[2 * k * n_classes + t],
-                scores[(2 * k + 1) * n_classes + t],
-            );
-            let w = (up as f64 - down as f64) / (2.0 * step[k] as f64);
-            values[winner[k]] += w * g[k] as f64;
-        }
-        Ok(by_segment(values, input.labels, input.n_segments))
-    })
+    let slopes = head_slopes(
+        |x| layer.pooled_head(x, config.scoring.output),
+        &g,
+        n_classes,
+    )?;
+    let n = input.points.len();
+    let work = |_| (ScoringPath::PooledFeatures, n as u64, 2 * c as u64);
+    by_point_values(
+        Method::GradCam,
+        classifier,
+        input,
+        targets,
+        config,
+        work,
+        |t| {
+            let values = h
+                .chunks(c)
+                .map(|row| {
+                    let v: f64 = (0..c)
+                        .map(|k| slopes[k * n_classes + t] / n as f64 * row[k] as f64)
+                        .sum();
+                    v.max(0.0)
+                })
+                .collect();
+            Ok(by_segment(values, input.labels, input.n_segments))
+        },
+    )
 }
 
 /// The critical set: each point's count of the global channels it wins (see the module), the

@@ -62,6 +62,7 @@ pub fn attribute(
         Method::Cam => cam::cam(classifier, input, targets, config),
         Method::Critical => cam::critical(classifier, input, targets, config),
         Method::FeatureNorm => cam::feature_norm(classifier, input, targets, config),
+        Method::GradCam => cam::grad_cam(classifier, input, targets, config),
         Method::Ig => integrated::integrated_gradients(classifier, input, targets, config),
     }
 }

@@ -14,7 +14,8 @@ use burn::store::ModuleRecord;
 use serde::{Deserialize, Serialize};
 
 use crate::classifier::{
-    softmax_rows, Classifier, Differentiable, InputTransform, MaxPooled, Output, Randomisable,
+    softmax_rows, Classifier, Differentiable, InputTransform, MaxPooled, Output, PoolLayer,
+    Randomisable,
 };
 use crate::cloud::{Axis, Normalisation};
 use crate::competence::Domain;
@@ -549,6 +550,10 @@ impl Classifier for PointNetClassifier {
         Some(self)
     }
 
+    fn pool_layer(&self) -> Option<&dyn PoolLayer> {
+        Some(self)
+    }
+
     fn differentiable(&self) -> Option<&dyn Differentiable> {
         Some(self)
     }
@@ -619,6 +624,20 @@ impl MaxPooled for PointNetClassifier {
         let b = globals.len() / c;
         let g = Tensor::from_data(TensorData::new(globals.to_vec(), [b, c]), &self.device);
         self.scores(self.infer.head(g), output)
+    }
+}
+
+impl PoolLayer for PointNetClassifier {
+    fn pool_width(&self) -> usize {
+        *self.config.network.point_layers.last().unwrap()
+    }
+
+    fn cloud_features(&self, points: &[[f32; 3]]) -> Result<Vec<f32>> {
+        to_vec(self.infer.point_features(self.input(&[points])?))
+    }
+
+    fn pooled_head(&self, globals: &[f32], output: Output) -> Result<Vec<f32>> {
+        MaxPooled::head(self, globals, output)
     }
 }
 

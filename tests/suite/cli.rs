@@ -407,6 +407,7 @@ fn explain_runs_every_method_and_keeps_gradient_values_per_point() {
         "critical",
         "featurenorm",
         "ig",
+        "gradcam",
     ] {
         let (run, out) = explain(method, method, &["--top-labels", "2"]);
         let stdout = String::from_utf8_lossy(&run.stdout);
@@ -446,6 +447,7 @@ fn explain_runs_every_method_and_keeps_gradient_values_per_point() {
             "critical",
             "featurenorm",
             "ig",
+            "gradcam",
         ]
         .contains(&method)
         {

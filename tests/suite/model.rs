@@ -642,3 +642,67 @@ fn the_critical_set_alone_gives_the_same_scores_and_cam_survives_export() {
         );
     }
 }
+
+/// Issue #18, item 2: Grad-CAM on a tiny T-Net model against its definition computed by brute
+/// force: every `∂score/∂h(p, k)` by central differences through the max-pool and the head, their
+/// mean over the points as the channel weights, then `ReLU(Σ_k α_k h(p, k))`.
+#[test]
+fn grad_cam_matches_finite_differences_on_a_tnet_model() {
+    use pointlime::classifier::PoolLayer;
+    use pointlime::explain::cam::grad_cam;
+    use pointlime::explain::{Config, Input, Targets};
+    let model = PointNetClassifier::new(small(true), Backend::Flex, 51).unwrap();
+    let layer: &dyn PoolLayer = model.pool_layer().unwrap();
+    let points = &clouds(1, 52)[0];
+    let labels: Vec<u32> = (0..64u32).map(|i| i % 4).collect();
+    let input = Input::new(points, &labels, 4).unwrap();
+    let mut config = Config::default();
+    config.scoring.output = Output::Logit;
+    let got = grad_cam(&model, &input, &Targets::Classes(vec![0, 1, 2]), &config).unwrap();
+
+    let c = layer.pool_width();
+    let h: Vec<f64> = layer
+        .cloud_features(points)
+        .unwrap()
+        .iter()
+        .map(|&v| v as f64)
+        .collect();
+    let n = points.len();
+    let scores = |h: &[f64]| {
+        let g: Vec<f32> = (0..c)
+            .map(|k| (0..n).map(|p| h[p * c + k]).fold(f64::MIN, f64::max) as f32)
+            .collect();
+        layer.pooled_head(&g, Output::Logit).unwrap()
+    };
+    let mut alpha = vec![[0.0; 3]; c];
+    let mut nudged = h.clone();
+    for p in 0..n {
+        for k in 0..c {
+            let i = p * c + k;
+            let step = 1e-3 * (1.0 + h[i].abs());
+            nudged[i] = h[i] + step;
+            let up = scores(&nudged);
+            nudged[i] = h[i] - step;
+            let down = scores(&nudged);
+            nudged[i] = h[i];
+            for t in 0..3 {
+                alpha[k][t] += (up[t] - down[t]) as f64 / (2.0 * step) / n as f64;
+            }
+        }
+    }
+    let mut nonzero = 0;
+    for t in 0..3 {
+        for (p, v) in got.per_point[t].iter().enumerate() {
+            let want = (0..c)
+                .map(|k| alpha[k][t] * h[p * c + k])
+                .sum::<f64>()
+                .max(0.0);
+            assert!(
+                (v - want).abs() <= 1e-3 * (1.0 + want.abs()),
+                "class {t}, point {p}: {v} vs {want}"
+            );
+            nonzero += usize::from(want > 0.0);
+        }
+    }
+    assert!(nonzero > 0);
+}

@@ -170,8 +170,9 @@ pub struct SettingsArgs {
     /// costs: a structured attention graph), cam (max-pooled networks: each global channel's
     /// linearised share of the score, credited to the point that wins its max-pool), critical
     /// (max-pooled networks: how many global channels each point wins), featurenorm (max-pooled
-    /// networks: each point's feature norm before the max-pool) or ig (Integrated Gradients from
-    /// the cloud collapsed onto its centre, 32 steps, per point, summed per supervoxel).
+    /// networks: each point's feature norm before the max-pool), ig (Integrated Gradients from
+    /// the cloud collapsed onto its centre, 32 steps, per point, summed per supervoxel) or
+    /// gradcam (Grad-CAM at the layer the global max-pool reads, T-Nets included).
     #[arg(long)]
     method: Option<Method>,
     /// Target number of supervoxels [default: 50].
