@@ -677,7 +677,7 @@ fn grad_cam_matches_finite_differences_on_a_tnet_model() {
     let mut alpha = vec![[0.0; 3]; c];
     let mut nudged = h.clone();
     for p in 0..n {
-        for k in 0..c {
+        for (k, a) in alpha.iter_mut().enumerate() {
             let i = p * c + k;
             let step = 1e-3 * (1.0 + h[i].abs());
             nudged[i] = h[i] + step;
@@ -685,14 +685,14 @@ fn grad_cam_matches_finite_differences_on_a_tnet_model() {
             nudged[i] = h[i] - step;
             let down = scores(&nudged);
             nudged[i] = h[i];
-            for t in 0..3 {
-                alpha[k][t] += (up[t] - down[t]) as f64 / (2.0 * step) / n as f64;
+            for (t, a) in a.iter_mut().enumerate() {
+                *a += (up[t] - down[t]) as f64 / (2.0 * step) / n as f64;
             }
         }
     }
     let mut nonzero = 0;
-    for t in 0..3 {
-        for (p, v) in got.per_point[t].iter().enumerate() {
+    for (t, values) in got.per_point.iter().enumerate() {
+        for (p, v) in values.iter().enumerate() {
             let want = (0..c)
                 .map(|k| alpha[k][t] * h[p * c + k])
                 .sum::<f64>()
