@@ -268,6 +268,22 @@ pub fn probe_cloud(n: usize) -> Vec<[f32; 3]> {
         .collect()
 }
 
+/// The global max-pool of per-point features (`rows`, row-major with `c` columns): each column's
+/// maximum, and the row that holds it (the first, on a tie).
+pub fn max_pool(rows: &[f32], c: usize) -> (Vec<f32>, Vec<usize>) {
+    let mut g = vec![f32::NEG_INFINITY; c];
+    let mut winner = vec![0usize; c];
+    for (i, row) in rows.chunks(c).enumerate() {
+        for (k, &v) in row.iter().enumerate() {
+            if v > g[k] {
+                g[k] = v;
+                winner[k] = i;
+            }
+        }
+    }
+    (g, winner)
+}
+
 /// Softmax of each row of a row-major matrix with `n` columns, in place.
 pub fn softmax_rows(values: &mut [f32], n: usize) {
     for row in values.chunks_mut(n) {

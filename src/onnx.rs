@@ -23,7 +23,7 @@ use tract_onnx::tract_hir::infer::Factoid;
 
 use crate::channels::{ChannelTable, Channels};
 use crate::classifier::{
-    softmax_rows, Classifier, InputTransform, MaxPooled, Output, Randomisable,
+    max_pool, softmax_rows, Classifier, InputTransform, MaxPooled, Output, Randomisable,
 };
 use crate::cloud::{Axis, Normalisation};
 use crate::competence::Domain;
@@ -570,11 +570,7 @@ impl OnnxClassifier {
             .par_iter()
             .map(|c| {
                 let rows = point_features(model, plans, layout, ch, c, self.extra(), table)?;
-                let mut g = vec![f32::NEG_INFINITY; ch];
-                for row in rows.chunks(ch) {
-                    g.iter_mut().zip(row).for_each(|(m, &v)| *m = m.max(v));
-                }
-                Ok(g)
+                Ok(max_pool(&rows, ch).0)
             })
             .collect();
         Some(pooled.map(|rows| rows.concat()))
@@ -1459,11 +1455,8 @@ fn probe_pool(
         (Layout::Bcn, [_, c, _]) | (Layout::Bnc, [_, _, c]) => *c,
         _ => return Err(format!("per-point features of shape {shape:?}")),
     };
-    let mut pooled = vec![f32::NEG_INFINITY; ch];
-    for row in point_rows(layout, values, ch, probe.len()).chunks(ch) {
-        pooled.iter_mut().zip(row).for_each(|(m, &v)| *m = m.max(v));
-    }
-    Ok((ch, pooled))
+    let rows = point_rows(layout, values, ch, probe.len());
+    Ok((ch, max_pool(&rows, ch).0))
 }
 
 /// Whether a split network's `scores` are the whole network's `raw` ones.

@@ -22,24 +22,12 @@ use super::config::Config;
 use super::gradient::{by_point_values, by_segment};
 use super::input::Input;
 use super::score::ScoringPath;
-use crate::classifier::{Classifier, MaxPooled};
+use crate::classifier::{max_pool, Classifier, MaxPooled};
 use crate::error::{Error, Result};
 
 /// The pooled feature of `points` and the point that wins each of its channels.
 fn pooled(mp: &dyn MaxPooled, points: &[[f32; 3]]) -> Result<(Vec<f32>, Vec<usize>)> {
-    let c = mp.feature_dim();
-    let features = mp.point_features(points)?;
-    let mut g = vec![f32::NEG_INFINITY; c];
-    let mut winner = vec![0usize; c];
-    for (i, row) in features.chunks(c).enumerate() {
-        for (k, &v) in row.iter().enumerate() {
-            if v > g[k] {
-                g[k] = v;
-                winner[k] = i;
-            }
-        }
-    }
-    Ok((g, winner))
+    Ok(max_pool(&mp.point_features(points)?, mp.feature_dim()))
 }
 
 fn max_pooled(classifier: &dyn Classifier) -> Result<&dyn MaxPooled> {
@@ -134,10 +122,7 @@ pub fn grad_cam(
     })?;
     let c = layer.pool_width();
     let h = layer.cloud_features(input.points)?;
-    let mut g = vec![f32::NEG_INFINITY; c];
-    for row in h.chunks(c) {
-        g.iter_mut().zip(row).for_each(|(m, &v)| *m = m.max(v));
-    }
+    let (g, _) = max_pool(&h, c);
     let n_classes = classifier.class_names().len();
     let slopes = head_slopes(
         |x| layer.pooled_head(x, config.scoring.output),
@@ -185,17 +170,7 @@ pub fn critical(
     for w in winner {
         wins[w] += 1.0;
     }
-    let n = input.points.len() as u64;
-    let work = |_| (ScoringPath::PooledFeatures, n, 0);
-    by_point_values(
-        Method::Critical,
-        classifier,
-        input,
-        targets,
-        config,
-        work,
-        |_| Ok(by_segment(wins.clone(), input.labels, input.n_segments)),
-    )
+    every_class(Method::Critical, classifier, input, targets, config, wins)
 }
 
 /// Each point's feature norm before the max-pool, `‖phi(p)‖₂`: the one-forward-pass baseline of
@@ -216,17 +191,31 @@ pub fn feature_norm(
         .chunks(c)
         .map(|row| row.iter().map(|&v| (v as f64).powi(2)).sum::<f64>().sqrt())
         .collect();
-    let n = input.points.len() as u64;
-    let work = |_| (ScoringPath::PooledFeatures, n, 0);
-    by_point_values(
+    every_class(
         Method::FeatureNorm,
         classifier,
         input,
         targets,
         config,
-        work,
-        |_| Ok(by_segment(norms.clone(), input.labels, input.n_segments)),
+        norms,
     )
+}
+
+/// The attribution of per-point `values` that are the same for every target, from the per-point
+/// layers alone.
+fn every_class(
+    method: Method,
+    classifier: &dyn Classifier,
+    input: &Input,
+    targets: &Targets,
+    config: &Config,
+    values: Vec<f64>,
+) -> Result<Attribution> {
+    let n = input.points.len() as u64;
+    let work = |_| (ScoringPath::PooledFeatures, n, 0);
+    by_point_values(method, classifier, input, targets, config, work, |_| {
+        Ok(by_segment(values.clone(), input.labels, input.n_segments))
+    })
 }
 
 #[cfg(test)]

@@ -244,6 +244,16 @@ struct SegmentMaxima {
     seconds: f64,
 }
 
+impl<'a> Pooled<'a> {
+    /// The input transform and its maxima, on the pooled input transform's path.
+    fn transform(&self) -> Option<(&'a dyn InputTransform, &SegmentMaxima)> {
+        match self.after {
+            After::Rest(it) => Some((it, &self.maxima)),
+            After::Head(_) => None,
+        }
+    }
+}
+
 impl SegmentMaxima {
     fn new(
         c: usize,
@@ -359,12 +369,9 @@ impl<'a> Prepared<'a> {
     /// input transform's path, the points are not counted: they went through its layers only).
     pub fn cost(&self) -> Cost {
         let (seconds, points) = match &self.pooled {
-            Some(
-                p @ Pooled {
-                    after: After::Head(_),
-                    ..
-                },
-            ) => (p.maxima.seconds, self.input.points.len() as u64 + 1),
+            Some(p) if p.transform().is_none() => {
+                (p.maxima.seconds, self.input.points.len() as u64 + 1)
+            }
             Some(p) => (p.maxima.seconds, 0),
             None => (0.0, 0),
         };
@@ -381,13 +388,7 @@ impl<'a> Prepared<'a> {
     /// The path its scores take.
     pub fn path(&self) -> ScoringPath {
         match (&self.pooled, self.config.path) {
-            (
-                Some(Pooled {
-                    after: After::Head(_),
-                    ..
-                }),
-                _,
-            ) => ScoringPath::ExactMaxPool,
+            (Some(p), _) if p.transform().is_none() => ScoringPath::ExactMaxPool,
             (Some(_), _) => ScoringPath::PooledInputTransform,
             (None, Scoring::Full) => ScoringPath::GenericFull,
             (None, _) if self.compact() => ScoringPath::GenericKeptPoints,
@@ -412,25 +413,16 @@ impl<'a> Prepared<'a> {
                 after: After::Head(mp),
                 maxima,
             }) => max_pooled(*mp, maxima, masks, self.config, progress),
-            pooled => {
-                let transform = match pooled {
-                    Some(Pooled {
-                        after: After::Rest(it),
-                        maxima,
-                    }) => Some((*it, maxima)),
-                    _ => None,
-                };
-                generic(
-                    self.classifier,
-                    transform,
-                    points,
-                    labels,
-                    masks,
-                    self.config,
-                    self.compact(),
-                    progress,
-                )
-            }
+            pooled => generic(
+                self.classifier,
+                pooled.as_ref().and_then(Pooled::transform),
+                points,
+                labels,
+                masks,
+                self.config,
+                self.compact(),
+                progress,
+            ),
         }
     }
 }

@@ -9,7 +9,7 @@ use pointlime::model::{Backend, ModelConfig, PointNetClassifier, PointNetConfig}
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::common::{assert_batch_and_thread_invariant, lime_on, settings, tempdir};
+use crate::common::{assert_batch_and_thread_invariant, assert_close, lime_on, settings, tempdir};
 
 fn small(tnets: bool) -> ModelConfig {
     let net = PointNetConfig::new(3)
@@ -304,16 +304,6 @@ fn edge_and_random_masks(k: usize, random: usize, seed: u64) -> pointlime::pertu
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     rows.extend((0..random).map(|_| (0..k).map(|_| rng.random_bool(0.5) as u8).collect()));
     pointlime::perturb::Masks::from_rows(k, &rows)
-}
-
-fn assert_close(a: &[f32], b: &[f32], tol: f32, what: &str) {
-    assert_eq!(a.len(), b.len());
-    for (i, (x, y)) in a.iter().zip(b).enumerate() {
-        assert!(
-            (x - y).abs() <= tol * (1.0 + y.abs()),
-            "{what}: score {i}: {x} vs {y}"
-        );
-    }
 }
 
 #[test]

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use pointlime::classifier::{Classifier, Output};
 use pointlime::onnx::{Layout, OnnxClassifier, OnnxConfig};
 
-use crate::common::{bin, tempdir};
+use crate::common::{assert_close, bin, tempdir};
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -304,12 +304,8 @@ fn the_max_pooled_export_is_split_and_scores_masks_exactly() {
                 let (fast, full) = (score(Scoring::Auto), score(Scoring::Full));
                 assert_eq!(fast.cost.path, path);
                 assert_eq!(full.cost.path, ScoringPath::GenericFull);
-                for (i, (a, b)) in fast.scores.iter().zip(&full.scores).enumerate() {
-                    assert!(
-                        (a - b).abs() <= 1e-4 * (1.0 + b.abs()),
-                        "{path:?} {removal:?} {output:?} {i}: {a} vs {b}"
-                    );
-                }
+                let what = format!("{path:?} {removal:?} {output:?}");
+                assert_close(&fast.scores, &full.scores, 1e-4, &what);
             }
         }
     }
@@ -488,12 +484,7 @@ fn a_colour_model_reads_each_points_colour() {
         let score = |s| score_masks(bound.as_ref(), &input, &masks, &config(s), None).unwrap();
         let (fast, full) = (score(Scoring::Auto), score(Scoring::Full));
         assert_eq!(fast.cost.path, ScoringPath::ExactMaxPool);
-        for (a, b) in fast.scores.iter().zip(&full.scores) {
-            assert!(
-                (a - b).abs() <= 1e-4 * (1.0 + b.abs()),
-                "{removal:?}: {a} vs {b}"
-            );
-        }
+        assert_close(&fast.scores, &full.scores, 1e-4, &format!("{removal:?}"));
     }
 }
 
