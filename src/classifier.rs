@@ -129,6 +129,13 @@ pub trait Classifier: Send + Sync {
         None
     }
 
+    /// The network as plain dense layers (batch norms folded), when it is a PointNet whose
+    /// weights can be read: what layer-wise relevance propagation walks back through. None by
+    /// default.
+    fn dense_layers(&self) -> Option<crate::dense::Portable> {
+        None
+    }
+
     /// Named layers that can be re-initialised, for the model-randomisation sanity checks;
     /// `None` by default.
     fn randomisable(&self) -> Option<&dyn Randomisable> {

@@ -68,6 +68,7 @@ pub mod classifier;
 pub mod cloud;
 pub mod competence;
 pub mod dataset;
+pub mod dense;
 pub mod error;
 pub mod explain;
 pub mod faithfulness;

@@ -1483,35 +1483,7 @@ fn run_head(split: &Split, c: &OnnxClassifier, globals: &[f32]) -> Result<Vec<f3
     Ok(run_plan(&head, input, c.config.output)?.1)
 }
 
-/// One dense layer to export: `y = x·W + b`, `weight` `[inputs × outputs]` row-major, then ReLU
-/// or not (a per-point layer acts on every point alike).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Dense {
-    pub inputs: usize,
-    pub outputs: usize,
-    pub weight: Vec<f32>,
-    pub bias: Vec<f32>,
-    pub relu: bool,
-}
-
-/// A T-Net to export: per-point layers, a max over points, a head regressing `k × k` values
-/// (the identity already in the last bias), reshaped to the matrix the points are multiplied by.
-#[derive(Debug, Clone, PartialEq)]
-pub struct TNetLayers {
-    pub k: usize,
-    pub points: Vec<Dense>,
-    pub head: Vec<Dense>,
-}
-
-/// A PointNet to export: optional input and feature T-Nets (the latter after the first point
-/// layer), per-point layers, a max over points, and the head (its last layer gives the logits).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Portable {
-    pub input_tnet: Option<TNetLayers>,
-    pub feature_tnet: Option<TNetLayers>,
-    pub points: Vec<Dense>,
-    pub head: Vec<Dense>,
-}
+pub use crate::dense::{Dense, Portable, TNetLayers};
 
 /// Builds an ONNX graph node by node.
 #[derive(Default)]

@@ -27,6 +27,27 @@ impl Masks {
         Masks { n_segments, bits }
     }
 
+    /// Draws `n_samples` masks stratified over how many segments they remove: row 0 all ones;
+    /// each other row removes `r` segments, a uniform choice among them, with `r` drawn uniformly
+    /// from `1..=n_segments`. Bernoulli masks all remove about half the segments, so all lie at
+    /// about the same distance from the unperturbed cloud and LIME's kernel weighs them alike;
+    /// these span every distance, near masks and far ones.
+    pub fn sample_stratified(n_samples: usize, n_segments: usize, seed: u64) -> Masks {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mut bits = vec![1u8; n_samples * n_segments];
+        let mut order: Vec<usize> = (0..n_segments).collect();
+        for row in bits.chunks_mut(n_segments.max(1)).skip(1) {
+            let r = rng.random_range(1..=n_segments);
+            // The first r of a partial Fisher–Yates shuffle are a uniform r-subset.
+            for i in 0..r {
+                let j = rng.random_range(i..n_segments);
+                order.swap(i, j);
+                row[order[i]] = 0;
+            }
+        }
+        Masks { n_segments, bits }
+    }
+
     /// Masks from explicit rows (each of length `n_segments`).
     pub fn from_rows(n_segments: usize, rows: &[Vec<u8>]) -> Masks {
         assert!(rows.iter().all(|r| r.len() == n_segments));
@@ -54,6 +75,31 @@ impl Masks {
     /// Mask `s`.
     pub fn row(&self, s: usize) -> &[u8] {
         &self.bits[s * self.n_segments..(s + 1) * self.n_segments]
+    }
+}
+
+/// How LIME draws its masks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MaskSampling {
+    /// Each segment kept independently (lime_image). By default, this.
+    #[default]
+    Bernoulli,
+    /// Stratified over the number of removed segments ([`Masks::sample_stratified`]).
+    Stratified,
+}
+
+impl std::str::FromStr for MaskSampling {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<MaskSampling, String> {
+        match s {
+            "bernoulli" => Ok(MaskSampling::Bernoulli),
+            "stratified" => Ok(MaskSampling::Stratified),
+            _ => Err(format!(
+                "unknown mask sampling {s:?}: bernoulli or stratified"
+            )),
+        }
     }
 }
 
@@ -156,6 +202,32 @@ pub fn kept_points(segment_sizes: &[usize], mask: &[u8]) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stratified_masks_remove_every_count_alike() {
+        let (k, n) = (10, 20001);
+        let m = Masks::sample_stratified(n, k, 3);
+        assert!(m.row(0).iter().all(|&b| b == 1));
+        let mut by_removed = vec![0usize; k + 1];
+        let mut per_segment = vec![0usize; k];
+        for i in 1..n {
+            let row = m.row(i);
+            by_removed[row.iter().filter(|&&b| b == 0).count()] += 1;
+            for (c, &b) in per_segment.iter_mut().zip(row) {
+                *c += (b == 0) as usize;
+            }
+        }
+        // Each count of removed segments, 1 to k, about n / k times; never none.
+        assert_eq!(by_removed[0], 0);
+        for &c in &by_removed[1..] {
+            assert!((1700..2300).contains(&c), "{by_removed:?}");
+        }
+        // And no segment favoured: each removed in about (k + 1) / 2k of the rows.
+        for &c in &per_segment {
+            assert!((10200..11800).contains(&c), "{per_segment:?}");
+        }
+        assert_eq!(m, Masks::sample_stratified(n, k, 3));
+    }
 
     #[test]
     fn first_mask_keeps_everything_and_rate_matches_probability() {

@@ -13,7 +13,9 @@ use std::borrow::Cow;
 use crate::cloud::{Attribute, Axis, FileFormat, Frame, PointCloud, ScalarKind, MIN_POINTS};
 use crate::competence::Competence;
 use crate::error::{Error, Result};
-use crate::explain::{self, attribute, Explanation, Input, Method, Progress, ScoringPath, Targets};
+use crate::explain::{
+    self, attribute, Baselines, Explanation, Input, Method, Progress, ScoringPath, Targets,
+};
 use crate::faithfulness::stability::spearman;
 use crate::io;
 use crate::sampling::{cover_segments, draw, Sampling};
@@ -55,6 +57,10 @@ pub struct ExplainConfig {
     /// fewer segments (or a `2^i` times larger resolution) and nested, each supervoxel inside one
     /// coarse segment ([`Segmentation::parents_in`]). By default, 0 (none).
     pub coarser_levels: usize,
+    /// Reference clouds for Expected Gradients (`--baselines`): data, not a setting, so not
+    /// written in reports.
+    #[serde(skip)]
+    pub baselines: Baselines,
 }
 
 impl ExplainConfig {
@@ -479,6 +485,8 @@ impl ModelInput {
             points: &self.points,
             labels: &self.labels,
             n_segments: self.segmentation.count,
+            scale: self.frame.scale,
+            baselines: &[],
         }
     }
 }
@@ -577,6 +585,41 @@ pub fn network_input(
     config: &ExplainConfig,
 ) -> Result<Vec<[f32; 3]>> {
     Ok(network_input_channels(cloud, input, classifier, config)?.0)
+}
+
+/// Reference clouds for Expected Gradients: up to `count` scans of the training split of `data`
+/// (any layout [`Dataset::open_any`](crate::dataset::Dataset::open_any) reads; every scan when it
+/// has no training split), chosen by `config.seed`, each drawn into its own model frame as
+/// [`network_input`] draws a scan.
+///
+/// # Errors
+/// The dataset's and each scan's read errors, naming the file.
+pub fn load_baselines(
+    data: &Path,
+    classifier: &dyn Classifier,
+    config: &ExplainConfig,
+    options: &io::ReadOptions,
+    count: usize,
+) -> Result<Baselines> {
+    use rand::seq::SliceRandom;
+    use rand::SeedableRng;
+    let dataset = crate::dataset::Dataset::open_any(data)?;
+    let mut items = dataset.split(crate::dataset::Split::Train);
+    if items.is_empty() {
+        items = dataset.items.iter().collect();
+    }
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(config.seed ^ 0xba5e);
+    items.shuffle(&mut rng);
+    items.truncate(count);
+    let clouds = items
+        .iter()
+        .map(|item| {
+            let mut cloud = io::read_with(&item.path, options.clone())?;
+            cloud.validate(&item.path, true)?;
+            network_input(&cloud, &item.path, classifier, config)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Baselines(std::sync::Arc::new(clouds)))
 }
 
 /// [`network_input`], and the extra channels of its points that the classifier reads (empty when
@@ -733,7 +776,7 @@ pub fn explain_cloud(
     let result = attribute(
         config.method,
         classifier,
-        &model_input.input(),
+        &model_input.input().with_baselines(&config.baselines),
         &config.targets,
         &config.explainer,
         progress,
@@ -863,10 +906,11 @@ pub fn coarser_levels(
             .map(|&l| parent[l as usize])
             .collect();
         let input = Input {
-            points: &model_input.points,
             labels: &labels,
             n_segments: m,
-        };
+            ..model_input.input()
+        }
+        .with_baselines(&config.baselines);
         let method = explanations.first().map_or(config.method, |e| e.method);
         let result = attribute(
             method,

@@ -43,10 +43,23 @@ pub enum Method {
     /// Grad-CAM at the layer the global max-pool reads (pointlime's own models, T-Nets
     /// included), per point, summed per segment.
     GradCam,
+    /// SmoothGrad: the gradient method's map averaged over copies of the cloud jittered by
+    /// Gaussian noise (in the scan's units), per point, summed per segment.
+    SmoothGrad,
+    /// Expected Gradients: Integrated Gradients averaged over baselines drawn from other scans,
+    /// per point, summed per segment.
+    #[serde(rename = "eg")]
+    ExpectedGradients,
+    /// Layer-wise relevance propagation (ε-rule, winner-take-all through the max-pool) of the
+    /// class logit, per point, summed per segment.
+    Lrp,
+    /// Sliding-ball occlusion: the mean score lost over the balls (radius, stride) that covered
+    /// each point, summed per segment.
+    BallOcclusion,
 }
 
 impl Method {
-    pub const ALL: [Method; 11] = [
+    pub const ALL: [Method; 15] = [
         Method::Lime,
         Method::KernelShap,
         Method::Occlusion,
@@ -58,6 +71,10 @@ impl Method {
         Method::FeatureNorm,
         Method::Ig,
         Method::GradCam,
+        Method::SmoothGrad,
+        Method::ExpectedGradients,
+        Method::Lrp,
+        Method::BallOcclusion,
     ];
 
     /// The name used on the command line and in reports.
@@ -74,7 +91,31 @@ impl Method {
             Method::FeatureNorm => "featurenorm",
             Method::Ig => "ig",
             Method::GradCam => "gradcam",
+            Method::SmoothGrad => "smoothgrad",
+            Method::ExpectedGradients => "eg",
+            Method::Lrp => "lrp",
+            Method::BallOcclusion => "ballocclusion",
         }
+    }
+
+    /// Whether the method needs the input gradients of a differentiable classifier.
+    pub fn needs_gradients(self) -> bool {
+        matches!(
+            self,
+            Method::Gradient
+                | Method::Saliency
+                | Method::Ig
+                | Method::SmoothGrad
+                | Method::ExpectedGradients
+        )
+    }
+
+    /// Whether the method draws at random, so that its seed matters.
+    pub fn is_random(self) -> bool {
+        matches!(
+            self,
+            Method::Lime | Method::KernelShap | Method::SmoothGrad | Method::ExpectedGradients
+        )
     }
 
     /// Whether the method fits a surrogate with an R² (LIME only).
@@ -98,8 +139,8 @@ impl FromStr for Method {
             .find(|m| m.name() == s)
             .ok_or_else(|| {
                 format!(
-                    "unknown method {s:?}: lime, kernelshap, occlusion, gradient, saliency, sag, \
-                     cam, critical, featurenorm, ig or gradcam"
+                    "unknown method {s:?}: {}",
+                    Method::ALL.map(Method::name).join(", ")
                 )
             })
     }

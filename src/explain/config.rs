@@ -7,7 +7,7 @@ use super::sag::SagConfig;
 use super::score::{Scoring, ScoringConfig};
 use crate::classifier::Output;
 use crate::error::{Error, Result};
-use crate::perturb::Removal;
+use crate::perturb::{MaskSampling, Removal};
 
 /// Settings of every explainer.
 ///
@@ -28,6 +28,66 @@ pub struct Config {
     pub sag: SagConfig,
     /// How masks are scored, for every method.
     pub scoring: ScoringConfig,
+    /// SmoothGrad's and Expected Gradients' settings.
+    pub gradients: GradientConfig,
+    /// Sliding-ball occlusion's settings.
+    pub ball: BallConfig,
+}
+
+/// Settings of the gradient methods that average over samples.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GradientConfig {
+    /// SmoothGrad's noisy copies of the cloud. By default, 32.
+    pub smoothgrad_samples: usize,
+    /// SmoothGrad's noise: the standard deviation of each coordinate's Gaussian, in the scan's
+    /// units (metres for LiDAR). By default (`None`), 5% of the scan's radius.
+    pub smoothgrad_noise: Option<f64>,
+    /// Expected Gradients' draws of a baseline and a point on the path. By default, 32.
+    pub eg_samples: usize,
+}
+
+impl Default for GradientConfig {
+    fn default() -> Self {
+        GradientConfig {
+            smoothgrad_samples: 32,
+            smoothgrad_noise: None,
+            eg_samples: 32,
+        }
+    }
+}
+
+/// Settings of sliding-ball occlusion: balls of `radius` centred on a grid of `stride`, in the
+/// scan's units. By default (`None`), a quarter of the scan's radius for both, so that every
+/// point lies in at least one ball (a grid cell's farthest point is `stride · √3 / 2` from its
+/// nearest centre).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct BallConfig {
+    pub radius: Option<f64>,
+    pub stride: Option<f64>,
+}
+
+/// LIME's surrogate model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Surrogate {
+    /// Weighted ridge regression (lime_base). By default, this.
+    #[default]
+    Ridge,
+    /// A shallow weighted regression tree; a segment's importance is the tree's mean change
+    /// when the segment is switched on in the samples.
+    Tree,
+}
+
+impl std::str::FromStr for Surrogate {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<Surrogate, String> {
+        match s {
+            "ridge" => Ok(Surrogate::Ridge),
+            "tree" => Ok(Surrogate::Tree),
+            _ => Err(format!("unknown surrogate {s:?}: ridge or tree")),
+        }
+    }
 }
 
 impl Default for Config {
@@ -38,6 +98,8 @@ impl Default for Config {
             lime: LimeConfig::default(),
             sag: SagConfig::default(),
             scoring: ScoringConfig::default(),
+            gradients: GradientConfig::default(),
+            ball: BallConfig::default(),
         }
     }
 }
@@ -65,6 +127,20 @@ impl Config {
         }
         self.lime.validate()?;
         self.sag.validate()?;
+        let positive = |name: &str, v: Option<f64>| match v {
+            Some(v) if !(v > 0.0 && v.is_finite()) => {
+                Err(Error::Config(format!("{name} must be positive, got {v}")))
+            }
+            _ => Ok(()),
+        };
+        positive("smoothgrad noise", self.gradients.smoothgrad_noise)?;
+        positive("ball radius", self.ball.radius)?;
+        positive("ball stride", self.ball.stride)?;
+        if self.gradients.smoothgrad_samples == 0 || self.gradients.eg_samples == 0 {
+            return Err(Error::Config(
+                "smoothgrad and expected-gradients samples must be at least 1".into(),
+            ));
+        }
         self.scoring.validate()?;
         if self
             .lime
@@ -99,6 +175,14 @@ struct ConfigFile {
     sag_max_sets: usize,
     sag_max_overlap: f64,
     sag_max_evaluations: usize,
+    surrogate: Surrogate,
+    tree_depth: usize,
+    mask_sampling: MaskSampling,
+    smoothgrad_samples: usize,
+    smoothgrad_noise: Option<f64>,
+    eg_samples: usize,
+    ball_radius: Option<f64>,
+    ball_stride: Option<f64>,
 }
 
 impl Default for ConfigFile {
@@ -125,6 +209,14 @@ impl From<&Config> for ConfigFile {
             sag_max_sets: c.sag.max_sets,
             sag_max_overlap: c.sag.max_overlap,
             sag_max_evaluations: c.sag.max_evaluations,
+            surrogate: c.lime.surrogate,
+            tree_depth: c.lime.tree_depth,
+            mask_sampling: c.lime.sampling,
+            smoothgrad_samples: c.gradients.smoothgrad_samples,
+            smoothgrad_noise: c.gradients.smoothgrad_noise,
+            eg_samples: c.gradients.eg_samples,
+            ball_radius: c.ball.radius,
+            ball_stride: c.ball.stride,
         }
     }
 }
@@ -146,6 +238,9 @@ impl<'de> Deserialize<'de> for Config {
                 kernel_width: f.kernel_width,
                 ridge_alpha: f.ridge_alpha,
                 auto_samples_max: f.auto_samples_max,
+                surrogate: f.surrogate,
+                tree_depth: f.tree_depth,
+                sampling: f.mask_sampling,
             },
             sag: SagConfig {
                 threshold: f.sag_threshold,
@@ -159,6 +254,15 @@ impl<'de> Deserialize<'de> for Config {
                 output: f.output,
                 batch_size: f.batch_size,
                 path: f.scoring,
+            },
+            gradients: GradientConfig {
+                smoothgrad_samples: f.smoothgrad_samples,
+                smoothgrad_noise: f.smoothgrad_noise,
+                eg_samples: f.eg_samples,
+            },
+            ball: BallConfig {
+                radius: f.ball_radius,
+                stride: f.ball_stride,
             },
         })
     }
@@ -177,6 +281,13 @@ pub struct LimeConfig {
     /// segments (in order) of every explained class are the same as at the previous count, or
     /// this many samples are reached. Off (`None`) by default.
     pub auto_samples_max: Option<usize>,
+    /// The surrogate fitted to the samples. By default, ridge.
+    pub surrogate: Surrogate,
+    /// Depth of the tree surrogate. By default, 4.
+    pub tree_depth: usize,
+    /// How masks are drawn. By default, each segment kept independently with
+    /// [`keep_probability`](Self::keep_probability), as lime_image does.
+    pub sampling: MaskSampling,
 }
 
 impl Default for LimeConfig {
@@ -186,6 +297,9 @@ impl Default for LimeConfig {
             kernel_width: 0.25,
             ridge_alpha: 1.0,
             auto_samples_max: None,
+            surrogate: Surrogate::Ridge,
+            tree_depth: 4,
+            sampling: MaskSampling::Bernoulli,
         }
     }
 }
@@ -207,6 +321,12 @@ impl LimeConfig {
             return bad(format!(
                 "kernel width must be positive, got {}",
                 self.kernel_width
+            ));
+        }
+        if !(1..=12).contains(&self.tree_depth) {
+            return bad(format!(
+                "tree depth must be in 1..=12, got {}",
+                self.tree_depth
             ));
         }
         if !(self.ridge_alpha >= 0.0 && self.ridge_alpha.is_finite()) {
@@ -231,7 +351,7 @@ mod tests {
         let json = serde_json::to_string(&config).unwrap();
         assert_eq!(
             json,
-            r#"{"n_samples":1000,"keep_probability":0.5,"kernel_width":0.25,"ridge_alpha":1.0,"removal":"centroid","output":"logit","batch_size":32,"seed":0,"scoring":"auto","auto_samples_max":4000,"sag_threshold":0.9,"sag_beam_width":10,"sag_max_sets":3,"sag_max_overlap":0.5,"sag_max_evaluations":20000}"#
+            r#"{"n_samples":1000,"keep_probability":0.5,"kernel_width":0.25,"ridge_alpha":1.0,"removal":"centroid","output":"logit","batch_size":32,"seed":0,"scoring":"auto","auto_samples_max":4000,"sag_threshold":0.9,"sag_beam_width":10,"sag_max_sets":3,"sag_max_overlap":0.5,"sag_max_evaluations":20000,"surrogate":"ridge","tree_depth":4,"mask_sampling":"bernoulli","smoothgrad_samples":32,"smoothgrad_noise":null,"eg_samples":32,"ball_radius":null,"ball_stride":null}"#
         );
         assert_eq!(serde_json::from_str::<Config>(&json).unwrap(), config);
         // Missing keys take their defaults; unknown keys are refused.
@@ -267,6 +387,21 @@ mod tests {
             ScoringPath::PooledFeatures,
         ] {
             assert_eq!(serde_name(serde_json::to_value(p).unwrap()), p.name());
+        }
+        for m in crate::explain::Method::ALL {
+            let n = serde_name(serde_json::to_value(m).unwrap());
+            assert_eq!(
+                (m.name(), n.parse::<crate::explain::Method>().unwrap()),
+                (n.as_str(), m)
+            );
+        }
+        for v in [Surrogate::Ridge, Surrogate::Tree] {
+            let n = serde_name(serde_json::to_value(v).unwrap());
+            assert_eq!(n.parse::<Surrogate>().unwrap(), v);
+        }
+        for v in [MaskSampling::Bernoulli, MaskSampling::Stratified] {
+            let n = serde_name(serde_json::to_value(v).unwrap());
+            assert_eq!(n.parse::<MaskSampling>().unwrap(), v);
         }
         assert!("dropped".parse::<Removal>().is_err());
     }

@@ -52,9 +52,9 @@ pub(super) fn gradients(
         .differentiable()
         .ok_or_else(|| {
             Error::Config(
-                "the gradient methods (gradient, saliency, ig) need a model that gives gradients, \
-                 pointlime's own; this one does not (an ONNX model: use lime, kernelshap, \
-                 occlusion or sag)"
+                "the gradient methods (gradient, saliency, ig, smoothgrad, eg) need a model that \
+                 gives gradients, pointlime's own; this one does not (an ONNX model: use lime, \
+                 kernelshap, occlusion, ballocclusion or sag)"
                     .into(),
             )
         })?

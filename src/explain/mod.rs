@@ -21,16 +21,18 @@ pub mod input;
 pub mod integrated;
 pub mod kernel_shap;
 pub mod lime;
+pub mod lrp;
 mod masked;
 pub mod occlusion;
 pub mod ridge;
 pub mod sag;
 pub mod saliency;
 pub mod score;
+pub mod smoothgrad;
 
 pub use attribution::{Attribution, Explanation, Method, Samples, Targets};
-pub use config::{Config, LimeConfig};
-pub use input::Input;
+pub use config::{BallConfig, Config, GradientConfig, LimeConfig, Surrogate};
+pub use input::{Baselines, Input};
 pub use sag::{SagConfig, Structure, SufficientSet};
 pub use score::{score_masks, Cost, Prepared, Progress, Scoring, ScoringConfig, ScoringPath};
 
@@ -64,5 +66,13 @@ pub fn attribute(
         Method::FeatureNorm => cam::feature_norm(classifier, input, targets, config),
         Method::GradCam => cam::grad_cam(classifier, input, targets, config),
         Method::Ig => integrated::integrated_gradients(classifier, input, targets, config),
+        Method::SmoothGrad => smoothgrad::smoothgrad(classifier, input, targets, config),
+        Method::ExpectedGradients => {
+            smoothgrad::expected_gradients(classifier, input, targets, config)
+        }
+        Method::Lrp => lrp::lrp(classifier, input, targets, config),
+        Method::BallOcclusion => {
+            occlusion::ball_occlusion(classifier, input, targets, config, progress)
+        }
     }
 }

@@ -51,14 +51,19 @@ pub fn check_methods(methods: &[Method], classifier: &dyn Classifier) -> Result<
     if methods.is_empty() {
         return Err(Error::Config("at least one method is needed".into()));
     }
-    let gradients = methods
-        .iter()
-        .any(|m| matches!(m, Method::Gradient | Method::Saliency | Method::Ig));
+    let gradients = methods.iter().any(|m| m.needs_gradients());
     if gradients && classifier.differentiable().is_none() {
         return Err(Error::Config(
-            "the gradient methods (gradient, saliency, ig) need a model that gives gradients, \
-             pointlime's own; this one does not (an ONNX model: use lime, kernelshap, occlusion \
-             or sag)"
+            "the gradient methods (gradient, saliency, ig, smoothgrad, eg) need a model that \
+             gives gradients, pointlime's own; this one does not (an ONNX model: use lime, \
+             kernelshap, occlusion, ballocclusion or sag)"
+                .into(),
+        ));
+    }
+    if methods.contains(&Method::Lrp) && classifier.dense_layers().is_none() {
+        return Err(Error::Config(
+            "lrp walks back through the layers of pointlime's own PointNets; this model's \
+             cannot be read"
                 .into(),
         ));
     }

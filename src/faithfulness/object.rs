@@ -185,7 +185,7 @@ pub fn evaluate_object(
         model_input.reading(randomised),
     );
     let (classifier, randomised) = (&*reading, &*randomised);
-    let input = model_input.input();
+    let input = model_input.input().with_baselines(&config.baselines);
     let k = input.n_segments;
     let explainer = &config.explainer;
     let scoring = &explainer.scoring;

@@ -344,10 +344,8 @@ impl PointNetClassifier {
         Ok(())
     }
 
-    /// The network as plain arrays, batch norms folded, for export (see
-    /// [`PointNet::portable`]).
-    #[cfg(feature = "onnx")]
-    pub fn portable(&self) -> crate::onnx::Portable {
+    /// The network as plain arrays, batch norms folded (see [`PointNet::portable`]).
+    pub fn portable(&self) -> crate::dense::Portable {
         self.net.portable()
     }
 
@@ -552,6 +550,10 @@ impl Classifier for PointNetClassifier {
 
     fn pool_layer(&self) -> Option<&dyn PoolLayer> {
         Some(self)
+    }
+
+    fn dense_layers(&self) -> Option<crate::dense::Portable> {
+        Some(self.portable())
     }
 
     fn differentiable(&self) -> Option<&dyn Differentiable> {

@@ -210,11 +210,10 @@ impl PointNet {
         }
     }
 
-    /// The network with batch norms folded, as plain arrays for export
-    /// ([`crate::onnx::write_pointnet`]).
-    #[cfg(feature = "onnx")]
-    pub fn portable(&self) -> crate::onnx::Portable {
-        use crate::onnx::{Dense, Portable, TNetLayers};
+    /// The network with batch norms folded, as plain arrays: for export and for layer-wise
+    /// relevance propagation.
+    pub fn portable(&self) -> crate::dense::Portable {
+        use crate::dense::{Dense, Portable, TNetLayers};
         let values = |t: Tensor<2>| t.into_data().try_to_vec::<f32>().unwrap_or_default();
         let dense = |l: &Linear, relu: bool| {
             let [inputs, outputs] = l.weight.val().dims();

@@ -696,3 +696,52 @@ fn grad_cam_matches_finite_differences_on_a_tnet_model() {
     }
     assert!(nonzero > 0);
 }
+
+/// Issue #18, item 4: the plain network LRP walks back through computes the burn model's logits,
+/// T-Nets included, and LRP conserves the logit: the point values and what the biases and ε took
+/// add up to it exactly; with the biases set to zero, the point values alone do, up to ε.
+#[test]
+fn lrp_conserves_the_logit_through_tnets_and_the_max_pool() {
+    use pointlime::explain::lrp::{lrp, relevance};
+    use pointlime::explain::{Config, Input, Targets};
+    for tnets in [false, true] {
+        let model = PointNetClassifier::new(small(tnets), Backend::Flex, 61).unwrap();
+        let points = &clouds(1, 62)[0];
+        let burn = model.predict(&[points], Output::Logit).unwrap();
+        let mut net = model.dense_layers().unwrap();
+        let plain = net.logits(points);
+        for (a, b) in burn.iter().zip(&plain) {
+            assert!(
+                (*a as f64 - b).abs() < 1e-4 * (1.0 + b.abs()),
+                "{burn:?} vs {plain:?}"
+            );
+        }
+        let labels: Vec<u32> = (0..64u32).map(|i| i % 4).collect();
+        let input = Input::new(points, &labels, 4).unwrap();
+        let mut config = Config::default();
+        config.scoring.output = Output::Logit;
+        let a = lrp(&model, &input, &Targets::Classes(vec![0, 1, 2]), &config).unwrap();
+        for e in &a.explanations {
+            let local = e.local_prediction.unwrap();
+            assert!(
+                (local - e.model_score).abs() < 1e-4 * (1.0 + local.abs()),
+                "{e:?}"
+            );
+            assert!(e.coefficients.iter().any(|v| v.abs() > 1e-6));
+        }
+        // Without biases, nothing is absorbed but ε's share.
+        for d in net.points.iter_mut().chain(net.head.iter_mut()) {
+            d.bias.iter_mut().for_each(|b| *b = 0.0);
+        }
+        let trace = net.trace(points);
+        let logits = trace.head_inputs.last().unwrap().clone();
+        for (class, logit) in logits.iter().enumerate() {
+            let (rel, absorbed) = relevance(&net, &trace, class);
+            let sum: f64 = rel.iter().sum();
+            assert!(
+                (sum - logit).abs() < 1e-4 * (1.0 + logit.abs()) && absorbed.abs() < 1e-4,
+                "tnets {tnets}, class {class}: {sum} vs {logit} ({absorbed} absorbed)"
+            );
+        }
+    }
+}

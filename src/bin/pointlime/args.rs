@@ -8,11 +8,11 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use pointlime::classifier::{Classifier, Output};
-use pointlime::explain::{Method, Scoring, Targets};
+use pointlime::explain::{Method, Scoring, Surrogate, Targets};
 use pointlime::model::{builtin, Backend, PointNetClassifier};
 use pointlime::onnx::{OnnxClassifier, OnnxConfig};
-use pointlime::perturb::Removal;
-use pointlime::pipeline::ExplainConfig;
+use pointlime::perturb::{MaskSampling, Removal};
+use pointlime::pipeline::{load_baselines, ExplainConfig};
 use pointlime::sampling::Sampling;
 use pointlime::scene::{Axis, Crop, OutlierConfig};
 use pointlime::segment::Granularity;
@@ -171,8 +171,12 @@ pub struct SettingsArgs {
     /// linearised share of the score, credited to the point that wins its max-pool), critical
     /// (max-pooled networks: how many global channels each point wins), featurenorm (max-pooled
     /// networks: each point's feature norm before the max-pool), ig (Integrated Gradients from
-    /// the cloud collapsed onto its centre, 32 steps, per point, summed per supervoxel) or
-    /// gradcam (Grad-CAM at the layer the global max-pool reads, T-Nets included).
+    /// the cloud collapsed onto its centre, 32 steps, per point, summed per supervoxel), gradcam
+    /// (Grad-CAM at the layer the global max-pool reads, T-Nets included), smoothgrad (the
+    /// gradient averaged over noisy copies, --smoothgrad-noise), eg (Expected Gradients:
+    /// Integrated Gradients from baselines drawn from --baselines) or ballocclusion (balls of
+    /// --ball-radius on a grid of --ball-stride removed one at a time; each point gets the mean
+    /// loss of the balls that covered it).
     #[arg(long)]
     method: Option<Method>,
     /// Target number of supervoxels [default: 50].
@@ -250,6 +254,40 @@ pub struct SettingsArgs {
     /// sag: sets scored at most over the whole search [default: 20000].
     #[arg(long, value_name = "N")]
     sag_budget: Option<usize>,
+    /// LIME's surrogate [default: ridge]: ridge (weighted ridge regression) or tree (a shallow
+    /// weighted regression tree; a supervoxel's importance is the tree's mean change when it is
+    /// switched on).
+    #[arg(long)]
+    surrogate: Option<Surrogate>,
+    /// Depth of LIME's tree surrogate [default: 4].
+    #[arg(long, value_name = "D")]
+    tree_depth: Option<usize>,
+    /// How LIME draws its masks [default: bernoulli]: bernoulli (each supervoxel kept with
+    /// --keep-probability) or stratified (the number removed uniform from 1 to all, so that the
+    /// kernel weighs near and far samples differently).
+    #[arg(long)]
+    mask_sampling: Option<MaskSampling>,
+    /// smoothgrad: noise standard deviation in file units (metres for LiDAR) [default: 5% of
+    /// the scan's radius].
+    #[arg(long, value_name = "LENGTH")]
+    smoothgrad_noise: Option<f64>,
+    /// smoothgrad: noisy copies averaged [default: 32].
+    #[arg(long, value_name = "N")]
+    smoothgrad_samples: Option<usize>,
+    /// eg: draws of a baseline and a point on its path [default: 32].
+    #[arg(long, value_name = "N")]
+    eg_samples: Option<usize>,
+    /// eg: the scans baselines are drawn from, a dataset directory or manifest; up to 32 scans
+    /// of its training split, chosen by the seed (evaluate: its own --data by default).
+    #[arg(long, value_name = "DATA")]
+    pub baselines: Option<PathBuf>,
+    /// ballocclusion: ball radius in file units [default: a quarter of the scan's radius].
+    #[arg(long, value_name = "LENGTH")]
+    ball_radius: Option<f64>,
+    /// ballocclusion: spacing of the ball centres' grid in file units [default: a quarter of
+    /// the scan's radius].
+    #[arg(long, value_name = "LENGTH")]
+    ball_stride: Option<f64>,
     /// Drop points with NaN/Inf coordinates instead of failing.
     #[arg(long)]
     drop_invalid: bool,
@@ -370,6 +408,31 @@ impl SettingsArgs {
         if let Some(k) = self.top_labels {
             config.targets = Targets::Top(k);
         }
+        let explainer = &mut config.explainer;
+        if let Some(v) = self.surrogate {
+            explainer.lime.surrogate = v;
+        }
+        if let Some(v) = self.tree_depth {
+            explainer.lime.tree_depth = v;
+        }
+        if let Some(v) = self.mask_sampling {
+            explainer.lime.sampling = v;
+        }
+        if let Some(v) = self.smoothgrad_noise {
+            explainer.gradients.smoothgrad_noise = Some(v);
+        }
+        if let Some(v) = self.smoothgrad_samples {
+            explainer.gradients.smoothgrad_samples = v;
+        }
+        if let Some(v) = self.eg_samples {
+            explainer.gradients.eg_samples = v;
+        }
+        if let Some(v) = self.ball_radius {
+            explainer.ball.radius = Some(v);
+        }
+        if let Some(v) = self.ball_stride {
+            explainer.ball.stride = Some(v);
+        }
         config.drop_invalid |= self.drop_invalid;
         if let Some(s) = self.sampling {
             config.sampling = s;
@@ -402,7 +465,33 @@ impl SettingsArgs {
         config.validate()?;
         Ok(config)
     }
+
+    /// Loads `--baselines` (or `default`) into `config` for Expected Gradients, when it is
+    /// among `methods`.
+    pub fn load_baselines(
+        &self,
+        config: &mut ExplainConfig,
+        classifier: &dyn Classifier,
+        read: &ReadArgs,
+        methods: &[Method],
+        default: Option<&std::path::Path>,
+    ) -> Result<()> {
+        if !methods.contains(&Method::ExpectedGradients) {
+            return Ok(());
+        }
+        let Some(data) = self.baselines.as_deref().or(default) else {
+            bail!(
+                "--method eg draws its baselines from other scans: give them with --baselines DATA"
+            );
+        };
+        config.baselines =
+            load_baselines(data, classifier, config, &read.options(), BASELINE_SCANS)?;
+        Ok(())
+    }
 }
+
+/// Scans Expected Gradients draws its baselines from.
+const BASELINE_SCANS: usize = 32;
 
 /// A progress bar on stderr, hidden when stderr is not a terminal.
 pub fn progress_bar(len: u64, what: &str) -> ProgressBar {

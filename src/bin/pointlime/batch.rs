@@ -57,7 +57,7 @@ pub struct MergeArgs {
 }
 
 pub fn run(args: BatchArgs) -> Result<ExitCode> {
-    let config = args.settings.resolve()?;
+    let mut config = args.settings.resolve()?;
     if !args.input.is_dir() {
         bail!("{}: not a directory", args.input.display());
     }
@@ -73,6 +73,14 @@ pub fn run(args: BatchArgs) -> Result<ExitCode> {
         );
     }
     let loaded = args.model.load_any()?;
+    let method = config.method;
+    args.settings.load_baselines(
+        &mut config,
+        loaded.classifier(),
+        &args.read,
+        &[method],
+        None,
+    )?;
     let model_name = args.model.name();
     let mut files = batch::discover(&args.input, Some(&args.out))?;
     if let Some(shard) = args.shard {

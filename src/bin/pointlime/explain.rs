@@ -124,6 +124,9 @@ pub fn run(args: ExplainArgs) -> Result<ExitCode> {
     if let Some(t) = &args.target {
         config.targets = Targets::Classes(vec![class_index(model, t)?]);
     }
+    let method = config.method;
+    args.settings
+        .load_baselines(&mut config, model, &args.read, &[method], None)?;
     let mut cloud = io::read_with(&args.input, args.read.options())?;
     let dropped = cloud.validate(&args.input, config.drop_invalid)?;
     if dropped > 0 {

@@ -85,7 +85,7 @@ fn stem_value(spec: &[String], class: &str) -> Result<f64> {
 }
 
 pub fn run(args: FaithfulnessArgs) -> Result<ExitCode> {
-    let config = args.settings.resolve()?;
+    let mut config = args.settings.resolve()?;
     if config.method != Method::Lime {
         bail!("faithfulness compares methods with --methods, not --method");
     }
@@ -99,6 +99,8 @@ pub fn run(args: FaithfulnessArgs) -> Result<ExitCode> {
         args.methods.clone()
     };
     check_methods(&compared, model).with_context(|| args.model.name())?;
+    args.settings
+        .load_baselines(&mut config, model, &args.read, &compared, Some(&args.data))?;
     let layers = model
         .randomisable()
         .with_context(|| format!("{}: its layers cannot be randomised", args.model.name()))?;
