@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::sag::Structure;
 use super::score::Cost;
+use super::tree::TreeFit;
 use crate::error::{Error, Result};
 use crate::perturb::Masks;
 use crate::stats::ranking;
@@ -221,6 +222,10 @@ pub struct Explanation {
     /// The sufficient sets and their attention graph (sag only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub structure: Option<Structure>,
+    /// LIME's tree surrogate (`--surrogate tree`): the coefficients are its per-segment effects,
+    /// the intercept its prediction with every segment removed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tree: Option<TreeFit>,
 }
 
 impl Explanation {
@@ -246,7 +251,26 @@ impl Explanation {
             n_samples,
             seed,
             structure: None,
+            tree: None,
         }
+    }
+
+    /// The surrogate's prediction for one mask (1 = kept): the tree's, else the linear model's;
+    /// `None` for a method without a surrogate.
+    pub fn surrogate_prediction(&self, mask: &[u8]) -> Option<f64> {
+        if let Some(tree) = &self.tree {
+            let x: Vec<f64> = mask.iter().map(|&b| b as f64).collect();
+            return Some(tree.predict(&x));
+        }
+        let intercept = self.intercept?;
+        Some(
+            intercept
+                + mask
+                    .iter()
+                    .zip(&self.coefficients)
+                    .map(|(&b, c)| b as f64 * c)
+                    .sum::<f64>(),
+        )
     }
 
     /// Each point's importance: the coefficient of its segment.

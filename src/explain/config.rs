@@ -78,6 +78,16 @@ pub enum Surrogate {
     Tree,
 }
 
+impl Surrogate {
+    /// The name used on the command line and in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Surrogate::Ridge => "ridge",
+            Surrogate::Tree => "tree",
+        }
+    }
+}
+
 impl std::str::FromStr for Surrogate {
     type Err = String;
 

@@ -12,13 +12,26 @@ use std::time::Instant;
 
 use super::attribution::{Attribution, Explanation, Method, Targets};
 use super::config::Config;
+use super::config::{LimeConfig, Surrogate};
 use super::input::Input;
 use super::masked::explain_masks;
-use super::ridge;
 use super::score::Progress;
+use super::tree::TreeFit;
+use super::{ridge, tree};
 use crate::classifier::Classifier;
 use crate::error::Result;
-use crate::perturb::Masks;
+use crate::perturb::{MaskSampling, Masks};
+
+/// LIME's masks as `config` draws them: row 0 the unperturbed cloud, the rest Bernoulli or
+/// stratified ([`MaskSampling`]).
+pub fn draw_masks(config: &Config, n_segments: usize, n_samples: usize, seed: u64) -> Masks {
+    match config.lime.sampling {
+        MaskSampling::Bernoulli => {
+            Masks::sample(n_samples, n_segments, config.lime.keep_probability, seed)
+        }
+        MaskSampling::Stratified => Masks::sample_stratified(n_samples, n_segments, seed),
+    }
+}
 
 /// lime's kernel on the cosine distance between a mask and the all-ones mask.
 ///
@@ -27,6 +40,70 @@ use crate::perturb::Masks;
 pub fn sample_weight(kept: usize, n_segments: usize, kernel_width: f64) -> f64 {
     let d = 1.0 - (kept as f64 / n_segments as f64).sqrt();
     (-(d * d) / (kernel_width * kernel_width)).exp().sqrt()
+}
+
+/// The surrogate's features and weights: each mask as a row of 0/1 values, and its kernel
+/// weight ([`sample_weight`]).
+pub fn design(masks: &Masks, kernel_width: f64) -> (Vec<f64>, Vec<f64>) {
+    let (s, k) = (masks.len(), masks.n_segments());
+    let mut x = Vec::with_capacity(s * k);
+    let mut w = Vec::with_capacity(s);
+    for i in 0..s {
+        let row = masks.row(i);
+        x.extend(row.iter().map(|&b| b as f64));
+        let kept = row.iter().filter(|&&b| b != 0).count();
+        w.push(sample_weight(kept, k, kernel_width));
+    }
+    (x, w)
+}
+
+/// A surrogate fitted to LIME's samples.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SurrogateFit {
+    /// Per segment: the ridge's coefficients, or the tree's effects.
+    pub coefficients: Vec<f64>,
+    /// The prediction with every segment removed.
+    pub intercept: f64,
+    /// Weighted R² on the samples.
+    pub r2: f64,
+    /// The prediction for the first sample (the unperturbed cloud).
+    pub local_prediction: f64,
+    /// The tree, for the tree surrogate.
+    pub tree: Option<TreeFit>,
+}
+
+/// Fits `surrogate` to the samples `x` (row-major, `k` per row; row 0 the unperturbed cloud),
+/// scores `y` and weights `w`.
+pub fn fit_surrogate(
+    x: &[f64],
+    k: usize,
+    y: &[f64],
+    w: &[f64],
+    config: &LimeConfig,
+    surrogate: Surrogate,
+) -> SurrogateFit {
+    match surrogate {
+        Surrogate::Ridge => {
+            let fit = ridge::fit(x, k, y, w, config.ridge_alpha);
+            SurrogateFit {
+                local_prediction: fit.predict(&x[..k]),
+                intercept: fit.intercept,
+                r2: fit.r2,
+                coefficients: fit.coefficients,
+                tree: None,
+            }
+        }
+        Surrogate::Tree => {
+            let fit = tree::fit(x, k, y, w, config.tree_depth);
+            SurrogateFit {
+                local_prediction: fit.predict(&x[..k]),
+                intercept: fit.predict(&vec![0.0; k]),
+                r2: fit.r2,
+                coefficients: fit.effects(x, k, w),
+                tree: Some(fit),
+            }
+        }
+    }
 }
 
 /// Explains `classifier`'s decision on one cloud with LIME.
@@ -82,21 +159,9 @@ fn lime_fixed(
 ) -> Result<Attribution> {
     let n_segments = input.n_segments;
     let start = Instant::now();
-    let masks = Masks::sample(
-        config.n_samples,
-        n_segments,
-        config.lime.keep_probability,
-        config.seed,
-    );
+    let masks = draw_masks(config, n_segments, config.n_samples, config.seed);
     let s = masks.len();
-    let mut x = Vec::with_capacity(s * n_segments);
-    let mut w = Vec::with_capacity(s);
-    for i in 0..s {
-        let row = masks.row(i);
-        x.extend(row.iter().map(|&b| b as f64));
-        let kept = row.iter().filter(|&&b| b != 0).count();
-        w.push(sample_weight(kept, n_segments, config.lime.kernel_width));
-    }
+    let (x, w) = design(&masks, config.lime.kernel_width);
     let drawing = start.elapsed().as_secs_f64();
     let names = classifier.class_names();
     let mut a = explain_masks(
@@ -107,12 +172,12 @@ fn lime_fixed(
         progress,
         masks,
         |t, y, _| {
-            let fit = ridge::fit(&x, n_segments, y, &w, config.lime.ridge_alpha);
+            let fit = fit_surrogate(&x, n_segments, y, &w, &config.lime, config.lime.surrogate);
             Explanation {
                 method: Method::Lime,
                 target: t,
                 target_name: names[t].clone(),
-                local_prediction: Some(fit.predict(&x[..n_segments])),
+                local_prediction: Some(fit.local_prediction),
                 model_score: y[0],
                 coefficients: fit.coefficients,
                 intercept: Some(fit.intercept),
@@ -120,6 +185,7 @@ fn lime_fixed(
                 n_samples: s,
                 seed: config.seed,
                 structure: None,
+                tree: fit.tree,
             }
         },
     )?;

@@ -29,6 +29,7 @@ pub mod sag;
 pub mod saliency;
 pub mod score;
 pub mod smoothgrad;
+pub mod tree;
 
 pub use attribution::{Attribution, Explanation, Method, Samples, Targets};
 pub use config::{BallConfig, Config, GradientConfig, LimeConfig, Surrogate};

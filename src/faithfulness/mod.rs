@@ -19,15 +19,15 @@ pub mod surrogate;
 
 pub use curves::{curves, random_order_curves, Curves};
 pub use object::{
-    evaluate_object, LimeChecks, MethodResult, ObjectResult, Randomisation, RandomisationCheck,
-    Setup, StructureCheck,
+    evaluate_object, LimeChecks, MethodResult, ObjectResult, OtherSurrogate, Randomisation,
+    RandomisationCheck, Setup, StructureCheck,
 };
 pub use stability::{spearman, top_k_jaccard};
 pub use summary::{
     markdown, structure_markdown, summarise, summarise_structure, LimeSummary, MethodSummary,
     RandomisationSummary, StructureSummary,
 };
-pub use surrogate::{bootstrap_std, held_out_r2};
+pub use surrogate::{bootstrap_std, held_out_r2, refit};
 
 use crate::classifier::Classifier;
 use crate::error::{Error, Result};
@@ -41,6 +41,22 @@ pub fn default_methods(classifier: &dyn Classifier) -> Vec<Method> {
         methods.extend([Method::Gradient, Method::Saliency]);
     }
     methods
+}
+
+/// Every method `classifier` supports, in [`Method::ALL`]'s order: the leaderboard's.
+pub fn supported_methods(classifier: &dyn Classifier) -> Vec<Method> {
+    Method::ALL
+        .into_iter()
+        .filter(|m| match m {
+            m if m.needs_gradients() => classifier.differentiable().is_some(),
+            Method::Lrp => classifier.dense_layers().is_some(),
+            Method::Cam | Method::Critical | Method::FeatureNorm => {
+                classifier.max_pooled().is_some()
+            }
+            Method::GradCam => classifier.pool_layer().is_some(),
+            _ => true,
+        })
+        .collect()
 }
 
 /// Checks a method list against the classifier, before any work.

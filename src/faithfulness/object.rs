@@ -6,12 +6,12 @@ use serde::{Deserialize, Serialize};
 
 use super::curves::{curves, insertion_masks, random_order_curves, Curves};
 use super::stability::{spearman, top_k_jaccard};
-use super::surrogate::{bootstrap_std, held_out_r2};
+use super::surrogate::{bootstrap_std, held_out_r2, refit};
 use crate::classifier::{Classifier, Output};
 use crate::cloud::PointCloud;
 use crate::error::Result;
 use crate::explain::score::class_scores;
-use crate::explain::{attribute, lime::lime, Method, Targets};
+use crate::explain::{attribute, Explanation, Method, Surrogate, Targets};
 use crate::pipeline::{coarser_levels, model_input_with_segments, scene_cloud, ExplainConfig};
 use crate::stats::{median, top_k};
 
@@ -36,6 +36,22 @@ pub struct MethodResult {
     pub drop_random20: f64,
     /// Seconds to compute the explanation (not its evaluation).
     pub seconds: f64,
+    /// Clouds the explanation ran through the model (forward or backward passes).
+    #[serde(default)]
+    pub evaluations: u64,
+    /// Spearman between the explanation and the same method's on the fully randomised model
+    /// (signed; `null` when either is constant, or not measured: sag).
+    #[serde(default)]
+    pub randomised_spearman: Option<f64>,
+    /// The same of absolute values.
+    #[serde(default)]
+    pub randomised_abs_spearman: Option<f64>,
+    /// Every layer-randomisation step, cascading then independent (`--layer-checks`).
+    #[serde(default)]
+    pub randomisation: Vec<RandomisationCheck>,
+    /// Spearman between two seeds' explanations, for a method that draws at random.
+    #[serde(default)]
+    pub seed_spearman: Option<f64>,
     /// The curves themselves, one point per segment removed or added.
     pub curves: Curves,
 }
@@ -75,6 +91,10 @@ pub struct LimeChecks {
     pub r2: f64,
     /// Weighted R² on fresh perturbations.
     pub held_out_r2: f64,
+    /// The other surrogate fitted to the same samples (the tree beside the ridge, or the ridge
+    /// beside the tree): its R² on them and on the fresh perturbations.
+    #[serde(default)]
+    pub other_surrogate: Option<OtherSurrogate>,
     /// Median over segments of the coefficients' bootstrap standard deviation (50 resamples of
     /// LIME's own samples).
     pub median_bootstrap_std: f64,
@@ -88,6 +108,14 @@ pub struct LimeChecks {
     pub randomised_abs_spearman: Option<f64>,
     /// Every randomisation step, cascading then independent.
     pub randomisation: Vec<RandomisationCheck>,
+}
+
+/// LIME's other surrogate on one object (see [`LimeChecks::other_surrogate`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OtherSurrogate {
+    pub surrogate: Surrogate,
+    pub r2: f64,
+    pub held_out_r2: f64,
 }
 
 /// The structural explanation (`sag`) on one object, against LIME's ranking.
@@ -134,6 +162,18 @@ pub struct ObjectResult {
     /// and its supervoxel explanation summed into the level's segments (when LIME was measured).
     #[serde(default)]
     pub level_agreement: Vec<Option<f64>>,
+}
+
+/// One method's explanation and checks before its curves are drawn.
+struct Partial {
+    method: Method,
+    values: Vec<f64>,
+    seconds: f64,
+    evaluations: u64,
+    randomised_spearman: Option<f64>,
+    randomised_abs_spearman: Option<f64>,
+    randomisation: Vec<RandomisationCheck>,
+    seed_spearman: Option<f64>,
 }
 
 /// What [`evaluate_object`] runs on every object.
@@ -202,98 +242,127 @@ pub fn evaluate_object(
     )?;
     let m20 = ((k as f64 * 0.2).round() as usize).clamp(1, k);
 
+    // The same method's explanation by another model (reading this scan) or seed, for the sanity
+    // checks.
+    let values_on = |method: Method, model: &dyn Classifier, seed: u64| -> Result<Vec<f64>> {
+        let mut explainer = explainer.clone();
+        explainer.seed = seed;
+        Ok(attribute(method, model, &input, &target, &explainer, None)?
+            .explanations
+            .remove(0)
+            .coefficients)
+    };
+    let abs = |v: &[f64]| v.iter().map(|x| x.abs()).collect::<Vec<_>>();
+
     let mut results = Vec::new();
     let mut lime_checks = None;
     let mut lime_explanation = None;
     let mut structure = None;
     for &method in methods {
         let start = Instant::now();
-        let values: Vec<f64> = match method {
-            Method::Lime => {
-                let r = lime(classifier, &input, &target, explainer, None)?;
-                let e = r.explanations[0].clone();
-                let seconds = start.elapsed().as_secs_f64();
-                let uncertainty = median(bootstrap_std(
-                    &r,
-                    class,
-                    &explainer.lime,
-                    50,
-                    explainer.seed,
-                )?);
-                let mut other_seed = explainer.clone();
-                other_seed.seed = explainer.seed.wrapping_add(1);
-                let e2 = lime(classifier, &input, &target, &other_seed, None)?
-                    .explanations
-                    .remove(0);
-                let lime_of = |m: &dyn Classifier| -> Result<Vec<f64>> {
-                    Ok(lime(m, &input, &target, explainer, None)?
-                        .explanations
-                        .remove(0)
-                        .coefficients)
-                };
-                let abs = |v: &[f64]| v.iter().map(|x| x.abs()).collect::<Vec<_>>();
-                let er = lime_of(randomised)?;
-                let randomisation = steps
-                    .iter()
-                    .map(|step| {
-                        let c = lime_of(&*model_input.reading(step.model))?;
-                        Ok(RandomisationCheck {
-                            cascading: step.cascading,
-                            layer: step.layer.clone(),
-                            spearman: spearman(&e.coefficients, &c),
-                            abs_spearman: spearman(&abs(&e.coefficients), &abs(&c)),
-                        })
+        let result = attribute(method, classifier, &input, &target, explainer, None)?;
+        let seconds = start.elapsed().as_secs_f64();
+        let evaluations = result.cost.clouds_evaluated;
+        let mut e = result.explanations[0].clone();
+        if method == Method::Sag {
+            structure = e.structure.take().map(|s| (s, seconds));
+        }
+        let values = e.coefficients.clone();
+        // sag's search is not repeated on randomised models: its budget is the whole run's.
+        let checked = method != Method::Sag;
+        let (randomised_spearman, randomised_abs_spearman, randomisation) = if checked {
+            let er = values_on(method, randomised, explainer.seed)?;
+            let randomisation = steps
+                .iter()
+                .map(|step| {
+                    let c = values_on(method, &*model_input.reading(step.model), explainer.seed)?;
+                    Ok(RandomisationCheck {
+                        cascading: step.cascading,
+                        layer: step.layer.clone(),
+                        spearman: spearman(&values, &c),
+                        abs_spearman: spearman(&abs(&values), &abs(&c)),
                     })
-                    .collect::<Result<Vec<_>>>()?;
-                lime_checks = Some(LimeChecks {
-                    samples: e.n_samples,
-                    r2: e.r2.unwrap_or(f64::NAN),
-                    median_bootstrap_std: uncertainty,
-                    held_out_r2: held_out_r2(
-                        classifier,
-                        &input,
-                        &e,
-                        explainer,
-                        explainer.n_samples,
-                        explainer.seed.wrapping_add(1000),
-                    )?,
-                    seed_spearman: spearman(&e.coefficients, &e2.coefficients),
-                    seed_top5_jaccard: top_k_jaccard(&e.coefficients, &e2.coefficients, 5),
-                    randomised_spearman: spearman(&e.coefficients, &er),
-                    randomised_abs_spearman: spearman(&abs(&e.coefficients), &abs(&er)),
-                    randomisation,
-                });
-                results.push((method, e.coefficients.clone(), seconds));
-                lime_explanation = Some(e);
-                continue;
-            }
-            Method::Sag => {
-                let mut e = attribute(method, classifier, &input, &target, explainer, None)?
-                    .explanations
-                    .remove(0);
-                structure = e
-                    .structure
-                    .take()
-                    .map(|s| (s, start.elapsed().as_secs_f64()));
-                e.coefficients
-            }
-            other => {
-                attribute(other, classifier, &input, &target, explainer, None)?
-                    .explanations
-                    .remove(0)
-                    .coefficients
-            }
+                })
+                .collect::<Result<Vec<_>>>()?;
+            (
+                spearman(&values, &er),
+                spearman(&abs(&values), &abs(&er)),
+                randomisation,
+            )
+        } else {
+            (None, None, Vec::new())
         };
-        results.push((method, values, start.elapsed().as_secs_f64()));
+        let other_seed = if method.is_random() {
+            Some(values_on(
+                method,
+                classifier,
+                explainer.seed.wrapping_add(1),
+            )?)
+        } else {
+            None
+        };
+        if method == Method::Lime {
+            let uncertainty = median(bootstrap_std(
+                &result,
+                class,
+                &explainer.lime,
+                50,
+                explainer.seed,
+            )?);
+            let held_out = |e: &Explanation| {
+                held_out_r2(
+                    classifier,
+                    &input,
+                    e,
+                    explainer,
+                    explainer.n_samples,
+                    explainer.seed.wrapping_add(1000),
+                )
+            };
+            let other = match explainer.lime.surrogate {
+                Surrogate::Ridge => Surrogate::Tree,
+                Surrogate::Tree => Surrogate::Ridge,
+            };
+            let other_fit = refit(&result, &e, &explainer.lime, other)?;
+            let e2 = other_seed.as_deref().unwrap_or_default();
+            lime_checks = Some(LimeChecks {
+                samples: e.n_samples,
+                r2: e.r2.unwrap_or(f64::NAN),
+                median_bootstrap_std: uncertainty,
+                held_out_r2: held_out(&e)?,
+                other_surrogate: Some(OtherSurrogate {
+                    surrogate: other,
+                    r2: other_fit.r2.unwrap_or(f64::NAN),
+                    held_out_r2: held_out(&other_fit)?,
+                }),
+                seed_spearman: spearman(&values, e2),
+                seed_top5_jaccard: top_k_jaccard(&values, e2, 5),
+                randomised_spearman,
+                randomised_abs_spearman,
+                randomisation: randomisation.clone(),
+            });
+            lime_explanation = Some(e);
+        }
+        results.push(Partial {
+            method,
+            values,
+            seconds,
+            evaluations,
+            randomised_spearman,
+            randomised_abs_spearman,
+            randomisation,
+            seed_spearman: other_seed
+                .and_then(|o| spearman(&result.explanations[0].coefficients, &o)),
+        });
     }
 
     let methods = results
         .into_iter()
-        .map(|(method, values, seconds)| {
-            let order = top_k(&values, k);
+        .map(|p| {
+            let order = top_k(&p.values, k);
             let c = curves(classifier, &input, &order, class, scoring)?;
             Ok(MethodResult {
-                method,
+                method: p.method,
                 deletion_auc: c.deletion_auc(),
                 insertion_auc: c.insertion_auc(),
                 aopc: c.aopc(),
@@ -301,7 +370,12 @@ pub fn evaluate_object(
                 random_insertion_auc: random.insertion_auc(),
                 drop_top20: c.deletion[0] - c.deletion[m20],
                 drop_random20: random.deletion[0] - random.deletion[m20],
-                seconds,
+                seconds: p.seconds,
+                evaluations: p.evaluations,
+                randomised_spearman: p.randomised_spearman,
+                randomised_abs_spearman: p.randomised_abs_spearman,
+                randomisation: p.randomisation,
+                seed_spearman: p.seed_spearman,
                 curves: c,
             })
         })

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::object::{LimeChecks, MethodResult, ObjectResult};
+use super::object::{LimeChecks, MethodResult, ObjectResult, OtherSurrogate};
 use crate::explain::Method;
 use crate::stats::median;
 
@@ -28,6 +28,23 @@ pub struct MethodSummary {
     pub drop20_ratio: f64,
     /// Median seconds per explanation.
     pub median_seconds: f64,
+    /// Median clouds run through the model per explanation.
+    #[serde(default)]
+    pub median_evaluations: f64,
+    /// Median Spearman with the same method on the fully randomised model (signed; NaN when not
+    /// measured). Near 0 passes the sanity check.
+    #[serde(default)]
+    pub median_randomised_spearman: f64,
+    /// Over the cascading randomisation steps, the median of each step's median Spearman (NaN
+    /// without `--layer-checks`).
+    #[serde(default)]
+    pub median_cascading_spearman: f64,
+    /// The same over the independent steps.
+    #[serde(default)]
+    pub median_independent_spearman: f64,
+    /// Median Spearman between two seeds (NaN for a deterministic method).
+    #[serde(default)]
+    pub median_seed_spearman: f64,
 }
 
 /// Medians of LIME's checks over objects.
@@ -41,6 +58,10 @@ pub struct LimeSummary {
     pub median_r2: f64,
     /// Median R² on fresh perturbations.
     pub median_held_out_r2: f64,
+    /// The other surrogate on the same samples (the tree beside the ridge, or the reverse):
+    /// which, and its median R² on the samples and on fresh perturbations.
+    #[serde(default)]
+    pub other_surrogate: Option<OtherSurrogate>,
     /// Median of the objects' median coefficient bootstrap standard deviations.
     pub median_bootstrap_std: f64,
     /// Median Spearman between two seeds.
@@ -203,6 +224,11 @@ pub fn summarise(
                 median_aopc: median(rs.iter().map(|r| r.aopc)),
                 drop20_ratio: mean(&|r| r.drop_top20) / mean(&|r| r.drop_random20),
                 median_seconds: median(rs.iter().map(|r| r.seconds)),
+                median_evaluations: median(rs.iter().map(|r| r.evaluations as f64)),
+                median_randomised_spearman: median(rs.iter().filter_map(|r| r.randomised_spearman)),
+                median_cascading_spearman: step_medians(&rs, true),
+                median_independent_spearman: step_medians(&rs, false),
+                median_seed_spearman: median(rs.iter().filter_map(|r| r.seed_spearman)),
             }
         })
         .collect();
@@ -212,6 +238,19 @@ pub fn summarise(
         max_samples: checks.iter().map(|c| c.samples).max().unwrap_or(0),
         median_r2: median(checks.iter().map(|c| c.r2)),
         median_held_out_r2: median(checks.iter().map(|c| c.held_out_r2)),
+        other_surrogate: checks[0].other_surrogate.as_ref().map(|o| OtherSurrogate {
+            surrogate: o.surrogate,
+            r2: median(
+                checks
+                    .iter()
+                    .filter_map(|c| Some(c.other_surrogate.as_ref()?.r2)),
+            ),
+            held_out_r2: median(
+                checks
+                    .iter()
+                    .filter_map(|c| Some(c.other_surrogate.as_ref()?.held_out_r2)),
+            ),
+        }),
         median_bootstrap_std: median(checks.iter().map(|c| c.median_bootstrap_std)),
         median_seed_spearman: median(checks.iter().filter_map(|c| c.seed_spearman)),
         median_seed_top5_jaccard: median(checks.iter().map(|c| c.seed_top5_jaccard)),
@@ -241,12 +280,34 @@ pub fn summarise(
     (per_method, lime)
 }
 
+/// Over the randomisation steps of one kind (cascading or independent), the median of each
+/// step's median Spearman over objects.
+fn step_medians(rs: &[&MethodResult], cascading: bool) -> f64 {
+    let steps = rs.first().map_or(0, |r| r.randomisation.len());
+    median((0..steps).filter_map(|i| {
+        let step = &rs[0].randomisation[i];
+        (step.cascading == cascading).then(|| {
+            median(
+                rs.iter()
+                    .filter_map(|r| r.randomisation.get(i).and_then(|c| c.spearman)),
+            )
+        })
+    }))
+}
+
 /// The summaries as a Markdown report.
 pub fn markdown(methods: &[MethodSummary], lime: Option<&LimeSummary>, header: &str) -> String {
-    let mut s = format!("{header}\n\n| method | objects | deletion AUC (random) | insertion AUC (random) | AOPC | top-20% drop / random-20% drop | s per explanation |\n|---|---|---|---|---|---|---|\n");
+    let mut s = format!("{header}\n\n| method | objects | deletion AUC (random) | insertion AUC (random) | AOPC | top-20% drop / random-20% drop | Spearman with randomised model | cascading | independent | seed-to-seed Spearman | evaluations | s per explanation |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+    let or_dash = |v: f64| {
+        if v.is_finite() {
+            format!("{v:.2}")
+        } else {
+            "-".to_string()
+        }
+    };
     for m in methods {
         s.push_str(&format!(
-            "| {} | {} | {:.3} ({:.3}) | {:.3} ({:.3}) | {:.3} | {:.2}× | {:.3} |\n",
+            "| {} | {} | {:.3} ({:.3}) | {:.3} ({:.3}) | {:.3} | {:.2}× | {} | {} | {} | {} | {} | {:.3} |\n",
             m.method.name(),
             m.objects,
             m.median_deletion_auc,
@@ -255,6 +316,11 @@ pub fn markdown(methods: &[MethodSummary], lime: Option<&LimeSummary>, header: &
             m.median_random_insertion_auc,
             m.median_aopc,
             m.drop20_ratio,
+            or_dash(m.median_randomised_spearman),
+            or_dash(m.median_cascading_spearman),
+            or_dash(m.median_independent_spearman),
+            or_dash(m.median_seed_spearman),
+            m.median_evaluations,
             m.median_seconds
         ));
     }
@@ -271,6 +337,14 @@ pub fn markdown(methods: &[MethodSummary], lime: Option<&LimeSummary>, header: &
             l.median_randomised_spearman,
             l.median_randomised_abs_spearman
         ));
+        if let Some(o) = &l.other_surrogate {
+            s.push_str(&format!(
+                "\nLIME's {} surrogate on the same samples (medians): R² {:.3}, held-out R² {:.3}.\n",
+                o.surrogate.name(),
+                o.r2,
+                o.held_out_r2
+            ));
+        }
         if !l.randomisation.is_empty() {
             s.push_str("\n| randomised | layer | median Spearman | median abs Spearman |\n|---|---|---|---|\n");
             for r in &l.randomisation {

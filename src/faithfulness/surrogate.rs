@@ -6,10 +6,9 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::classifier::Classifier;
 use crate::error::{Error, Result};
-use crate::explain::lime::sample_weight;
+use crate::explain::lime::{design, draw_masks, fit_surrogate, sample_weight};
 use crate::explain::score::class_scores;
-use crate::explain::{ridge, Attribution, Config, Explanation, Input, LimeConfig};
-use crate::perturb::Masks;
+use crate::explain::{Attribution, Config, Explanation, Input, LimeConfig, Surrogate};
 
 /// Weighted R² of a LIME surrogate on `n_samples` fresh masks drawn from `seed` (not the seed it
 /// was fitted with), weighted by the same kernel: how well the linear story predicts the model on
@@ -25,14 +24,14 @@ pub fn held_out_r2(
     n_samples: usize,
     seed: u64,
 ) -> Result<f64> {
-    let Some(intercept) = explanation.intercept else {
+    if explanation.tree.is_none() && explanation.intercept.is_none() {
         return Err(Error::Config(format!(
             "held-out R² needs a surrogate, and {} has none",
             explanation.method
         )));
-    };
+    }
     let k = explanation.coefficients.len();
-    let masks = Masks::sample(n_samples, k, config.lime.keep_probability, seed);
+    let masks = draw_masks(config, k, n_samples, seed);
     let scores = class_scores(
         classifier,
         input,
@@ -47,11 +46,7 @@ pub fn held_out_r2(
             let kept = z.iter().filter(|&&b| b != 0).count();
             let w = sample_weight(kept, k, config.lime.kernel_width);
             let y = scores[i];
-            let pred = intercept
-                + z.iter()
-                    .zip(&explanation.coefficients)
-                    .map(|(&b, c)| b as f64 * c)
-                    .sum::<f64>();
+            let pred = explanation.surrogate_prediction(z).unwrap_or(f64::NAN);
             w_sum += w;
             wy += w * y;
             (w, y, pred)
@@ -64,6 +59,39 @@ pub fn held_out_r2(
         tot += w * (y - mean).powi(2);
     }
     Ok(if tot > 0.0 { 1.0 - res / tot } else { 0.0 })
+}
+
+/// LIME's explanation of `class` with `surrogate` fitted to the same scored samples instead (no
+/// model evaluations): the ridge beside a tree, or a tree beside the ridge.
+///
+/// # Errors
+/// [`Error::Config`] for an attribution without samples.
+pub fn refit(
+    result: &Attribution,
+    explanation: &Explanation,
+    config: &LimeConfig,
+    surrogate: Surrogate,
+) -> Result<Explanation> {
+    let Some(samples) = &result.samples else {
+        return Err(Error::Config(
+            "a refit needs the scored samples of a sampling method".into(),
+        ));
+    };
+    let masks = &samples.masks;
+    let (s, k) = (masks.len(), masks.n_segments());
+    let n_classes = samples.scores.len() / s.max(1);
+    let (x, w) = design(masks, config.kernel_width);
+    let y: Vec<f64> = (0..s)
+        .map(|i| samples.scores[i * n_classes + explanation.target] as f64)
+        .collect();
+    let fit = fit_surrogate(&x, k, &y, &w, config, surrogate);
+    let mut e = explanation.clone();
+    e.local_prediction = Some(fit.local_prediction);
+    e.intercept = Some(fit.intercept);
+    e.r2 = Some(fit.r2);
+    e.coefficients = fit.coefficients;
+    e.tree = fit.tree;
+    Ok(e)
 }
 
 /// Per-segment standard deviation of LIME's coefficients over `rounds` bootstrap resamples of its
@@ -106,8 +134,8 @@ pub fn bootstrap_std(
             w.push(sample_weight(kept, k, config.kernel_width));
             y.push(samples.scores[i * n_classes + class] as f64);
         }
-        let fit = ridge::fit(&x, k, &y, &w, config.ridge_alpha);
-        for (j, c) in fit.coefficients.iter().enumerate() {
+        let coefficients = fit_surrogate(&x, k, &y, &w, config, config.surrogate).coefficients;
+        for (j, c) in coefficients.iter().enumerate() {
             sum[j] += c;
             sum2[j] += c * c;
         }

@@ -14,7 +14,7 @@ use pointlime::faithfulness::organs::{check_organs, organs_markdown, summarise_o
 use pointlime::faithfulness::plot::{curve_panels, write_png};
 use pointlime::faithfulness::{
     check_methods, default_methods, evaluate_object, markdown, structure_markdown, summarise,
-    summarise_structure, Randomisation, Setup,
+    summarise_structure, supported_methods, Randomisation, Setup,
 };
 use pointlime::segment::Granularity;
 
@@ -27,12 +27,16 @@ pub struct FaithfulnessArgs {
     data: PathBuf,
     #[command(flatten)]
     model: ModelArgs,
-    /// Comma-separated methods: lime, kernelshap, occlusion, gradient, saliency, sag (with lime
-    /// also, sag's smallest sufficient set is compared with LIME's insertion count). By default
-    /// lime, kernelshap and occlusion, and gradient and saliency for pointlime's own models (an
-    /// ONNX model gives no gradients).
-    #[arg(long, value_delimiter = ',')]
+    /// Comma-separated methods, any of explain's --method (with lime also, sag's smallest
+    /// sufficient set is compared with LIME's insertion count; eg draws its baselines from the
+    /// training split of --data unless --baselines says otherwise). By default lime, kernelshap
+    /// and occlusion, and gradient and saliency for pointlime's own models (an ONNX model gives
+    /// no gradients).
+    #[arg(long, value_delimiter = ',', conflicts_with = "all_methods")]
     methods: Vec<Method>,
+    /// Every method the model supports: the leaderboard.
+    #[arg(long)]
+    all_methods: bool,
     /// Test objects, spread evenly over the sorted test split.
     #[arg(long, default_value_t = 20)]
     n: usize,
@@ -40,7 +44,8 @@ pub struct FaithfulnessArgs {
     #[arg(long, default_value_t = 5)]
     rounds: usize,
     /// Also randomise the model layer by layer, cascading from the output and one layer at a
-    /// time, and compare LIME's explanations at every step (two LIME runs per layer and object).
+    /// time, and compare every method's explanations at every step (two runs of each method per
+    /// layer and object; sag is not rerun).
     #[arg(long)]
     layer_checks: bool,
     /// Output directory for evaluation.json, evaluation.md and curves.png (the mean deletion and
@@ -93,7 +98,9 @@ pub fn run(args: FaithfulnessArgs) -> Result<ExitCode> {
     let loaded = args.model.load_any()?;
     let model = loaded.classifier();
     ds.check_classes(args.model.name().as_ref(), model.class_names())?;
-    let compared = if args.methods.is_empty() {
+    let compared = if args.all_methods {
+        supported_methods(model)
+    } else if args.methods.is_empty() {
         default_methods(model)
     } else {
         args.methods.clone()
