@@ -452,7 +452,7 @@ fn header_column(index: &Path, headers: &csv::StringRecord, name: &str) -> Resul
     })
 }
 
-fn csv_error(path: &Path, e: csv::Error) -> Error {
+pub(crate) fn csv_error(path: &Path, e: csv::Error) -> Error {
     match e.position() {
         Some(p) => Error::format(path, format!("line {}: {e}", p.line())),
         None => Error::format(path, e.to_string()),

@@ -61,6 +61,7 @@
 //! # Ok::<(), pointlime::Error>(())
 //! ```
 
+pub mod atlas;
 pub mod augment;
 pub mod batch;
 pub mod channels;

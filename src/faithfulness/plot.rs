@@ -138,6 +138,89 @@ fn draw(
     Ok(())
 }
 
+/// One scatter chart: points in named groups, each group one colour.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scatter {
+    pub title: String,
+    pub groups: Vec<(String, Vec<(f64, f64)>)>,
+}
+
+/// Draws `charts` side by side under `title` into a `width` × `height` PNG at `path`, written
+/// atomically as [`write_png`].
+///
+/// # Errors
+/// As [`write_png`].
+pub fn write_scatter_png(
+    path: &Path,
+    title: &str,
+    charts: &[Scatter],
+    width: u32,
+    height: u32,
+) -> Result<()> {
+    if charts.is_empty() {
+        return Err(Error::Config("a chart needs at least one panel".into()));
+    }
+    register_font()?;
+    crate::io::write_atomic_at(path, ".png", |tmp| {
+        draw_scatter(tmp, title, charts, width, height)
+            .map_err(|e| Error::Config(format!("{}: cannot draw the chart: {e}", path.display())))
+    })
+}
+
+fn draw_scatter(
+    path: &Path,
+    title: &str,
+    charts: &[Scatter],
+    width: u32,
+    height: u32,
+) -> std::result::Result<(), Box<dyn std::error::Error>> {
+    let root = BitMapBackend::new(path, (width, height)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let root = root.titled(title, (FONT, 22))?;
+    let areas = root.split_evenly((1, charts.len()));
+    for (area, chart) in areas.iter().zip(charts) {
+        let all = || chart.groups.iter().flat_map(|g| g.1.iter());
+        let range = |f: fn(&(f64, f64)) -> f64| {
+            let (lo, hi) = all()
+                .map(f)
+                .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), v| {
+                    (l.min(v), h.max(v))
+                });
+            let pad = ((hi - lo) * 0.05).max(1e-3);
+            if lo.is_finite() {
+                (lo - pad)..(hi + pad)
+            } else {
+                0.0..1.0
+            }
+        };
+        let mut c = ChartBuilder::on(area)
+            .caption(&chart.title, (FONT, 18))
+            .margin(12)
+            .x_label_area_size(30)
+            .y_label_area_size(40)
+            .build_cartesian_2d(range(|p| p.0), range(|p| p.1))?;
+        c.configure_mesh()
+            .label_style((FONT, 12))
+            .max_light_lines(1)
+            .light_line_style(RGBColor(240, 240, 240))
+            .draw()?;
+        for ((name, points), colour) in chart.groups.iter().zip(PALETTE.iter().cycle()) {
+            let style = colour.filled();
+            c.draw_series(points.iter().map(|&p| Circle::new(p, 3, style)))?
+                .label(name)
+                .legend(move |(x, y)| Circle::new((x + 8, y), 4, style));
+        }
+        c.configure_series_labels()
+            .position(SeriesLabelPosition::UpperRight)
+            .background_style(WHITE.mix(0.85))
+            .border_style(RGBColor(180, 180, 180))
+            .label_font((FONT, 13))
+            .draw()?;
+    }
+    root.present()?;
+    Ok(())
+}
+
 /// The y range of a panel's finite values, padded by 5%, never empty.
 fn y_range(panel: &Panel) -> (f64, f64) {
     let (lo, hi) = panel

@@ -35,6 +35,9 @@ pub struct MethodSummary {
     /// measured). Near 0 passes the sanity check.
     #[serde(default)]
     pub median_randomised_spearman: f64,
+    /// The same of absolute values.
+    #[serde(default)]
+    pub median_randomised_abs_spearman: f64,
     /// Over the cascading randomisation steps, the median of each step's median Spearman (NaN
     /// without `--layer-checks`).
     #[serde(default)]
@@ -226,6 +229,9 @@ pub fn summarise(
                 median_seconds: median(rs.iter().map(|r| r.seconds)),
                 median_evaluations: median(rs.iter().map(|r| r.evaluations as f64)),
                 median_randomised_spearman: median(rs.iter().filter_map(|r| r.randomised_spearman)),
+                median_randomised_abs_spearman: median(
+                    rs.iter().filter_map(|r| r.randomised_abs_spearman),
+                ),
                 median_cascading_spearman: step_medians(&rs, true),
                 median_independent_spearman: step_medians(&rs, false),
                 median_seed_spearman: median(rs.iter().filter_map(|r| r.seed_spearman)),
@@ -297,7 +303,7 @@ fn step_medians(rs: &[&MethodResult], cascading: bool) -> f64 {
 
 /// The summaries as a Markdown report.
 pub fn markdown(methods: &[MethodSummary], lime: Option<&LimeSummary>, header: &str) -> String {
-    let mut s = format!("{header}\n\n| method | objects | deletion AUC (random) | insertion AUC (random) | AOPC | top-20% drop / random-20% drop | Spearman with randomised model | cascading | independent | seed-to-seed Spearman | evaluations | s per explanation |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+    let mut s = format!("{header}\n\n| method | objects | deletion AUC (random) | insertion AUC (random) | AOPC | top-20% drop / random-20% drop | Spearman with randomised model (abs) | cascading | independent | seed-to-seed Spearman | evaluations | s per explanation |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     let or_dash = |v: f64| {
         if v.is_finite() {
             format!("{v:.2}")
@@ -307,7 +313,7 @@ pub fn markdown(methods: &[MethodSummary], lime: Option<&LimeSummary>, header: &
     };
     for m in methods {
         s.push_str(&format!(
-            "| {} | {} | {:.3} ({:.3}) | {:.3} ({:.3}) | {:.3} | {:.2}× | {} | {} | {} | {} | {} | {:.3} |\n",
+            "| {} | {} | {:.3} ({:.3}) | {:.3} ({:.3}) | {:.3} | {:.2}× | {} ({}) | {} | {} | {} | {} | {:.3} |\n",
             m.method.name(),
             m.objects,
             m.median_deletion_auc,
@@ -317,6 +323,7 @@ pub fn markdown(methods: &[MethodSummary], lime: Option<&LimeSummary>, header: &
             m.median_aopc,
             m.drop20_ratio,
             or_dash(m.median_randomised_spearman),
+            or_dash(m.median_randomised_abs_spearman),
             or_dash(m.median_cascading_spearman),
             or_dash(m.median_independent_spearman),
             or_dash(m.median_seed_spearman),

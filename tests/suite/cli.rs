@@ -1,5 +1,7 @@
 //! The `pointlime` binary: outputs, exit codes, one-line errors, no partial files.
 
+use std::path::{Path, PathBuf};
+
 use pointlime::cloud::{FileFormat, PointCloud};
 
 use crate::common::{bin, blobs, run_ok, tempdir, tiny_model as model};
@@ -166,12 +168,9 @@ fn the_input_is_never_overwritten() {
     assert_eq!(std::fs::read(&input).unwrap(), before);
 }
 
-#[test]
-fn evaluate_writes_a_report_for_every_method() {
-    let dir = tempdir();
-    let m = dir.path().join("model");
-    model(&m);
-    let data = dir.path().join("data");
+/// A labelled directory of ten small scans, five of car (3 blobs) and five of tree (4 blobs).
+fn two_class_data(dir: &Path) -> PathBuf {
+    let data = dir.join("data");
     for (c, class) in ["car", "tree"].iter().enumerate() {
         std::fs::create_dir_all(data.join(class)).unwrap();
         for i in 0..5 {
@@ -184,6 +183,15 @@ fn evaluate_writes_a_report_for_every_method() {
             .unwrap();
         }
     }
+    data
+}
+
+#[test]
+fn evaluate_writes_a_report_for_every_method() {
+    let dir = tempdir();
+    let m = dir.path().join("model");
+    model(&m);
+    let data = two_class_data(dir.path());
     let out = dir.path().join("eval");
     let run = bin()
         .args([
@@ -396,6 +404,8 @@ fn explain_runs_every_method_and_keeps_gradient_values_per_point() {
             .unwrap();
         (run, out)
     };
+    let data = two_class_data(dir.path());
+    let baselines = data.to_str().unwrap();
     for method in [
         "lime",
         "kernelshap",
@@ -408,8 +418,17 @@ fn explain_runs_every_method_and_keeps_gradient_values_per_point() {
         "featurenorm",
         "ig",
         "gradcam",
+        "smoothgrad",
+        "lrp",
+        "ballocclusion",
+        "eg",
     ] {
-        let (run, out) = explain(method, method, &["--top-labels", "2"]);
+        let extra: &[&str] = if method == "eg" {
+            &["--top-labels", "2", "--baselines", baselines]
+        } else {
+            &["--top-labels", "2"]
+        };
+        let (run, out) = explain(method, method, extra);
         let stdout = String::from_utf8_lossy(&run.stdout);
         assert!(
             run.status.success(),
@@ -448,6 +467,10 @@ fn explain_runs_every_method_and_keeps_gradient_values_per_point() {
             "featurenorm",
             "ig",
             "gradcam",
+            "smoothgrad",
+            "lrp",
+            "ballocclusion",
+            "eg",
         ]
         .contains(&method)
         {
@@ -485,6 +508,11 @@ fn explain_runs_every_method_and_keeps_gradient_values_per_point() {
     assert_eq!(run.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&run.stderr).contains("LIME only"));
     assert!(!out.exists() && !out.with_extension("json").exists());
+    // Expected Gradients without scans to draw baselines from: refused before any work.
+    let (run, out) = explain("eg", "no-baselines", &[]);
+    assert_eq!(run.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&run.stderr).contains("--baselines"));
+    assert!(!out.exists());
     let (run, _) = explain("shapley", "unknown", &[]);
     assert_eq!(run.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&run.stderr).contains("unknown method"));
@@ -943,4 +971,144 @@ fn a_scene_is_cut_to_its_object_and_written_back_whole_with_removed_points_marke
     );
     assert!(!dir.path().join("empty.explained.laz").exists());
     assert!(!dir.path().join("empty.explained.json").exists());
+}
+
+/// Issue #18, item 8: the leaderboard runs every method the model supports, with every method's
+/// randomisation steps and, for the random ones, a second seed; LIME's other surrogate is
+/// measured beside it.
+#[test]
+fn the_leaderboard_checks_every_method_against_randomisation() {
+    let dir = tempdir();
+    let m = dir.path().join("model");
+    model(&m);
+    let data = two_class_data(dir.path());
+    let out = dir.path().join("board");
+    let run = bin()
+        .args(["faithfulness", "--data", data.to_str().unwrap()])
+        .args([
+            "--model",
+            m.to_str().unwrap(),
+            "--all-methods",
+            "--layer-checks",
+        ])
+        .args([
+            "--n",
+            "2",
+            "--segments",
+            "6",
+            "--samples",
+            "60",
+            "--surrogate",
+            "tree",
+        ])
+        .args(["--smoothgrad-samples", "4", "--eg-samples", "4"])
+        .args(["--out", out.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("evaluation.json")).unwrap())
+            .unwrap();
+    let all: Vec<&str> = pointlime::explain::Method::ALL
+        .iter()
+        .map(|m| m.name())
+        .collect();
+    let methods = report["objects"][0]["methods"].as_array().unwrap();
+    let names: Vec<&str> = methods
+        .iter()
+        .map(|m| m["method"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, all);
+    for m in methods {
+        let name = m["method"].as_str().unwrap();
+        let steps = m["randomisation"].as_array().unwrap().len();
+        assert_eq!(steps, if name == "sag" { 0 } else { 8 }, "{name}");
+        let random = ["lime", "kernelshap", "smoothgrad", "eg"].contains(&name);
+        assert_eq!(m["seed_spearman"].is_number(), random, "{name}: {m}");
+        // critical and featurenorm run the per-point layers once and the head never.
+        let one_pass = ["critical", "featurenorm"].contains(&name);
+        assert_eq!(m["evaluations"].as_u64().unwrap() == 0, one_pass, "{name}");
+    }
+    let other = &report["objects"][0]["lime"]["other_surrogate"];
+    assert_eq!(other["surrogate"], "ridge", "{other}");
+    assert!(other["held_out_r2"].is_number());
+    let md = std::fs::read_to_string(out.join("evaluation.md")).unwrap();
+    assert!(
+        md.contains("Spearman with randomised model") && md.contains("| lrp | 2 |"),
+        "{md}"
+    );
+    assert!(md.contains("ridge surrogate on the same samples"), "{md}");
+}
+
+/// Issue #18, item 7: the atlas explains every scan, embeds their features (the same under a
+/// seed whatever the thread count), draws them and lists the extremes; the viewer's --row finds
+/// the explained scan of a row.
+#[test]
+fn the_atlas_embeds_and_explains_every_scan() {
+    let dir = tempdir();
+    let m = dir.path().join("model");
+    model(&m);
+    let data = two_class_data(dir.path());
+    let atlas = |threads: &str, out: &str| {
+        let out = dir.path().join(out);
+        let run = bin()
+            .args([
+                "--threads",
+                threads,
+                "atlas",
+                "--data",
+                data.to_str().unwrap(),
+            ])
+            .args([
+                "--model",
+                m.to_str().unwrap(),
+                "--segments",
+                "6",
+                "--samples",
+                "60",
+            ])
+            .args(["--out", out.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert!(
+            run.status.success(),
+            "{}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        out
+    };
+    let one = atlas("1", "atlas1");
+    let two = atlas("2", "atlas2");
+    let csv = std::fs::read_to_string(one.join("atlas.csv")).unwrap();
+    assert_eq!(csv, std::fs::read_to_string(two.join("atlas.csv")).unwrap());
+    let rows = pointlime::atlas::read_csv(&one.join("atlas.csv")).unwrap();
+    assert_eq!(rows.len(), 10);
+    assert_eq!(rows.iter().filter(|r| r.truth == "car").count(), 5);
+    for (i, r) in rows.iter().enumerate() {
+        let scan = pointlime::atlas::explained_scan(&one.join("atlas.csv"), i).unwrap();
+        let cloud = pointlime::io::read(&scan).unwrap();
+        assert!(cloud.attribute("importance").is_some(), "{}", r.explained);
+        assert!(scan.with_extension("json").is_file());
+        assert!(r.x.is_finite() && r.y.is_finite());
+    }
+    let png = image::open(one.join("atlas.png")).unwrap().to_rgb8();
+    assert_eq!(png.dimensions(), (1400, 660));
+    let md = std::fs::read_to_string(one.join("atlas.md")).unwrap();
+    assert!(
+        md.contains("## car: most activating") && md.contains("## Misclassified"),
+        "{md}"
+    );
+    // Too few scans for an embedding: one line, exit 2.
+    let bad = bin()
+        .args(["atlas", "--data", data.to_str().unwrap(), "--split", "test"])
+        .args(["--model", m.to_str().unwrap(), "--out"])
+        .arg(dir.path().join("few"))
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("at least 4 scans"));
 }

@@ -15,8 +15,12 @@ use pointlime_viewer::scene::{Mode, Style};
 #[derive(Parser, Debug)]
 #[command(name = "pointlime-view", version, about, after_help = KEYS)]
 struct Cli {
-    /// An explained scan (.ply, .las, .laz) written by `pointlime explain` or `batch`.
+    /// An explained scan (.ply, .las, .laz) written by `pointlime explain` or `batch`, or the
+    /// atlas.csv of `pointlime atlas` with --row.
     file: PathBuf,
+    /// With an atlas.csv as FILE: the row (from 0) whose explained scan to open.
+    #[arg(long)]
+    row: Option<usize>,
     /// The JSON report [default: FILE with .json beside it, or batch's NAME.json].
     #[arg(long)]
     report: Option<PathBuf>,
@@ -87,7 +91,23 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(cli: Cli) -> Result<()> {
+fn run(mut cli: Cli) -> Result<()> {
+    let atlas = cli
+        .file
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("csv"));
+    match (atlas, cli.row) {
+        (true, Some(row)) => cli.file = pointlime::atlas::explained_scan(&cli.file, row)?,
+        (true, None) => bail!(
+            "{}: an atlas CSV needs --row N to say which scan to open",
+            cli.file.display()
+        ),
+        (false, Some(_)) => bail!(
+            "{}: --row picks a row of an atlas.csv, and this is not one",
+            cli.file.display()
+        ),
+        (false, None) => {}
+    }
     let data = pointlime_viewer::load::load(&cli.file, cli.report.as_deref())?;
     let class = match &cli.class {
         None => 0,

@@ -23,6 +23,7 @@ macro_rules! outln {
 
 mod accuracy;
 mod args;
+mod atlas;
 mod batch;
 mod bench;
 mod competence;
@@ -82,6 +83,10 @@ enum Command {
     Export(export::ExportArgs),
     /// Look at a model: `pointlime model inspect FILE.onnx|DIR`.
     Model(model::ModelCommand),
+    /// A global view of a dataset: every scan's global feature embedded by t-SNE (PNG and CSV,
+    /// by true and predicted class), every scan explained, and per class the most and least
+    /// activating scans and the misclassified ones.
+    Atlas(atlas::AtlasArgs),
 }
 
 fn main() -> ExitCode {
@@ -168,5 +173,6 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Competence(a) => competence::run(a),
         Command::Model(a) => model::run(a),
         Command::Export(a) => export::run(a),
+        Command::Atlas(a) => atlas::run(a),
     }
 }
