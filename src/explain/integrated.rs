@@ -62,13 +62,24 @@ pub fn integrated_gradients(
                 .collect();
             Ok(by_segment(values, input.labels, input.n_segments))
         })?;
+    with_completeness(&mut attribution, |t| baseline[t] as f64, STEPS);
+    Ok(attribution)
+}
+
+/// Reports a path method's completeness: each explanation's `intercept` is the baseline's score
+/// for its class, its `local_prediction` the intercept plus the values, and `n_samples` the
+/// points on the path.
+pub(super) fn with_completeness(
+    attribution: &mut Attribution,
+    baseline_score: impl Fn(usize) -> f64,
+    samples: usize,
+) {
     for e in &mut attribution.explanations {
-        let intercept = baseline[e.target] as f64;
+        let intercept = baseline_score(e.target);
         e.intercept = Some(intercept);
         e.local_prediction = Some(intercept + e.coefficients.iter().sum::<f64>());
-        e.n_samples = STEPS;
+        e.n_samples = samples;
     }
-    Ok(attribution)
 }
 
 #[cfg(test)]

@@ -31,6 +31,7 @@ use super::attribution::{Attribution, Method, Targets};
 use super::config::Config;
 use super::gradient::{by_point_values, by_segment, gradients};
 use super::input::Input;
+use super::integrated::with_completeness;
 use super::score::ScoringPath;
 use crate::classifier::Classifier;
 use crate::error::{Error, Result};
@@ -175,15 +176,13 @@ pub fn expected_gradients(
             Ok(by_segment(values, input.labels, input.n_segments))
         },
     )?;
-    for e in &mut attribution.explanations {
-        let intercept = (0..samples)
-            .map(|i| baseline_scores[i * n_classes + e.target] as f64)
+    let mean_baseline = |t: usize| {
+        (0..samples)
+            .map(|i| baseline_scores[i * n_classes + t] as f64)
             .sum::<f64>()
-            / samples as f64;
-        e.intercept = Some(intercept);
-        e.local_prediction = Some(intercept + e.coefficients.iter().sum::<f64>());
-        e.n_samples = samples;
-    }
+            / samples as f64
+    };
+    with_completeness(&mut attribution, mean_baseline, samples);
     Ok(attribution)
 }
 
@@ -226,7 +225,7 @@ mod tests {
         }
         let e = &a.explanations[0];
         assert!((e.local_prediction.unwrap() - e.model_score).abs() < 1e-5);
-        let want_intercept = 0.5 + 3.0 * (0.05 * 0.5 + 0.02 + 0.02) as f64;
+        let want_intercept = 0.5 + 3.0 * (0.05 * 0.5 + 0.02 + 0.02);
         assert!(
             (e.intercept.unwrap() - want_intercept).abs() < 1e-5,
             "{e:?}"

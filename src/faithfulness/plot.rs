@@ -71,23 +71,26 @@ pub fn write_png(
     width: u32,
     height: u32,
 ) -> Result<()> {
-    if panels.is_empty() {
+    write_chart(path, panels.is_empty(), |tmp| {
+        draw(tmp, title, panels, width, height)
+    })
+}
+
+type Drawn = std::result::Result<(), Box<dyn std::error::Error>>;
+
+/// Draws a chart of panels with `draw` into a temporary file beside `path`, renamed on success.
+fn write_chart(path: &Path, no_panels: bool, draw: impl FnOnce(&Path) -> Drawn) -> Result<()> {
+    if no_panels {
         return Err(Error::Config("a chart needs at least one panel".into()));
     }
     register_font()?;
     crate::io::write_atomic_at(path, ".png", |tmp| {
-        draw(tmp, title, panels, width, height)
+        draw(tmp)
             .map_err(|e| Error::Config(format!("{}: cannot draw the chart: {e}", path.display())))
     })
 }
 
-fn draw(
-    path: &Path,
-    title: &str,
-    panels: &[Panel],
-    width: u32,
-    height: u32,
-) -> std::result::Result<(), Box<dyn std::error::Error>> {
+fn draw(path: &Path, title: &str, panels: &[Panel], width: u32, height: u32) -> Drawn {
     let root = BitMapBackend::new(path, (width, height)).into_drawing_area();
     root.fill(&WHITE)?;
     let root = root.titled(title, (FONT, 22))?;
@@ -157,23 +160,12 @@ pub fn write_scatter_png(
     width: u32,
     height: u32,
 ) -> Result<()> {
-    if charts.is_empty() {
-        return Err(Error::Config("a chart needs at least one panel".into()));
-    }
-    register_font()?;
-    crate::io::write_atomic_at(path, ".png", |tmp| {
+    write_chart(path, charts.is_empty(), |tmp| {
         draw_scatter(tmp, title, charts, width, height)
-            .map_err(|e| Error::Config(format!("{}: cannot draw the chart: {e}", path.display())))
     })
 }
 
-fn draw_scatter(
-    path: &Path,
-    title: &str,
-    charts: &[Scatter],
-    width: u32,
-    height: u32,
-) -> std::result::Result<(), Box<dyn std::error::Error>> {
+fn draw_scatter(path: &Path, title: &str, charts: &[Scatter], width: u32, height: u32) -> Drawn {
     let root = BitMapBackend::new(path, (width, height)).into_drawing_area();
     root.fill(&WHITE)?;
     let root = root.titled(title, (FONT, 22))?;

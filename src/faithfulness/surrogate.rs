@@ -9,6 +9,7 @@ use crate::error::{Error, Result};
 use crate::explain::lime::{design, draw_masks, fit_surrogate, sample_weight};
 use crate::explain::score::class_scores;
 use crate::explain::{Attribution, Config, Explanation, Input, LimeConfig, Surrogate};
+use crate::perturb::Masks;
 
 /// Weighted R² of a LIME surrogate on `n_samples` fresh masks drawn from `seed` (not the seed it
 /// was fitted with), weighted by the same kernel: how well the linear story predicts the model on
@@ -61,6 +62,18 @@ pub fn held_out_r2(
     Ok(if tot > 0.0 { 1.0 - res / tot } else { 0.0 })
 }
 
+/// The scored samples of a sampling method's `result`: its masks, the scores (row-major, a row
+/// per mask) and the number of classes; `what` needs them, or says so.
+fn scored<'a>(result: &'a Attribution, what: &str) -> Result<(&'a Masks, &'a [f32], usize)> {
+    let Some(samples) = &result.samples else {
+        return Err(Error::Config(format!(
+            "{what} needs the scored samples of a sampling method"
+        )));
+    };
+    let n_classes = samples.scores.len() / samples.masks.len().max(1);
+    Ok((&samples.masks, &samples.scores, n_classes))
+}
+
 /// LIME's explanation of `class` with `surrogate` fitted to the same scored samples instead (no
 /// model evaluations): the ridge beside a tree, or a tree beside the ridge.
 ///
@@ -72,17 +85,11 @@ pub fn refit(
     config: &LimeConfig,
     surrogate: Surrogate,
 ) -> Result<Explanation> {
-    let Some(samples) = &result.samples else {
-        return Err(Error::Config(
-            "a refit needs the scored samples of a sampling method".into(),
-        ));
-    };
-    let masks = &samples.masks;
+    let (masks, scores, n_classes) = scored(result, "a refit")?;
     let (s, k) = (masks.len(), masks.n_segments());
-    let n_classes = samples.scores.len() / s.max(1);
     let (x, w) = design(masks, config.kernel_width);
     let y: Vec<f64> = (0..s)
-        .map(|i| samples.scores[i * n_classes + explanation.target] as f64)
+        .map(|i| scores[i * n_classes + explanation.target] as f64)
         .collect();
     let fit = fit_surrogate(&x, k, &y, &w, config, surrogate);
     let mut e = explanation.clone();
@@ -95,7 +102,7 @@ pub fn refit(
 }
 
 /// Per-segment standard deviation of LIME's coefficients over `rounds` bootstrap resamples of its
-/// own scored samples (drawn with replacement from `seed`; each refit is the same weighted ridge).
+/// own scored samples (drawn with replacement from `seed`; each refit is the same surrogate).
 /// Costs no model evaluations.
 ///
 /// # Errors
@@ -107,14 +114,8 @@ pub fn bootstrap_std(
     rounds: usize,
     seed: u64,
 ) -> Result<Vec<f64>> {
-    let Some(samples) = &result.samples else {
-        return Err(Error::Config(
-            "a bootstrap needs the scored samples of a sampling method".into(),
-        ));
-    };
-    let masks = &samples.masks;
+    let (masks, scores, n_classes) = scored(result, "a bootstrap")?;
     let (s, k) = (masks.len(), masks.n_segments());
-    let n_classes = samples.scores.len() / s.max(1);
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let (mut sum, mut sum2) = (vec![0.0; k], vec![0.0; k]);
     let (mut x, mut y, mut w) = (
@@ -132,7 +133,7 @@ pub fn bootstrap_std(
             x.extend(row.iter().map(|&b| b as f64));
             let kept = row.iter().filter(|&&b| b != 0).count();
             w.push(sample_weight(kept, k, config.kernel_width));
-            y.push(samples.scores[i * n_classes + class] as f64);
+            y.push(scores[i * n_classes + class] as f64);
         }
         let coefficients = fit_surrogate(&x, k, &y, &w, config, config.surrogate).coefficients;
         for (j, c) in coefficients.iter().enumerate() {

@@ -257,3 +257,48 @@ fn bad_input_gives_one_error_line_and_no_screenshot() {
     assert!(String::from_utf8_lossy(&run.stderr).contains("no data for mode rgb"));
     assert!(!out.exists());
 }
+
+/// Issue #18, item 7: the viewer opens an atlas row's explained scan; without a row, with a row
+/// the atlas lacks, or with a row of something that is no atlas, one line and exit 2.
+#[test]
+fn an_atlas_row_opens_its_explained_scan() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = explained_cloud(dir.path());
+    let csv = dir.path().join("atlas.csv");
+    let row = pointlime::atlas::AtlasRow {
+        path: "blobs.ply".into(),
+        truth: "car".into(),
+        predicted: "car".into(),
+        probability: 0.9,
+        truth_logit: 2.0,
+        x: 0.0,
+        y: 0.0,
+        explained: file.file_name().unwrap().to_string_lossy().into_owned(),
+        top_segments: "0 2 1".into(),
+    };
+    pointlime::atlas::write_csv(&csv, &[row]).unwrap();
+    let out = dir.path().join("shot.png");
+    let run = |args: &[&str], target: &Path| {
+        let r = bin()
+            .arg(target)
+            .args(args)
+            .arg("--screenshot")
+            .arg(&out)
+            .output()
+            .unwrap();
+        assert_eq!(r.status.code(), Some(2));
+        assert!(!out.exists());
+        let stderr = String::from_utf8_lossy(&r.stderr).into_owned();
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        stderr
+    };
+    // Row 0 is loaded (the blobs have no colours, so the rgb mode is refused after loading them).
+    let loaded = run(&["--row", "0", "--mode", "rgb"], &csv);
+    assert!(
+        loaded.contains("blobs.explained.ply") && loaded.contains("no data for mode rgb"),
+        "{loaded}"
+    );
+    assert!(run(&[], &csv).contains("needs --row"));
+    assert!(run(&["--row", "5"], &csv).contains("no row 5"));
+    assert!(run(&["--row", "0"], &file).contains("not one"));
+}
