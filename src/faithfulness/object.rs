@@ -180,7 +180,7 @@ struct Partial {
 pub struct Setup<'a> {
     /// The model whose explanations are measured.
     pub classifier: &'a dyn Classifier,
-    /// The same architecture with every layer re-initialised (LIME's sanity check).
+    /// The same architecture with every layer re-initialised (every method's sanity check).
     pub randomised: &'a dyn Classifier,
     /// Further randomised models, layer by layer (may be empty).
     pub steps: &'a [Randomisation<'a>],

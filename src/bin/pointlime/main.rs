@@ -72,8 +72,8 @@ enum Command {
     /// with these arguments; see `pointlime-view --help`).
     View(view::ViewArgs),
     /// Measure how faithful each explanation method is over test objects: deletion and insertion
-    /// curves against random orders, and LIME's held-out R², seed stability and randomised-model
-    /// check.
+    /// curves against random orders, every method's randomised-model checks and seed stability,
+    /// and LIME's held-out R² (`--all-methods`: the leaderboard).
     #[command(alias = "evaluate")]
     Faithfulness(faithfulness::FaithfulnessArgs),
     /// Record a model's competence statistics (its global feature on its training scans), or
