@@ -254,6 +254,10 @@ pub struct Explained {
     /// Why each point of the scan was left out, when scene steps ran (empty otherwise); the
     /// segmentation and point values are then over the kept points only, in order.
     pub removed: Vec<Removed>,
+    /// The network's input points (model frame) the explanation was made from, and their extra
+    /// channels ([`ModelInput::channels`]).
+    pub input_points: Vec<[f32; 3]>,
+    pub input_channels: Vec<f32>,
 }
 
 impl Explained {
@@ -797,6 +801,8 @@ pub fn explain_cloud(
         merged_unseen_segments,
         segmentation_seconds: t_segment,
         segment_values,
+        points: input_points,
+        channels: input_channels,
         ..
     } = model_input;
 
@@ -867,6 +873,8 @@ pub fn explain_cloud(
         segmentation,
         point_values,
         removed,
+        input_points,
+        input_channels,
     })
 }
 

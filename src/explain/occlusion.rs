@@ -163,6 +163,8 @@ pub fn ball_occlusion(
             .map(|(v, &c)| if c == 0 { 0.0 } else { v / c as f64 })
             .collect()
     };
+    // Each target's point values, kept as its explanation is made (targets come in order).
+    let values = std::cell::RefCell::new(Vec::new());
     let mut a = explain_masks(
         classifier,
         &per_point,
@@ -171,10 +173,12 @@ pub fn ball_occlusion(
         progress,
         masks,
         |t, scores, masks| {
+            let point = point_values(scores);
             let mut per_segment = vec![0.0; input.n_segments];
-            for (v, &l) in point_values(scores).iter().zip(input.labels) {
+            for (v, &l) in point.iter().zip(input.labels) {
                 per_segment[l as usize] += v;
             }
+            values.borrow_mut().push(point);
             Explanation::plain(
                 Method::BallOcclusion,
                 t,
@@ -187,20 +191,8 @@ pub fn ball_occlusion(
         },
     )?;
     // The samples are masks over points, not over the input's segments: not kept.
-    let samples = a.samples.take();
-    if let Some(samples) = samples {
-        let n_classes = names.len();
-        a.per_point = a
-            .explanations
-            .iter()
-            .map(|e| {
-                let column: Vec<f64> = (0..samples.masks.len())
-                    .map(|r| samples.scores[r * n_classes + e.target] as f64)
-                    .collect();
-                point_values(&column)
-            })
-            .collect();
-    }
+    a.samples = None;
+    a.per_point = values.into_inner();
     Ok(a)
 }
 

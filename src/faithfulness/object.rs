@@ -301,6 +301,7 @@ pub fn evaluate_object(
         } else {
             None
         };
+        let seed_spearman = other_seed.as_deref().and_then(|o| spearman(&values, o));
         if method == Method::Lime {
             let uncertainty = median(bootstrap_std(
                 &result,
@@ -335,7 +336,7 @@ pub fn evaluate_object(
                     r2: other_fit.r2.unwrap_or(f64::NAN),
                     held_out_r2: held_out(&other_fit)?,
                 }),
-                seed_spearman: spearman(&values, e2),
+                seed_spearman,
                 seed_top5_jaccard: top_k_jaccard(&values, e2, 5),
                 randomised_spearman,
                 randomised_abs_spearman,
@@ -351,8 +352,7 @@ pub fn evaluate_object(
             randomised_spearman,
             randomised_abs_spearman,
             randomisation,
-            seed_spearman: other_seed
-                .and_then(|o| spearman(&result.explanations[0].coefficients, &o)),
+            seed_spearman,
         });
     }
 

@@ -13,9 +13,7 @@ use pointlime::classifier::Output;
 use pointlime::dataset::{Dataset, Split};
 use pointlime::faithfulness::plot::{write_scatter_png, Scatter};
 use pointlime::io::WriteOptions;
-use pointlime::pipeline::{
-    explain_cloud, explained_extension, network_input_channels, ExplainConfig,
-};
+use pointlime::pipeline::{explain_cloud, explained_extension, ExplainConfig};
 use pointlime::stats::top_k;
 
 use crate::args::{progress_bar, ModelArgs, ReadArgs, SettingsArgs};
@@ -189,19 +187,17 @@ fn scan(
         dropped,
         None,
     )?;
-    // The network input explain_cloud drew (the same seed draws the same points), with the
-    // channels the model reads.
-    let (points, channels) = network_input_channels(&cloud, path, model, config)?;
+    let (points, channels) = (&explained.input_points, &explained.input_channels);
     let file = format!("{name}.explained.{}", explained_extension(path));
     let out = scans.join(&file);
     pointlime::io::write(&out, &explained.annotate(cloud), WriteOptions::default())?;
     pointlime::io::write_json(&out.with_extension("json"), &explained.report)?;
-    let reading = pointlime::pipeline::reading(model, &points, &channels);
-    let feature = match reading.embed(&[&points]) {
+    let reading = pointlime::pipeline::reading(model, points, channels);
+    let feature = match reading.embed(&[points]) {
         Some(f) => f?,
         None => bail!("{}: this model gives no global feature", args.model.name()),
     };
-    let logits = reading.predict(&[&points], Output::Logit)?;
+    let logits = reading.predict(&[points], Output::Logit)?;
     let report = &explained.report;
     let top = report
         .explanations
