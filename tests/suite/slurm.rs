@@ -74,6 +74,33 @@ fn wait(job: &str, limit: Duration) {
 }
 
 /// The job's state as Slurm last saw it (`COMPLETED`, `FAILED`, `CANCELLED`, …).
+/// Waits until no process on this machine (the one-node cluster) has `out` on its command line.
+fn wait_for_processes_writing(out: &Path, limit: Duration) {
+    let needle = out.to_string_lossy().into_owned();
+    let start = Instant::now();
+    loop {
+        let alive = std::fs::read_dir("/proc")
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+            .any(|cmdline| {
+                let words: Vec<&[u8]> = cmdline.split(|&b| b == 0).collect();
+                words.iter().any(|w| *w == needle.as_bytes())
+                    && words.iter().any(|w| w.ends_with(b"pointlime"))
+            });
+        if !alive {
+            return;
+        }
+        assert!(
+            start.elapsed() < limit,
+            "a pointlime writing to {} still runs after {limit:?}",
+            out.display()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 fn state(job: &str) -> String {
     let out = Command::new("scontrol")
         .args(["show", "job", job])
@@ -202,6 +229,10 @@ fn a_four_task_array_and_its_merge_equal_one_process_and_a_cancelled_task_resume
     // then finds every scan done.)
     Command::new("scancel").arg(&task).status().unwrap();
     wait(&job, Duration::from_secs(300));
+    // The job leaves the queue when the batch script's shell ends, which SIGTERM ends at once,
+    // while its pointlime finishes the scan in flight: wait for that process too, or a scan
+    // finished after this count (the race CI once lost, issue #27).
+    wait_for_processes_writing(&out, Duration::from_secs(120));
     let done_before: Vec<(PathBuf, std::time::SystemTime)> = ["050", "150", "250", "350", "450"]
         .iter()
         .map(|n| out.join(format!("{n}.xyz.json")))
