@@ -2,8 +2,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use pointlime::cloud::FileFormat;
 
 fuzz_target!(init: pointlime_fuzz::tolerate_caught_decoder_panics(), |data: &[u8]| {
-    pointlime_fuzz::read(data, FileFormat::Ply);
+    pointlime_fuzz::ply(data);
 });

@@ -31,6 +31,47 @@ pub fn read(data: &[u8], format: FileFormat) {
     }
 }
 
+/// What each target does with one input, by the target's name. The targets call these, and the
+/// main test suite includes this file to replay every regression and seed through them with the
+/// ordinary test build (`tests/suite/fuzz_replay.rs`), so CI needs no instrumented burn for that.
+pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+    ("ply", ply),
+    ("las", las),
+    ("xyz", xyz),
+    ("report", report),
+    ("resume", resume),
+    #[cfg(feature = "model")]
+    ("model", load_model),
+];
+
+pub fn ply(data: &[u8]) {
+    read(data, FileFormat::Ply);
+}
+
+/// LAS and LAZ: the header says which.
+pub fn las(data: &[u8]) {
+    read(data, FileFormat::Laz);
+}
+
+pub fn xyz(data: &[u8]) {
+    read(data, FileFormat::Xyz);
+}
+
+/// The JSON report the viewer opens.
+pub fn report(data: &[u8]) {
+    if let Ok(text) = std::str::from_utf8(data) {
+        let _ = pointlime::pipeline::Report::from_json(text, Path::new("fuzz.json"));
+    }
+}
+
+/// What `batch --resume` and `merge` read back: a per-file JSON and a JSON Lines summary.
+pub fn resume(data: &[u8]) {
+    if let Ok(text) = std::str::from_utf8(data) {
+        let _ = pointlime::batch::record_of_output(text);
+        let _ = pointlime::batch::parse_summary(text, Path::new("fuzz.jsonl"));
+    }
+}
+
 /// The rule of issue #19, item 6: one line, naming the file, never a library's debug formatting.
 pub fn check_message(message: &str, name: &Path) {
     assert!(
