@@ -81,7 +81,10 @@ fn inference(c: &mut Criterion) {
             .collect();
         let refs: Vec<&[[f32; 3]]> = clouds.iter().map(Vec::as_slice).collect();
         g.throughput(Throughput::Elements(32));
-        for backend in [Backend::Flex, Backend::Ndarray] {
+        // ndarray with `cargo bench --features ndarray`: it is not in the default build.
+        let backends = [Backend::Flex, Backend::Ndarray];
+        let built = if cfg!(feature = "ndarray") { 2 } else { 1 };
+        for &backend in &backends[..built] {
             let model = pointnet(n, backend);
             g.bench_function(BenchmarkId::new(format!("{backend:?}"), n), |b| {
                 b.iter(|| model.predict(&refs, Output::Probability).unwrap())

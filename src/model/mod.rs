@@ -53,10 +53,10 @@ pub struct ModelConfig {
 #[serde(rename_all = "lowercase")]
 pub enum Backend {
     /// burn's pure-Rust CPU backend (multi-threaded through rayon). By default, this: it measured
-    /// faster than ndarray here (see README, performance).
+    /// faster than ndarray here (see docs/performance.md).
     #[default]
     Flex,
-    /// burn's ndarray CPU backend.
+    /// burn's ndarray CPU backend (cargo feature `ndarray`), kept to benchmark flex against.
     Ndarray,
     /// burn's wgpu GPU backend (cargo feature `wgpu`).
     Wgpu,
@@ -79,8 +79,15 @@ impl Backend {
     fn device(self) -> Result<Device> {
         match self {
             Backend::Flex => Ok(Device::flex()),
+            // Opt-in: burn-ndarray was the costliest crate of a cold build (440 s of 2,409 s of
+            // compiling, issue #27) for a backend that only benchmarks compare flex against.
+            #[cfg(feature = "ndarray")]
             #[allow(deprecated)] // kept to benchmark against flex, as the issue asks
             Backend::Ndarray => Ok(Device::ndarray()),
+            #[cfg(not(feature = "ndarray"))]
+            Backend::Ndarray => Err(Error::Config(
+                "the ndarray backend needs pointlime built with `--features ndarray`".into(),
+            )),
             #[cfg(feature = "wgpu")]
             Backend::Wgpu => Ok(Device::wgpu(Default::default())),
             #[cfg(not(feature = "wgpu"))]

@@ -20,8 +20,8 @@ use pointlime::segment::Granularity;
 /// Which backend runs the network.
 #[derive(Args, Debug, Clone, Default)]
 pub struct BackendArgs {
-    /// Inference backend: flex (pure-Rust CPU), ndarray (CPU) or wgpu (GPU; needs pointlime
-    /// built with `--features wgpu`).
+    /// Inference backend: flex (pure-Rust CPU), ndarray (CPU) or wgpu (GPU); ndarray and wgpu need
+    /// pointlime built with `--features ndarray` or `--features wgpu`.
     #[arg(long, default_value = "flex")]
     pub backend: Backend,
 }
@@ -54,8 +54,8 @@ impl ReadArgs {
 #[derive(Args, Debug, Clone)]
 pub struct ModelArgs {
     /// Model directory (config.json + weights.bpk), or an ONNX file (FILE.onnx, with its
-    /// settings in FILE.json beside it when the defaults do not fit: see README, "Your own
-    /// model") [default: the built-in default model, the one in the repository's
+    /// settings in FILE.json beside it when the defaults do not fit: see docs/models.md, "Your
+    /// own model") [default: the built-in default model, the one in the repository's
     /// models/default, so no files are needed].
     #[arg(long, env = "POINTLIME_MODEL")]
     pub model: Option<PathBuf>,
