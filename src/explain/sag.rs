@@ -47,7 +47,7 @@ pub struct SagConfig {
     /// `τ`: a set suffices when its probability is at least `τ` times the whole cloud's. By
     /// default, 0.9 (the and the SAG paper's choice).
     pub threshold: f64,
-    /// `B`: sets kept from one size to the next. By default, 10 (measured in the README: wider
+    /// `B`: sets kept from one size to the next. By default, 10 (measured in docs/structural.md: wider
     /// beams found no smaller sets on the DALES test objects).
     pub beam_width: usize,
     /// `M`: sets returned at most. By default, 3.

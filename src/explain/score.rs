@@ -45,7 +45,7 @@ pub struct ScoringConfig {
     pub removal: Removal,
     /// Score explained: logit or probability. By default, the logit: a confident classifier's
     /// probability saturates near 1, where removing evidence barely moves it and a linear
-    /// surrogate fits badly (measured in the README's faithfulness section).
+    /// surrogate fits badly (measured in docs/faithfulness.md).
     pub output: Output,
     /// Clouds per classifier call. Results do not depend on it. By default, 32.
     pub batch_size: usize,

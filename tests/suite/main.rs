@@ -1,11 +1,14 @@
 //! pointlime's integration tests, one binary (links once).
 
 mod batch;
+mod ci;
 mod cli;
 mod common;
 mod competence;
+mod docs;
 mod explain;
 mod faithfulness;
+mod fuzz_replay;
 mod io_roundtrip;
 mod malformed;
 mod model;
