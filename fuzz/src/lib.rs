@@ -31,10 +31,13 @@ pub fn read(data: &[u8], format: FileFormat) {
     }
 }
 
+/// One fuzz target: its name and what it does with one input.
+pub type Target = (&'static str, fn(&[u8]));
+
 /// What each target does with one input, by the target's name. The targets call these, and the
 /// main test suite includes this file to replay every regression and seed through them with the
 /// ordinary test build (`tests/suite/fuzz_replay.rs`), so CI needs no instrumented burn for that.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[Target] = &[
     ("ply", ply),
     ("las", las),
     ("xyz", xyz),

@@ -86,7 +86,7 @@ fn wait_for_processes_writing(out: &Path, limit: Duration) {
             .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
             .any(|cmdline| {
                 let words: Vec<&[u8]> = cmdline.split(|&b| b == 0).collect();
-                words.iter().any(|w| *w == needle.as_bytes())
+                words.contains(&needle.as_bytes())
                     && words.iter().any(|w| w.ends_with(b"pointlime"))
             });
         if !alive {
