@@ -378,7 +378,12 @@ impl Job<'_> {
 /// A per-file JSON as `--resume` reads it; `None` for text that is not one (the file is then
 /// redone).
 fn parse_output(text: &str) -> Option<FileOutput> {
-    serde_json::from_str(text).ok()
+    let output: FileOutput = serde_json::from_str(text).ok()?;
+    // A report of a later format is not trusted as done.
+    match &output.report {
+        Some(r) if r.schema_version > crate::pipeline::REPORT_SCHEMA_VERSION => None,
+        _ => Some(output),
+    }
 }
 
 /// The record in a per-file JSON (`DIR/a/b.laz.json`), if the text is one: the check `--resume`
@@ -574,7 +579,8 @@ pub fn lock_output(out_root: &Path, shard: Option<Shard>) -> Result<OutputLock> 
     Ok(lock)
 }
 
-/// A temporary file of [`io::write_atomic`]: `.pointlime-XXXXXX.tmp` or `.pointlime-XXXXXX.tmp.EXT`.
+/// A temporary file of [`io::write_atomic`]: `.pointlime-PID@HOST-XXXXXX.tmp` or
+/// `.pointlime-PID@HOST-XXXXXX.tmp.EXT` (`.pointlime-XXXXXX.tmp…` before those names).
 fn is_leftover(name: &std::ffi::OsStr) -> bool {
     let name = name.to_string_lossy();
     name.starts_with(".pointlime-") && name.contains(".tmp") && !name.ends_with(".lock")

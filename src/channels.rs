@@ -163,21 +163,22 @@ fn normals(cloud: &PointCloud, frame: &Frame, index: &[u32], points: &[[f32; 3]]
 /// The direction in which the points spread least: the eigenvector of their covariance with the
 /// smallest eigenvalue. Fewer than 3 distinct points: z.
 fn least_spread(points: impl Iterator<Item = [f32; 3]>) -> [f32; 3] {
-    let points: Vec<nalgebra::Vector3<f64>> = points
-        .map(|p| nalgebra::Vector3::new(p[0] as f64, p[1] as f64, p[2] as f64))
-        .collect();
+    let points: Vec<[f64; 3]> = points.map(|p| p.map(f64::from)).collect();
     if points.len() < 3 {
         return [0.0, 0.0, 1.0];
     }
-    let mean = points.iter().sum::<nalgebra::Vector3<f64>>() / points.len() as f64;
-    let cov = points
-        .iter()
-        .map(|p| (p - mean) * (p - mean).transpose())
-        .sum::<nalgebra::Matrix3<f64>>();
-    let eig = cov.symmetric_eigen();
-    let k = eig.eigenvalues.imin();
-    let v = eig.eigenvectors.column(k);
-    [v[0] as f32, v[1] as f32, v[2] as f32]
+    let n = points.len() as f64;
+    let mean: [f64; 3] = std::array::from_fn(|a| points.iter().fold(0.0, |s, p| s + p[a]) / n);
+    let mut cov = [[0.0f64; 3]; 3];
+    for p in &points {
+        let d: [f64; 3] = std::array::from_fn(|a| p[a] - mean[a]);
+        for (r, row) in cov.iter_mut().enumerate() {
+            for (c, v) in row.iter_mut().enumerate() {
+                *v += d[r] * d[c];
+            }
+        }
+    }
+    crate::linalg::smallest_eigenvector3(cov).map(|v| v as f32)
 }
 
 /// `d` scaled to length 1 (z for a zero vector).

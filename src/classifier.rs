@@ -6,14 +6,14 @@ use serde::{Deserialize, Serialize};
 
 use crate::channels::{ChannelTable, Channels};
 use crate::cloud::{Axis, Normalisation};
-use crate::competence::Domain;
+use crate::domain::{shape, Competence, Domain};
 use crate::error::Result;
 
 /// Which class score to return.
 ///
 /// The type's own default is the probability, which is what a classifier is asked for when
 /// nothing else is said; explanations default to the logit instead
-/// ([`ScoringConfig`](crate::explain::ScoringConfig)).
+/// (`explain::ScoringConfig`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Output {
@@ -96,7 +96,7 @@ pub trait Classifier: Send + Sync {
 
     /// The network split at its max-pool, when it has one that nothing after the per-point layers
     /// looks past (PointNet without T-Nets): the exact fast scoring path
-    /// ([`ScoringPath::ExactMaxPool`](crate::explain::ScoringPath::ExactMaxPool)) uses it. `None`
+    /// (`explain::ScoringPath::ExactMaxPool`) uses it. `None`
     /// by default.
     fn max_pooled(&self) -> Option<&dyn MaxPooled> {
         None
@@ -105,7 +105,7 @@ pub trait Classifier: Send + Sync {
     /// The network's input transform, when it is predicted from a max-pool over per-point
     /// features of the raw points (PointNet's input T-Net): the scoring computes those features
     /// once per input instead of once per sample
-    /// ([`ScoringPath::PooledInputTransform`](crate::explain::ScoringPath::PooledInputTransform)).
+    /// (`explain::ScoringPath::PooledInputTransform`).
     /// `None` by default.
     fn input_transform(&self) -> Option<&dyn InputTransform> {
         None
@@ -150,7 +150,7 @@ pub trait Classifier: Send + Sync {
 
     /// The classifier's own summary of each cloud, row-major `[clouds.len() × width]` (PointNet:
     /// the max-pooled global feature its head reads), for the competence check
-    /// ([`crate::competence`]); `None` (the default) when it has none.
+    /// ([`competence`](Classifier::competence)); `None` (the default) when it has none.
     fn embed(&self, clouds: &[&[[f32; 3]]]) -> Option<Result<Vec<f32>>> {
         let _ = clouds;
         None
@@ -160,6 +160,112 @@ pub trait Classifier: Send + Sync {
     /// were recorded; `None` by default.
     fn domain(&self) -> Option<&Domain> {
         None
+    }
+
+    /// Per-point scores, when the model labels every point (a segmentation network) rather than,
+    /// or besides, the whole cloud; `None` (the default) for a per-cloud classifier. Such a model
+    /// is explained through [`Region`], which reads it as a classifier of one region's points, so
+    /// that every explainer and the pipeline take it unchanged.
+    fn per_point(&self) -> Option<&dyn PerPoint> {
+        None
+    }
+
+    /// The competence of the classifier on one cloud of its input points (model frame), when it
+    /// has both a feature ([`embed`](Classifier::embed)) and recorded statistics
+    /// ([`domain`](Classifier::domain)); `None` otherwise.
+    ///
+    /// # Errors
+    /// Classifier errors.
+    fn competence(&self, points: &[[f32; 3]]) -> Result<Option<Competence>> {
+        let Some(domain) = self.domain() else {
+            return Ok(None);
+        };
+        match self.embed(&[points]) {
+            Some(feature) => Ok(Some(domain.assess(&feature?, &shape(points, self.up())))),
+            None => Ok(None),
+        }
+    }
+}
+
+/// A model that scores every point of a cloud (see [`Classifier::per_point`]).
+pub trait PerPoint: Send + Sync {
+    /// Scores for every point of every cloud, row-major `[clouds.len() × points × classes]`, the
+    /// points in the order given (every cloud of one call has the same number of points).
+    ///
+    /// # Errors
+    /// [`Error::Classifier`](crate::Error::Classifier) when the backend fails.
+    fn predict_points(&self, clouds: &[&[[f32; 3]]], output: Output) -> Result<Vec<f32>>;
+}
+
+/// A per-point model read as a classifier of one region: a cloud's score for a class is the mean
+/// of that class's per-point score over the region's points in the cloud. Points are matched by
+/// their exact model-frame positions, so a perturbed cloud, which carries a subset of the input's
+/// points, keeps the scores of the region points it still has. A cloud holding no region point
+/// scores 0 for every class (an explainer that removes the region's own segments sees its score
+/// fall to nothing).
+pub struct Region<'a> {
+    model: &'a dyn Classifier,
+    per_point: &'a dyn PerPoint,
+    region: std::collections::HashSet<[u32; 3]>,
+}
+
+impl<'a> Region<'a> {
+    /// The region of `model` made of these model-frame points; `None` for a model without
+    /// per-point scores.
+    pub fn new(model: &'a dyn Classifier, points: &[[f32; 3]]) -> Option<Region<'a>> {
+        Some(Region {
+            model,
+            per_point: model.per_point()?,
+            region: points.iter().map(|p| p.map(f32::to_bits)).collect(),
+        })
+    }
+}
+
+impl Classifier for Region<'_> {
+    fn class_names(&self) -> &[String] {
+        self.model.class_names()
+    }
+
+    fn input_points(&self) -> usize {
+        self.model.input_points()
+    }
+
+    fn normalisation(&self) -> Normalisation {
+        self.model.normalisation()
+    }
+
+    fn up(&self) -> Axis {
+        self.model.up()
+    }
+
+    fn predict(&self, clouds: &[&[[f32; 3]]], output: Output) -> Result<Vec<f32>> {
+        let c = self.class_names().len();
+        let scores = self.per_point.predict_points(clouds, output)?;
+        let points: usize = clouds.iter().map(|cloud| cloud.len()).sum();
+        if scores.len() != points * c {
+            return Err(crate::Error::Classifier(format!(
+                "{} per-point scores for {points} points of {c} classes",
+                scores.len()
+            )));
+        }
+        let mut out = vec![0.0f32; clouds.len() * c];
+        let mut at = 0;
+        for (cloud, row) in clouds.iter().zip(out.chunks_exact_mut(c)) {
+            let mut n = 0usize;
+            for p in cloud.iter() {
+                if self.region.contains(&p.map(f32::to_bits)) {
+                    n += 1;
+                    row.iter_mut()
+                        .zip(&scores[at..at + c])
+                        .for_each(|(r, s)| *r += s);
+                }
+                at += c;
+            }
+            if n > 0 {
+                row.iter_mut().for_each(|r| *r /= n as f32);
+            }
+        }
+        Ok(out)
     }
 }
 

@@ -1,5 +1,5 @@
 //! A PointNet as plain arrays: what `export` writes to ONNX and what layer-wise relevance
-//! propagation ([`crate::explain::lrp`]) walks back through. Batch norms are folded into the
+//! propagation (`explain::lrp`) walks back through. Batch norms are folded into the
 //! dense layers; no tensor library here, so the explainers can read a network without burn.
 
 /// One dense layer: `y = x·W + b`, `weight` `[inputs × outputs]` row-major, then ReLU or not (a

@@ -17,6 +17,14 @@ pub enum Error {
         /// The operating-system error.
         source: std::io::Error,
     },
+    /// A directory was given where a file was expected.
+    #[error("{}: is a directory, not a file{hint}", path.display())]
+    NotAFile {
+        /// The directory.
+        path: PathBuf,
+        /// What to do instead, from ": " on; empty when there is nothing to add.
+        hint: String,
+    },
     /// The file's contents are not a valid point cloud of its format.
     #[error("{}: {message}", path.display())]
     Format {
@@ -60,7 +68,7 @@ pub enum Error {
         path: PathBuf,
         /// What was found: the count its header declares, or where reading stopped.
         found: String,
-        /// The limit ([`crate::io::ReadOptions::max_points`]).
+        /// The limit (`io::ReadOptions::max_points`).
         limit: usize,
     },
     /// The scene steps (crop, outliers, ground, largest cluster) left too little of the scan.
@@ -157,7 +165,7 @@ fn requote_names(message: &str) -> String {
             "{}{}{}{}",
             &message[..i],
             &what[..what.len() - 1],
-            crate::io::shown(&rest[..end]),
+            shown(&rest[..end]),
             &rest[end + 1..]
         );
     }
@@ -213,6 +221,14 @@ pub(crate) fn without_debug(message: &str) -> String {
         words = ident(inner);
     }
     words.trim_end_matches([':', ' ', '\n']).replace('\n', " ")
+}
+
+/// A token or line as an error message shows it: quoted, cut at 40 characters.
+pub(crate) fn shown(text: &str) -> String {
+    match text.char_indices().nth(40) {
+        Some((i, _)) => format!("{:?}…", &text[..i]),
+        None => format!("{text:?}"),
+    }
 }
 
 #[cfg(test)]

@@ -14,12 +14,14 @@
 //! | [`onnx`] | the user's own classifier, exported to ONNX, run with tract (feature `onnx`) |
 //! | [`competence`] | whether a scan looks like the model's training data |
 //! | [`model`] | the burn PointNet, its files and its training (feature `model`) |
+//! | [`models`] | any model opened by path: directory, `.onnx` file or the built-in one (feature `model`) |
 //! | [`explain`] | the explainers (LIME, KernelSHAP, occlusion, gradients, sufficient sets) and mask scoring |
 //! | [`faithfulness`] | how faithful explanations are: curves, surrogate fit, stability, sanity checks |
 //! | [`pipeline`] | one scan, end to end: scene, frame, segments, explanation, report, outputs |
 //! | [`batch`] | directories: discovery, shards, resumable runs, summaries |
 //! | [`dataset`] | labelled scans for training and evaluation, manifests, accuracy metrics |
-//! | [`stats`] | the rankings and medians every stage shares |
+//! | [`stats`] | the rankings, medians and rank correlations every stage shares |
+//! | [`linalg`] | the linear algebra (solves, 3 × 3 eigen-decompositions, SVD): nalgebra is named there only |
 //!
 //! A scan is read, cut into supervoxels, and explained with LIME: random on/off masks over the
 //! supervoxels, the classifier run on every perturbed cloud, and a weighted ridge surrogate whose
@@ -70,12 +72,16 @@ pub mod cloud;
 pub mod competence;
 pub mod dataset;
 pub mod dense;
+mod domain;
 pub mod error;
 pub mod explain;
 pub mod faithfulness;
 pub mod io;
+pub mod linalg;
 #[cfg(feature = "model")]
 pub mod model;
+#[cfg(feature = "model")]
+pub mod models;
 #[cfg(feature = "onnx")]
 pub mod onnx;
 pub mod perturb;

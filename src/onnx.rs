@@ -26,7 +26,7 @@ use crate::classifier::{
     max_pool, softmax_rows, Classifier, InputTransform, MaxPooled, Output, Randomisable,
 };
 use crate::cloud::{Axis, Normalisation};
-use crate::competence::Domain;
+use crate::domain::Domain;
 use crate::error::{Error, Result};
 
 /// How the points are laid out in the input tensor.
@@ -374,7 +374,7 @@ impl OnnxClassifier {
         }
         let competence = competence_path(path);
         if competence.is_file() {
-            let domain = crate::competence::read_domain(&competence)?;
+            let domain = crate::domain::read_domain(&competence)?;
             classifier.set_domain(domain, &competence)?;
         }
         Ok(classifier)

@@ -11,12 +11,11 @@ use crate::classifier::Classifier;
 use std::borrow::Cow;
 
 use crate::cloud::{Attribute, Axis, FileFormat, Frame, PointCloud, ScalarKind, MIN_POINTS};
-use crate::competence::Competence;
+use crate::domain::Competence;
 use crate::error::{Error, Result};
 use crate::explain::{
     self, attribute, Baselines, Explanation, Input, Method, Progress, ScoringPath, Targets,
 };
-use crate::faithfulness::stability::spearman;
 use crate::io;
 use crate::sampling::{cover_segments, draw, Sampling};
 use crate::scene::{prepare, Removed, SceneConfig, SceneReport};
@@ -24,6 +23,7 @@ use crate::segment::{
     from_field, point_counts, supervoxels, Granularity, SegmentConfig, Segmentation,
 };
 use crate::stats::ranking;
+use crate::stats::spearman;
 
 /// Settings of one explanation run. Loads from JSON/TOML-like serde formats; CLI flags override.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -153,9 +153,21 @@ pub struct LevelReport {
     pub seconds: f64,
 }
 
+/// The report format's version, which every report carries as `schema_version`: a reader refuses
+/// a report of a later version in one line instead of misreading it. Reports written before the
+/// field existed have the same layout and read as version 1.
+pub const REPORT_SCHEMA_VERSION: u32 = 1;
+
+fn unversioned_report() -> u32 {
+    1
+}
+
 /// The JSON report of one explained cloud.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Report {
+    /// The format's version ([`REPORT_SCHEMA_VERSION`]).
+    #[serde(default = "unversioned_report")]
+    pub schema_version: u32,
     /// The scan, as given on the command line (batch: relative to the input directory).
     pub input: String,
     /// The model, as given (a directory).
@@ -195,7 +207,7 @@ pub struct Report {
     /// Coarser levels (`coarser_levels`), finest first; empty when none were asked for.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub levels: Vec<LevelReport>,
-    /// How well the scan fits what the model was trained on (see [`crate::competence`]); absent
+    /// How well the scan fits what the model was trained on (see [`Classifier::competence`]); absent
     /// for a model without recorded statistics.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub competence: Option<Competence>,
@@ -221,12 +233,31 @@ impl Report {
         if let Some(inner) = value.get_mut("report") {
             value = inner.take();
         }
-        serde_json::from_value(value).map_err(|e| {
+        let report: Report = serde_json::from_value(value).map_err(|e| {
             Error::format(
                 path,
                 format!("not a pointlime report: {}", crate::error::json_problem(&e)),
             )
-        })
+        })?;
+        report.check_version(path)?;
+        Ok(report)
+    }
+
+    /// Refuses a report of a later format than this build reads.
+    ///
+    /// # Errors
+    /// [`Error::Format`] naming `path`.
+    pub fn check_version(&self, path: &Path) -> Result<()> {
+        if self.schema_version > REPORT_SCHEMA_VERSION {
+            return Err(Error::format(
+                path,
+                format!(
+                    "a report of schema version {}, written by a newer pointlime; this one reads up to version {REPORT_SCHEMA_VERSION}",
+                    self.schema_version
+                ),
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -675,7 +706,7 @@ pub fn classify_cloud(
             .predict_proba(&[&points])?
             .pop()
             .unwrap_or_default(),
-        competence: crate::competence::assess(classifier, &points)?,
+        competence: classifier.competence(&points)?,
     })
 }
 
@@ -776,7 +807,7 @@ pub fn explain_cloud(
     let model_input = model_input_with_segments(cloud, classifier, config)?;
     let reading = model_input.reading(classifier);
     let classifier = &*reading;
-    let competence = crate::competence::assess(classifier, &model_input.points)?;
+    let competence = classifier.competence(&model_input.points)?;
     let result = attribute(
         config.method,
         classifier,
@@ -825,6 +856,7 @@ pub fn explain_cloud(
         .collect();
     let predicted = ranking(&result.probabilities).first().copied().unwrap_or(0);
     let report = Report {
+        schema_version: REPORT_SCHEMA_VERSION,
         input: input.display().to_string(),
         model: model_name.to_string(),
         class_names: classifier.class_names().to_vec(),

@@ -433,7 +433,7 @@ fn refit(points: &[&[f64; 3]], up: usize) -> Option<Plane> {
             atb[r] += row[r] * p[up];
         }
     }
-    let x = crate::explain::ridge::solve(3, &ata, &atb);
+    let x = crate::linalg::solve(3, &ata, &atb);
     let mut n = [0.0; 3];
     n[i] = -x[0];
     n[j] = -x[1];

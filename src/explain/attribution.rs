@@ -5,8 +5,8 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use super::sag::Structure;
 use super::score::Cost;
+use super::structure::Structure;
 use super::tree::TreeFit;
 use crate::error::{Error, Result};
 use crate::perturb::Masks;

@@ -3,8 +3,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::input::Input;
-use super::sag::SagConfig;
 use super::score::{Scoring, ScoringConfig};
+use super::structure::SagConfig;
 use crate::classifier::Output;
 use crate::error::{Error, Result};
 use crate::perturb::{MaskSampling, Removal};

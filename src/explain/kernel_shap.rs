@@ -20,7 +20,6 @@ use super::attribution::{Attribution, Explanation, Method, Targets};
 use super::config::Config;
 use super::input::Input;
 use super::masked::explain_masks;
-use super::ridge;
 use super::score::Progress;
 use crate::classifier::Classifier;
 use crate::error::Result;
@@ -108,7 +107,7 @@ pub fn fit(masks: &Masks, values: &[f64], weights: &[f64]) -> Vec<f64> {
             }
         }
     }
-    let mut out = ridge::solve(k, &a, &b);
+    let mut out = crate::linalg::solve(k, &a, &b);
     out.push(delta - out.iter().sum::<f64>());
     out
 }

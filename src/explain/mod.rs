@@ -10,8 +10,10 @@
 //! The files depend on each other in one direction only: [`input`] ← [`score`] ← [`config`],
 //! [`attribution`] ← `masked` (score a set of masks, then explain each class from its column) ←
 //! the methods ([`lime`], [`kernel_shap`], [`occlusion`], [`sag`], [`gradient`] ← [`saliency`],
-//! [`gradient`] ← [`cam`], fitting through [`ridge`]) ← this dispatch. Nothing here knows how explanations are evaluated:
-//! that is [`crate::faithfulness`], which uses these functions and never the other way round.
+//! [`gradient`] ← [`cam`], fitting through [`ridge`]) ← this dispatch; [`structure`] holds the
+//! structural search's settings and results, which [`config`] and [`attribution`] carry. Nothing
+//! here knows how explanations are evaluated: that is the `faithfulness` module, which uses these
+//! functions and never the other way round.
 
 pub mod attribution;
 pub mod cam;
@@ -29,13 +31,14 @@ pub mod sag;
 pub mod saliency;
 pub mod score;
 pub mod smoothgrad;
+pub mod structure;
 pub mod tree;
 
 pub use attribution::{Attribution, Explanation, Method, Samples, Targets};
 pub use config::{BallConfig, Config, GradientConfig, LimeConfig, Surrogate};
 pub use input::{Baselines, Input};
-pub use sag::{SagConfig, Structure, SufficientSet};
 pub use score::{score_masks, Cost, Prepared, Progress, Scoring, ScoringConfig, ScoringPath};
+pub use structure::{SagConfig, Structure, SufficientSet};
 
 use crate::classifier::Classifier;
 use crate::error::Result;

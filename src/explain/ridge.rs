@@ -2,10 +2,9 @@
 //! fits it with `sample_weight` (the surrogate of lime_base): centre features and target on their
 //! weighted means, solve `(Xcᵀ W Xc + alpha I) b = Xcᵀ W yc`, intercept `ȳ − x̄ᵀ b`.
 //!
-//! [`solve`] is the crate's one linear solver (KernelSHAP's constrained fit uses it too), so
-//! nalgebra is named here only.
+//! The solve itself is [`crate::linalg::solve`], the crate's one linear solver.
 
-use nalgebra::{DMatrix, DVector};
+use crate::linalg::solve;
 
 /// A fitted linear surrogate.
 #[derive(Debug, Clone, PartialEq)]
@@ -103,22 +102,6 @@ pub fn fit(x: &[f64], n_features: usize, y: &[f64], w: &[f64], alpha: f64) -> Ri
     fit
 }
 
-/// Solves the symmetric `k × k` system `a x = b` (`a` row-major): by Cholesky when `a` is positive
-/// definite, else by least squares through the SVD (singular values below 1e-12 dropped), else
-/// zeros.
-pub fn solve(k: usize, a: &[f64], b: &[f64]) -> Vec<f64> {
-    let a = DMatrix::from_row_slice(k, k, a);
-    let b = DVector::from_column_slice(b);
-    let x = match a.clone().cholesky() {
-        Some(ch) => ch.solve(&b),
-        None => a
-            .svd(true, true)
-            .solve(&b, 1e-12)
-            .unwrap_or_else(|_| DVector::zeros(k)),
-    };
-    x.iter().copied().collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -145,18 +128,5 @@ mod tests {
         assert!((f.coefficients[0] - 0.5).abs() < 1e-12);
         assert!((f.coefficients[1] - 0.25).abs() < 1e-12);
         assert!((f.intercept - (0.75 - 0.5 * 0.5 - 0.25 * 0.5)).abs() < 1e-12);
-    }
-
-    #[test]
-    fn solve_falls_back_to_least_squares_when_singular() {
-        // Positive definite: the exact solution.
-        let x = solve(2, &[2.0, 1.0, 1.0, 2.0], &[3.0, 3.0]);
-        assert!((x[0] - 1.0).abs() < 1e-12 && (x[1] - 1.0).abs() < 1e-12);
-        // Rank one: the minimum-norm least-squares solution [0.5, 0.5] of x0 + x1 = 1.
-        let x = solve(2, &[1.0, 1.0, 1.0, 1.0], &[1.0, 1.0]);
-        assert!(
-            (x[0] - 0.5).abs() < 1e-9 && (x[1] - 0.5).abs() < 1e-9,
-            "{x:?}"
-        );
     }
 }

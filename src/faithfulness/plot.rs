@@ -292,6 +292,17 @@ pub fn curve_panels(objects: &[ObjectResult], methods: &[Method], score: &str) -
 /// # Errors
 /// As [`write_png`]; [`Error::Config`] for a structure with no sets.
 pub fn write_graph_png(path: &Path, class: &str, structure: &Structure) -> Result<()> {
+    crate::io::write_atomic_at(path, ".png", |tmp| {
+        draw_graph_png(tmp, path, class, structure)
+    })
+}
+
+/// [`write_graph_png`] into the file `at` as it is (a temporary file of
+/// [`Outputs`](crate::io::Outputs)); `path`, the destination it stands for, names it in errors.
+///
+/// # Errors
+/// As [`write_graph_png`].
+pub fn draw_graph_png(at: &Path, path: &Path, class: &str, structure: &Structure) -> Result<()> {
     if structure.sets.is_empty() {
         return Err(Error::Config(format!(
             "{}: no sufficient set was found, so there is no graph to draw",
@@ -299,10 +310,8 @@ pub fn write_graph_png(path: &Path, class: &str, structure: &Structure) -> Resul
         )));
     }
     register_font()?;
-    crate::io::write_atomic_at(path, ".png", |tmp| {
-        draw_graph(tmp, class, structure)
-            .map_err(|e| Error::Config(format!("{}: cannot draw the graph: {e}", path.display())))
-    })
+    draw_graph(at, class, structure)
+        .map_err(|e| Error::Config(format!("{}: cannot draw the graph: {e}", path.display())))
 }
 
 fn draw_graph(

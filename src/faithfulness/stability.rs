@@ -2,45 +2,8 @@
 //! Jaccard index of their top-k segment sets (between seeds, and between a model and its
 //! randomised copies for the sanity checks).
 
+pub use crate::stats::spearman;
 use crate::stats::top_k;
-
-/// Ranks from 1, ties sharing their average rank (as scipy's `rankdata`).
-fn ranks(v: &[f64]) -> Vec<f64> {
-    let mut order: Vec<usize> = (0..v.len()).collect();
-    order.sort_by(|&a, &b| v[a].total_cmp(&v[b]));
-    let mut r = vec![0.0; v.len()];
-    let mut i = 0;
-    while i < order.len() {
-        let mut j = i;
-        while j + 1 < order.len() && v[order[j + 1]] == v[order[i]] {
-            j += 1;
-        }
-        let average = (i + j) as f64 / 2.0 + 1.0;
-        for &o in &order[i..=j] {
-            r[o] = average;
-        }
-        i = j + 1;
-    }
-    r
-}
-
-/// Spearman's rank correlation (Pearson correlation of the tie-averaged ranks), as
-/// `scipy.stats.spearmanr`. `None` when either side is constant or the lengths differ.
-pub fn spearman(a: &[f64], b: &[f64]) -> Option<f64> {
-    if a.len() != b.len() || a.len() < 2 {
-        return None;
-    }
-    let (ra, rb) = (ranks(a), ranks(b));
-    let mean = (a.len() as f64 + 1.0) / 2.0;
-    let (mut sab, mut saa, mut sbb) = (0.0, 0.0, 0.0);
-    for (x, y) in ra.iter().zip(&rb) {
-        let (dx, dy) = (x - mean, y - mean);
-        sab += dx * dy;
-        saa += dx * dx;
-        sbb += dy * dy;
-    }
-    (saa > 0.0 && sbb > 0.0).then(|| sab / (saa * sbb).sqrt())
-}
 
 /// Jaccard index of the two explanations' top-`k` segment sets.
 pub fn top_k_jaccard(a: &[f64], b: &[f64], k: usize) -> f64 {

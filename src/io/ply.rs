@@ -355,7 +355,7 @@ fn ascii_row_problem(line: &str, def: &ElementDef) -> String {
                 return format!(
                     "property '{name}' is {}, found {}",
                     type_word(t),
-                    super::shown(first)
+                    crate::error::shown(first)
                 );
             }
             continue;
@@ -363,7 +363,7 @@ fn ascii_row_problem(line: &str, def: &ElementDef) -> String {
         let Ok(items) = first.parse::<usize>() else {
             return format!(
                 "list '{name}': expected its length, found {}",
-                super::shown(first)
+                crate::error::shown(first)
             );
         };
         for k in 0..items {
@@ -374,7 +374,7 @@ fn ascii_row_problem(line: &str, def: &ElementDef) -> String {
                         "list '{name}', item {}: expected {}, found {}",
                         k + 1,
                         type_word(t),
-                        super::shown(v)
+                        crate::error::shown(v)
                     )
                 }
                 None => {
@@ -428,7 +428,7 @@ fn header_problem(e: &std::io::Error, line: u64) -> String {
         }
         return format!(
             "not a PLY file: it starts with {}, not \"ply\"",
-            super::shown(content)
+            crate::error::shown(content)
         );
     }
     if text.contains("No format line") {
@@ -448,7 +448,7 @@ fn header_problem(e: &std::io::Error, line: u64) -> String {
     };
     format!(
         "not a valid PLY file: header line {line}: {what}: {}",
-        super::shown(content)
+        crate::error::shown(content)
     )
 }
 

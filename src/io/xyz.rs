@@ -41,7 +41,7 @@ pub fn read<R: BufRead>(
                 path,
                 format!(
                     "the column names must start with x,y,z (the position), got {}",
-                    super::shown(&c.join(","))
+                    crate::error::shown(&c.join(","))
                 ),
             ));
         }
@@ -97,7 +97,7 @@ pub fn read<R: BufRead>(
                     path,
                     format!(
                         "line {line_no}: expected a number, found {}",
-                        super::shown(token)
+                        crate::error::shown(token)
                     ),
                 )
             })?;

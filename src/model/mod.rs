@@ -18,7 +18,7 @@ use crate::classifier::{
     Randomisable,
 };
 use crate::cloud::{Axis, Normalisation};
-use crate::competence::Domain;
+use crate::domain::Domain;
 use crate::error::{Error, Result};
 use crate::explain::ScoringPath;
 pub use pointnet::{PointNet, PointNetConfig, TNET_WIDTH};
@@ -252,7 +252,7 @@ impl PointNetClassifier {
         model.check_weights(&weights)?;
         let competence = dir.join(COMPETENCE_FILE);
         if competence.is_file() {
-            model.set_domain(crate::competence::read_domain(&competence)?, &competence)?;
+            model.set_domain(crate::domain::read_domain(&competence)?, &competence)?;
         }
         Ok(model)
     }

@@ -1112,3 +1112,63 @@ fn the_atlas_embeds_and_explains_every_scan() {
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("at least 4 scans"));
 }
+
+/// Issue #28: a directory, a missing scan and a missing model each get their own line, saying it
+/// once; a report that cannot be written leaves no explained scan.
+#[test]
+fn a_directory_a_missing_file_and_a_late_failure_each_say_so_and_leave_nothing() {
+    let dir = tempdir();
+    let m = dir.path().join("model");
+    model(&m);
+    let run = |args: &[&str]| {
+        let out = bin().args(args).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        err
+    };
+    let path = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    let mm = m.to_str().unwrap();
+    for name in ["scans.ply", "scans"] {
+        std::fs::create_dir(dir.path().join(name)).unwrap();
+        let err = run(&["explain", &path(name), "--model", mm]);
+        assert!(
+            err.contains(&format!("{name}: is a directory, not a file")),
+            "{err}"
+        );
+        assert!(err.contains("pointlime batch"), "{err}");
+    }
+    let err = run(&["explain", &path("gone.ply"), "--model", mm]);
+    assert!(err.contains("gone.ply: No such file"), "{err}");
+    assert_eq!(err.matches("No such file").count(), 1, "said once: {err}");
+    let err = run(&["explain", POLE_SAMPLE, "--model", &path("gone.onnx")]);
+    assert!(err.contains("gone.onnx"), "{err}");
+    assert_eq!(err.matches("No such file").count(), 1, "said once: {err}");
+
+    // The report's directory does not exist: found only after the explanation, when the scan
+    // would already have been written.
+    let err = run(&[
+        "explain",
+        POLE_SAMPLE,
+        "--model",
+        mm,
+        "--samples",
+        "20",
+        "--out",
+        &path("pole.explained.ply"),
+        "--report",
+        &path("missing/pole.json"),
+    ]);
+    assert!(
+        err.contains("missing/pole.json: the directory") && err.contains("does not exist"),
+        "{err}"
+    );
+    let mut left: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into())
+        .collect();
+    left.sort();
+    assert_eq!(left, ["model", "scans", "scans.ply"]);
+}
+
+const POLE_SAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/data/samples/pole.ply");

@@ -112,3 +112,41 @@ fn the_readme_is_a_front_page() {
     );
     assert!(text.contains("cargo test --locked --workspace"));
 }
+
+/// Issue #28: the README's first command writes its outputs under names git ignores, so that a
+/// fresh clone's first run leaves `git status` clean. The command is read from the README and the
+/// names from the library's own naming; outside a git work tree there is nothing to check.
+#[test]
+fn the_first_command_writes_only_ignored_files() {
+    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
+    let command = readme
+        .lines()
+        .find(|l| l.starts_with("cargo run") && l.contains(" explain "))
+        .expect("the README's first command");
+    let input = command.split_whitespace().last().unwrap();
+    let out = pointlime::pipeline::default_output(Path::new(input));
+    let report = pointlime::pipeline::default_report(&out);
+    let git = |args: &[&str]| {
+        std::process::Command::new("git")
+            .current_dir(repo())
+            .args(args)
+            .output()
+    };
+    match git(&["rev-parse", "--is-inside-work-tree"]) {
+        Ok(o) if o.status.success() => {}
+        _ => return,
+    }
+    for path in [&out, &report] {
+        let p = path.to_str().unwrap();
+        let ignored = git(&["check-ignore", "-q", "--no-index", p]).unwrap();
+        assert!(
+            ignored.status.success(),
+            "{p}, written by `{command}`, is not ignored by git"
+        );
+        let tracked = git(&["ls-files", "--error-unmatch", p]).unwrap();
+        assert!(
+            !tracked.status.success(),
+            "{p} is tracked, and the first command rewrites it"
+        );
+    }
+}

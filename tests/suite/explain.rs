@@ -408,3 +408,155 @@ fn organ_check_finds_the_organ_the_classifier_looks_at() {
         "{e}"
     );
 }
+
+/// Issue #28: reports carry their format's version; a report without one (written before it
+/// existed) reads as version 1, and one of a later version is refused in one line.
+#[test]
+fn reports_carry_a_schema_version_that_readers_check() {
+    use pointlime::pipeline::{Report, REPORT_SCHEMA_VERSION};
+    let (cloud, centres) = blobs(6, 100, 4.0, 3);
+    let model = blob_three_classifier(&cloud, &centres);
+    let mut config = ExplainConfig::default();
+    config.segments.target = Granularity::Count(6);
+    config.explainer.n_samples = 50;
+    let report = explain_cloud(
+        &cloud,
+        "b.xyz".as_ref(),
+        &model,
+        "m",
+        &config.seeded(),
+        0,
+        None,
+    )
+    .unwrap()
+    .report;
+    let mut json: serde_json::Value = serde_json::to_value(&report).unwrap();
+    assert_eq!(json["schema_version"], REPORT_SCHEMA_VERSION);
+    let path = std::path::Path::new("r.json");
+    json.as_object_mut().unwrap().remove("schema_version");
+    let old = Report::from_json(&json.to_string(), path).unwrap();
+    assert_eq!(old.schema_version, 1);
+    json["schema_version"] = REPORT_SCHEMA_VERSION.into();
+    let new = Report::from_json(&json.to_string(), path).unwrap();
+    assert_eq!(
+        old,
+        Report {
+            schema_version: 1,
+            ..new
+        }
+    );
+    json["schema_version"] = (REPORT_SCHEMA_VERSION + 1).into();
+    let err = Report::from_json(&json.to_string(), path)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with("r.json: ") && err.contains("newer pointlime"),
+        "{err}"
+    );
+    // Inside a batch file too.
+    let batch = serde_json::json!({ "report": json }).to_string();
+    assert!(Report::from_json(&batch, path).is_err());
+}
+
+/// Issue #28, item 3: a per-point model plugs in beside the per-cloud classifiers. A toy
+/// segmentation model calls a point "high" by its own height, more surely when the cloud holds a
+/// context blob (3 ≤ x < 6); read through [`Region`] as the classifier of the points it calls
+/// high, the unchanged LIME finds that context blob, and not an unrelated one, behind the call.
+#[test]
+fn a_per_point_model_is_explained_through_its_region() {
+    use pointlime::classifier::{Classifier, PerPoint, Region};
+
+    struct Toy(Vec<String>);
+    impl PerPoint for Toy {
+        fn predict_points(&self, clouds: &[&[[f32; 3]]], _: Output) -> pointlime::Result<Vec<f32>> {
+            Ok(clouds
+                .iter()
+                .flat_map(|c| {
+                    // A maximum over points, as PointNet's: whether any context point is there.
+                    let context = if c.iter().any(|p| (3.0..6.0).contains(&p[0])) {
+                        1.0
+                    } else {
+                        0.0
+                    };
+                    c.iter().flat_map(move |p| {
+                        let high = if p[2] > 0.5 { 0.3 + 0.6 * context } else { 0.1 };
+                        [high, 1.0 - high]
+                    })
+                })
+                .collect())
+        }
+    }
+    impl Classifier for Toy {
+        fn class_names(&self) -> &[String] {
+            &self.0
+        }
+        fn input_points(&self) -> usize {
+            96
+        }
+        fn predict(&self, clouds: &[&[[f32; 3]]], output: Output) -> pointlime::Result<Vec<f32>> {
+            // As a classifier of the whole cloud: the mean over all its points.
+            let all: Vec<[f32; 3]> = clouds.iter().flat_map(|c| c.iter().copied()).collect();
+            Region::new(self, &all).unwrap().predict(clouds, output)
+        }
+        fn per_point(&self) -> Option<&dyn PerPoint> {
+            Some(self)
+        }
+    }
+
+    // Three blobs of 32 points: the region (high, at x = 0), the context (x = 4), another (x = 8,
+    // low, irrelevant).
+    let mut points = Vec::new();
+    let mut labels = Vec::new();
+    for (blob, centre) in [[0.0f32, 0.0, 1.0], [4.0, 0.0, 0.0], [8.0, 0.0, 0.0]]
+        .iter()
+        .enumerate()
+    {
+        for i in 0..32 {
+            let t = i as f32 * 0.19;
+            points.push([
+                centre[0] + 0.2 * t.cos(),
+                centre[1] + 0.2 * t.sin(),
+                centre[2] + 0.01 * i as f32,
+            ]);
+            labels.push(blob as u32);
+        }
+    }
+    let toy = Toy(vec!["high".into(), "low".into()]);
+    let region: Vec<[f32; 3]> = points[..32].to_vec();
+    let model = Region::new(&toy, &region).unwrap();
+    // The region's score is its own points' mean, not the cloud's.
+    let whole = toy.predict(&[&points], Output::Probability).unwrap();
+    let of_region = model.predict(&[&points], Output::Probability).unwrap();
+    assert!((of_region[0] - 0.9).abs() < 1e-6, "{of_region:?}");
+    assert!(whole[0] < of_region[0]);
+    // A cloud without the region scores 0.
+    assert_eq!(
+        model
+            .predict(&[&points[32..]], Output::Probability)
+            .unwrap(),
+        [0.0, 0.0]
+    );
+
+    let config = settings(|c| {
+        c.n_samples = 300;
+        c.seed = 5;
+    });
+    let a = lime_on(
+        &model,
+        &points,
+        &labels,
+        3,
+        &Targets::Classes(vec![0]),
+        &config,
+    )
+    .unwrap();
+    let v = &a.explanations[0].coefficients;
+    assert!(
+        v[1] > 0.1 && v[1] > 5.0 * v[2].abs(),
+        "the context, not the other blob: {v:?}"
+    );
+    assert!(
+        Region::new(&model, &region).is_none(),
+        "a region is no per-point model"
+    );
+}

@@ -10,6 +10,7 @@ mod explain;
 mod faithfulness;
 mod fuzz_replay;
 mod io_roundtrip;
+mod layers;
 mod malformed;
 mod model;
 mod onnx;

@@ -807,3 +807,65 @@ fn explain_into_a_closed_pipe_ends_quietly() {
     assert!(out.status.success(), "{:?}: {stderr}", out.status);
     assert!(!stderr.contains("error"), "{stderr}");
 }
+
+/// Issue #28: `explain` killed while it writes leaves its temporary file, and the next run into
+/// the same directory removes it (the writer is a dead process of this machine). The kill comes
+/// when the temporary file is seen, while a large ASCII PLY is being written.
+#[test]
+fn a_killed_explain_leaves_a_temporary_file_that_the_next_run_removes() {
+    let d = tempdir();
+    let model = d.path().join("model");
+    tiny_model(&model);
+    let out = d.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    let mut caught = false;
+    for n in [300_000usize, 1_200_000] {
+        let scan = d.path().join(format!("big{n}.ply"));
+        let cloud = PointCloud::from_positions(
+            (0..n)
+                .map(|i| {
+                    [
+                        (i % 1000) as f64 * 0.01,
+                        (i / 1000 % 1000) as f64 * 0.01,
+                        (i % 7) as f64,
+                    ]
+                })
+                .collect(),
+            FileFormat::Ply,
+        );
+        io::write(&scan, &cloud, Default::default()).unwrap();
+        let mut child = bin()
+            .arg("explain")
+            .arg(&scan)
+            .args(["--samples", "10", "--segments", "10", "--ascii", "--model"])
+            .arg(&model)
+            .arg("--out")
+            .arg(out.join("big.explained.ply"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        // No sleep: the window is the write of the output, a fraction of a second.
+        while leftovers(&out).is_empty() && child.try_wait().unwrap().is_none() {}
+        if child.try_wait().unwrap().is_none() {
+            signal(&child, "-KILL");
+            child.wait().unwrap();
+            caught = true;
+            break;
+        }
+        // The write ended before it was seen: try a larger scan.
+        std::fs::remove_dir_all(&out).unwrap();
+        std::fs::create_dir(&out).unwrap();
+    }
+    assert!(caught, "the write was never seen in progress");
+    // The scan's temporary file, and the report's if the kill came that late (both are renamed
+    // into place together, at the end).
+    assert!(!leftovers(&out).is_empty(), "{:?}", listing(&out));
+    let again = explain_into(&out.join("pole.explained.ply"), Some(&model));
+    assert!(
+        again.status.success(),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    assert_eq!(leftovers(&out), Vec::<String>::new(), "{:?}", listing(&out));
+}

@@ -9,6 +9,7 @@ use clap::Args;
 
 use pointlime::dataset::{self, Dataset, Split};
 use pointlime::model::train::evaluate;
+use pointlime::Classifier;
 
 use crate::args::ModelArgs;
 
@@ -34,7 +35,7 @@ pub struct AccuracyArgs {
 pub fn run(args: AccuracyArgs) -> Result<ExitCode> {
     let ds = Dataset::open_any(&args.data)?;
     let loaded = args.model.load_any()?;
-    let model = loaded.classifier();
+    let model: &dyn Classifier = &*loaded;
     ds.check_classes(args.model.name().as_ref(), model.class_names())?;
     if model.channels().extra() > 0 {
         bail!(

@@ -10,7 +10,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use pointlime::classifier::{Classifier, Output};
 use pointlime::explain::{Method, Scoring, Surrogate, Targets};
 use pointlime::model::{builtin, Backend, PointNetClassifier};
-use pointlime::onnx::{OnnxClassifier, OnnxConfig};
+use pointlime::models::{self, Model, OpenOptions};
 use pointlime::perturb::{MaskSampling, Removal};
 use pointlime::pipeline::{load_baselines, ExplainConfig};
 use pointlime::sampling::Sampling;
@@ -66,29 +66,10 @@ pub struct ModelArgs {
     pub backend: BackendArgs,
 }
 
-/// A loaded model: pointlime's own, or an ONNX file.
-pub enum Loaded {
-    PointNet(Box<PointNetClassifier>),
-    Onnx(Box<OnnxClassifier>),
-}
-
-impl Loaded {
-    /// The model as explainers see it.
-    pub fn classifier(&self) -> &dyn Classifier {
-        match self {
-            Loaded::PointNet(m) => m.as_ref(),
-            Loaded::Onnx(m) => m.as_ref(),
-        }
-    }
-}
-
 impl ModelArgs {
     /// Whether `--model` names an ONNX file.
     fn is_onnx(&self) -> bool {
-        self.model.as_ref().is_some_and(|p| {
-            p.extension()
-                .is_some_and(|e| e.eq_ignore_ascii_case("onnx"))
-        })
+        self.model.as_deref().is_some_and(models::is_onnx)
     }
 
     /// Loads pointlime's own model on the chosen backend, for the commands that need one (they
@@ -110,24 +91,28 @@ impl ModelArgs {
         })
     }
 
-    /// Loads either kind of model.
-    pub fn load_any(&self) -> Result<Loaded> {
+    /// Loads any kind of model ([`models::open`]).
+    pub fn load_any(&self) -> Result<Box<dyn Model>> {
         match &self.model {
-            Some(path) if self.is_onnx() => {
-                if self.backend.backend != pointlime::model::Backend::Flex {
-                    bail!(
-                        "{}: --backend is for pointlime's own models; ONNX models run on tract",
-                        path.display()
-                    );
-                }
-                let mut config = OnnxConfig::for_model(path)?;
-                if let Some(classes) = &self.classes {
-                    config.class_names = classes.clone();
-                }
-                Ok(Loaded::Onnx(Box::new(OnnxClassifier::load(path, config)?)))
+            Some(path)
+                if self.is_onnx() && self.backend.backend != pointlime::model::Backend::Flex =>
+            {
+                bail!(
+                    "{}: --backend is for pointlime's own models; ONNX models run on tract",
+                    path.display()
+                );
             }
-            _ => Ok(Loaded::PointNet(Box::new(self.load()?))),
+            Some(_) if self.is_onnx() => {}
+            _ if self.classes.is_some() => {
+                bail!("--classes names an ONNX model's classes; a pointlime model has its own")
+            }
+            _ => {}
         }
+        let options = OpenOptions {
+            backend: self.backend.backend,
+            classes: self.classes.clone(),
+        };
+        Ok(models::open(self.model.as_deref(), &options)?)
     }
 
     /// The model's name in reports and messages: its directory as given, or the built-in one's.

@@ -15,6 +15,7 @@ use pointlime::faithfulness::plot::{write_scatter_png, Scatter};
 use pointlime::io::WriteOptions;
 use pointlime::pipeline::{explain_cloud, explained_extension, ExplainConfig};
 use pointlime::stats::top_k;
+use pointlime::Classifier;
 
 use crate::args::{progress_bar, ModelArgs, ReadArgs, SettingsArgs};
 
@@ -59,7 +60,7 @@ pub fn run(args: AtlasArgs) -> Result<ExitCode> {
     let mut config = args.settings.resolve()?;
     let ds = Dataset::open_any(&args.data)?;
     let loaded = args.model.load_any()?;
-    let model = loaded.classifier();
+    let model: &dyn Classifier = &*loaded;
     ds.check_classes(args.model.name().as_ref(), model.class_names())?;
     let method = config.method;
     args.settings

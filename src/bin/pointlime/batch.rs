@@ -74,13 +74,8 @@ pub fn run(args: BatchArgs) -> Result<ExitCode> {
     }
     let loaded = args.model.load_any()?;
     let method = config.method;
-    args.settings.load_baselines(
-        &mut config,
-        loaded.classifier(),
-        &args.read,
-        &[method],
-        None,
-    )?;
+    args.settings
+        .load_baselines(&mut config, &*loaded, &args.read, &[method], None)?;
     let model_name = args.model.name();
     let mut files = batch::discover(&args.input, Some(&args.out))?;
     if let Some(shard) = args.shard {
@@ -89,7 +84,7 @@ pub fn run(args: BatchArgs) -> Result<ExitCode> {
     let job = Job {
         input_root: &args.input,
         out_root: &args.out,
-        classifier: loaded.classifier(),
+        classifier: &*loaded,
         model_name: &model_name,
         config: &config,
         explain: !args.no_explain,

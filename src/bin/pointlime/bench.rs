@@ -15,7 +15,7 @@ use pointlime::segment::Granularity;
 
 use pointlime::Classifier;
 
-use crate::args::{BackendArgs, Loaded, ModelArgs};
+use crate::args::{BackendArgs, ModelArgs};
 
 #[derive(Args, Debug)]
 pub struct BenchArgs {
@@ -106,9 +106,7 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
         ),
         None => None,
     };
-    let base_n = loaded
-        .as_ref()
-        .map_or(args.points, |m| m.classifier().input_points());
+    let base_n = loaded.as_ref().map_or(args.points, |m| m.input_points());
     let mut configs = vec![(base_n, args.segments, args.samples)];
     if args.ladder {
         if loaded.is_none() {
@@ -159,8 +157,7 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
     for (n, k, s) in configs {
         let fresh;
         let (model, pointnet): (&dyn Classifier, _) = match &loaded {
-            Some(Loaded::PointNet(m)) => (m.as_ref(), Some(m.as_ref())),
-            Some(Loaded::Onnx(m)) => (m.as_ref(), None),
+            Some(m) => (&**m, m.pointnet()),
             None => {
                 let net = PointNetConfig::new(5)
                     .with_input_tnet(args.tnets)

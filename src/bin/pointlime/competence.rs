@@ -12,12 +12,11 @@ use pointlime::cloud::Axis;
 use pointlime::competence::{self, FitConfig};
 use pointlime::dataset::{Dataset, Item, Split};
 use pointlime::model::COMPETENCE_FILE;
-use pointlime::onnx::competence_path;
 use pointlime::pipeline::ExplainConfig;
 use pointlime::stats::median;
 use pointlime::Classifier;
 
-use crate::args::{Loaded, ModelArgs};
+use crate::args::ModelArgs;
 
 #[derive(Args, Debug)]
 pub struct CompetenceArgs {
@@ -59,7 +58,7 @@ pub fn run(args: CompetenceArgs) -> Result<ExitCode> {
     };
     let (data, split) = match (&args.fit, &args.check) {
         (Some(data), _) => {
-            let model = loaded.classifier();
+            let model: &dyn Classifier = &*loaded;
             let ds = Dataset::open_any(data)?;
             ds.check_classes(args.model.name().as_ref(), model.class_names())?;
             let config = ExplainConfig {
@@ -80,16 +79,11 @@ pub fn run(args: CompetenceArgs) -> Result<ExitCode> {
                 fit,
                 format!("{} (training split)", data.display()),
             )?;
-            let file = args.model.model.as_ref().context("--fit needs --model")?;
-            let path = match &loaded {
-                Loaded::PointNet(_) => file.join(COMPETENCE_FILE),
-                Loaded::Onnx(_) => competence_path(file),
-            };
+            let path = loaded
+                .competence_path()
+                .context("--fit needs --model: the built-in model's statistics are part of it")?;
             pointlime::io::write_json(&path, &domain)?;
-            match &mut loaded {
-                Loaded::PointNet(m) => m.set_domain(domain, &path)?,
-                Loaded::Onnx(m) => m.set_domain(domain, &path)?,
-            }
+            loaded.set_domain(domain, &path)?;
             outln!(
                 "recorded {} from {} training scans in {:.1} s",
                 path.display(),
@@ -101,7 +95,7 @@ pub fn run(args: CompetenceArgs) -> Result<ExitCode> {
         (None, Some(data)) => (data.clone(), args.split.as_str()),
         (None, None) => bail!("give --fit DATA (record) or --check DATA (measure)"),
     };
-    measure(loaded.classifier(), &args, &data, split, &config)?;
+    measure(&*loaded, &args, &data, split, &config)?;
     Ok(ExitCode::SUCCESS)
 }
 

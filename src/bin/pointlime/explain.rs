@@ -10,9 +10,10 @@ use indicatif::ProgressDrawTarget;
 use pointlime::cloud::FileFormat;
 use pointlime::competence;
 use pointlime::explain::{Method, Structure, Targets};
-use pointlime::faithfulness::plot::write_graph_png;
+use pointlime::faithfulness::plot::draw_graph_png;
 use pointlime::io::{self, WriteOptions};
 use pointlime::pipeline::{default_output, default_report, explain_cloud};
+use pointlime::Classifier;
 
 use crate::args::{class_index, progress_bar, ModelArgs, ReadArgs, SettingsArgs};
 
@@ -120,7 +121,7 @@ pub fn run(args: ExplainArgs) -> Result<ExitCode> {
     }
 
     let loaded = args.model.load_any()?;
-    let model = loaded.classifier();
+    let model: &dyn Classifier = &*loaded;
     if let Some(t) = &args.target {
         config.targets = Targets::Classes(vec![class_index(model, t)?]);
     }
@@ -170,12 +171,14 @@ pub fn run(args: ExplainArgs) -> Result<ExitCode> {
     )?;
     bar.finish_and_clear();
 
-    io::write(
+    // All or none: a report that cannot be written leaves no explained scan behind.
+    let mut outputs = io::Outputs::new();
+    outputs.cloud(
         &out,
         &explained.annotate(cloud),
         WriteOptions { ascii: args.ascii },
     )?;
-    io::write_json(&report_path, &explained.report)?;
+    outputs.json(&report_path, &explained.report)?;
     let graph = match &explained.report.explanations[0].structure {
         Some(structure) if !structure.sets.is_empty() => {
             let path = args
@@ -183,11 +186,14 @@ pub fn run(args: ExplainArgs) -> Result<ExitCode> {
                 .clone()
                 .unwrap_or_else(|| report_path.with_extension("sag.png"));
             let class = &explained.report.explanations[0].target_name;
-            write_graph_png(&path, class, structure)?;
+            outputs.at(&path, ".png", |tmp| {
+                draw_graph_png(tmp, &path, class, structure)
+            })?;
             Some(path)
         }
         _ => None,
     };
+    outputs.commit()?;
 
     let r = &explained.report;
     let e = &r.explanations[0];

@@ -17,6 +17,7 @@ use pointlime::faithfulness::{
     summarise_structure, supported_methods, Randomisation, Setup,
 };
 use pointlime::segment::Granularity;
+use pointlime::Classifier;
 
 use crate::args::{progress_bar, ModelArgs, ReadArgs, SettingsArgs};
 
@@ -96,7 +97,7 @@ pub fn run(args: FaithfulnessArgs) -> Result<ExitCode> {
     }
     let ds = Dataset::open_any(&args.data)?;
     let loaded = args.model.load_any()?;
-    let model = loaded.classifier();
+    let model: &dyn Classifier = &*loaded;
     ds.check_classes(args.model.name().as_ref(), model.class_names())?;
     let compared = if args.all_methods {
         supported_methods(model)

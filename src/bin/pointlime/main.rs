@@ -150,12 +150,18 @@ fn broken_pipe(e: &anyhow::Error) -> bool {
 }
 
 /// The error and its causes on one line.
+/// The error and its causes as one line. A cause that its error already prints at its end (an
+/// I/O error inside the library's "FILE: …" message) is not repeated.
 fn one_line(e: &anyhow::Error) -> String {
-    e.chain()
-        .map(|c| c.to_string())
-        .collect::<Vec<_>>()
-        .join(": ")
-        .replace('\n', " ")
+    let mut line = String::new();
+    for cause in e.chain().map(|c| c.to_string()) {
+        if line.is_empty() {
+            line = cause;
+        } else if !line.ends_with(&cause) {
+            line = format!("{line}: {cause}");
+        }
+    }
+    line.replace('\n', " ")
 }
 
 fn run(command: Command) -> anyhow::Result<ExitCode> {

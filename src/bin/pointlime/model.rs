@@ -8,7 +8,7 @@ use clap::{Args, Subcommand};
 
 use pointlime::Classifier;
 
-use crate::args::{Loaded, ModelArgs};
+use crate::args::ModelArgs;
 
 #[derive(Args, Debug)]
 pub struct ModelCommand {
@@ -41,58 +41,24 @@ pub fn run(command: ModelCommand) -> Result<ExitCode> {
     };
     let loaded = model_args.load_any()?;
     outln!("model:      {}", args.model.display())?;
-    match &loaded {
-        Loaded::Onnx(m) => {
-            out!("{}", pointlime::onnx::describe(&args.model)?)?;
-            let c = m.config();
-            outln!(
-                "settings:   layout {:?}, channels {}, {:?} normalisation, {} up, output {} as {:?}",
-                c.layout,
-                c.channels.name(),
-                c.normalisation,
-                c.up.name(),
-                c.output,
-                c.scores
-            )?;
-        }
-        Loaded::PointNet(m) => {
-            let net = &m.config().network;
-            outln!(
-                "network:    PointNet{}, point layers {:?}, head {:?}",
-                if net.input_tnet { " with T-Nets" } else { "" },
-                net.point_layers,
-                net.head_layers
-            )?;
-            outln!(
-                "competence: {}",
-                if m.domain().is_some() {
-                    "recorded"
-                } else {
-                    "no statistics"
-                }
-            )?;
-        }
-    }
-    let c = loaded.classifier();
+    out!("{}", loaded.describe()?)?;
+    let c: &dyn Classifier = &*loaded;
     if let Some(r) = c.randomisable() {
         outln!("layers:     {}", r.layer_names().join(", "))?;
     }
     outln!("classes:    {}", c.class_names().join(", "))?;
     outln!("points:     {}", c.input_points())?;
-    let fast = match (&loaded, c.max_pooled(), c.input_transform()) {
-        (_, Some(_), _) => {
+    let fast = match (c.max_pooled(), c.input_transform()) {
+        (Some(_), _) => {
             "yes: a max over independent per-point features, split at the max-pool (exact)".into()
         }
-        (_, None, Some(_)) => "in part: the input transform's per-point features once per scan, \
+        (None, Some(_)) => "in part: the input transform's per-point features once per scan, \
              maximised per segment; the rest of the network runs per sample (exact)"
             .into(),
-        (Loaded::Onnx(m), None, None) => format!(
+        (None, None) => format!(
             "no: {}; every sample runs the whole network",
-            m.fast_path().err().unwrap_or_default()
+            loaded.slow_path_reason()
         ),
-        (Loaded::PointNet(_), None, None) => {
-            "no: the T-Nets look across points; every sample runs the whole network".into()
-        }
     };
     outln!("fast path:  {fast}")?;
     outln!(
