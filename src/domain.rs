@@ -397,7 +397,7 @@ pub fn shape(points: &[[f32; 3]], up: Axis) -> Vec<f32> {
 /// What a model's training scans looked like, saved as `competence.json` beside the model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Domain {
-    /// Width of the classifier's feature ([`Classifier::embed`]).
+    /// Width of the classifier's feature (`Classifier::embed`).
     pub feature_dim: usize,
     /// The model's classes.
     pub class_names: Vec<String>,

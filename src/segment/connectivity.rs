@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::cluster::voxel_key;
-use super::KdTree;
+use super::kdtree::KdTree;
 
 pub(super) fn count_labels(labels: &[u32]) -> usize {
     labels.iter().max().map_or(0, |&m| m as usize + 1)
@@ -290,7 +290,7 @@ impl VoxelGraph {
     /// distance: specks far from everything end up in the nearest segment, not on their own.
     pub(super) fn merge_small(&self, mut labels: Vec<u32>, min_size: usize) -> Vec<u32> {
         let count = count_labels(&labels);
-        let sizes = crate::segment::point_counts(&labels, count);
+        let sizes = point_counts(&labels, count);
         let small: Vec<bool> = sizes.iter().map(|&n| n < min_size).collect();
         if min_size <= 1 || !small.contains(&true) || !small.contains(&false) {
             return labels;
@@ -432,6 +432,16 @@ impl UnionFind {
             self.parent[hi as usize] = lo;
         }
     }
+}
+
+/// Points per segment for labels in `0..n_segments`: the one count the report, the scoring paths
+/// and the segmentation share.
+pub fn point_counts(labels: &[u32], n_segments: usize) -> Vec<usize> {
+    let mut counts = vec![0usize; n_segments];
+    for &l in labels {
+        counts[l as usize] += 1;
+    }
+    counts
 }
 
 #[cfg(test)]

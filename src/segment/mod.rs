@@ -41,6 +41,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
+pub use connectivity::point_counts;
 pub use kdtree::KdTree;
 
 use cluster::{
@@ -247,16 +248,6 @@ pub fn from_field(
             kept
         },
     )
-}
-
-/// Points per segment for labels in `0..n_segments`: the one count the report, the scoring paths
-/// and the segmentation share.
-pub fn point_counts(labels: &[u32], n_segments: usize) -> Vec<usize> {
-    let mut counts = vec![0usize; n_segments];
-    for &l in labels {
-        counts[l as usize] += 1;
-    }
-    counts
 }
 
 /// Cuts points into supervoxels. See the [module docs](self) for the algorithm.

@@ -1,0 +1,81 @@
+//! The settings of one explanation run.
+
+use serde::{Deserialize, Serialize};
+
+use crate::cloud::Axis;
+use crate::error::Result;
+use crate::explain::{self, Baselines, Method, Targets};
+use crate::sampling::Sampling;
+use crate::scene::SceneConfig;
+use crate::segment::SegmentConfig;
+
+/// Settings of one explanation run. Loads from JSON/TOML-like serde formats; CLI flags override.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ExplainConfig {
+    /// Explanation method. By default, LIME.
+    pub method: Method,
+    /// Scene steps before anything else (crop, outliers, ground, largest cluster). By default,
+    /// none.
+    pub scene: SceneConfig,
+    /// Supervoxel settings.
+    pub segments: SegmentConfig,
+    /// How the network's input points are drawn. By default, at random (as in training).
+    pub sampling: Sampling,
+    /// Settings of the explainers (sample budget, seed, LIME's kernel and ridge, scoring). Written
+    /// as `lime`, the name reports have always used.
+    #[serde(rename = "lime")]
+    pub explainer: explain::Config,
+    /// Classes to explain.
+    pub targets: Targets,
+    /// Drop points with NaN/Inf coordinates instead of failing. By default, false.
+    pub drop_invalid: bool,
+    /// The one seed every random step derives from. By default, 0.
+    pub seed: u64,
+    /// The scan's up axis, turned onto the model's (`Classifier::up`) before the network sees
+    /// it. By default (`None`): z for LAS and LAZ (the format's convention), the model's own up
+    /// axis for PLY and text, which have none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub up: Option<Axis>,
+    /// Coarser levels explained beside the supervoxels: level `i` is cut with `2^i` times
+    /// fewer segments (or a `2^i` times larger resolution) and nested, each supervoxel inside one
+    /// coarse segment ([`Segmentation::parents_in`]). By default, 0 (none).
+    pub coarser_levels: usize,
+    /// Reference clouds for Expected Gradients (`--baselines`): data, not a setting, so not
+    /// written in reports.
+    #[serde(skip)]
+    pub baselines: Baselines,
+}
+
+impl ExplainConfig {
+    /// Derives each stage's seed from [`seed`](Self::seed), so that one number fixes the run.
+    pub fn seeded(mut self) -> Self {
+        self.segments.seed = self.seed;
+        self.explainer.seed = self.seed.wrapping_add(1);
+        self
+    }
+
+    /// Checks the settings once, before any work.
+    ///
+    /// # Errors
+    /// [`Error::Config`] for values out of range or settings that do not
+    /// apply to the method.
+    pub fn validate(&self) -> Result<()> {
+        self.scene.validate()?;
+        self.segments.validate()?;
+        self.explainer.validate()?;
+        if self.coarser_levels > 8 {
+            return Err(crate::Error::Config(format!(
+                "coarser levels must be at most 8 (each halves the segments), got {}",
+                self.coarser_levels
+            )));
+        }
+        if self.method != Method::Lime && self.explainer.lime.auto_samples_max.is_some() {
+            return Err(crate::Error::Config(format!(
+                "auto-samples applies to LIME only, not to {}",
+                self.method
+            )));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,273 @@
+//! One scan end to end: classified, cut to its object, explained, and coarser levels.
+
+use std::path::Path;
+use std::time::Instant;
+
+use crate::classifier::Classifier;
+
+use super::config::ExplainConfig;
+use super::explained::Explained;
+use super::input::{
+    attribute_names, local_points, model_input_with_segments, network_input_channels, reading,
+    scene_cloud, ModelInput,
+};
+use super::report::{
+    LevelReport, Report, ReportCost, SegmentReport, Timings, REPORT_SCHEMA_VERSION,
+};
+use crate::cloud::PointCloud;
+use crate::domain::Competence;
+use crate::error::{Error, Result};
+use crate::explain::{attribute, Explanation, Input, Progress, Targets};
+use crate::segment::{point_counts, supervoxels, Granularity};
+use crate::stats::ranking;
+use crate::stats::spearman;
+
+/// A cloud's class probabilities, and the model's competence on it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Classified {
+    pub probabilities: Vec<f32>,
+    /// `None` for a model without recorded statistics.
+    pub competence: Option<Competence>,
+}
+
+/// Classifies one validated cloud from its [`network_input`].
+///
+/// # Errors
+/// Classifier errors; [`Error::Scene`] when the scene steps leave too few points.
+pub fn classify_cloud(
+    cloud: &PointCloud,
+    input: &Path,
+    classifier: &dyn Classifier,
+    config: &ExplainConfig,
+) -> Result<Classified> {
+    let (points, channels) = network_input_channels(cloud, input, classifier, config)?;
+    let classifier = &*reading(classifier, &points, &channels);
+    Ok(Classified {
+        probabilities: classifier
+            .predict_proba(&[&points])?
+            .pop()
+            .unwrap_or_default(),
+        competence: classifier.competence(&points)?,
+    })
+}
+
+/// Explains one cloud. `cloud` must already be validated ([`PointCloud::validate`]). The scene
+/// steps of `config` run first; the explanation is of the points they keep.
+///
+/// # Errors
+/// Configuration and classifier errors; [`Error::Scene`] when the scene steps leave too few
+/// points.
+pub fn explain_cloud(
+    cloud: &PointCloud,
+    input: &Path,
+    classifier: &dyn Classifier,
+    model_name: &str,
+    config: &ExplainConfig,
+    dropped_invalid: usize,
+    progress: Option<&Progress>,
+) -> Result<Explained> {
+    config.validate()?;
+    if let Some(field) = &config.segments.from_field {
+        if cloud.attribute(field).is_none() {
+            return Err(Error::format(
+                input,
+                format!(
+                    "no per-point field {field:?} to take segments from; the scan has {}",
+                    attribute_names(cloud)
+                ),
+            ));
+        }
+    }
+    if let Some(m) = classifier.channels().missing(cloud) {
+        return Err(Error::format(input, m));
+    }
+    let start = Instant::now();
+    let (kept, removed, scene) = scene_cloud(cloud, input, config)?;
+    let t_scene = start.elapsed().as_secs_f64();
+    let cloud = kept.as_ref();
+    let model_input = model_input_with_segments(cloud, classifier, config)?;
+    let reading = model_input.reading(classifier);
+    let classifier = &*reading;
+    let competence = classifier.competence(&model_input.points)?;
+    let result = attribute(
+        config.method,
+        classifier,
+        &model_input.input().with_baselines(&config.baselines),
+        &config.targets,
+        &config.explainer,
+        progress,
+    )?;
+    let levels = coarser_levels(
+        cloud,
+        classifier,
+        config,
+        &model_input,
+        &result.explanations,
+    )?;
+    let ModelInput {
+        frame,
+        index,
+        segmentation,
+        labels,
+        covered_segments,
+        merged_unseen_segments,
+        segmentation_seconds: t_segment,
+        segment_values,
+        points: input_points,
+        channels: input_channels,
+        ..
+    } = model_input;
+
+    let sizes = segmentation.sizes();
+    let sampled = point_counts(&labels, segmentation.count);
+    let centroids = segmentation.centroids(&cloud.positions);
+    let segments = (0..segmentation.count)
+        .map(|id| SegmentReport {
+            id,
+            centroid: centroids[id],
+            points: sizes[id],
+            sampled_points: sampled[id],
+            coefficients: result
+                .explanations
+                .iter()
+                .map(|e| e.coefficients[id])
+                .collect(),
+            field_value: segment_values.as_ref().map(|v| v[id]),
+        })
+        .collect();
+    let predicted = ranking(&result.probabilities).first().copied().unwrap_or(0);
+    let report = Report {
+        schema_version: REPORT_SCHEMA_VERSION,
+        input: input.display().to_string(),
+        model: model_name.to_string(),
+        class_names: classifier.class_names().to_vec(),
+        predicted,
+        predicted_name: classifier.class_names()[predicted].clone(),
+        probabilities: result.probabilities,
+        points: cloud.len(),
+        dropped_invalid,
+        scene,
+        covered_segments,
+        merged_unseen_segments,
+        frame,
+        settings: config.clone(),
+        explanations: result.explanations,
+        segments,
+        levels,
+        competence,
+        cost: ReportCost {
+            scoring: result.cost.path,
+            points_evaluated: result.cost.points_evaluated,
+            clouds_evaluated: result.cost.clouds_evaluated,
+        },
+        timings: Timings {
+            scene: t_scene,
+            segmentation: t_segment,
+            sampling: result.cost.sampling_seconds,
+            inference: result.cost.inference_seconds,
+            surrogate_fit: result.cost.fit_seconds,
+            total: start.elapsed().as_secs_f64(),
+        },
+    };
+    let point_values = result
+        .per_point
+        .iter()
+        .map(|values| {
+            let mut on_cloud = vec![f64::NAN; cloud.len()];
+            for (&i, v) in index.iter().zip(values) {
+                let slot = &mut on_cloud[i as usize];
+                *slot = if slot.is_nan() { *v } else { *slot + v };
+            }
+            on_cloud
+        })
+        .collect();
+    Ok(Explained {
+        report,
+        segmentation,
+        point_values,
+        removed,
+        input_points,
+        input_channels,
+    })
+}
+
+/// The coarser levels of `config` for an explained cloud: each cut anew from the same points,
+/// nested into the supervoxels of `model_input`, and explained by the same method as
+/// `explanations` for their classes.
+///
+/// # Errors
+/// Segmentation and explainer errors.
+pub fn coarser_levels(
+    cloud: &PointCloud,
+    classifier: &dyn Classifier,
+    config: &ExplainConfig,
+    model_input: &ModelInput,
+    explanations: &[Explanation],
+) -> Result<Vec<LevelReport>> {
+    if config.coarser_levels == 0 {
+        return Ok(Vec::new());
+    }
+    let local = local_points(cloud, &model_input.frame);
+    let targets = Targets::Classes(explanations.iter().map(|e| e.target).collect());
+    let fine = &model_input.segmentation;
+    let mut levels = Vec::new();
+    for level in 1..=config.coarser_levels {
+        let start = Instant::now();
+        let factor = 1usize << level;
+        let mut segments = config.segments.clone();
+        segments.target = match segments.target {
+            Granularity::Count(k) => Granularity::Count((k / factor).max(1)),
+            Granularity::Resolution(r) => Granularity::Resolution(r * factor as f64),
+        };
+        let coarse = supervoxels(&local, &segments)?;
+        let (parent, m) = fine.parents_in(&coarse);
+        let labels: Vec<u32> = model_input
+            .labels
+            .iter()
+            .map(|&l| parent[l as usize])
+            .collect();
+        let input = Input {
+            labels: &labels,
+            n_segments: m,
+            ..model_input.input()
+        }
+        .with_baselines(&config.baselines);
+        let method = explanations.first().map_or(config.method, |e| e.method);
+        let result = attribute(
+            method,
+            classifier,
+            &input,
+            &targets,
+            &config.explainer,
+            None,
+        )?;
+        let coefficients: Vec<Vec<f64>> = result
+            .explanations
+            .into_iter()
+            .map(|e| e.coefficients)
+            .collect();
+        let rank_correlation = explanations
+            .iter()
+            .zip(&coefficients)
+            .map(|(e, coarse)| {
+                let mut summed = vec![0.0; m];
+                for (f, v) in e.coefficients.iter().enumerate() {
+                    summed[parent[f] as usize] += v;
+                }
+                spearman(&summed, coarse)
+            })
+            .collect();
+        levels.push(LevelReport {
+            level,
+            segments: m,
+            parent: parent.into_iter().map(|p| p as usize).collect(),
+            coefficients,
+            rank_correlation,
+            seconds: start.elapsed().as_secs_f64(),
+        });
+        if m == 1 {
+            break;
+        }
+    }
+    Ok(levels)
+}

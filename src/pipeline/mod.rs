@@ -1,0 +1,20 @@
+//! The whole job for one cloud: validate → model frame → supervoxels → sample to the network's size
+//! → explain → per-point importances and a report, and where the outputs go.
+//!
+//! The files: `config` (the settings), `report` (the report and its schema version), `input`
+//! (the network's input), `explain` (the steps end to end), `explained` (per-point fields) and
+//! `naming` (the outputs' default names).
+
+mod config;
+mod explain;
+mod explained;
+mod input;
+mod naming;
+mod report;
+
+pub use config::*;
+pub use explain::*;
+pub use explained::*;
+pub use input::*;
+pub use naming::*;
+pub use report::*;
