@@ -189,9 +189,12 @@ fn flush(out: BufWriter<std::fs::File>, path: &Path) -> Result<()> {
 /// # Errors
 /// [`Error::Io`] on a write failure, [`Error::Format`] when `value` cannot be serialised.
 pub fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<()> {
-    let text =
-        serde_json::to_string_pretty(value).map_err(|e| Error::format(path, e.to_string()))?;
-    write_text(path, &text)
+    write_text(path, &json_text(path, value)?)
+}
+
+/// `value` as pretty JSON; `path` names the file it is for in errors.
+fn json_text<T: serde::Serialize>(path: &Path, value: &T) -> Result<String> {
+    serde_json::to_string_pretty(value).map_err(|e| Error::format(path, e.to_string()))
 }
 
 /// Writes `text` to `path` atomically (see [`write_atomic`]).
@@ -227,10 +230,10 @@ fn replace_atomically(
     suffix: &str,
     fill: impl FnOnce(&tempfile::NamedTempFile) -> Result<()>,
 ) -> Result<()> {
-    let tmp = temporary(path, suffix)?;
-    fill(&tmp)?;
-    tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
-    Ok(())
+    // One file staged and committed: the same temporary file and rename as a group of outputs.
+    let mut one = Outputs::new();
+    one.file(path, suffix, fill)?;
+    one.commit()
 }
 
 /// A new temporary file in `path`'s directory, its name ending in `suffix`.
@@ -305,8 +308,7 @@ impl Outputs {
     /// # Errors
     /// As [`write_json`].
     pub fn json<T: serde::Serialize>(&mut self, path: &Path, value: &T) -> Result<()> {
-        let text =
-            serde_json::to_string_pretty(value).map_err(|e| Error::format(path, e.to_string()))?;
+        let text = json_text(path, value)?;
         self.file(path, ".tmp", |tmp| {
             let mut f = tmp.reopen().map_err(|e| Error::io(path, e))?;
             std::io::Write::write_all(&mut f, text.as_bytes()).map_err(|e| Error::io(path, e))?;
