@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::classifier::Classifier;
 use crate::error::{Error, Result};
+use crate::explain::Payload;
 use crate::faithfulness::plot::write_graph_png;
 use crate::io::{self, ReadOptions, WriteOptions};
 use crate::pipeline::{classify_cloud, explain_cloud, explained_extension, ExplainConfig, Report};
@@ -219,6 +220,7 @@ pub struct Job<'a> {
 struct RunKey {
     model: String,
     explain: bool,
+    #[serde(deserialize_with = "crate::pipeline::legacy::settings")]
     settings: ExplainConfig,
 }
 
@@ -317,7 +319,8 @@ impl Job<'_> {
             io::write(&cloud_out, &explained.annotate(cloud), self.write)?;
             // A structural explanation's graph beside the record, as `explain` draws it.
             if let Some(e) = explained.report.explanations.first() {
-                if let Some(s) = e.structure.as_ref().filter(|s| !s.sets.is_empty()) {
+                let structure = e.payload.as_ref().and_then(Payload::structure);
+                if let Some(s) = structure.filter(|s| !s.sets.is_empty()) {
                     write_graph_png(&self.graph_output(rel), &e.target_name, s)?;
                 }
             }

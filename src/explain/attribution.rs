@@ -1,127 +1,221 @@
 //! What every explainer returns: one [`Explanation`] per explained class, with the classifier
-//! work behind them; and the [`Method`] and [`Targets`] that say what to explain how.
+//! work behind them; the [`Targets`] that say what to explain; and the [`Method`]s, each declared
+//! by its own file as a [`Spec`] and gathered here.
 
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use super::score::Cost;
-use super::structure::Structure;
-use super::tree::TreeFit;
+use super::config::{Config, Flag, SettingsSpec};
+use super::input::Input;
+use super::payload::Payload;
+use super::score::{Cost, Progress};
+use crate::classifier::Classifier;
 use crate::error::{Error, Result};
 use crate::perturb::Masks;
 use crate::stats::ranking;
 
-/// An explanation method.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Method {
-    /// LIME: weighted ridge surrogate over random masks. By default, this.
-    #[default]
-    Lime,
-    /// KernelSHAP: Shapley values from the Shapley kernel, paired sampling, exact efficiency.
-    KernelShap,
-    /// Leave one segment out.
-    Occlusion,
-    /// `‖∂ score / ∂ xyz‖` per point, summed per segment.
-    Gradient,
-    /// Zheng et al.'s point-cloud saliency (α = 1) per point, summed per segment.
-    Saliency,
-    /// Structural: small sets of segments that each suffice alone, and their attention graphs.
-    Sag,
-    /// Point CAM (max-pooled networks): each global channel's linearised contribution, credited
-    /// to the point that wins its max-pool, summed per segment.
-    Cam,
-    /// The critical set (max-pooled networks): how many global channels each point wins, summed
-    /// per segment.
-    Critical,
-    /// Levi & Gilboa's baseline (max-pooled networks): each point's feature norm before the
-    /// max-pool, summed per segment.
-    FeatureNorm,
-    /// Integrated Gradients from the cloud collapsed onto its centre, per point, summed per
-    /// segment.
-    Ig,
-    /// Grad-CAM at the layer the global max-pool reads (pointlime's own models, T-Nets
-    /// included), per point, summed per segment.
-    GradCam,
-    /// SmoothGrad: the gradient method's map averaged over copies of the cloud jittered by
-    /// Gaussian noise (in the scan's units), per point, summed per segment.
-    SmoothGrad,
-    /// Expected Gradients: Integrated Gradients averaged over baselines drawn from other scans,
-    /// per point, summed per segment.
-    #[serde(rename = "eg")]
-    ExpectedGradients,
-    /// Layer-wise relevance propagation (ε-rule, winner-take-all through the max-pool) of the
-    /// class logit, per point, summed per segment.
-    Lrp,
-    /// Sliding-ball occlusion: the mean score lost over the balls (radius, stride) that covered
-    /// each point, summed per segment.
-    BallOcclusion,
+/// An explanation method: a handle on its [`Spec`], which the method's own file declares and
+/// registers ([`register!`]). Methods compare, hash, print and serialise by name.
+///
+/// Every list of methods (the command line's `--method` and its help, the faithfulness
+/// leaderboard, every error that names methods) reads [`Method::all`], so a new method is its file
+/// and one line of `explain/mod.rs`.
+#[derive(Clone, Copy)]
+pub struct Method(&'static Spec);
+
+/// What a method is: what the command line, reports, the faithfulness evaluation and the dispatch
+/// ([`super::attribute`]) need to know of it.
+pub struct Spec {
+    /// The name used on the command line and in reports.
+    pub name: &'static str,
+    /// Its place in [`Method::all`]: the leaderboard's order, and `--help`'s.
+    pub order: u16,
+    /// One phrase for `--method`'s help: what it computes.
+    pub summary: &'static str,
+    /// Whether it draws at random, so that its seed matters.
+    pub random: bool,
+    /// Whether it fits a surrogate with an R² (LIME).
+    pub surrogate: bool,
+    /// What it needs of a classifier beyond scores.
+    pub needs: Needs,
+    /// Its own settings and their flags, if it has any.
+    pub settings: Option<SettingsSpec>,
+    /// The explainer itself.
+    pub run: Run,
 }
 
+/// The shape of every explainer: `(classifier, input, targets, config, progress)`.
+pub type Run =
+    fn(&dyn Classifier, &Input, &Targets, &Config, Option<&Progress>) -> Result<Attribution>;
+
+inventory::collect!(Method);
+
+/// Registers a method's [`Method`] constant, so that [`Method::all`] lists it: the one line a
+/// method's file adds beside its [`Spec`].
+macro_rules! register {
+    ($method:expr) => {
+        ::inventory::submit! { $method }
+    };
+}
+pub(crate) use register;
+
 impl Method {
-    pub const ALL: [Method; 15] = [
-        Method::Lime,
-        Method::KernelShap,
-        Method::Occlusion,
-        Method::Gradient,
-        Method::Saliency,
-        Method::Sag,
-        Method::Cam,
-        Method::Critical,
-        Method::FeatureNorm,
-        Method::Ig,
-        Method::GradCam,
-        Method::SmoothGrad,
-        Method::ExpectedGradients,
-        Method::Lrp,
-        Method::BallOcclusion,
-    ];
+    /// The handle on `spec` (a `static` in the method's file).
+    pub const fn new(spec: &'static Spec) -> Method {
+        Method(spec)
+    }
+
+    /// Every registered method, in [`Spec::order`].
+    pub fn all() -> Vec<Method> {
+        let mut all: Vec<Method> = inventory::iter::<Method>.into_iter().copied().collect();
+        all.sort_by_key(|m| (m.0.order, m.0.name));
+        all
+    }
+
+    /// The method called `name`.
+    ///
+    /// # Errors
+    /// [`Error::Config`] listing every method's name, for an unknown one.
+    pub fn named(name: &str) -> Result<Method> {
+        Method::all()
+            .into_iter()
+            .find(|m| m.name() == name)
+            .ok_or_else(|| {
+                Error::Config(format!(
+                    "unknown method {name:?}: {}",
+                    names(&Method::all())
+                ))
+            })
+    }
 
     /// The name used on the command line and in reports.
     pub fn name(self) -> &'static str {
-        match self {
-            Method::Lime => "lime",
-            Method::KernelShap => "kernelshap",
-            Method::Occlusion => "occlusion",
-            Method::Gradient => "gradient",
-            Method::Saliency => "saliency",
-            Method::Sag => "sag",
-            Method::Cam => "cam",
-            Method::Critical => "critical",
-            Method::FeatureNorm => "featurenorm",
-            Method::Ig => "ig",
-            Method::GradCam => "gradcam",
-            Method::SmoothGrad => "smoothgrad",
-            Method::ExpectedGradients => "eg",
-            Method::Lrp => "lrp",
-            Method::BallOcclusion => "ballocclusion",
-        }
+        self.0.name
+    }
+
+    /// Its [`Spec`].
+    pub fn spec(self) -> &'static Spec {
+        self.0
     }
 
     /// Whether the method needs the input gradients of a differentiable classifier.
     pub fn needs_gradients(self) -> bool {
-        matches!(
-            self,
-            Method::Gradient
-                | Method::Saliency
-                | Method::Ig
-                | Method::SmoothGrad
-                | Method::ExpectedGradients
-        )
+        self.0.needs == Needs::Gradients
     }
 
     /// Whether the method draws at random, so that its seed matters.
     pub fn is_random(self) -> bool {
-        matches!(
-            self,
-            Method::Lime | Method::KernelShap | Method::SmoothGrad | Method::ExpectedGradients
-        )
+        self.0.random
     }
 
     /// Whether the method fits a surrogate with an R² (LIME only).
     pub fn has_surrogate(self) -> bool {
-        self == Method::Lime
+        self.0.surrogate
+    }
+
+    /// The flags of its own settings (none for a method without settings).
+    pub fn flags(self) -> &'static [Flag] {
+        self.0.settings.as_ref().map_or(&[], |s| s.flags)
+    }
+
+    /// Whether `classifier` gives what the method needs.
+    pub fn runs_on(self, classifier: &dyn Classifier) -> bool {
+        self.0.needs.met_by(classifier)
+    }
+
+    /// Checks that the method can explain `classifier`'s decisions, before any work.
+    ///
+    /// # Errors
+    /// [`Error::Config`] naming what is missing, the methods that need it and those that would run.
+    pub fn check(self, classifier: &dyn Classifier) -> Result<()> {
+        if self.runs_on(classifier) {
+            return Ok(());
+        }
+        let needs = self.0.needs;
+        let alike: Vec<Method> = Method::all()
+            .into_iter()
+            .filter(|m| m.0.needs == needs)
+            .collect();
+        let usable: Vec<Method> = Method::all()
+            .into_iter()
+            .filter(|m| m.runs_on(classifier))
+            .collect();
+        Err(Error::Config(format!(
+            "{} {} {}; this model does not (it can be explained with {})",
+            names(&alike),
+            if alike.len() == 1 { "needs" } else { "need" },
+            needs.what(),
+            names(&usable)
+        )))
+    }
+}
+
+/// Method names, comma-separated.
+pub fn names(methods: &[Method]) -> String {
+    methods
+        .iter()
+        .map(|m| m.name())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `--method`'s help: every method's name and summary, from [`Method::all`].
+pub fn help() -> String {
+    let list: Vec<String> = Method::all()
+        .into_iter()
+        .map(|m| format!("{} ({})", m.name(), m.0.summary))
+        .collect();
+    format!("Explanation method [default: lime]: {}", list.join(", "))
+}
+
+/// Checks every method's settings in `config` against its type and fills in the defaults of
+/// those not given, so that a report lists every method's settings.
+///
+/// # Errors
+/// [`Error::Config`] for settings of an unknown method, or a method's settings that do not parse
+/// or are out of range.
+pub fn complete_settings(config: &mut Config) -> Result<()> {
+    let all = Method::all();
+    let with_settings: Vec<Method> = all
+        .iter()
+        .copied()
+        .filter(|m| m.0.settings.is_some())
+        .collect();
+    if let Some(unknown) = config
+        .method_names()
+        .find(|n| !with_settings.iter().any(|m| m.name() == *n))
+    {
+        return Err(Error::Config(format!(
+            "settings for {unknown:?}, which is no method with settings: {}",
+            names(&with_settings)
+        )));
+    }
+    for m in with_settings {
+        if let Some(spec) = &m.0.settings {
+            config.normalise(m.name(), spec)?;
+        }
+    }
+    Ok(())
+}
+
+impl PartialEq for Method {
+    fn eq(&self, other: &Method) -> bool {
+        self.name() == other.name()
+    }
+}
+
+impl Eq for Method {}
+
+impl std::hash::Hash for Method {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.name().hash(state);
+    }
+}
+
+impl std::fmt::Debug for Method {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
     }
 }
 
@@ -135,15 +229,62 @@ impl FromStr for Method {
     type Err = String;
 
     fn from_str(s: &str) -> std::result::Result<Method, String> {
-        Method::ALL
-            .into_iter()
-            .find(|m| m.name() == s)
-            .ok_or_else(|| {
-                format!(
-                    "unknown method {s:?}: {}",
-                    Method::ALL.map(Method::name).join(", ")
-                )
-            })
+        Method::named(s).map_err(|e| match e {
+            Error::Config(m) => m,
+            other => other.to_string(),
+        })
+    }
+}
+
+impl Serialize for Method {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+impl<'de> Deserialize<'de> for Method {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Method, D::Error> {
+        let name = String::deserialize(d)?;
+        name.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// What a method needs of a classifier beyond the scores of perturbed clouds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Needs {
+    /// Scores only: every classifier will do.
+    Scores,
+    /// Input gradients ([`Classifier::differentiable`]): pointlime's own models.
+    Gradients,
+    /// A global max-pool whose winners can be read ([`Classifier::max_pooled`]).
+    MaxPool,
+    /// The layer the global max-pool reads, with gradients ([`Classifier::pool_layer`]).
+    PoolLayer,
+    /// Dense layers that can be read ([`Classifier::dense_layers`]).
+    DenseLayers,
+}
+
+impl Needs {
+    /// Whether `classifier` gives it.
+    pub fn met_by(self, classifier: &dyn Classifier) -> bool {
+        match self {
+            Needs::Scores => true,
+            Needs::Gradients => classifier.differentiable().is_some(),
+            Needs::MaxPool => classifier.max_pooled().is_some(),
+            Needs::PoolLayer => classifier.pool_layer().is_some(),
+            Needs::DenseLayers => classifier.dense_layers().is_some(),
+        }
+    }
+
+    /// What it is, for an error message.
+    fn what(self) -> &'static str {
+        match self {
+            Needs::Scores => "a classifier",
+            Needs::Gradients => "a model that gives gradients (pointlime's own gives them)",
+            Needs::MaxPool => "a max-pooled network whose pooling winners can be read",
+            Needs::PoolLayer => "the layer a global max-pool reads, with gradients",
+            Needs::DenseLayers => "dense layers that can be read (pointlime's own PointNets)",
+        }
     }
 }
 
@@ -187,8 +328,7 @@ impl Targets {
 /// One class's explanation: one value per segment, and for LIME the linear surrogate behind it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Explanation {
-    /// The method that made it. Reports written before methods existed are LIME's.
-    #[serde(default)]
+    /// The method that made it.
     pub method: Method,
     /// The explained class.
     pub target: usize,
@@ -219,13 +359,9 @@ pub struct Explanation {
     pub n_samples: usize,
     /// The seed that drew the masks.
     pub seed: u64,
-    /// The sufficient sets and their attention graph (sag only).
+    /// What the method found beyond one value per segment: sag's sufficient sets, LIME's tree.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub structure: Option<Structure>,
-    /// LIME's tree surrogate (`--surrogate tree`): the coefficients are its per-segment effects,
-    /// the intercept its prediction with every segment removed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tree: Option<TreeFit>,
+    pub payload: Option<Payload>,
 }
 
 impl Explanation {
@@ -250,15 +386,14 @@ impl Explanation {
             model_score,
             n_samples,
             seed,
-            structure: None,
-            tree: None,
+            payload: None,
         }
     }
 
     /// The surrogate's prediction for one mask (1 = kept): the tree's, else the linear model's;
     /// `None` for a method without a surrogate.
     pub fn surrogate_prediction(&self, mask: &[u8]) -> Option<f64> {
-        if let Some(tree) = &self.tree {
+        if let Some(tree) = self.payload.as_ref().and_then(Payload::tree) {
             let x: Vec<f64> = mask.iter().map(|&b| b as f64).collect();
             return Some(tree.predict(&x));
         }
@@ -311,4 +446,51 @@ pub struct Attribution {
     pub samples: Option<Samples>,
     /// The classifier work behind it.
     pub cost: Cost,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn the_registry_holds_every_method_once_with_sound_settings() {
+        let all = Method::all();
+        assert!(all.len() >= 15, "{}", names(&all));
+        assert_eq!(all[0].name(), "lime");
+        let unique = |items: Vec<String>| items.len() == items.iter().collect::<HashSet<_>>().len();
+        assert!(unique(all.iter().map(|m| m.name().to_string()).collect()));
+        assert!(unique(
+            all.iter().map(|m| m.spec().order.to_string()).collect()
+        ));
+        // Flags are unique across methods (they share one command line), and each names a field
+        // of its method's settings.
+        let mut config = Config::default();
+        complete_settings(&mut config).unwrap();
+        let json = serde_json::to_value(&config).unwrap();
+        let flags: Vec<String> = all
+            .iter()
+            .flat_map(|m| m.flags().iter().map(|f| f.long.to_string()))
+            .collect();
+        assert!(unique(flags));
+        for m in &all {
+            if let Some(settings) = &m.spec().settings {
+                assert_eq!(settings.method, m.name());
+                for f in settings.flags {
+                    assert!(
+                        json["methods"][m.name()].get(f.key).is_some(),
+                        "--{} sets {}, which {} has not",
+                        f.long,
+                        f.key,
+                        m.name()
+                    );
+                }
+            }
+        }
+        assert!(Method::named("nosuch")
+            .unwrap_err()
+            .to_string()
+            .contains("lime, kernelshap"));
+        assert!(help().contains("ballocclusion (balls of --ball-radius"));
+    }
 }

@@ -17,13 +17,77 @@
 //!
 //! Segment values are sums over the segment's points.
 
-use super::attribution::{Attribution, Method, Targets};
+use super::attribution::{register, Attribution, Method, Needs, Spec, Targets};
 use super::config::Config;
 use super::gradient::{by_point_values, by_segment};
 use super::input::Input;
 use super::score::ScoringPath;
 use crate::classifier::{max_pool, Classifier, MaxPooled};
 use crate::error::{Error, Result};
+
+/// Point CAM (max-pooled networks): each global channel's linearised contribution, credited to
+/// the point that wins its max-pool, summed per segment.
+pub const CAM: Method = Method::new(&CAM_SPEC);
+register!(CAM);
+
+static CAM_SPEC: Spec = Spec {
+    name: "cam",
+    order: 70,
+    summary: "max-pooled networks: each global channel's linearised share of the score, credited to the point that wins its max-pool",
+    random: false,
+    surrogate: false,
+    needs: Needs::MaxPool,
+    settings: None,
+    run: |classifier, input, targets, config, _| cam(classifier, input, targets, config),
+};
+
+/// The critical set (max-pooled networks): how many global channels each point wins, summed per
+/// segment.
+pub const CRITICAL: Method = Method::new(&CRITICAL_SPEC);
+register!(CRITICAL);
+
+static CRITICAL_SPEC: Spec = Spec {
+    name: "critical",
+    order: 80,
+    summary: "max-pooled networks: how many global channels each point wins",
+    random: false,
+    surrogate: false,
+    needs: Needs::MaxPool,
+    settings: None,
+    run: |classifier, input, targets, config, _| critical(classifier, input, targets, config),
+};
+
+/// Levi & Gilboa's baseline (max-pooled networks): each point's feature norm before the
+/// max-pool, summed per segment.
+pub const FEATURE_NORM: Method = Method::new(&FEATURE_NORM_SPEC);
+register!(FEATURE_NORM);
+
+static FEATURE_NORM_SPEC: Spec = Spec {
+    name: "featurenorm",
+    order: 90,
+    summary: "max-pooled networks: each point's feature norm before the max-pool",
+    random: false,
+    surrogate: false,
+    needs: Needs::MaxPool,
+    settings: None,
+    run: |classifier, input, targets, config, _| feature_norm(classifier, input, targets, config),
+};
+
+/// Grad-CAM at the layer the global max-pool reads (pointlime's own models, T-Nets included),
+/// per point, summed per segment.
+pub const GRAD_CAM: Method = Method::new(&GRAD_CAM_SPEC);
+register!(GRAD_CAM);
+
+static GRAD_CAM_SPEC: Spec = Spec {
+    name: "gradcam",
+    order: 110,
+    summary: "Grad-CAM at the layer the global max-pool reads, T-Nets included",
+    random: false,
+    surrogate: false,
+    needs: Needs::PoolLayer,
+    settings: None,
+    run: |classifier, input, targets, config, _| grad_cam(classifier, input, targets, config),
+};
 
 /// The pooled feature of `points` and the point that wins each of its channels.
 fn pooled(mp: &dyn MaxPooled, points: &[[f32; 3]]) -> Result<(Vec<f32>, Vec<usize>)> {
@@ -58,7 +122,7 @@ pub fn cam(
     let slopes = head_slopes(|x| mp.head(x, config.scoring.output), &g, n_classes)?;
     let n = input.points.len() as u64;
     let work = |_| (ScoringPath::PooledFeatures, n, 2 * c as u64);
-    by_point_values(Method::Cam, classifier, input, targets, config, work, |t| {
+    by_point_values(CAM, classifier, input, targets, config, work, |t| {
         let mut values = vec![0.0; input.points.len()];
         for k in 0..c {
             values[winner[k]] += slopes[k * n_classes + t] * g[k] as f64;
@@ -131,26 +195,18 @@ pub fn grad_cam(
     )?;
     let n = input.points.len();
     let work = |_| (ScoringPath::PooledFeatures, n as u64, 2 * c as u64);
-    by_point_values(
-        Method::GradCam,
-        classifier,
-        input,
-        targets,
-        config,
-        work,
-        |t| {
-            let values = h
-                .chunks(c)
-                .map(|row| {
-                    let v: f64 = (0..c)
-                        .map(|k| slopes[k * n_classes + t] / n as f64 * row[k] as f64)
-                        .sum();
-                    v.max(0.0)
-                })
-                .collect();
-            Ok(by_segment(values, input.labels, input.n_segments))
-        },
-    )
+    by_point_values(GRAD_CAM, classifier, input, targets, config, work, |t| {
+        let values = h
+            .chunks(c)
+            .map(|row| {
+                let v: f64 = (0..c)
+                    .map(|k| slopes[k * n_classes + t] / n as f64 * row[k] as f64)
+                    .sum();
+                v.max(0.0)
+            })
+            .collect();
+        Ok(by_segment(values, input.labels, input.n_segments))
+    })
 }
 
 /// The critical set: each point's count of the global channels it wins (see the module), the
@@ -170,7 +226,7 @@ pub fn critical(
     for w in winner {
         wins[w] += 1.0;
     }
-    every_class(Method::Critical, classifier, input, targets, config, wins)
+    every_class(CRITICAL, classifier, input, targets, config, wins)
 }
 
 /// Each point's feature norm before the max-pool, `‖phi(p)‖₂`: the one-forward-pass baseline of
@@ -191,14 +247,7 @@ pub fn feature_norm(
         .chunks(c)
         .map(|row| row.iter().map(|&v| (v as f64).powi(2)).sum::<f64>().sqrt())
         .collect();
-    every_class(
-        Method::FeatureNorm,
-        classifier,
-        input,
-        targets,
-        config,
-        norms,
-    )
+    every_class(FEATURE_NORM, classifier, input, targets, config, norms)
 }
 
 /// The attribution of per-point `values` that are the same for every target, from the per-point

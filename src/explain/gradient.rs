@@ -5,12 +5,27 @@
 
 use std::time::Instant;
 
-use super::attribution::{Attribution, Explanation, Method, Targets};
+use super::attribution::{register, Attribution, Explanation, Method, Needs, Spec, Targets};
 use super::config::Config;
 use super::input::Input;
 use super::score::{Cost, ScoringPath};
 use crate::classifier::{Classifier, Output};
 use crate::error::{Error, Result};
+
+/// `‖∂ score / ∂ xyz‖` per point, summed per segment.
+pub const GRADIENT: Method = Method::new(&SPEC);
+register!(GRADIENT);
+
+static SPEC: Spec = Spec {
+    name: "gradient",
+    order: 40,
+    summary: "‖∂score/∂xyz‖ per point, summed per supervoxel",
+    random: false,
+    surrogate: false,
+    needs: Needs::Gradients,
+    settings: None,
+    run: |classifier, input, targets, config, _| gradient(classifier, input, targets, config),
+};
 
 /// Per-point attributions and their per-segment sums.
 #[derive(Debug, Clone, PartialEq)]
@@ -73,7 +88,7 @@ pub fn gradient(
     config: &Config,
 ) -> Result<Attribution> {
     let output = config.scoring.output;
-    by_backprop(Method::Gradient, classifier, input, targets, config, |t| {
+    by_backprop(GRADIENT, classifier, input, targets, config, |t| {
         point_gradient(
             classifier,
             input.points,

@@ -8,13 +8,29 @@
 //! `intercept` is the baseline's score and its `local_prediction` the intercept plus the sum, to
 //! set beside `model_score`. Segment values are sums over the segment's points.
 
-use super::attribution::{Attribution, Method, Targets};
+use super::attribution::{register, Attribution, Method, Needs, Spec, Targets};
 use super::config::Config;
 use super::gradient::{by_point_values, by_segment, gradients};
 use super::input::Input;
 use super::score::ScoringPath;
 use crate::classifier::Classifier;
 use crate::error::Result;
+
+/// Integrated Gradients from the cloud collapsed onto its centre, per point, summed per
+/// segment.
+pub const IG: Method = Method::new(&SPEC);
+register!(IG);
+
+static SPEC: Spec = Spec {
+    name: "ig",
+    order: 100,
+    summary: "Integrated Gradients from the cloud collapsed onto its centre, 32 steps, per point, summed per supervoxel",
+    random: false,
+    surrogate: false,
+    needs: Needs::Gradients,
+    settings: None,
+    run: |classifier, input, targets, config, _| integrated_gradients(classifier, input, targets, config),
+};
 
 /// Steps of the path integral.
 pub const STEPS: usize = 32;
@@ -42,26 +58,25 @@ pub fn integrated_gradients(
     };
     let origin = vec![[0.0f32; 3]; points.len()];
     let baseline = classifier.predict(&[&origin], output)?;
-    let mut attribution =
-        by_point_values(Method::Ig, classifier, input, targets, config, work, |t| {
-            let mut sum = vec![[0.0f64; 3]; points.len()];
-            for step in 0..STEPS {
-                let alpha = (step as f32 + 0.5) / STEPS as f32;
-                let scaled: Vec<[f32; 3]> = points.iter().map(|p| p.map(|v| v * alpha)).collect();
-                let g = gradients(classifier, &scaled, input.labels, t, output)?;
-                for (s, d) in sum.iter_mut().zip(&g) {
-                    for a in 0..3 {
-                        s[a] += d[a] as f64;
-                    }
+    let mut attribution = by_point_values(IG, classifier, input, targets, config, work, |t| {
+        let mut sum = vec![[0.0f64; 3]; points.len()];
+        for step in 0..STEPS {
+            let alpha = (step as f32 + 0.5) / STEPS as f32;
+            let scaled: Vec<[f32; 3]> = points.iter().map(|p| p.map(|v| v * alpha)).collect();
+            let g = gradients(classifier, &scaled, input.labels, t, output)?;
+            for (s, d) in sum.iter_mut().zip(&g) {
+                for a in 0..3 {
+                    s[a] += d[a] as f64;
                 }
             }
-            let values = points
-                .iter()
-                .zip(&sum)
-                .map(|(p, s)| (0..3).map(|a| p[a] as f64 * s[a] / STEPS as f64).sum())
-                .collect();
-            Ok(by_segment(values, input.labels, input.n_segments))
-        })?;
+        }
+        let values = points
+            .iter()
+            .zip(&sum)
+            .map(|(p, s)| (0..3).map(|a| p[a] as f64 * s[a] / STEPS as f64).sum())
+            .collect();
+        Ok(by_segment(values, input.labels, input.n_segments))
+    })?;
     with_completeness(&mut attribution, |t| baseline[t] as f64, STEPS);
     Ok(attribution)
 }

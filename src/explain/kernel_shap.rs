@@ -16,7 +16,7 @@ use rand::seq::index::sample;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use super::attribution::{Attribution, Explanation, Method, Targets};
+use super::attribution::{register, Attribution, Explanation, Method, Needs, Spec, Targets};
 use super::config::Config;
 use super::input::Input;
 use super::masked::explain_masks;
@@ -24,6 +24,21 @@ use super::score::Progress;
 use crate::classifier::Classifier;
 use crate::error::Result;
 use crate::perturb::Masks;
+
+/// KernelSHAP: Shapley values from the Shapley kernel, paired sampling, exact efficiency.
+pub const KERNEL_SHAP: Method = Method::new(&SPEC);
+register!(KERNEL_SHAP);
+
+static SPEC: Spec = Spec {
+    name: "kernelshap",
+    order: 20,
+    summary: "Shapley values, --samples coalitions",
+    random: true,
+    surrogate: false,
+    needs: Needs::Scores,
+    settings: None,
+    run: kernel_shap,
+};
 
 /// Coalitions for KernelSHAP over `m` players: row 0 all kept, row 1 none kept, then the
 /// regression rows, with one weight per row (the first two rows' weights are unused).
@@ -141,15 +156,8 @@ pub fn kernel_shap(
         |t, values, masks| {
             let phi = fit(masks, values, &weights);
             let f_all = values[0];
-            let mut e = Explanation::plain(
-                Method::KernelShap,
-                t,
-                names,
-                phi,
-                f_all,
-                masks.len(),
-                config.seed,
-            );
+            let mut e =
+                Explanation::plain(KERNEL_SHAP, t, names, phi, f_all, masks.len(), config.seed);
             // Efficiency makes the additive story exact at both ends.
             e.intercept = Some(values[1]);
             e.local_prediction = Some(f_all);

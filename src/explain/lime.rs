@@ -10,24 +10,203 @@
 
 use std::time::Instant;
 
-use super::attribution::{Attribution, Explanation, Method, Targets};
-use super::config::Config;
-use super::config::{LimeConfig, Surrogate};
+use serde::{Deserialize, Serialize};
+
+use super::attribution::{register, Attribution, Explanation, Method, Needs, Spec, Targets};
+use super::config::{Config, Flag, FlagValue, MethodSettings, SettingsSpec};
 use super::input::Input;
 use super::masked::explain_masks;
+use super::payload::Payload;
 use super::score::Progress;
 use super::tree::TreeFit;
 use super::{ridge, tree};
 use crate::classifier::Classifier;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::perturb::{MaskSampling, Masks};
+
+/// LIME: a weighted ridge surrogate over random masks; by default, this.
+pub const LIME: Method = Method::new(&SPEC);
+register!(LIME);
+
+static SPEC: Spec = Spec {
+    name: "lime",
+    order: 10,
+    summary: "a weighted linear surrogate over random on/off masks of the supervoxels",
+    random: true,
+    surrogate: true,
+    needs: Needs::Scores,
+    settings: Some(SettingsSpec::of::<LimeConfig>(&[
+        Flag {
+            long: "keep-probability",
+            key: "keep_probability",
+            value_name: "P",
+            help: "Probability that a supervoxel is kept in a sample [default: 0.5]",
+            value: FlagValue::Number,
+        },
+        Flag {
+            long: "auto-samples",
+            key: "auto_samples_max",
+            value_name: "MAX",
+            help:
+                "Double the samples, from --samples, until the top-5 supervoxels (in order) stop \
+                   changing, up to this many samples (16000 when given without a value)",
+            value: FlagValue::CountOr("16000"),
+        },
+        Flag {
+            long: "surrogate",
+            key: "surrogate",
+            value_name: "SURROGATE",
+            help:
+                "LIME's surrogate [default: ridge]: ridge (weighted ridge regression) or tree (a \
+                   shallow weighted regression tree; a supervoxel's importance is the tree's mean \
+                   change when it is switched on)",
+            value: FlagValue::Word(&["ridge", "tree"]),
+        },
+        Flag {
+            long: "tree-depth",
+            key: "tree_depth",
+            value_name: "D",
+            help: "Depth of LIME's tree surrogate [default: 4]",
+            value: FlagValue::Count,
+        },
+        Flag {
+            long: "mask-sampling",
+            key: "sampling",
+            value_name: "SAMPLING",
+            help: "How LIME draws its masks [default: bernoulli]: bernoulli (each supervoxel kept \
+                   with --keep-probability) or stratified (the number removed uniform from 1 to \
+                   all, so that the kernel weighs near and far samples differently)",
+            value: FlagValue::Word(&["bernoulli", "stratified"]),
+        },
+    ])),
+    run: lime,
+};
+
+/// LIME's surrogate model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Surrogate {
+    /// Weighted ridge regression (lime_base). By default, this.
+    #[default]
+    Ridge,
+    /// A shallow weighted regression tree; a segment's importance is the tree's mean change
+    /// when the segment is switched on in the samples.
+    Tree,
+}
+
+impl Surrogate {
+    /// The name used on the command line and in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Surrogate::Ridge => "ridge",
+            Surrogate::Tree => "tree",
+        }
+    }
+}
+
+impl std::str::FromStr for Surrogate {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<Surrogate, String> {
+        match s {
+            "ridge" => Ok(Surrogate::Ridge),
+            "tree" => Ok(Surrogate::Tree),
+            _ => Err(format!("unknown surrogate {s:?}: ridge or tree")),
+        }
+    }
+}
+
+/// LIME's own settings; the sample count, seed and scoring are every method's ([`Config`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimeConfig {
+    /// Probability that a segment is kept in a sample. By default, 0.5.
+    pub keep_probability: f64,
+    /// Kernel width on cosine distance. By default, 0.25 (lime_image).
+    pub kernel_width: f64,
+    /// Ridge penalty. By default, 1.0 (lime_base).
+    pub ridge_alpha: f64,
+    /// `--auto-samples`: double the sample count, from [`Config::n_samples`], until the top-5
+    /// segments (in order) of every explained class are the same as at the previous count, or
+    /// this many samples are reached. Off (`None`) by default.
+    pub auto_samples_max: Option<usize>,
+    /// The surrogate fitted to the samples. By default, ridge.
+    pub surrogate: Surrogate,
+    /// Depth of the tree surrogate. By default, 4.
+    pub tree_depth: usize,
+    /// How masks are drawn. By default, each segment kept independently with
+    /// [`keep_probability`](Self::keep_probability), as lime_image does.
+    pub sampling: MaskSampling,
+}
+
+impl Default for LimeConfig {
+    fn default() -> Self {
+        LimeConfig {
+            keep_probability: 0.5,
+            kernel_width: 0.25,
+            ridge_alpha: 1.0,
+            auto_samples_max: None,
+            surrogate: Surrogate::Ridge,
+            tree_depth: 4,
+            sampling: MaskSampling::Bernoulli,
+        }
+    }
+}
+
+impl LimeConfig {
+    /// Checks the auto-samples cap against the starting sample count.
+    ///
+    /// # Errors
+    /// [`Error::Config`] for a cap below it.
+    pub fn check_cap(&self, n_samples: usize) -> Result<()> {
+        if self.auto_samples_max.is_some_and(|m| m < n_samples) {
+            return Err(Error::Config(format!(
+                "the auto-samples cap must be at least the {n_samples} starting samples"
+            )));
+        }
+        Ok(())
+    }
+}
+
+impl MethodSettings for LimeConfig {
+    const METHOD: &'static str = "lime";
+
+    fn validate(&self) -> Result<()> {
+        let bad = |m: String| Err(Error::Config(m));
+        if !(self.keep_probability > 0.0 && self.keep_probability < 1.0) {
+            return bad(format!(
+                "keep probability must be in (0, 1), got {}",
+                self.keep_probability
+            ));
+        }
+        if !(self.kernel_width > 0.0 && self.kernel_width.is_finite()) {
+            return bad(format!(
+                "kernel width must be positive, got {}",
+                self.kernel_width
+            ));
+        }
+        if !(1..=12).contains(&self.tree_depth) {
+            return bad(format!(
+                "tree depth must be in 1..=12, got {}",
+                self.tree_depth
+            ));
+        }
+        if !(self.ridge_alpha >= 0.0 && self.ridge_alpha.is_finite()) {
+            return bad(format!(
+                "ridge alpha must be non-negative, got {}",
+                self.ridge_alpha
+            ));
+        }
+        Ok(())
+    }
+}
 
 /// LIME's masks as `config` draws them: row 0 the unperturbed cloud, the rest Bernoulli or
 /// stratified ([`MaskSampling`]).
-pub fn draw_masks(config: &Config, n_segments: usize, n_samples: usize, seed: u64) -> Masks {
-    match config.lime.sampling {
+pub fn draw_masks(config: &LimeConfig, n_segments: usize, n_samples: usize, seed: u64) -> Masks {
+    match config.sampling {
         MaskSampling::Bernoulli => {
-            Masks::sample(n_samples, n_segments, config.lime.keep_probability, seed)
+            Masks::sample(n_samples, n_segments, config.keep_probability, seed)
         }
         MaskSampling::Stratified => Masks::sample_stratified(n_samples, n_segments, seed),
     }
@@ -108,7 +287,7 @@ pub fn fit_surrogate(
 
 /// Explains `classifier`'s decision on one cloud with LIME.
 ///
-/// With [`LimeConfig::auto_samples_max`](super::LimeConfig::auto_samples_max) set, the sample
+/// With [`LimeConfig::auto_samples_max`] set, the sample
 /// count doubles until the ranking settles (see there); each attempt's masks are a prefix of the
 /// next one's (one seeded stream). The explanations and samples are the final attempt's; the cost
 /// adds up every attempt.
@@ -124,22 +303,23 @@ pub fn lime(
     progress: Option<&Progress>,
 ) -> Result<Attribution> {
     config.check(input)?;
-    let Some(cap) = config.lime.auto_samples_max else {
-        return lime_fixed(classifier, input, targets, config, progress);
+    let settings: LimeConfig = config.settings()?;
+    settings.check_cap(config.n_samples)?;
+    let Some(cap) = settings.auto_samples_max else {
+        return lime_fixed(classifier, input, targets, config, &settings, progress);
     };
     const TOP: usize = 5;
     let mut fixed = config.clone();
-    fixed.lime.auto_samples_max = None;
     let top = |r: &Attribution| -> Vec<Vec<usize>> {
         r.explanations
             .iter()
             .map(|e| e.ranking().into_iter().take(TOP).collect())
             .collect()
     };
-    let mut result = lime_fixed(classifier, input, targets, &fixed, progress)?;
+    let mut result = lime_fixed(classifier, input, targets, &fixed, &settings, progress)?;
     while fixed.n_samples < cap {
         fixed.n_samples = (fixed.n_samples * 2).min(cap);
-        let mut next = lime_fixed(classifier, input, targets, &fixed, progress)?;
+        let mut next = lime_fixed(classifier, input, targets, &fixed, &settings, progress)?;
         let settled = top(&next) == top(&result);
         next.cost += result.cost;
         result = next;
@@ -155,13 +335,14 @@ fn lime_fixed(
     input: &Input,
     targets: &Targets,
     config: &Config,
+    settings: &LimeConfig,
     progress: Option<&Progress>,
 ) -> Result<Attribution> {
     let n_segments = input.n_segments;
     let start = Instant::now();
-    let masks = draw_masks(config, n_segments, config.n_samples, config.seed);
+    let masks = draw_masks(settings, n_segments, config.n_samples, config.seed);
     let s = masks.len();
-    let (x, w) = design(&masks, config.lime.kernel_width);
+    let (x, w) = design(&masks, settings.kernel_width);
     let drawing = start.elapsed().as_secs_f64();
     let names = classifier.class_names();
     let mut a = explain_masks(
@@ -172,9 +353,9 @@ fn lime_fixed(
         progress,
         masks,
         |t, y, _| {
-            let fit = fit_surrogate(&x, n_segments, y, &w, &config.lime, config.lime.surrogate);
+            let fit = fit_surrogate(&x, n_segments, y, &w, settings, settings.surrogate);
             Explanation {
-                method: Method::Lime,
+                method: LIME,
                 target: t,
                 target_name: names[t].clone(),
                 local_prediction: Some(fit.local_prediction),
@@ -184,8 +365,7 @@ fn lime_fixed(
                 r2: Some(fit.r2),
                 n_samples: s,
                 seed: config.seed,
-                structure: None,
-                tree: fit.tree,
+                payload: fit.tree.map(Payload::Tree),
             }
         },
     )?;

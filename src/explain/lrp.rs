@@ -17,7 +17,7 @@
 //! equals the logit up to float rounding; with zero biases the point values alone sum to the
 //! logit, up to ε.
 
-use super::attribution::{Attribution, Method, Targets};
+use super::attribution::{register, Attribution, Method, Needs, Spec, Targets};
 use super::config::Config;
 use super::gradient::{by_point_values, by_segment};
 use super::input::Input;
@@ -25,6 +25,22 @@ use super::score::ScoringPath;
 use crate::classifier::{Classifier, Output};
 use crate::dense::{Dense, Portable, Trace};
 use crate::error::{Error, Result};
+
+/// Layer-wise relevance propagation (ε-rule, winner-take-all through the max-pool) of the class
+/// logit, per point, summed per segment.
+pub const LRP: Method = Method::new(&SPEC);
+register!(LRP);
+
+static SPEC: Spec = Spec {
+    name: "lrp",
+    order: 140,
+    summary: "layer-wise relevance propagation of the class logit, ε-rule, through pointlime's own PointNets, per point, summed per supervoxel",
+    random: false,
+    surrogate: false,
+    needs: Needs::DenseLayers,
+    settings: None,
+    run: |classifier, input, targets, config, _| lrp(classifier, input, targets, config),
+};
 
 /// The ε of the ε-rule, added to a pre-activation's magnitude.
 pub const EPSILON: f64 = 1e-6;
@@ -158,13 +174,12 @@ pub fn lrp(
     let n = input.points.len() as u64;
     let work = |_| (ScoringPath::Backprop, n, 1);
     let absorbed = std::cell::RefCell::new(Vec::new());
-    let mut attribution =
-        by_point_values(Method::Lrp, classifier, input, targets, config, work, |t| {
-            let (rel, taken) = relevance(&net, &trace, t);
-            absorbed.borrow_mut().push(taken);
-            let values = rel.chunks_exact(3).map(|c| c.iter().sum()).collect();
-            Ok(by_segment(values, input.labels, input.n_segments))
-        })?;
+    let mut attribution = by_point_values(LRP, classifier, input, targets, config, work, |t| {
+        let (rel, taken) = relevance(&net, &trace, t);
+        absorbed.borrow_mut().push(taken);
+        let values = rel.chunks_exact(3).map(|c| c.iter().sum()).collect();
+        Ok(by_segment(values, input.labels, input.n_segments))
+    })?;
     for (e, taken) in attribution
         .explanations
         .iter_mut()

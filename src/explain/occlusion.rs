@@ -9,20 +9,97 @@
 //! score lost when the points inside it are removed (by the configured removal, as for every
 //! mask). A point's value is the mean loss over the occlusions that covered it; a segment's, the
 //! sum over its points. `r` and `s` are in the scan's units; by default both are a quarter of the
-//! scan's radius, which covers every point (see [`BallConfig`](super::config::BallConfig)). The
+//! scan's radius, which covers every point (see [`BallConfig`]). The
 //! occlusions are scored as masks over single points, so every scoring path applies, the exact
 //! max-pool path included.
 
-use super::attribution::{Attribution, Explanation, Method, Targets};
-use super::config::Config;
+use serde::{Deserialize, Serialize};
+
+use super::attribution::{register, Attribution, Explanation, Method, Needs, Spec, Targets};
+use super::config::{Config, Flag, FlagValue, MethodSettings, SettingsSpec};
 use super::input::Input;
 use super::masked::explain_masks;
 use super::score::Progress;
 use super::smoothgrad::radius;
 use crate::classifier::Classifier;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::perturb::Masks;
 use crate::segment::KdTree;
+
+/// Occlusion: leave one segment out.
+pub const OCCLUSION: Method = Method::new(&OCCLUSION_SPEC);
+register!(OCCLUSION);
+
+static OCCLUSION_SPEC: Spec = Spec {
+    name: "occlusion",
+    order: 30,
+    summary: "leave one supervoxel out",
+    random: false,
+    surrogate: false,
+    needs: Needs::Scores,
+    settings: None,
+    run: occlusion,
+};
+
+/// Sliding-ball occlusion: balls removed one at a time, each point given the mean loss of the
+/// balls that covered it.
+pub const BALL_OCCLUSION: Method = Method::new(&BALL_SPEC);
+register!(BALL_OCCLUSION);
+
+static BALL_SPEC: Spec = Spec {
+    name: "ballocclusion",
+    order: 150,
+    summary: "balls of --ball-radius on a grid of --ball-stride removed one at a time; each \
+              point gets the mean loss of the balls that covered it",
+    random: false,
+    surrogate: false,
+    needs: Needs::Scores,
+    settings: Some(SettingsSpec::of::<BallConfig>(&[
+        Flag {
+            long: "ball-radius",
+            key: "radius",
+            value_name: "LENGTH",
+            help: "ballocclusion: ball radius in file units [default: a quarter of the scan's \
+                   radius]",
+            value: FlagValue::Number,
+        },
+        Flag {
+            long: "ball-stride",
+            key: "stride",
+            value_name: "LENGTH",
+            help: "ballocclusion: spacing of the ball centres' grid in file units [default: a \
+                   quarter of the scan's radius]",
+            value: FlagValue::Number,
+        },
+    ])),
+    run: ball_occlusion,
+};
+
+/// Settings of sliding-ball occlusion: balls of `radius` centred on a grid of `stride`, in the
+/// scan's units. By default (`None`), [`DEFAULT_BALL`] of the scan's radius for both, so that
+/// every point lies in at least one ball (a grid cell's farthest point is `stride · √3 / 2` from
+/// its nearest centre).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BallConfig {
+    pub radius: Option<f64>,
+    pub stride: Option<f64>,
+}
+
+impl MethodSettings for BallConfig {
+    const METHOD: &'static str = "ballocclusion";
+
+    fn validate(&self) -> Result<()> {
+        for (name, v) in [("radius", self.radius), ("stride", self.stride)] {
+            if let Some(v) = v.filter(|v| !(*v > 0.0 && v.is_finite())) {
+                return Err(Error::Config(format!(
+                    "ball {name} must be positive, got {v}"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
 
 /// A share of the scan's radius: the default ball radius and stride.
 pub const DEFAULT_BALL: f64 = 0.25;
@@ -100,15 +177,7 @@ pub fn occlusion(
             let drops = (0..input.n_segments)
                 .map(|s| f_all - scores[s + 1])
                 .collect();
-            Explanation::plain(
-                Method::Occlusion,
-                t,
-                names,
-                drops,
-                f_all,
-                masks.len(),
-                config.seed,
-            )
+            Explanation::plain(OCCLUSION, t, names, drops, f_all, masks.len(), config.seed)
         },
     )
 }
@@ -127,10 +196,11 @@ pub fn ball_occlusion(
     progress: Option<&Progress>,
 ) -> Result<Attribution> {
     config.check(input)?;
+    let settings: BallConfig = config.settings()?;
     let n = input.points.len();
     let default = DEFAULT_BALL * radius(input.points);
-    let r = config.ball.radius.map_or(default, |v| v / input.scale);
-    let s = config.ball.stride.map_or(default, |v| v / input.scale);
+    let r = settings.radius.map_or(default, |v| v / input.scale);
+    let s = settings.stride.map_or(default, |v| v / input.scale);
     let balls = balls(input.points, r, s);
     // Every point its own segment: a ball is a mask over points.
     let singles: Vec<u32> = (0..n as u32).collect();
@@ -180,7 +250,7 @@ pub fn ball_occlusion(
             }
             values.borrow_mut().push(point);
             Explanation::plain(
-                Method::BallOcclusion,
+                BALL_OCCLUSION,
                 t,
                 names,
                 per_segment,
@@ -236,7 +306,12 @@ mod tests {
         let mut config = Config::default();
         config.scoring.output = crate::classifier::Output::Probability;
         config.scoring.removal = crate::perturb::Removal::Centroid;
-        (config.ball.radius, config.ball.stride) = (Some(1.0), Some(2.0));
+        config
+            .set(&BallConfig {
+                radius: Some(1.0),
+                stride: Some(2.0),
+            })
+            .unwrap();
         let a = ball_occlusion(&model, &input, &Targets::Classes(vec![0]), &config, None).unwrap();
         // Drops: ball {0,1} 0.1, ball {1,2,3} 0.6, ball {3,4} 0.7.
         let want = [0.1, 0.35, 0.6, 0.65, 0.7];

@@ -31,15 +31,72 @@
 use std::collections::{HashMap, HashSet};
 use std::time::Instant;
 
-use super::attribution::{Attribution, Explanation, Method, Samples, Targets};
-use super::config::Config;
+use super::attribution::{
+    register, Attribution, Explanation, Method, Needs, Samples, Spec, Targets,
+};
+use super::config::{Config, Flag, FlagValue, SettingsSpec};
 use super::input::Input;
+use super::payload::Payload;
 use super::score::{Cost, Prepared, Progress};
 use crate::classifier::Classifier;
 use crate::error::Result;
 use crate::perturb::Masks;
 
 pub use super::structure::{Child, SagConfig, Structure, SufficientSet};
+
+/// Structural explanations: small sets of segments that each suffice alone, and what removing
+/// one member costs.
+pub const SAG: Method = Method::new(&SPEC);
+register!(SAG);
+
+static SPEC: Spec = Spec {
+    name: "sag",
+    order: 60,
+    summary: "small sets of supervoxels that each suffice alone, and what removing one member \
+              costs: a structured attention graph",
+    random: false,
+    surrogate: false,
+    needs: Needs::Scores,
+    settings: Some(SettingsSpec::of::<SagConfig>(&[
+        Flag {
+            long: "sag-threshold",
+            key: "threshold",
+            value_name: "TAU",
+            help: "sag: a set suffices when, alone, it keeps the class's probability at or above \
+                   this fraction of the whole scan's [default: 0.9]",
+            value: FlagValue::Number,
+        },
+        Flag {
+            long: "sag-beam",
+            key: "beam_width",
+            value_name: "B",
+            help: "sag: sets kept from one size to the next in the beam search [default: 10]",
+            value: FlagValue::Count,
+        },
+        Flag {
+            long: "sag-sets",
+            key: "max_sets",
+            value_name: "M",
+            help: "sag: sufficient sets returned at most [default: 3]",
+            value: FlagValue::Count,
+        },
+        Flag {
+            long: "sag-overlap",
+            key: "max_overlap",
+            value_name: "FRACTION",
+            help: "sag: largest overlap |A∩B| / min(|A|,|B|) between returned sets [default: 0.5]",
+            value: FlagValue::Number,
+        },
+        Flag {
+            long: "sag-budget",
+            key: "max_evaluations",
+            value_name: "N",
+            help: "sag: sets scored at most over the whole search [default: 20000]",
+            value: FlagValue::Count,
+        },
+    ])),
+    run: sag,
+};
 
 /// A set of segments as a bit set, the key of the score cache.
 type Key = Vec<u64>;
@@ -81,6 +138,7 @@ struct Scorer<'a> {
     prepared: Prepared<'a>,
     input: &'a Input<'a>,
     config: &'a Config,
+    settings: SagConfig,
     progress: Option<&'a Progress>,
     n_classes: usize,
     /// Row of scores (configured output) of every set scored.
@@ -147,7 +205,7 @@ pub fn sag(
     progress: Option<&Progress>,
 ) -> Result<Attribution> {
     config.check(input)?;
-    config.sag.validate()?;
+    let settings: SagConfig = config.settings()?;
     let start = Instant::now();
     let k = input.n_segments;
     let names = classifier.class_names();
@@ -155,11 +213,12 @@ pub fn sag(
         prepared: Prepared::new(classifier, input, &config.scoring)?,
         input,
         config,
+        settings,
         progress,
         n_classes: names.len(),
         cache: HashMap::new(),
         order: Vec::new(),
-        budget: config.sag.max_evaluations,
+        budget: settings.max_evaluations,
         exhausted: false,
         cost: None,
         all: key_of(&(0..k).collect::<Vec<_>>(), k),
@@ -180,7 +239,7 @@ pub fn sag(
             }
         }
         let mut e = Explanation::plain(
-            Method::Sag,
+            SAG,
             target,
             names,
             coefficients,
@@ -188,7 +247,7 @@ pub fn sag(
             structure.evaluations,
             config.seed,
         );
-        e.structure = Some(structure);
+        e.payload = Some(Payload::Structure(structure));
         explanations.push(e);
     }
     if let Some(c) = scorer.cost {
@@ -215,7 +274,7 @@ pub fn sag(
 
 /// The search of the module docs for one target.
 fn search(scorer: &mut Scorer, target: usize, k: usize) -> Result<Structure> {
-    let sag = scorer.config.sag;
+    let sag = scorer.settings;
     let original = scorer.probability(&scorer.all, target).unwrap_or(f64::NAN);
     let empty = scorer.probability(&scorer.none, target).unwrap_or(f64::NAN);
     let threshold = sag.threshold * original;
@@ -283,7 +342,7 @@ fn beam(
     universe: &[usize],
     threshold: f64,
 ) -> Result<Vec<Key>> {
-    let width = scorer.config.sag.beam_width;
+    let width = scorer.settings.beam_width;
     let none = scorer.none.clone();
     if scorer
         .probability(&none, target)
@@ -386,7 +445,7 @@ fn finish(
         })
         .collect();
     Ok(Structure {
-        threshold: scorer.config.sag.threshold,
+        threshold: scorer.settings.threshold,
         original_probability: original,
         empty_probability: empty,
         sets,
@@ -442,7 +501,7 @@ mod tests {
     fn structure(
         k: usize,
         rule: impl Fn(&[bool]) -> f32 + Send + Sync + 'static,
-        edit: impl FnOnce(&mut Config),
+        edit: impl FnOnce(&mut SagConfig),
     ) -> Structure {
         let model = Rule {
             names: vec!["yes".into(), "no".into()],
@@ -452,10 +511,13 @@ mod tests {
         let (points, labels) = cloud(k);
         let mut config = Config::default();
         config.scoring.output = Output::Probability;
-        edit(&mut config);
+        config.update(edit).unwrap();
         let input = Input::new(&points, &labels, k).unwrap();
         let mut a = sag(&model, &input, &Targets::Classes(vec![0]), &config, None).unwrap();
-        a.explanations.remove(0).structure.unwrap()
+        match a.explanations.remove(0).payload {
+            Some(Payload::Structure(s)) => s,
+            other => panic!("sag gave {other:?}"),
+        }
     }
 
     fn segments(s: &Structure) -> Vec<Vec<usize>> {
@@ -512,7 +574,7 @@ mod tests {
                 (true, false) => 0.5,
                 _ => 0.05,
             },
-            |c| c.sag.beam_width = 1,
+            |c| c.beam_width = 1,
         );
         assert_eq!(s.sets[0].segments, [1, 2]);
     }
@@ -523,7 +585,7 @@ mod tests {
         let s = structure(
             6,
             |p| if p[0] && (p[3] || p[4]) { 0.9 } else { 0.1 },
-            |c| c.sag.max_overlap = 0.5,
+            |c| c.max_overlap = 0.5,
         );
         assert_eq!(segments(&s), [vec![0, 3], vec![0, 4]]);
         assert!(!s.has_disjoint_sets());
@@ -532,7 +594,7 @@ mod tests {
         let strict = structure(
             6,
             |p| if p[0] && (p[3] || p[4]) { 0.9 } else { 0.1 },
-            |c| c.sag.max_overlap = 0.0,
+            |c| c.max_overlap = 0.0,
         );
         assert_eq!(segments(&strict), [vec![0, 3]]);
     }
@@ -575,7 +637,7 @@ mod tests {
                 1.0 / (1.0 + (-(z - 3.0)).exp())
             };
             let full = rule(&[true; 9]);
-            let s = structure(k, rule.clone(), |c| c.sag.beam_width = 64);
+            let s = structure(k, rule.clone(), |c| c.beam_width = 64);
             let threshold = (0.9 * full as f64) as f32;
             let minimal = exhaustive_minimal_sets(k, &rule, threshold);
             assert!(!s.sets.is_empty(), "seed {seed}");
@@ -604,7 +666,7 @@ mod tests {
                     0.1
                 }
             },
-            |c| c.sag.max_evaluations = 50,
+            |c| c.max_evaluations = 50,
         );
         assert!(s.budget_exhausted);
         assert!(s.evaluations <= 50);

@@ -4,13 +4,28 @@
 //! `∂L/∂r = ∇L · (p − c) / r`. Positive saliency: pulling the point in would raise the loss, so it
 //! supports the class. Segment values are sums over the segment's points.
 
-use super::attribution::{Attribution, Method, Targets};
+use super::attribution::{register, Attribution, Method, Needs, Spec, Targets};
 use super::config::Config;
 use super::gradient::{by_backprop, by_segment, gradients, PointAttribution};
 use super::input::Input;
 use crate::classifier::{Classifier, Output};
 use crate::error::Result;
 use crate::stats::median;
+
+/// Zheng et al.'s point-cloud saliency (α = 1) per point, summed per segment.
+pub const SALIENCY: Method = Method::new(&SPEC);
+register!(SALIENCY);
+
+static SPEC: Spec = Spec {
+    name: "saliency",
+    order: 50,
+    summary: "Zheng et al. 2019, per point, summed per supervoxel",
+    random: false,
+    surrogate: false,
+    needs: Needs::Gradients,
+    settings: None,
+    run: |classifier, input, targets, config, _| saliency(classifier, input, targets, config),
+};
 
 /// Zheng et al.'s saliency (α = 1) on every target: [`point_saliency`] per class. Saliency
 /// differentiates the loss −log p, whatever score the configuration explains.
@@ -23,7 +38,7 @@ pub fn saliency(
     targets: &Targets,
     config: &Config,
 ) -> Result<Attribution> {
-    by_backprop(Method::Saliency, classifier, input, targets, config, |t| {
+    by_backprop(SALIENCY, classifier, input, targets, config, |t| {
         point_saliency(
             classifier,
             input.points,

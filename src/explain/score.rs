@@ -39,7 +39,8 @@ use crate::segment::point_counts;
 
 /// How perturbed clouds are built and scored: the one configuration every explainer and every
 /// faithfulness metric scores masks with.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct ScoringConfig {
     /// What happens to removed segments. By default, [`Removal::Drop`].
     pub removal: Removal,

@@ -2,7 +2,7 @@
 //! random draws, both seeded by the configuration's `seed`.
 //!
 //! **SmoothGrad** (Smilkov et al., 2017) averages the gradient method's map over noisy copies of
-//! the cloud: a point's value is the mean over [`GradientConfig::smoothgrad_samples`] copies of
+//! the cloud: a point's value is the mean over [`SmoothGradConfig::samples`] copies of
 //! `‖∂score/∂xyz‖` at `x + ε`, each coordinate of each point jittered by Gaussian noise of
 //! standard deviation σ (in the scan's units, turned into the model frame by the frame's scale;
 //! by default 5% of the scan's radius). On a point cloud the noise moves points, so σ is a length:
@@ -10,7 +10,7 @@
 //!
 //! **Expected Gradients** (Erion et al., Nature Machine Intelligence 2021) is Integrated
 //! Gradients averaged over baselines drawn from the data instead of one fixed baseline: each of
-//! [`GradientConfig::eg_samples`] draws takes a reference cloud (another scan of the dataset, in
+//! [`EgConfig::samples`] draws takes a reference cloud (another scan of the dataset, in
 //! its own model frame), pairs each input point with one of its points drawn at random (a point
 //! set has no order, so any pairing is as good as another, and averaging over draws averages over
 //! pairings too), and a point `α ~ U(0, 1)` on the straight path; the point's value is
@@ -19,22 +19,140 @@
 //! baselines and its `local_prediction` the intercept plus the sum, to compare with `model_score`.
 //!
 //! Segment values are sums over the segment's points.
-//!
-//! [`GradientConfig::smoothgrad_samples`]: super::config::GradientConfig::smoothgrad_samples
-//! [`GradientConfig::eg_samples`]: super::config::GradientConfig::eg_samples
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Normal};
 
-use super::attribution::{Attribution, Method, Targets};
-use super::config::Config;
+use serde::{Deserialize, Serialize};
+
+use super::attribution::{register, Attribution, Method, Needs, Spec, Targets};
+use super::config::{Config, Flag, FlagValue, MethodSettings, SettingsSpec};
 use super::gradient::{by_point_values, by_segment, gradients};
 use super::input::Input;
 use super::integrated::with_completeness;
 use super::score::ScoringPath;
 use crate::classifier::Classifier;
 use crate::error::{Error, Result};
+
+/// SmoothGrad: the gradient averaged over noisy copies of the cloud.
+pub const SMOOTHGRAD: Method = Method::new(&SMOOTHGRAD_SPEC);
+register!(SMOOTHGRAD);
+
+static SMOOTHGRAD_SPEC: Spec = Spec {
+    name: "smoothgrad",
+    order: 120,
+    summary: "the gradient averaged over noisy copies, --smoothgrad-noise",
+    random: true,
+    surrogate: false,
+    needs: Needs::Gradients,
+    settings: Some(SettingsSpec::of::<SmoothGradConfig>(&[
+        Flag {
+            long: "smoothgrad-noise",
+            key: "noise",
+            value_name: "LENGTH",
+            help: "smoothgrad: noise standard deviation in file units (metres for LiDAR) \
+                   [default: 5% of the scan's radius]",
+            value: FlagValue::Number,
+        },
+        Flag {
+            long: "smoothgrad-samples",
+            key: "samples",
+            value_name: "N",
+            help: "smoothgrad: noisy copies averaged [default: 32]",
+            value: FlagValue::Count,
+        },
+    ])),
+    run: |classifier, input, targets, config, _| smoothgrad(classifier, input, targets, config),
+};
+
+/// Expected Gradients: Integrated Gradients from baselines drawn from other scans.
+pub const EG: Method = Method::new(&EG_SPEC);
+register!(EG);
+
+static EG_SPEC: Spec = Spec {
+    name: "eg",
+    order: 130,
+    summary: "Expected Gradients: Integrated Gradients from baselines drawn from --baselines",
+    random: true,
+    surrogate: false,
+    needs: Needs::Gradients,
+    settings: Some(SettingsSpec::of::<EgConfig>(&[Flag {
+        long: "eg-samples",
+        key: "samples",
+        value_name: "N",
+        help: "eg: draws of a baseline and a point on its path [default: 32]",
+        value: FlagValue::Count,
+    }])),
+    run: |classifier, input, targets, config, _| {
+        expected_gradients(classifier, input, targets, config)
+    },
+};
+
+/// SmoothGrad's own settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SmoothGradConfig {
+    /// Noisy copies of the cloud. By default, 32.
+    pub samples: usize,
+    /// The noise: the standard deviation of each coordinate's Gaussian, in the scan's units
+    /// (metres for LiDAR). By default (`None`), [`DEFAULT_NOISE`] of the scan's radius.
+    pub noise: Option<f64>,
+}
+
+impl Default for SmoothGradConfig {
+    fn default() -> Self {
+        SmoothGradConfig {
+            samples: 32,
+            noise: None,
+        }
+    }
+}
+
+impl MethodSettings for SmoothGradConfig {
+    const METHOD: &'static str = "smoothgrad";
+
+    fn validate(&self) -> Result<()> {
+        if let Some(v) = self.noise.filter(|v| !(*v > 0.0 && v.is_finite())) {
+            return Err(Error::Config(format!(
+                "smoothgrad noise must be positive, got {v}"
+            )));
+        }
+        if self.samples == 0 {
+            return Err(Error::Config(
+                "smoothgrad samples must be at least 1".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Expected Gradients' own settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EgConfig {
+    /// Draws of a baseline and a point on its path. By default, 32.
+    pub samples: usize,
+}
+
+impl Default for EgConfig {
+    fn default() -> Self {
+        EgConfig { samples: 32 }
+    }
+}
+
+impl MethodSettings for EgConfig {
+    const METHOD: &'static str = "eg";
+
+    fn validate(&self) -> Result<()> {
+        if self.samples == 0 {
+            return Err(Error::Config(
+                "expected-gradients samples must be at least 1".into(),
+            ));
+        }
+        Ok(())
+    }
+}
 
 /// SmoothGrad's default noise, as a share of the scan's radius.
 pub const DEFAULT_NOISE: f64 = 0.05;
@@ -58,10 +176,11 @@ pub fn smoothgrad(
     targets: &Targets,
     config: &Config,
 ) -> Result<Attribution> {
+    let settings: SmoothGradConfig = config.settings()?;
     let output = config.scoring.output;
     let points = input.points;
-    let samples = config.gradients.smoothgrad_samples;
-    let sigma = match config.gradients.smoothgrad_noise {
+    let samples = settings.samples;
+    let sigma = match settings.noise {
         Some(metres) => metres / input.scale,
         None => DEFAULT_NOISE * radius(points),
     };
@@ -82,14 +201,8 @@ pub fn smoothgrad(
         let passes = classes * samples as u64;
         (ScoringPath::Backprop, passes * n, passes)
     };
-    let mut attribution = by_point_values(
-        Method::SmoothGrad,
-        classifier,
-        input,
-        targets,
-        config,
-        work,
-        |t| {
+    let mut attribution =
+        by_point_values(SMOOTHGRAD, classifier, input, targets, config, work, |t| {
             let mut sum = vec![0.0f64; points.len()];
             for cloud in &noisy {
                 let g = gradients(classifier, cloud, input.labels, t, output)?;
@@ -99,8 +212,7 @@ pub fn smoothgrad(
             }
             let values = sum.into_iter().map(|s| s / samples as f64).collect();
             Ok(by_segment(values, input.labels, input.n_segments))
-        },
-    )?;
+        })?;
     for e in &mut attribution.explanations {
         e.n_samples = samples;
     }
@@ -127,9 +239,10 @@ pub fn expected_gradients(
                 .into(),
         ));
     }
+    let settings: EgConfig = config.settings()?;
     let output = config.scoring.output;
     let points = input.points;
-    let samples = config.gradients.eg_samples;
+    let samples = settings.samples;
     // One set of draws (baseline cloud, pairing, α), shared by every target.
     let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
     let draws: Vec<(Vec<[f32; 3]>, f32)> = (0..samples)
@@ -150,32 +263,24 @@ pub fn expected_gradients(
         let passes = classes * samples as u64;
         (ScoringPath::Backprop, passes * n, passes + samples as u64)
     };
-    let mut attribution = by_point_values(
-        Method::ExpectedGradients,
-        classifier,
-        input,
-        targets,
-        config,
-        work,
-        |t| {
-            let mut values = vec![0.0f64; points.len()];
-            for (baseline, alpha) in &draws {
-                let on_path: Vec<[f32; 3]> = points
-                    .iter()
-                    .zip(baseline)
-                    .map(|(x, b)| std::array::from_fn(|a| b[a] + alpha * (x[a] - b[a])))
-                    .collect();
-                let g = gradients(classifier, &on_path, input.labels, t, output)?;
-                for ((v, d), (x, b)) in values.iter_mut().zip(&g).zip(points.iter().zip(baseline)) {
-                    *v += (0..3)
-                        .map(|a| (x[a] - b[a]) as f64 * d[a] as f64)
-                        .sum::<f64>();
-                }
+    let mut attribution = by_point_values(EG, classifier, input, targets, config, work, |t| {
+        let mut values = vec![0.0f64; points.len()];
+        for (baseline, alpha) in &draws {
+            let on_path: Vec<[f32; 3]> = points
+                .iter()
+                .zip(baseline)
+                .map(|(x, b)| std::array::from_fn(|a| b[a] + alpha * (x[a] - b[a])))
+                .collect();
+            let g = gradients(classifier, &on_path, input.labels, t, output)?;
+            for ((v, d), (x, b)) in values.iter_mut().zip(&g).zip(points.iter().zip(baseline)) {
+                *v += (0..3)
+                    .map(|a| (x[a] - b[a]) as f64 * d[a] as f64)
+                    .sum::<f64>();
             }
-            values.iter_mut().for_each(|v| *v /= samples as f64);
-            Ok(by_segment(values, input.labels, input.n_segments))
-        },
-    )?;
+        }
+        values.iter_mut().for_each(|v| *v /= samples as f64);
+        Ok(by_segment(values, input.labels, input.n_segments))
+    })?;
     let mean_baseline = |t: usize| {
         (0..samples)
             .map(|i| baseline_scores[i * n_classes + t] as f64)
@@ -207,7 +312,7 @@ mod tests {
         // p = 0.5 + Σ w·x has gradient w everywhere: each draw gives w·(x − x'), whatever α, so
         // the mean over draws is w·(x − mean x'), and the values sum to p(x) − mean p(x').
         let (model, mut config) = linear();
-        config.gradients.eg_samples = 8;
+        config.set(&EgConfig { samples: 8 }).unwrap();
         let points = [[1.0, 2.0, 0.0], [-1.0, 0.5, 3.0], [2.0, 0.0, -1.0]];
         let labels = [0, 1, 1];
         // One reference cloud of one point: every pairing pairs with it.
@@ -240,8 +345,12 @@ mod tests {
     fn smoothgrad_of_a_linear_score_is_the_gradient_and_the_noise_is_seeded() {
         // A constant gradient is unmoved by noise: every point's value is ‖w‖.
         let (model, mut config) = linear();
-        config.gradients.smoothgrad_samples = 4;
-        config.gradients.smoothgrad_noise = Some(0.5);
+        config
+            .set(&SmoothGradConfig {
+                samples: 4,
+                noise: Some(0.5),
+            })
+            .unwrap();
         let points = [[1.0, 2.0, 0.0], [-1.0, 0.5, 3.0]];
         let labels = [0, 1];
         let input = Input::new(&points, &labels, 2).unwrap().with_scale(2.0);
@@ -290,8 +399,12 @@ mod tests {
         // the noise in scan units over the frame's scale (0.5 / 2). A far point keeps ‖x‖.
         let model = Quadratic(vec!["a".into(), "b".into()]);
         let mut config = Config::default();
-        config.gradients.smoothgrad_samples = 4000;
-        config.gradients.smoothgrad_noise = Some(0.5);
+        config
+            .set(&SmoothGradConfig {
+                samples: 4000,
+                noise: Some(0.5),
+            })
+            .unwrap();
         let points = [[0.0, 0.0, 0.0], [10.0, 0.0, 0.0]];
         let labels = [0, 1];
         let input = Input::new(&points, &labels, 2).unwrap().with_scale(2.0);
@@ -301,7 +414,9 @@ mod tests {
         assert!((v[0] / want - 1.0).abs() < 0.03, "{v:?} vs {want}");
         assert!((v[1] - 10.0).abs() < 0.02, "{v:?}");
         // The default noise: 5% of the radius (10), so σ = 0.5 at the origin.
-        config.gradients.smoothgrad_noise = None;
+        config
+            .update(|s: &mut SmoothGradConfig| s.noise = None)
+            .unwrap();
         let a = smoothgrad(&model, &input, &Targets::Classes(vec![0]), &config).unwrap();
         assert!((a.per_point[0][0] / (2.0 * want) - 1.0).abs() < 0.03);
         // Seeded: the same twice, another seed differs.

@@ -1,13 +1,15 @@
 //! What the structural search ([`super::sag`]) is given and finds: its settings and the sufficient
-//! sets with their children. Plain data, apart from the search, so that the settings and the
-//! attribution types that carry them need not import the search itself.
+//! sets with their children. Plain data, apart from the search, so that the payload that carries
+//! them need not import the search itself.
 
 use serde::{Deserialize, Serialize};
 
+use super::config::MethodSettings;
 use crate::error::{Error, Result};
 
-/// Settings of the structural search.
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// Settings of the structural search: sag's own.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct SagConfig {
     /// `τ`: a set suffices when its probability is at least `τ` times the whole cloud's. By
     /// default, 0.9 (the and the SAG paper's choice).
@@ -36,12 +38,10 @@ impl Default for SagConfig {
     }
 }
 
-impl SagConfig {
-    /// Checks the settings once, before any work.
-    ///
-    /// # Errors
-    /// [`Error::Config`] for values out of range.
-    pub fn validate(&self) -> Result<()> {
+impl MethodSettings for SagConfig {
+    const METHOD: &'static str = "sag";
+
+    fn validate(&self) -> Result<()> {
         let bad = |m: String| Err(Error::Config(m));
         if !(self.threshold > 0.0 && self.threshold <= 1.0) {
             return bad(format!(

@@ -31,57 +31,37 @@ pub use surrogate::{bootstrap_std, held_out_r2, refit};
 
 use crate::classifier::Classifier;
 use crate::error::{Error, Result};
+use crate::explain::gradient::GRADIENT;
+use crate::explain::kernel_shap::KERNEL_SHAP;
+use crate::explain::lime::LIME;
+use crate::explain::occlusion::OCCLUSION;
+use crate::explain::saliency::SALIENCY;
 use crate::explain::Method;
 
 /// The methods compared when none are named: the gradient ones only for a classifier that gives
 /// gradients.
 pub fn default_methods(classifier: &dyn Classifier) -> Vec<Method> {
-    let mut methods = vec![Method::Lime, Method::KernelShap, Method::Occlusion];
-    if classifier.differentiable().is_some() {
-        methods.extend([Method::Gradient, Method::Saliency]);
-    }
-    methods
+    [LIME, KERNEL_SHAP, OCCLUSION, GRADIENT, SALIENCY]
+        .into_iter()
+        .filter(|m| m.runs_on(classifier))
+        .collect()
 }
 
-/// Every method `classifier` supports, in [`Method::ALL`]'s order: the leaderboard's.
+/// Every method `classifier` supports, in [`Method::all`]'s order: the leaderboard's.
 pub fn supported_methods(classifier: &dyn Classifier) -> Vec<Method> {
-    Method::ALL
+    Method::all()
         .into_iter()
-        .filter(|m| match m {
-            m if m.needs_gradients() => classifier.differentiable().is_some(),
-            Method::Lrp => classifier.dense_layers().is_some(),
-            Method::Cam | Method::Critical | Method::FeatureNorm => {
-                classifier.max_pooled().is_some()
-            }
-            Method::GradCam => classifier.pool_layer().is_some(),
-            _ => true,
-        })
+        .filter(|m| m.runs_on(classifier))
         .collect()
 }
 
 /// Checks a method list against the classifier, before any work.
 ///
 /// # Errors
-/// [`Error::Config`] for an empty list, or a gradient method on a classifier without gradients.
+/// [`Error::Config`] for an empty list, or a method the classifier cannot run ([`Method::check`]).
 pub fn check_methods(methods: &[Method], classifier: &dyn Classifier) -> Result<()> {
     if methods.is_empty() {
         return Err(Error::Config("at least one method is needed".into()));
     }
-    let gradients = methods.iter().any(|m| m.needs_gradients());
-    if gradients && classifier.differentiable().is_none() {
-        return Err(Error::Config(
-            "the gradient methods (gradient, saliency, ig, smoothgrad, eg) need a model that \
-             gives gradients, pointlime's own; this one does not (an ONNX model: use lime, \
-             kernelshap, occlusion, ballocclusion or sag)"
-                .into(),
-        ));
-    }
-    if methods.contains(&Method::Lrp) && classifier.dense_layers().is_none() {
-        return Err(Error::Config(
-            "lrp walks back through the layers of pointlime's own PointNets; this model's \
-             cannot be read"
-                .into(),
-        ));
-    }
-    Ok(())
+    methods.iter().try_for_each(|m| m.check(classifier))
 }

@@ -10,8 +10,10 @@ use super::surrogate::{bootstrap_std, held_out_r2, refit};
 use crate::classifier::{Classifier, Output};
 use crate::cloud::PointCloud;
 use crate::error::Result;
+use crate::explain::lime::LIME;
+use crate::explain::sag::SAG;
 use crate::explain::score::class_scores;
-use crate::explain::{attribute, Explanation, Method, Surrogate, Targets};
+use crate::explain::{attribute, Explanation, LimeConfig, Method, Payload, Surrogate, Targets};
 use crate::pipeline::{coarser_levels, model_input_with_segments, scene_cloud, ExplainConfig};
 use crate::stats::{median, top_k};
 
@@ -264,12 +266,14 @@ pub fn evaluate_object(
         let seconds = start.elapsed().as_secs_f64();
         let evaluations = result.cost.clouds_evaluated;
         let mut e = result.explanations[0].clone();
-        if method == Method::Sag {
-            structure = e.structure.take().map(|s| (s, seconds));
+        if method == SAG {
+            if let Some(Payload::Structure(s)) = e.payload.take() {
+                structure = Some((s, seconds));
+            }
         }
         let values = e.coefficients.clone();
         // sag's search is not repeated on randomised models: its budget is the whole run's.
-        let checked = method != Method::Sag;
+        let checked = method != SAG;
         let (randomised_spearman, randomised_abs_spearman, randomisation) = if checked {
             let er = values_on(method, randomised, explainer.seed)?;
             let randomisation = steps
@@ -302,14 +306,9 @@ pub fn evaluate_object(
             None
         };
         let seed_spearman = other_seed.as_deref().and_then(|o| spearman(&values, o));
-        if method == Method::Lime {
-            let uncertainty = median(bootstrap_std(
-                &result,
-                class,
-                &explainer.lime,
-                50,
-                explainer.seed,
-            )?);
+        if method == LIME {
+            let lime: LimeConfig = explainer.settings()?;
+            let uncertainty = median(bootstrap_std(&result, class, &lime, 50, explainer.seed)?);
             let held_out = |e: &Explanation| {
                 held_out_r2(
                     classifier,
@@ -320,11 +319,11 @@ pub fn evaluate_object(
                     explainer.seed.wrapping_add(1000),
                 )
             };
-            let other = match explainer.lime.surrogate {
+            let other = match lime.surrogate {
                 Surrogate::Ridge => Surrogate::Tree,
                 Surrogate::Tree => Surrogate::Ridge,
             };
-            let other_fit = refit(&result, &e, &explainer.lime, other)?;
+            let other_fit = refit(&result, &e, &lime, other)?;
             let e2 = other_seed.as_deref().unwrap_or_default();
             lime_checks = Some(LimeChecks {
                 samples: e.n_samples,

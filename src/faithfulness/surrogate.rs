@@ -8,7 +8,7 @@ use crate::classifier::Classifier;
 use crate::error::{Error, Result};
 use crate::explain::lime::{design, draw_masks, fit_surrogate, sample_weight};
 use crate::explain::score::class_scores;
-use crate::explain::{Attribution, Config, Explanation, Input, LimeConfig, Surrogate};
+use crate::explain::{Attribution, Config, Explanation, Input, LimeConfig, Payload, Surrogate};
 use crate::perturb::Masks;
 
 /// Weighted R² of a LIME surrogate on `n_samples` fresh masks drawn from `seed` (not the seed it
@@ -25,14 +25,15 @@ pub fn held_out_r2(
     n_samples: usize,
     seed: u64,
 ) -> Result<f64> {
-    if explanation.tree.is_none() && explanation.intercept.is_none() {
+    if explanation.payload.is_none() && explanation.intercept.is_none() {
         return Err(Error::Config(format!(
             "held-out R² needs a surrogate, and {} has none",
             explanation.method
         )));
     }
+    let lime: LimeConfig = config.settings()?;
     let k = explanation.coefficients.len();
-    let masks = draw_masks(config, k, n_samples, seed);
+    let masks = draw_masks(&lime, k, n_samples, seed);
     let scores = class_scores(
         classifier,
         input,
@@ -45,7 +46,7 @@ pub fn held_out_r2(
         .map(|i| {
             let z = masks.row(i);
             let kept = z.iter().filter(|&&b| b != 0).count();
-            let w = sample_weight(kept, k, config.lime.kernel_width);
+            let w = sample_weight(kept, k, lime.kernel_width);
             let y = scores[i];
             let pred = explanation.surrogate_prediction(z).unwrap_or(f64::NAN);
             w_sum += w;
@@ -97,7 +98,7 @@ pub fn refit(
     e.intercept = Some(fit.intercept);
     e.r2 = Some(fit.r2);
     e.coefficients = fit.coefficients;
-    e.tree = fit.tree;
+    e.payload = fit.tree.map(Payload::Tree);
     Ok(e)
 }
 

@@ -3,14 +3,17 @@
 use serde::{Deserialize, Serialize};
 
 use crate::cloud::Axis;
-use crate::error::Result;
-use crate::explain::{self, Baselines, Method, Targets};
+use crate::error::{Error, Result};
+use crate::explain::attribution::complete_settings;
+use crate::explain::lime::LIME;
+use crate::explain::{self, Baselines, LimeConfig, Method, Targets};
 use crate::sampling::Sampling;
 use crate::scene::SceneConfig;
 use crate::segment::SegmentConfig;
 
-/// Settings of one explanation run. Loads from JSON/TOML-like serde formats; CLI flags override.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+/// Settings of one explanation run. Loads from JSON/TOML-like serde formats in the current layout;
+/// [`legacy::settings`](super::legacy::settings) reads the earlier ones too. CLI flags override.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ExplainConfig {
     /// Explanation method. By default, LIME.
@@ -22,9 +25,8 @@ pub struct ExplainConfig {
     pub segments: SegmentConfig,
     /// How the network's input points are drawn. By default, at random (as in training).
     pub sampling: Sampling,
-    /// Settings of the explainers (sample budget, seed, LIME's kernel and ridge, scoring). Written
-    /// as `lime`, the name reports have always used.
-    #[serde(rename = "lime")]
+    /// Settings of the explainers: the sample budget, seed and scoring they share, and each
+    /// method's own under its name.
     pub explainer: explain::Config,
     /// Classes to explain.
     pub targets: Targets,
@@ -47,7 +49,38 @@ pub struct ExplainConfig {
     pub baselines: Baselines,
 }
 
+impl Default for ExplainConfig {
+    /// LIME with every setting at its default, every method's settings listed.
+    fn default() -> Self {
+        let mut explainer = explain::Config::default();
+        // Defaults are valid (a test of the registry checks each method's).
+        let _ = complete_settings(&mut explainer);
+        ExplainConfig {
+            method: LIME,
+            scene: SceneConfig::default(),
+            segments: SegmentConfig::default(),
+            sampling: Sampling::default(),
+            explainer,
+            targets: Targets::default(),
+            drop_invalid: false,
+            seed: 0,
+            up: None,
+            coarser_levels: 0,
+            baselines: Baselines::default(),
+        }
+    }
+}
+
 impl ExplainConfig {
+    /// Checks every method's settings and writes them out whole, the defaults of those not
+    /// given included, so that a report lists them all.
+    ///
+    /// # Errors
+    /// [`Error::Config`] for settings of an unknown method, or out of range.
+    pub fn complete(&mut self) -> Result<()> {
+        complete_settings(&mut self.explainer)
+    }
+
     /// Derives each stage's seed from [`seed`](Self::seed), so that one number fixes the run.
     pub fn seeded(mut self) -> Self {
         self.segments.seed = self.seed;
@@ -64,18 +97,20 @@ impl ExplainConfig {
         self.scene.validate()?;
         self.segments.validate()?;
         self.explainer.validate()?;
+        complete_settings(&mut self.explainer.clone())?;
         if self.coarser_levels > 8 {
-            return Err(crate::Error::Config(format!(
+            return Err(Error::Config(format!(
                 "coarser levels must be at most 8 (each halves the segments), got {}",
                 self.coarser_levels
             )));
         }
-        if self.method != Method::Lime && self.explainer.lime.auto_samples_max.is_some() {
-            return Err(crate::Error::Config(format!(
+        let lime: LimeConfig = self.explainer.settings()?;
+        if self.method != LIME && lime.auto_samples_max.is_some() {
+            return Err(Error::Config(format!(
                 "auto-samples applies to LIME only, not to {}",
                 self.method
             )));
         }
-        Ok(())
+        lime.check_cap(self.explainer.n_samples)
     }
 }

@@ -2,13 +2,14 @@
 //! → explain → per-point importances and a report, and where the outputs go.
 //!
 //! The files: `config` (the settings), `report` (the report and its schema version), `input`
-//! (the network's input), `explain` (the steps end to end), `explained` (per-point fields) and
-//! `naming` (the outputs' default names).
+//! (the network's input), `explain` (the steps end to end), `explained` (per-point fields),
+//! `naming` (the outputs' default names) and [`legacy`] (the one reader of earlier layouts).
 
 mod config;
 mod explain;
 mod explained;
 mod input;
+pub mod legacy;
 mod naming;
 mod report;
 

@@ -70,8 +70,9 @@ pub struct LevelReport {
 
 /// The report format's version, which every report carries as `schema_version`: a reader refuses
 /// a report of a later version in one line instead of misreading it. Reports written before the
-/// field existed have the same layout and read as version 1.
-pub const REPORT_SCHEMA_VERSION: u32 = 1;
+/// field existed read as version 1. Version 2 nests each method's settings under its name and an
+/// explanation's extra results under `payload`; [`legacy`](super::legacy) reads version 1.
+pub const REPORT_SCHEMA_VERSION: u32 = 2;
 
 fn unversioned_report() -> u32 {
     1
@@ -114,8 +115,10 @@ pub struct Report {
     /// How world coordinates were mapped to the model's frame.
     pub frame: Frame,
     /// Every setting of the run: given back to `--config`, it reproduces the explanation.
+    #[serde(deserialize_with = "super::legacy::settings")]
     pub settings: ExplainConfig,
     /// One explanation per explained class; the first is the one in the `importance` field.
+    #[serde(deserialize_with = "super::legacy::explanations")]
     pub explanations: Vec<Explanation>,
     /// Every segment, by id.
     pub segments: Vec<SegmentReport>,

@@ -180,7 +180,7 @@ fn batch_with_sag_writes_each_files_sets_and_graph() {
             &std::fs::read_to_string(out.join(format!("{rel}.json"))).unwrap(),
         )
         .unwrap();
-        let structure = &json["report"]["explanations"][0]["structure"];
+        let structure = &json["report"]["explanations"][0]["payload"]["structure"];
         let sets = structure["sets"].as_array().expect("sets");
         assert!(!sets.is_empty(), "{rel}: {structure}");
         let png = image::open(out.join(format!("{rel}.sag.png"))).unwrap();

@@ -406,23 +406,11 @@ fn explain_runs_every_method_and_keeps_gradient_values_per_point() {
     };
     let data = two_class_data(dir.path());
     let baselines = data.to_str().unwrap();
-    for method in [
-        "lime",
-        "kernelshap",
-        "occlusion",
-        "gradient",
-        "saliency",
-        "sag",
-        "cam",
-        "critical",
-        "featurenorm",
-        "ig",
-        "gradcam",
-        "smoothgrad",
-        "lrp",
-        "ballocclusion",
-        "eg",
-    ] {
+    // Every registered method, so that a new one is tried here without a line of this test.
+    let all = pointlime::explain::Method::all();
+    assert!(all.len() >= 15, "{all:?}");
+    for method in all {
+        let method = method.name();
         let extra: &[&str] = if method == "eg" {
             &["--top-labels", "2", "--baselines", baselines]
         } else {
@@ -515,7 +503,42 @@ fn explain_runs_every_method_and_keeps_gradient_values_per_point() {
     assert!(!out.exists());
     let (run, _) = explain("shapley", "unknown", &[]);
     assert_eq!(run.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&run.stderr).contains("unknown method"));
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    // The error lists every method, from the registry.
+    assert!(
+        stderr.contains("unknown method") && stderr.contains("ballocclusion"),
+        "{stderr}"
+    );
+    // A method's own flag is checked by the parser from the method's description.
+    let (run, _) = explain("sag", "bad-flag", &["--sag-beam", "wide"]);
+    assert_eq!(run.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&run.stderr).contains("--sag-beam"));
+    // Its settings land under its name in the report, and the report's settings, given back to
+    // --config, reproduce the run (flags override the file).
+    let (run, out) = explain("sag", "sag-flags", &["--sag-beam", "3", "--sag-sets", "2"]);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.with_extension("json")).unwrap())
+            .unwrap();
+    let settings = &report["settings"];
+    let sag = &settings["explainer"]["methods"]["sag"];
+    assert_eq!(
+        (&sag["beam_width"], &sag["max_sets"]),
+        (&3.into(), &2.into())
+    );
+    let file = dir.path().join("settings.json");
+    std::fs::write(&file, settings.to_string()).unwrap();
+    let (run, again) = explain("sag", "again", &["--config", file.to_str().unwrap()]);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert_eq!(std::fs::read(&again).unwrap(), std::fs::read(&out).unwrap());
 }
 
 /// Issue #17: `--method sag` reports minimal sufficient sets with their children, draws the graph,
@@ -556,7 +579,11 @@ fn sag_writes_sets_and_their_graph_and_levels_nest_the_supervoxels() {
     )
     .unwrap();
     let e = &report.explanations[0];
-    let s = e.structure.as_ref().expect("structure");
+    let s = e
+        .payload
+        .as_ref()
+        .and_then(pointlime::explain::Payload::structure)
+        .expect("structure");
     let k = report.segments.len();
     assert!(!s.sets.is_empty());
     let threshold = s.threshold * s.original_probability;
@@ -1013,8 +1040,8 @@ fn the_leaderboard_checks_every_method_against_randomisation() {
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("evaluation.json")).unwrap())
             .unwrap();
-    let all: Vec<&str> = pointlime::explain::Method::ALL
-        .iter()
+    let all: Vec<&str> = pointlime::explain::Method::all()
+        .into_iter()
         .map(|m| m.name())
         .collect();
     let methods = report["objects"][0]["methods"].as_array().unwrap();
@@ -1027,7 +1054,7 @@ fn the_leaderboard_checks_every_method_against_randomisation() {
         let name = m["method"].as_str().unwrap();
         let steps = m["randomisation"].as_array().unwrap().len();
         assert_eq!(steps, if name == "sag" { 0 } else { 8 }, "{name}");
-        let random = ["lime", "kernelshap", "smoothgrad", "eg"].contains(&name);
+        let random = ["lime", "kernelshap", "smoothgrad", "eg", "random"].contains(&name);
         assert_eq!(m["seed_spearman"].is_number(), random, "{name}: {m}");
         // critical and featurenorm run the per-point layers once and the head never.
         let one_pass = ["critical", "featurenorm"].contains(&name);
@@ -1172,3 +1199,42 @@ fn a_directory_a_missing_file_and_a_late_failure_each_say_so_and_leave_nothing()
 }
 
 const POLE_SAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/data/samples/pole.ply");
+
+/// Issue #28, item 2: a settings file of the version 1 layout (the `settings` of a report written
+/// before schema version 2) still drives `--config`, and reproduces that report's explanation.
+#[test]
+fn a_version_1_settings_file_reproduces_its_report() {
+    let dir = tempdir();
+    let v1: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string("data/reports-v1/car.sag.json").unwrap())
+            .unwrap();
+    let file = dir.path().join("v1.json");
+    std::fs::write(&file, v1["settings"].to_string()).unwrap();
+    let out = dir.path().join("car.ply");
+    let report = dir.path().join("car.json");
+    run_ok(&[
+        "explain",
+        "data/samples/car.ply",
+        "--config",
+        file.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--report",
+        report.to_str().unwrap(),
+    ]);
+    let now: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert_eq!(now["schema_version"], 2);
+    assert_eq!(
+        now["settings"]["explainer"]["methods"]["sag"]["beam_width"],
+        4
+    );
+    assert_eq!(
+        now["explanations"][0]["coefficients"],
+        v1["explanations"][0]["coefficients"]
+    );
+    assert_eq!(
+        now["explanations"][0]["payload"]["structure"]["sets"],
+        v1["explanations"][0]["structure"]["sets"]
+    );
+}

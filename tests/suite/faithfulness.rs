@@ -118,7 +118,7 @@ fn occlusion_recovers_additive_weights_and_agrees_with_lime() {
 
     // Bootstrap spread: near zero for a noiseless linear game, and it shrinks with more samples
     // when the game is not linear (an interaction the surrogate cannot express).
-    let sd = bootstrap_std(&lime, 0, &config.lime, 30, 4).unwrap();
+    let sd = bootstrap_std(&lime, 0, &config.settings().unwrap(), 30, 4).unwrap();
     assert_eq!(sd.len(), K);
     assert!(sd.iter().all(|&v| v < 0.01), "{sd:?}");
 }
@@ -159,7 +159,7 @@ fn bootstrap_spread_shrinks_with_more_samples_on_a_nonlinear_game() {
             &config,
         )
         .unwrap();
-        let sd = bootstrap_std(&r, 0, &config.lime, 40, 4).unwrap();
+        let sd = bootstrap_std(&r, 0, &config.settings().unwrap(), 40, 4).unwrap();
         sd.iter().sum::<f64>() / K as f64
     };
     let (small, large) = (spread(250), spread(4000));
@@ -189,12 +189,16 @@ fn kernel_shap_gives_an_additive_classifiers_weights_enumerated_or_sampled() {
 
 #[test]
 fn attribute_gives_every_method_one_explanation_per_target_over_the_same_segments() {
-    use pointlime::explain::{attribute, Method};
+    use pointlime::explain::attribute;
+    use pointlime::explain::gradient::GRADIENT;
+    use pointlime::explain::kernel_shap::KERNEL_SHAP;
+    use pointlime::explain::lime::LIME;
+    use pointlime::explain::occlusion::OCCLUSION;
     let (points, labels, model) = setup();
     let input = input(&points, &labels);
     let config = settings(|c| c.n_samples = 600);
     let targets = Targets::Classes(vec![0, 1]);
-    for method in [Method::Lime, Method::KernelShap, Method::Occlusion] {
+    for method in [LIME, KERNEL_SHAP, OCCLUSION] {
         let a = attribute(method, &model, &input, &targets, &config, None).unwrap();
         assert_eq!(a.explanations.len(), 2, "{method}");
         let e = &a.explanations[0];
@@ -207,11 +211,11 @@ fn attribute_gives_every_method_one_explanation_per_target_over_the_same_segment
         for (a1, a0) in a.explanations[1].coefficients.iter().zip(&e.coefficients) {
             assert!((a1 + a0).abs() < 0.01, "{method}");
         }
-        assert_eq!(e.r2.is_some(), method == Method::Lime, "{method}");
+        assert_eq!(e.r2.is_some(), method == LIME, "{method}");
         assert!(a.per_point.is_empty());
     }
     // KernelSHAP's additive story is exact at both ends (efficiency).
-    let ks = attribute(Method::KernelShap, &model, &input, &targets, &config, None)
+    let ks = attribute(KERNEL_SHAP, &model, &input, &targets, &config, None)
         .unwrap()
         .explanations
         .remove(0);
@@ -219,6 +223,6 @@ fn attribute_gives_every_method_one_explanation_per_target_over_the_same_segment
     assert!((ks.intercept.unwrap() + total - ks.model_score).abs() < 1e-9);
     assert!((ks.intercept.unwrap() - BIAS).abs() < 1e-6);
     // The additive classifier gives no gradients: a clear error, not a panic.
-    let err = attribute(Method::Gradient, &model, &input, &targets, &config, None).unwrap_err();
+    let err = attribute(GRADIENT, &model, &input, &targets, &config, None).unwrap_err();
     assert!(err.to_string().contains("gradients"), "{err}");
 }

@@ -4,6 +4,7 @@
 use pointlime::augment::Augment;
 use pointlime::classifier::{Classifier, Output};
 use pointlime::dataset::Prepared;
+use pointlime::explain::{Payload, SagConfig};
 use pointlime::model::train::{train, Event, TrainConfig};
 use pointlime::model::{Backend, ModelConfig, PointNetClassifier, PointNetConfig};
 use rand::{Rng, SeedableRng};
@@ -377,10 +378,14 @@ fn sag_on_the_exact_path_finds_the_sets_the_full_network_finds() {
     let run = |path| {
         let config = settings(|c| {
             c.scoring.path = path;
-            c.sag.threshold = 0.8;
+            c.update(|s: &mut SagConfig| s.threshold = 0.8).unwrap();
         });
         let mut a = sag(&model, &input, &Targets::Top(2), &config, None).unwrap();
-        (a.cost.path, a.explanations.remove(0).structure.unwrap())
+        let structure = a.explanations.remove(0).payload.and_then(|p| match p {
+            Payload::Structure(s) => Some(s),
+            Payload::Tree(_) => None,
+        });
+        (a.cost.path, structure.unwrap())
     };
     let ((fast_path, fast), (full_path, full)) = (run(Scoring::Auto), run(Scoring::Full));
     assert_eq!(fast_path, ScoringPath::ExactMaxPool);

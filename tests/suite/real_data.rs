@@ -521,7 +521,9 @@ fn the_exported_default_model_matches_burn_on_dales() {
     let Some(data) = data_dir() else { return };
     use pointlime::classifier::{Classifier, Output};
     use pointlime::dataset::{Dataset, Split};
-    use pointlime::explain::Method;
+    use pointlime::explain::kernel_shap::KERNEL_SHAP;
+    use pointlime::explain::lime::LIME;
+    use pointlime::explain::occlusion::OCCLUSION;
     use pointlime::model::{Backend, PointNetClassifier};
     use pointlime::onnx::{OnnxClassifier, OnnxConfig};
     use pointlime::pipeline::{explain_cloud, ExplainConfig};
@@ -569,7 +571,7 @@ fn the_exported_default_model_matches_burn_on_dales() {
     for item in ds.split(Split::Test).iter().take(3) {
         let mut cloud = pointlime::io::read(&item.path).unwrap();
         cloud.validate(&item.path, false).unwrap();
-        for method in [Method::Lime, Method::KernelShap, Method::Occlusion] {
+        for method in [LIME, KERNEL_SHAP, OCCLUSION] {
             let config = ExplainConfig {
                 method,
                 ..ExplainConfig::default()

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use pointlime::cloud::{up_shift, Axis};
-use pointlime::explain::Structure;
+use pointlime::explain::{Payload, Structure};
 use pointlime::pipeline::{field_name, Report};
 
 use crate::colour::Rgb;
@@ -121,7 +121,7 @@ pub fn load(path: &Path, report: Option<&Path>) -> Result<ExplainedScan> {
             c.r2 = e.r2;
             c.method = Some(e.method.name().to_string());
             c.coefficients = Some(e.coefficients.clone());
-            c.structure = e.structure.clone();
+            c.structure = e.payload.as_ref().and_then(Payload::structure).cloned();
         }
     }
 

@@ -819,7 +819,11 @@ mod tests {
         );
         assert!(!Mode::Sets.available(&data, 0));
         let report = report_with_sets_and_a_level();
-        data.classes[0].structure = report.explanations[0].structure.clone();
+        data.classes[0].structure = report.explanations[0]
+            .payload
+            .as_ref()
+            .and_then(pointlime::explain::Payload::structure)
+            .cloned();
         data.report = Some(report);
         assert!(Mode::Sets.available(&data, 0));
         let mut style = Style {

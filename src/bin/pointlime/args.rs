@@ -8,11 +8,12 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use pointlime::classifier::{Classifier, Output};
-use pointlime::explain::{Method, Scoring, Surrogate, Targets};
+use pointlime::explain::smoothgrad::EG;
+use pointlime::explain::{self, Flag, FlagValue, Method, Scoring, Targets};
 use pointlime::model::{builtin, Backend, PointNetClassifier};
 use pointlime::models::{self, Model, OpenOptions};
-use pointlime::perturb::{MaskSampling, Removal};
-use pointlime::pipeline::{load_baselines, ExplainConfig};
+use pointlime::perturb::Removal;
+use pointlime::pipeline::{legacy, load_baselines, ExplainConfig};
 use pointlime::sampling::Sampling;
 use pointlime::scene::{Axis, Crop, OutlierConfig};
 use pointlime::segment::Granularity;
@@ -148,21 +149,8 @@ pub struct SettingsArgs {
     /// Settings file (JSON, the `settings` object of a report); flags override it.
     #[arg(long)]
     config: Option<PathBuf>,
-    /// Explanation method [default: lime]: lime, kernelshap (Shapley values, --samples
-    /// coalitions), occlusion (leave one supervoxel out), gradient (‖∂score/∂xyz‖ per point,
-    /// summed per supervoxel), saliency (Zheng et al. 2019, per point, summed per supervoxel),
-    /// sag (small sets of supervoxels that each suffice alone, and what removing one member
-    /// costs: a structured attention graph), cam (max-pooled networks: each global channel's
-    /// linearised share of the score, credited to the point that wins its max-pool), critical
-    /// (max-pooled networks: how many global channels each point wins), featurenorm (max-pooled
-    /// networks: each point's feature norm before the max-pool), ig (Integrated Gradients from
-    /// the cloud collapsed onto its centre, 32 steps, per point, summed per supervoxel), gradcam
-    /// (Grad-CAM at the layer the global max-pool reads, T-Nets included), smoothgrad (the
-    /// gradient averaged over noisy copies, --smoothgrad-noise), eg (Expected Gradients:
-    /// Integrated Gradients from baselines drawn from --baselines) or ballocclusion (balls of
-    /// --ball-radius on a grid of --ball-stride removed one at a time; each point gets the mean
-    /// loss of the balls that covered it).
-    #[arg(long)]
+    // Every method's name and summary, from the registry (`pointlime::explain::Method::all`).
+    #[arg(long, help = explain::attribution::help())]
     method: Option<Method>,
     /// Target number of supervoxels [default: 50].
     #[arg(long, conflicts_with = "resolution")]
@@ -199,9 +187,6 @@ pub struct SettingsArgs {
     /// with kept points) or centroid (moved onto the cloud's centre).
     #[arg(long)]
     removal: Option<Removal>,
-    /// Probability that a supervoxel is kept in a sample [default: 0.5].
-    #[arg(long)]
-    keep_probability: Option<f64>,
     /// Clouds per classifier call [default: 32]; results do not depend on it.
     #[arg(long)]
     batch_size: Option<usize>,
@@ -214,65 +199,15 @@ pub struct SettingsArgs {
     /// points when that is exact) or full (every sample as a full N-point cloud: the reference).
     #[arg(long)]
     scoring: Option<Scoring>,
-    /// Double the samples, from --samples, until the top-5 supervoxels (in order) stop changing,
-    /// up to this many samples (16000 when given without a value).
-    #[arg(long, num_args = 0..=1, default_missing_value = "16000", value_name = "MAX")]
-    auto_samples: Option<usize>,
     /// Also explain at N coarser levels, each with half the segments of the one below (or twice
     /// the resolution), every supervoxel nested in one coarse segment; the report gives each
     /// level's values and their rank agreement with the supervoxels' [default: 0].
     #[arg(long, value_name = "N")]
     coarser_levels: Option<usize>,
-    /// sag: a set suffices when, alone, it keeps the class's probability at or above this
-    /// fraction of the whole scan's [default: 0.9].
-    #[arg(long, value_name = "TAU")]
-    sag_threshold: Option<f64>,
-    /// sag: sets kept from one size to the next in the beam search [default: 10].
-    #[arg(long, value_name = "B")]
-    sag_beam: Option<usize>,
-    /// sag: sufficient sets returned at most [default: 3].
-    #[arg(long, value_name = "M")]
-    sag_sets: Option<usize>,
-    /// sag: largest overlap |A∩B| / min(|A|,|B|) between returned sets [default: 0.5].
-    #[arg(long, value_name = "FRACTION")]
-    sag_overlap: Option<f64>,
-    /// sag: sets scored at most over the whole search [default: 20000].
-    #[arg(long, value_name = "N")]
-    sag_budget: Option<usize>,
-    /// LIME's surrogate [default: ridge]: ridge (weighted ridge regression) or tree (a shallow
-    /// weighted regression tree; a supervoxel's importance is the tree's mean change when it is
-    /// switched on).
-    #[arg(long)]
-    surrogate: Option<Surrogate>,
-    /// Depth of LIME's tree surrogate [default: 4].
-    #[arg(long, value_name = "D")]
-    tree_depth: Option<usize>,
-    /// How LIME draws its masks [default: bernoulli]: bernoulli (each supervoxel kept with
-    /// --keep-probability) or stratified (the number removed uniform from 1 to all, so that the
-    /// kernel weighs near and far samples differently).
-    #[arg(long)]
-    mask_sampling: Option<MaskSampling>,
-    /// smoothgrad: noise standard deviation in file units (metres for LiDAR) [default: 5% of
-    /// the scan's radius].
-    #[arg(long, value_name = "LENGTH")]
-    smoothgrad_noise: Option<f64>,
-    /// smoothgrad: noisy copies averaged [default: 32].
-    #[arg(long, value_name = "N")]
-    smoothgrad_samples: Option<usize>,
-    /// eg: draws of a baseline and a point on its path [default: 32].
-    #[arg(long, value_name = "N")]
-    eg_samples: Option<usize>,
     /// eg: the scans baselines are drawn from, a dataset directory or manifest; up to 32 scans
     /// of its training split, chosen by the seed (evaluate: its own --data by default).
     #[arg(long, value_name = "DATA")]
     pub baselines: Option<PathBuf>,
-    /// ballocclusion: ball radius in file units [default: a quarter of the scan's radius].
-    #[arg(long, value_name = "LENGTH")]
-    ball_radius: Option<f64>,
-    /// ballocclusion: spacing of the ball centres' grid in file units [default: a quarter of
-    /// the scan's radius].
-    #[arg(long, value_name = "LENGTH")]
-    ball_stride: Option<f64>,
     /// Drop points with NaN/Inf coordinates instead of failing.
     #[arg(long)]
     drop_invalid: bool,
@@ -307,6 +242,9 @@ pub struct SettingsArgs {
     /// Keep only the largest connected cluster of points (after the other scene steps).
     #[arg(long)]
     largest_cluster: bool,
+    /// Each method's own flags, from its settings' description.
+    #[command(flatten)]
+    method_flags: MethodFlags,
 }
 
 impl SettingsArgs {
@@ -315,12 +253,14 @@ impl SettingsArgs {
         let mut config: ExplainConfig = match &self.config {
             Some(p) => {
                 let text = std::fs::read_to_string(p).with_context(|| p.display().to_string())?;
-                serde_json::from_str(&text).map_err(|e| {
-                    anyhow::anyhow!(
-                        "{}: invalid settings: {}",
-                        p.display(),
-                        pointlime::error::json_problem(&e)
-                    )
+                let invalid = |problem: String| {
+                    anyhow::anyhow!("{}: invalid settings: {problem}", p.display())
+                };
+                let value = serde_json::from_str(&text)
+                    .map_err(|e| invalid(pointlime::error::json_problem(&e)))?;
+                legacy::read_settings(value).map_err(|e| match e {
+                    pointlime::Error::Config(m) => invalid(m),
+                    other => invalid(other.to_string()),
                 })?
             }
             None => ExplainConfig::default(),
@@ -353,9 +293,6 @@ impl SettingsArgs {
         if let Some(r) = self.removal {
             explainer.scoring.removal = r;
         }
-        if let Some(p) = self.keep_probability {
-            explainer.lime.keep_probability = p;
-        }
         if let Some(b) = self.batch_size {
             explainer.scoring.batch_size = b;
         }
@@ -365,58 +302,14 @@ impl SettingsArgs {
         if let Some(s) = self.scoring {
             explainer.scoring.path = s;
         }
-        if self.auto_samples.is_some() {
-            explainer.lime.auto_samples_max = self.auto_samples;
-        }
         if let Some(up) = self.up {
             config.up = Some(up);
         }
         if let Some(n) = self.coarser_levels {
             config.coarser_levels = n;
         }
-        let sag = &mut explainer.sag;
-        if let Some(t) = self.sag_threshold {
-            sag.threshold = t;
-        }
-        if let Some(b) = self.sag_beam {
-            sag.beam_width = b;
-        }
-        if let Some(m) = self.sag_sets {
-            sag.max_sets = m;
-        }
-        if let Some(o) = self.sag_overlap {
-            sag.max_overlap = o;
-        }
-        if let Some(n) = self.sag_budget {
-            sag.max_evaluations = n;
-        }
         if let Some(k) = self.top_labels {
             config.targets = Targets::Top(k);
-        }
-        let explainer = &mut config.explainer;
-        if let Some(v) = self.surrogate {
-            explainer.lime.surrogate = v;
-        }
-        if let Some(v) = self.tree_depth {
-            explainer.lime.tree_depth = v;
-        }
-        if let Some(v) = self.mask_sampling {
-            explainer.lime.sampling = v;
-        }
-        if let Some(v) = self.smoothgrad_noise {
-            explainer.gradients.smoothgrad_noise = Some(v);
-        }
-        if let Some(v) = self.smoothgrad_samples {
-            explainer.gradients.smoothgrad_samples = v;
-        }
-        if let Some(v) = self.eg_samples {
-            explainer.gradients.eg_samples = v;
-        }
-        if let Some(v) = self.ball_radius {
-            explainer.ball.radius = Some(v);
-        }
-        if let Some(v) = self.ball_stride {
-            explainer.ball.stride = Some(v);
         }
         config.drop_invalid |= self.drop_invalid;
         if let Some(s) = self.sampling {
@@ -446,6 +339,12 @@ impl SettingsArgs {
         if let Some(m) = self.method {
             config.method = m;
         }
+        for (method, flag, value) in &self.method_flags.given {
+            config
+                .explainer
+                .set_field(method.name(), flag.key, value.clone());
+        }
+        config.complete()?;
         let config = config.seeded();
         config.validate()?;
         Ok(config)
@@ -461,7 +360,7 @@ impl SettingsArgs {
         methods: &[Method],
         default: Option<&std::path::Path>,
     ) -> Result<()> {
-        if !methods.contains(&Method::ExpectedGradients) {
+        if !methods.contains(&EG) {
             return Ok(());
         }
         let Some(data) = self.baselines.as_deref().or(default) else {
@@ -472,6 +371,79 @@ impl SettingsArgs {
         config.baselines =
             load_baselines(data, classifier, config, &read.options(), BASELINE_SCANS)?;
         Ok(())
+    }
+}
+
+/// Every method's own flags (`--sag-beam`, `--ball-radius`, …), declared by the method beside its
+/// settings ([`Flag`]) and turned into clap arguments here, so that a new method adds its flags
+/// without touching the binary.
+#[derive(Debug, Clone, Default)]
+pub struct MethodFlags {
+    /// The flags given: the method, the flag, and its value as JSON.
+    given: Vec<(Method, &'static Flag, serde_json::Value)>,
+}
+
+impl MethodFlags {
+    fn arg(flag: &'static Flag) -> clap::Arg {
+        let arg = clap::Arg::new(flag.long)
+            .long(flag.long)
+            .value_name(flag.value_name)
+            .help(flag.help)
+            .action(clap::ArgAction::Set);
+        match flag.value {
+            FlagValue::Number => arg.value_parser(clap::value_parser!(f64)),
+            FlagValue::Count => arg.value_parser(clap::value_parser!(u64)),
+            FlagValue::CountOr(missing) => arg
+                .value_parser(clap::value_parser!(u64))
+                .num_args(0..=1)
+                .default_missing_value(missing),
+            FlagValue::Word(words) => arg.value_parser(words.to_vec()),
+        }
+    }
+}
+
+impl clap::FromArgMatches for MethodFlags {
+    fn from_arg_matches(matches: &clap::ArgMatches) -> std::result::Result<Self, clap::Error> {
+        let mut flags = MethodFlags::default();
+        flags.update_from_arg_matches(matches)?;
+        Ok(flags)
+    }
+
+    fn update_from_arg_matches(
+        &mut self,
+        matches: &clap::ArgMatches,
+    ) -> std::result::Result<(), clap::Error> {
+        for method in Method::all() {
+            for flag in method.flags() {
+                let Some(raw) = matches.get_raw(flag.long).and_then(|mut v| v.next()) else {
+                    continue;
+                };
+                let text = raw.to_string_lossy();
+                // clap's parser has checked the value already.
+                let value = flag.value.json(&text).ok_or_else(|| {
+                    clap::Error::raw(
+                        clap::error::ErrorKind::InvalidValue,
+                        format!("invalid value {text:?} for --{}\n", flag.long),
+                    )
+                })?;
+                self.given.retain(|(_, f, _)| f.long != flag.long);
+                self.given.push((method, flag, value));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl clap::Args for MethodFlags {
+    fn augment_args(cmd: clap::Command) -> clap::Command {
+        Method::all()
+            .into_iter()
+            .flat_map(Method::flags)
+            .fold(cmd, |cmd, flag| cmd.arg(MethodFlags::arg(flag)))
+    }
+
+    fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
+        MethodFlags::augment_args(cmd)
     }
 }
 

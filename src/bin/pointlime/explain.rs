@@ -9,7 +9,9 @@ use indicatif::ProgressDrawTarget;
 
 use pointlime::cloud::FileFormat;
 use pointlime::competence;
-use pointlime::explain::{Method, Structure, Targets};
+use pointlime::explain::lime::LIME;
+use pointlime::explain::sag::SAG;
+use pointlime::explain::{Payload, Structure, Targets};
 use pointlime::faithfulness::plot::draw_graph_png;
 use pointlime::io::{self, WriteOptions};
 use pointlime::pipeline::{default_output, default_report, explain_cloud};
@@ -138,7 +140,7 @@ pub fn run(args: ExplainArgs) -> Result<ExitCode> {
     }
 
     if let Some(g) = &args.graph {
-        if config.method != Method::Sag {
+        if config.method != SAG {
             bail!("--graph draws the attention graph of --method sag");
         }
         // Checked before any work, so a mistyped directory does not fail after the scan and
@@ -155,7 +157,7 @@ pub fn run(args: ExplainArgs) -> Result<ExitCode> {
         }
     }
     let bar = progress_bar(config.explainer.n_samples as u64, "sampling");
-    if config.method != Method::Lime {
+    if config.method != LIME {
         bar.set_draw_target(ProgressDrawTarget::hidden());
     }
     let ticker = bar.clone();
@@ -179,7 +181,11 @@ pub fn run(args: ExplainArgs) -> Result<ExitCode> {
         WriteOptions { ascii: args.ascii },
     )?;
     outputs.json(&report_path, &explained.report)?;
-    let graph = match &explained.report.explanations[0].structure {
+    let structure = explained.report.explanations[0]
+        .payload
+        .as_ref()
+        .and_then(Payload::structure);
+    let graph = match structure {
         Some(structure) if !structure.sets.is_empty() => {
             let path = args
                 .graph
@@ -210,7 +216,7 @@ pub fn run(args: ExplainArgs) -> Result<ExitCode> {
         e.method,
         r.segments.len(),
         e.n_samples,
-        if e.method == Method::Sag {
+        if e.method == SAG {
             "sets scored"
         } else {
             "samples"
@@ -239,7 +245,7 @@ pub fn run(args: ExplainArgs) -> Result<ExitCode> {
              `pointlime competence --fit DATA --model MODEL`)"
         )?;
     }
-    if let Some(s) = &e.structure {
+    if let Some(s) = e.payload.as_ref().and_then(Payload::structure) {
         describe_structure(s)?;
     }
     for level in &r.levels {

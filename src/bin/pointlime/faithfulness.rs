@@ -9,6 +9,7 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 
 use pointlime::dataset::{Dataset, Split};
+use pointlime::explain::lime::LIME;
 use pointlime::explain::Method;
 use pointlime::faithfulness::organs::{check_organs, organs_markdown, summarise_organs};
 use pointlime::faithfulness::plot::{curve_panels, write_png};
@@ -92,7 +93,7 @@ fn stem_value(spec: &[String], class: &str) -> Result<f64> {
 
 pub fn run(args: FaithfulnessArgs) -> Result<ExitCode> {
     let mut config = args.settings.resolve()?;
-    if config.method != Method::Lime {
+    if config.method != LIME {
         bail!("faithfulness compares methods with --methods, not --method");
     }
     let ds = Dataset::open_any(&args.data)?;
