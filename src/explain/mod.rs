@@ -31,6 +31,7 @@ pub mod lrp;
 mod masked;
 pub mod occlusion;
 pub mod payload;
+pub mod random;
 pub mod ridge;
 pub mod sag;
 pub mod saliency;
