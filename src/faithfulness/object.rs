@@ -13,8 +13,13 @@ use crate::error::Result;
 use crate::explain::lime::LIME;
 use crate::explain::sag::SAG;
 use crate::explain::score::class_scores;
-use crate::explain::{attribute, Explanation, LimeConfig, Method, Payload, Surrogate, Targets};
-use crate::pipeline::{coarser_levels, model_input_with_segments, scene_cloud, ExplainConfig};
+use crate::explain::{
+    attribute, Attribution, Config, Explanation, Input, LimeConfig, Method, Payload, ScoringConfig,
+    Surrogate, Targets,
+};
+use crate::pipeline::{
+    coarser_levels, model_input_with_segments, scene_cloud, ExplainConfig, ModelInput,
+};
 use crate::stats::{median, top_k};
 
 /// One method on one object.
@@ -176,6 +181,8 @@ struct Partial {
     randomised_abs_spearman: Option<f64>,
     randomisation: Vec<RandomisationCheck>,
     seed_spearman: Option<f64>,
+    /// Its values with the next seed, for a random method.
+    other_seed: Option<Vec<f64>>,
 }
 
 /// What [`evaluate_object`] runs on every object.
@@ -222,10 +229,8 @@ pub fn evaluate_object(
     }
     let (kept, _, _) = scene_cloud(cloud, path.as_ref(), config)?;
     let model_input = model_input_with_segments(&kept, classifier, config)?;
-    let (reading, randomised) = (
-        model_input.reading(classifier),
-        model_input.reading(randomised),
-    );
+    let reading = model_input.reading(classifier);
+    let randomised = model_input.reading(randomised);
     let (classifier, randomised) = (&*reading, &*randomised);
     let input = model_input.input().with_baselines(&config.baselines);
     let k = input.n_segments;
@@ -244,164 +249,55 @@ pub fn evaluate_object(
     )?;
     let m20 = ((k as f64 * 0.2).round() as usize).clamp(1, k);
 
-    // The same method's explanation by another model (reading this scan) or seed, for the sanity
-    // checks.
-    let values_on = |method: Method, model: &dyn Classifier, seed: u64| -> Result<Vec<f64>> {
-        let mut explainer = explainer.clone();
-        explainer.seed = seed;
-        Ok(attribute(method, model, &input, &target, &explainer, None)?
-            .explanations
-            .remove(0)
-            .coefficients)
+    let object = Object {
+        classifier,
+        randomised,
+        steps,
+        model_input: &model_input,
+        input: &input,
+        target: &target,
+        explainer,
     };
-    let abs = |v: &[f64]| v.iter().map(|x| x.abs()).collect::<Vec<_>>();
-
     let mut results = Vec::new();
     let mut lime_checks = None;
     let mut lime_explanation = None;
     let mut structure = None;
     for &method in methods {
-        let start = Instant::now();
-        let result = attribute(method, classifier, &input, &target, explainer, None)?;
-        let seconds = start.elapsed().as_secs_f64();
-        let evaluations = result.cost.clouds_evaluated;
-        let mut e = result.explanations[0].clone();
+        let (partial, result, mut e) = object.measure(method)?;
         if method == SAG {
             if let Some(Payload::Structure(s)) = e.payload.take() {
-                structure = Some((s, seconds));
+                structure = Some((s, partial.seconds));
             }
         }
-        let values = e.coefficients.clone();
-        // sag's search is not repeated on randomised models: its budget is the whole run's.
-        let checked = method != SAG;
-        let (randomised_spearman, randomised_abs_spearman, randomisation) = if checked {
-            let er = values_on(method, randomised, explainer.seed)?;
-            let randomisation = steps
-                .iter()
-                .map(|step| {
-                    let c = values_on(method, &*model_input.reading(step.model), explainer.seed)?;
-                    Ok(RandomisationCheck {
-                        cascading: step.cascading,
-                        layer: step.layer.clone(),
-                        spearman: spearman(&values, &c),
-                        abs_spearman: spearman(&abs(&values), &abs(&c)),
-                    })
-                })
-                .collect::<Result<Vec<_>>>()?;
-            (
-                spearman(&values, &er),
-                spearman(&abs(&values), &abs(&er)),
-                randomisation,
-            )
-        } else {
-            (None, None, Vec::new())
-        };
-        let other_seed = if method.is_random() {
-            Some(values_on(
-                method,
-                classifier,
-                explainer.seed.wrapping_add(1),
-            )?)
-        } else {
-            None
-        };
-        let seed_spearman = other_seed.as_deref().and_then(|o| spearman(&values, o));
         if method == LIME {
-            let lime: LimeConfig = explainer.settings()?;
-            let uncertainty = median(bootstrap_std(&result, class, &lime, 50, explainer.seed)?);
-            let held_out = |e: &Explanation| {
-                held_out_r2(
-                    classifier,
-                    &input,
-                    e,
-                    explainer,
-                    explainer.n_samples,
-                    explainer.seed.wrapping_add(1000),
-                )
+            let lime = Lime {
+                result: &result,
+                explanation: &e,
+                class,
+                classifier,
+                input: &input,
+                explainer,
             };
-            let other = match lime.surrogate {
-                Surrogate::Ridge => Surrogate::Tree,
-                Surrogate::Tree => Surrogate::Ridge,
-            };
-            let other_fit = refit(&result, &e, &lime, other)?;
-            let e2 = other_seed.as_deref().unwrap_or_default();
-            lime_checks = Some(LimeChecks {
-                samples: e.n_samples,
-                r2: e.r2.unwrap_or(f64::NAN),
-                median_bootstrap_std: uncertainty,
-                held_out_r2: held_out(&e)?,
-                other_surrogate: Some(OtherSurrogate {
-                    surrogate: other,
-                    r2: other_fit.r2.unwrap_or(f64::NAN),
-                    held_out_r2: held_out(&other_fit)?,
-                }),
-                seed_spearman,
-                seed_top5_jaccard: top_k_jaccard(&values, e2, 5),
-                randomised_spearman,
-                randomised_abs_spearman,
-                randomisation: randomisation.clone(),
-            });
+            lime_checks = Some(lime.checks(&partial)?);
             lime_explanation = Some(e);
         }
-        results.push(Partial {
-            method,
-            values,
-            seconds,
-            evaluations,
-            randomised_spearman,
-            randomised_abs_spearman,
-            randomisation,
-            seed_spearman,
-        });
+        results.push(partial);
     }
 
     let methods = results
         .into_iter()
-        .map(|p| {
-            let order = top_k(&p.values, k);
-            let c = curves(classifier, &input, &order, class, scoring)?;
-            Ok(MethodResult {
-                method: p.method,
-                deletion_auc: c.deletion_auc(),
-                insertion_auc: c.insertion_auc(),
-                aopc: c.aopc(),
-                random_deletion_auc: random.deletion_auc(),
-                random_insertion_auc: random.insertion_auc(),
-                drop_top20: c.deletion[0] - c.deletion[m20],
-                drop_random20: random.deletion[0] - random.deletion[m20],
-                seconds: p.seconds,
-                evaluations: p.evaluations,
-                randomised_spearman: p.randomised_spearman,
-                randomised_abs_spearman: p.randomised_abs_spearman,
-                randomisation: p.randomisation,
-                seed_spearman: p.seed_spearman,
-                curves: c,
-            })
-        })
+        .map(|p| method_result(p, classifier, &input, class, scoring, &random, m20))
         .collect::<Result<Vec<_>>>()?;
     let structure = match structure {
-        Some((s, seconds)) => {
-            let lime_insertion_count = match &lime_explanation {
-                Some(e) => {
-                    let mut probability = *scoring;
-                    probability.output = Output::Probability;
-                    let masks = insertion_masks(&top_k(&e.coefficients, k), k);
-                    let p = class_scores(classifier, &input, &masks, class, &probability)?;
-                    let goal = s.threshold * s.original_probability;
-                    p.iter().position(|&v| v >= goal)
-                }
-                None => None,
-            };
-            Some(StructureCheck {
-                sets: s.sets.len(),
-                smallest_set: s.smallest(),
-                disjoint: s.has_disjoint_sets(),
-                evaluations: s.evaluations,
-                budget_exhausted: s.budget_exhausted,
-                seconds,
-                lime_insertion_count,
-            })
-        }
+        Some((s, seconds)) => Some(structure_check(
+            &s,
+            seconds,
+            lime_explanation.as_ref(),
+            classifier,
+            &input,
+            class,
+            scoring,
+        )?),
         None => None,
     };
     let level_agreement = match &lime_explanation {
@@ -428,5 +324,232 @@ pub fn evaluate_object(
         lime: lime_checks,
         structure,
         level_agreement,
+    })
+}
+
+/// One object's model and input, which every method's measurement shares.
+struct Object<'a> {
+    classifier: &'a dyn Classifier,
+    randomised: &'a dyn Classifier,
+    steps: &'a [Randomisation<'a>],
+    model_input: &'a ModelInput,
+    input: &'a Input<'a>,
+    target: &'a Targets,
+    explainer: &'a Config,
+}
+
+impl Object<'_> {
+    /// The method's values for the target with `model` (reading this scan) and `seed`: the sanity
+    /// checks' other explanations.
+    fn values_on(&self, method: Method, model: &dyn Classifier, seed: u64) -> Result<Vec<f64>> {
+        let mut explainer = self.explainer.clone();
+        explainer.seed = seed;
+        Ok(
+            attribute(method, model, self.input, self.target, &explainer, None)?
+                .explanations
+                .remove(0)
+                .coefficients,
+        )
+    }
+
+    /// The method's explanation, timed, with its randomisation and seed checks; and the attribution
+    /// and explanation themselves.
+    fn measure(&self, method: Method) -> Result<(Partial, Attribution, Explanation)> {
+        let explainer = self.explainer;
+        let start = Instant::now();
+        let result = attribute(
+            method,
+            self.classifier,
+            self.input,
+            self.target,
+            explainer,
+            None,
+        )?;
+        let seconds = start.elapsed().as_secs_f64();
+        let evaluations = result.cost.clouds_evaluated;
+        let e = result.explanations[0].clone();
+        let values = e.coefficients.clone();
+        // sag's search is not repeated on randomised models: its budget is the whole run's.
+        let (randomised_spearman, randomised_abs_spearman, randomisation) = if method != SAG {
+            let on = |model: &dyn Classifier| self.values_on(method, model, explainer.seed);
+            randomisation_checks(&values, &on, self.randomised, self.steps, self.model_input)?
+        } else {
+            (None, None, Vec::new())
+        };
+        let other_seed = if method.is_random() {
+            Some(self.values_on(method, self.classifier, explainer.seed.wrapping_add(1))?)
+        } else {
+            None
+        };
+        let partial = Partial {
+            method,
+            seed_spearman: other_seed.as_deref().and_then(|o| spearman(&values, o)),
+            other_seed,
+            values,
+            seconds,
+            evaluations,
+            randomised_spearman,
+            randomised_abs_spearman,
+            randomisation,
+        };
+        Ok((partial, result, e))
+    }
+}
+
+/// What LIME's own checks read: its attribution on one object, and how it was made.
+struct Lime<'a> {
+    result: &'a Attribution,
+    explanation: &'a Explanation,
+    class: usize,
+    classifier: &'a dyn Classifier,
+    input: &'a Input<'a>,
+    explainer: &'a Config,
+}
+
+impl Lime<'_> {
+    /// The bootstrap spread, the held-out R² of its surrogate and of the other one refitted to the
+    /// same samples, and its stability across seeds and randomised models (`partial`).
+    fn checks(&self, partial: &Partial) -> Result<LimeChecks> {
+        let other_seed = partial.other_seed.as_deref().unwrap_or_default();
+        let (e, explainer) = (self.explanation, self.explainer);
+        let lime: LimeConfig = explainer.settings()?;
+        let uncertainty = median(bootstrap_std(
+            self.result,
+            self.class,
+            &lime,
+            50,
+            explainer.seed,
+        )?);
+        let held_out = |e: &Explanation| {
+            held_out_r2(
+                self.classifier,
+                self.input,
+                e,
+                explainer,
+                explainer.n_samples,
+                explainer.seed.wrapping_add(1000),
+            )
+        };
+        let other = match lime.surrogate {
+            Surrogate::Ridge => Surrogate::Tree,
+            Surrogate::Tree => Surrogate::Ridge,
+        };
+        let other_fit = refit(self.result, e, &lime, other)?;
+        Ok(LimeChecks {
+            samples: e.n_samples,
+            r2: e.r2.unwrap_or(f64::NAN),
+            median_bootstrap_std: uncertainty,
+            held_out_r2: held_out(e)?,
+            other_surrogate: Some(OtherSurrogate {
+                surrogate: other,
+                r2: other_fit.r2.unwrap_or(f64::NAN),
+                held_out_r2: held_out(&other_fit)?,
+            }),
+            seed_spearman: partial.seed_spearman,
+            seed_top5_jaccard: top_k_jaccard(&partial.values, other_seed, 5),
+            randomised_spearman: partial.randomised_spearman,
+            randomised_abs_spearman: partial.randomised_abs_spearman,
+            randomisation: partial.randomisation.clone(),
+        })
+    }
+}
+
+/// Spearman with the fully randomised model (signed, of magnitudes), and each step's checks.
+type RandomisationChecks = (Option<f64>, Option<f64>, Vec<RandomisationCheck>);
+
+/// Randomisation checks of one method's `values`: Spearman (signed and of magnitudes) against its
+/// values on the fully randomised model, and on each of `steps`. `on(model)` explains this object
+/// with `model`.
+fn randomisation_checks(
+    values: &[f64],
+    on: &dyn Fn(&dyn Classifier) -> Result<Vec<f64>>,
+    randomised: &dyn Classifier,
+    steps: &[Randomisation],
+    model_input: &ModelInput,
+) -> Result<RandomisationChecks> {
+    let abs = |v: &[f64]| v.iter().map(|x| x.abs()).collect::<Vec<_>>();
+    let er = on(randomised)?;
+    let randomisation = steps
+        .iter()
+        .map(|step| {
+            let c = on(&*model_input.reading(step.model))?;
+            Ok(RandomisationCheck {
+                cascading: step.cascading,
+                layer: step.layer.clone(),
+                spearman: spearman(values, &c),
+                abs_spearman: spearman(&abs(values), &abs(&c)),
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok((
+        spearman(values, &er),
+        spearman(&abs(values), &abs(&er)),
+        randomisation,
+    ))
+}
+
+/// sag's measurements on one object, with how many of LIME's top supervoxels, inserted in order,
+/// reach the same threshold (when LIME was measured).
+fn structure_check(
+    s: &crate::explain::Structure,
+    seconds: f64,
+    lime: Option<&Explanation>,
+    classifier: &dyn Classifier,
+    input: &Input,
+    class: usize,
+    scoring: &ScoringConfig,
+) -> Result<StructureCheck> {
+    let k = input.n_segments;
+    let lime_insertion_count = match lime {
+        Some(e) => {
+            let mut probability = *scoring;
+            probability.output = Output::Probability;
+            let masks = insertion_masks(&top_k(&e.coefficients, k), k);
+            let p = class_scores(classifier, input, &masks, class, &probability)?;
+            let goal = s.threshold * s.original_probability;
+            p.iter().position(|&v| v >= goal)
+        }
+        None => None,
+    };
+    Ok(StructureCheck {
+        sets: s.sets.len(),
+        smallest_set: s.smallest(),
+        disjoint: s.has_disjoint_sets(),
+        evaluations: s.evaluations,
+        budget_exhausted: s.budget_exhausted,
+        seconds,
+        lime_insertion_count,
+    })
+}
+
+/// A method's measurements: its deletion and insertion curves beside the random orders', and its
+/// checks.
+fn method_result(
+    p: Partial,
+    classifier: &dyn Classifier,
+    input: &Input,
+    class: usize,
+    scoring: &ScoringConfig,
+    random: &Curves,
+    m20: usize,
+) -> Result<MethodResult> {
+    let order = top_k(&p.values, input.n_segments);
+    let c = curves(classifier, input, &order, class, scoring)?;
+    Ok(MethodResult {
+        method: p.method,
+        deletion_auc: c.deletion_auc(),
+        insertion_auc: c.insertion_auc(),
+        aopc: c.aopc(),
+        random_deletion_auc: random.deletion_auc(),
+        random_insertion_auc: random.insertion_auc(),
+        drop_top20: c.deletion[0] - c.deletion[m20],
+        drop_random20: random.deletion[0] - random.deletion[m20],
+        seconds: p.seconds,
+        evaluations: p.evaluations,
+        randomised_spearman: p.randomised_spearman,
+        randomised_abs_spearman: p.randomised_abs_spearman,
+        randomisation: p.randomisation,
+        seed_spearman: p.seed_spearman,
+        curves: c,
     })
 }

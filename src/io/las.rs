@@ -420,6 +420,117 @@ fn check_layers<R: Read + Seek>(
     Ok(())
 }
 
+/// What a LAS header says of the file's layout (kept for writing it back), and its one-line
+/// description.
+fn layout_of(header: &las::Header, path: &Path) -> Result<(LasLayout, String)> {
+    let version = header.version();
+    let format_n = header
+        .point_format()
+        .to_u8()
+        .map_err(|e| las_err(path, e))?;
+    let detail = format!(
+        "{} {}.{} point format {format_n}",
+        if header.point_format().is_compressed {
+            "LAZ"
+        } else {
+            "LAS"
+        },
+        version.major,
+        version.minor
+    );
+    let t = header.transforms();
+    let layout = LasLayout {
+        version: (version.major, version.minor),
+        point_format: format_n,
+        scale: [t.x.scale, t.y.scale, t.z.scale],
+        offset: [t.x.offset, t.y.offset, t.z.offset],
+        vlrs: header
+            .vlrs()
+            .iter()
+            .filter(|v| !is_extra_bytes(v) && !describes_stream(v))
+            .map(record)
+            .collect(),
+        evlrs: header
+            .evlrs()
+            .iter()
+            .filter(|v| !describes_stream(v))
+            .map(record)
+            .collect(),
+    };
+    Ok((layout, detail))
+}
+
+/// The standard per-point fields of `format`, in the order [`push_fields`] gives them.
+fn standard_fields(format: &las::point::Format) -> Vec<(&'static str, ScalarKind)> {
+    let mut fields: Vec<(&'static str, ScalarKind)> = vec![
+        ("intensity", ScalarKind::U16),
+        ("return_number", ScalarKind::U8),
+        ("number_of_returns", ScalarKind::U8),
+        ("classification", ScalarKind::U8),
+        ("scan_angle", ScalarKind::F32),
+        ("user_data", ScalarKind::U8),
+        ("point_source_id", ScalarKind::U16),
+    ];
+    if format.has_gps_time {
+        fields.push(("gps_time", ScalarKind::F64));
+    }
+    if format.has_color {
+        fields.extend([
+            ("red", ScalarKind::U16),
+            ("green", ScalarKind::U16),
+            ("blue", ScalarKind::U16),
+        ]);
+    }
+    if format.has_nir {
+        fields.push(("nir", ScalarKind::U16));
+    }
+    fields
+}
+
+/// Appends point `p`'s standard fields ([`standard_fields`]) and its extra-bytes fields
+/// (`descriptors`) to `columns`, one column each, in that order.
+fn push_fields(
+    p: &las::Point,
+    format: &las::point::Format,
+    descriptors: &[Descriptor],
+    columns: &mut [Vec<f64>],
+) {
+    let n_std = columns.len() - descriptors.len();
+    let mut c = 0;
+    let mut put = |v: f64| {
+        columns[c].push(v);
+        c += 1;
+    };
+    put(p.intensity as f64);
+    put(p.return_number as f64);
+    put(p.number_of_returns as f64);
+    put(u8::from(p.classification) as f64);
+    put(p.scan_angle as f64);
+    put(p.user_data as f64);
+    put(p.point_source_id as f64);
+    if format.has_gps_time {
+        put(p.gps_time.unwrap_or(0.0));
+    }
+    if format.has_color {
+        let col = p.color.unwrap_or_default();
+        put(col.red as f64);
+        put(col.green as f64);
+        put(col.blue as f64);
+    }
+    if format.has_nir {
+        put(p.nir.unwrap_or(0) as f64);
+    }
+    let mut at = 0;
+    for (j, d) in descriptors.iter().enumerate() {
+        let end = at + d.size;
+        if let (Some(kind), Some(bytes)) = (d.kind, p.extra_bytes.get(at..end)) {
+            let raw = decode(bytes, kind);
+            columns[n_std + j].push(raw * d.scale.unwrap_or(1.0) + d.offset.unwrap_or(0.0));
+        }
+        at = end;
+    }
+}
+
 /// Reads a LAS or LAZ file of `len` bytes from `source`; `path` names it in errors.
 ///
 /// # Errors
@@ -443,56 +554,9 @@ pub fn read<R: Read + Seek + Send + Sync + 'static>(
         .map(|v| parse_descriptors(&v.data))
         .unwrap_or_default();
 
-    let version = header.version();
-    let format_n = format.to_u8().map_err(|e| las_err(path, e))?;
-    let detail = format!(
-        "{} {}.{} point format {format_n}",
-        if format.is_compressed { "LAZ" } else { "LAS" },
-        version.major,
-        version.minor
-    );
-    let t = header.transforms();
-    let layout = LasLayout {
-        version: (version.major, version.minor),
-        point_format: format_n,
-        scale: [t.x.scale, t.y.scale, t.z.scale],
-        offset: [t.x.offset, t.y.offset, t.z.offset],
-        vlrs: header
-            .vlrs()
-            .iter()
-            .filter(|v| !is_extra_bytes(v) && !describes_stream(v))
-            .map(record)
-            .collect(),
-        evlrs: header
-            .evlrs()
-            .iter()
-            .filter(|v| !describes_stream(v))
-            .map(record)
-            .collect(),
-    };
+    let (layout, detail) = layout_of(&header, path)?;
 
-    let mut fields: Vec<(&str, ScalarKind)> = vec![
-        ("intensity", ScalarKind::U16),
-        ("return_number", ScalarKind::U8),
-        ("number_of_returns", ScalarKind::U8),
-        ("classification", ScalarKind::U8),
-        ("scan_angle", ScalarKind::F32),
-        ("user_data", ScalarKind::U8),
-        ("point_source_id", ScalarKind::U16),
-    ];
-    if format.has_gps_time {
-        fields.push(("gps_time", ScalarKind::F64));
-    }
-    if format.has_color {
-        fields.extend([
-            ("red", ScalarKind::U16),
-            ("green", ScalarKind::U16),
-            ("blue", ScalarKind::U16),
-        ]);
-    }
-    if format.has_nir {
-        fields.push(("nir", ScalarKind::U16));
-    }
+    let fields = standard_fields(&format);
     let n_std = fields.len();
     let mut columns: Vec<Vec<f64>> = vec![Vec::new(); n_std + descriptors.len()];
     let mut positions = Vec::new();
@@ -510,39 +574,7 @@ pub fn read<R: Read + Seek + Send + Sync + 'static>(
         for (i, p) in data.points().enumerate() {
             let p = p.map_err(|e| at_point(path, e, total + i as u64, 1))?;
             positions.push([p.x, p.y, p.z]);
-            let mut c = 0;
-            let mut put = |v: f64| {
-                columns[c].push(v);
-                c += 1;
-            };
-            put(p.intensity as f64);
-            put(p.return_number as f64);
-            put(p.number_of_returns as f64);
-            put(u8::from(p.classification) as f64);
-            put(p.scan_angle as f64);
-            put(p.user_data as f64);
-            put(p.point_source_id as f64);
-            if format.has_gps_time {
-                put(p.gps_time.unwrap_or(0.0));
-            }
-            if format.has_color {
-                let col = p.color.unwrap_or_default();
-                put(col.red as f64);
-                put(col.green as f64);
-                put(col.blue as f64);
-            }
-            if format.has_nir {
-                put(p.nir.unwrap_or(0) as f64);
-            }
-            let mut at = 0;
-            for (j, d) in descriptors.iter().enumerate() {
-                let end = at + d.size;
-                if let (Some(kind), Some(bytes)) = (d.kind, p.extra_bytes.get(at..end)) {
-                    let raw = decode(bytes, kind);
-                    columns[n_std + j].push(raw * d.scale.unwrap_or(1.0) + d.offset.unwrap_or(0.0));
-                }
-                at = end;
-            }
+            push_fields(&p, &format, &descriptors, &mut columns);
         }
         total += n;
         if n < chunk {

@@ -20,6 +20,76 @@ fn split(line: &str) -> impl Iterator<Item = &str> {
 /// newlines does not make the reader hold it whole.
 pub const MAX_LINE: usize = 1 << 20;
 
+/// Refuses column names that do not start with the position.
+fn check_given_names(names: &[String], path: &Path) -> Result<()> {
+    let first: Vec<String> = names.iter().take(3).map(|n| n.to_lowercase()).collect();
+    if first != ["x", "y", "z"] {
+        return Err(Error::format(
+            path,
+            format!(
+                "the column names must start with x,y,z (the position), got {}",
+                crate::error::shown(&names.join(","))
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The next line of `source` (read into `bytes`), or `None` at the end.
+///
+/// # Errors
+/// [`Error::Format`] for a line longer than [`MAX_LINE`] or not text, [`Error::Io`] on a read
+/// failure.
+fn next_line<'b, R: BufRead>(
+    source: &mut R,
+    bytes: &'b mut Vec<u8>,
+    path: &Path,
+    line_no: usize,
+) -> Result<Option<&'b str>> {
+    bytes.clear();
+    let n = source
+        .take(MAX_LINE as u64 + 1)
+        .read_until(b'\n', bytes)
+        .map_err(|e| Error::io(path, e))?;
+    if n == 0 {
+        return Ok(None);
+    }
+    if n > MAX_LINE {
+        return Err(Error::format(
+            path,
+            format!("line {line_no}: longer than {MAX_LINE} bytes (is this a point file?)"),
+        ));
+    }
+    match std::str::from_utf8(bytes) {
+        Ok(line) => Ok(Some(line)),
+        Err(_) => Err(Error::format(
+            path,
+            format!("line {line_no}: not text (is this a binary file?)"),
+        )),
+    }
+}
+
+/// The numbers of one line's `body` into `values`.
+///
+/// # Errors
+/// [`Error::Format`] naming the line and the token that is not a number.
+fn parse_values(body: &str, values: &mut Vec<f64>, path: &Path, line_no: usize) -> Result<()> {
+    values.clear();
+    for token in split(body) {
+        let v: f64 = token.parse().map_err(|_| {
+            Error::format(
+                path,
+                format!(
+                    "line {line_no}: expected a number, found {}",
+                    crate::error::shown(token)
+                ),
+            )
+        })?;
+        values.push(v);
+    }
+    Ok(())
+}
+
 /// Reads an ASCII point file from `source`; `path` names it in errors. `columns`, when given,
 /// names the columns (`x`, `y`, `z` first), in place of a header line's names.
 ///
@@ -35,16 +105,7 @@ pub fn read<R: BufRead>(
     columns_given: Option<&[String]>,
 ) -> Result<PointCloud> {
     if let Some(c) = columns_given {
-        let first: Vec<String> = c.iter().take(3).map(|n| n.to_lowercase()).collect();
-        if first != ["x", "y", "z"] {
-            return Err(Error::format(
-                path,
-                format!(
-                    "the column names must start with x,y,z (the position), got {}",
-                    crate::error::shown(&c.join(","))
-                ),
-            ));
-        }
+        check_given_names(c, path)?;
     }
     let mut positions = Vec::new();
     let mut names: Option<Vec<String>> = None;
@@ -53,25 +114,8 @@ pub fn read<R: BufRead>(
     let mut values = Vec::new();
     let mut bytes = Vec::new();
     for line_no in 1.. {
-        bytes.clear();
-        let n = (&mut source)
-            .take(MAX_LINE as u64 + 1)
-            .read_until(b'\n', &mut bytes)
-            .map_err(|e| Error::io(path, e))?;
-        if n == 0 {
+        let Some(line) = next_line(&mut source, &mut bytes, path, line_no)? else {
             break;
-        }
-        if n > MAX_LINE {
-            return Err(Error::format(
-                path,
-                format!("line {line_no}: longer than {MAX_LINE} bytes (is this a point file?)"),
-            ));
-        }
-        let Ok(line) = std::str::from_utf8(&bytes) else {
-            return Err(Error::format(
-                path,
-                format!("line {line_no}: not text (is this a binary file?)"),
-            ));
         };
         let trimmed = line.trim();
         let is_comment = trimmed.starts_with('#') || trimmed.starts_with("//");
@@ -90,19 +134,7 @@ pub fn read<R: BufRead>(
                 }
             }
         }
-        values.clear();
-        for token in split(body) {
-            let v: f64 = token.parse().map_err(|_| {
-                Error::format(
-                    path,
-                    format!(
-                        "line {line_no}: expected a number, found {}",
-                        crate::error::shown(token)
-                    ),
-                )
-            })?;
-            values.push(v);
-        }
+        parse_values(body, &mut values, path, line_no)?;
         if columns == 0 {
             if values.len() < 3 {
                 return Err(Error::format(

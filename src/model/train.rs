@@ -189,30 +189,12 @@ pub fn train(
         logs = state.logs;
     }
 
-    // Inverse-frequency weights, normalised so that a balanced set gets 1 everywhere.
-    let mut counts = vec![0usize; n_classes];
-    for o in train_set {
-        counts[o.class] += 1;
-    }
-    let weights: Vec<f32> = counts
-        .iter()
-        .map(|&c| {
-            if !config.class_weighting || c == 0 {
-                1.0
-            } else {
-                train_set.len() as f32 / (n_classes as f32 * c as f32)
-            }
-        })
-        .collect();
+    let weights = class_weights(train_set, n_classes, config.class_weighting);
 
     for epoch in start_epoch..config.epochs {
         let t0 = Instant::now();
         device.seed(mix(config.seed, epoch as u64));
-        let fraction = epoch as f64 / config.epochs.max(1) as f64;
-        let lr = config.min_learning_rate
-            + 0.5
-                * (config.learning_rate - config.min_learning_rate)
-                * (1.0 + (std::f64::consts::PI * fraction).cos());
+        let lr = learning_rate(config, epoch);
         let mut order: Vec<usize> = (0..train_set.len()).collect();
         order.shuffle(&mut ChaCha8Rng::seed_from_u64(mix(
             config.seed,
@@ -226,23 +208,7 @@ pub fn train(
             .collect();
         let (mut loss_sum, mut correct, mut seen) = (0.0f64, 0usize, 0usize);
         for (bi, batch) in batches.iter().enumerate() {
-            let mut flat: Vec<f32> = Vec::with_capacity(batch.len() * n * 3);
-            let mut target = vec![0.0f32; batch.len() * n_classes];
-            let mut wsum = 0.0;
-            for (row, &i) in batch.iter().enumerate() {
-                let o = &train_set[i];
-                let s = config.augment.sample(
-                    &o.points,
-                    &o.labels,
-                    o.n_segments,
-                    n,
-                    mix(mix(config.seed, epoch as u64), i as u64),
-                );
-                flat.extend(s.iter().flatten());
-                target[row * n_classes + o.class] = weights[o.class];
-                wsum += weights[o.class];
-            }
-            target.iter_mut().for_each(|t| *t /= wsum);
+            let (flat, target) = batch_data(train_set, batch, config, n, &weights, epoch);
             let x = Tensor::<3>::from_data(TensorData::new(flat, [batch.len(), n, 3]), &device);
             let y =
                 Tensor::<2>::from_data(TensorData::new(target, [batch.len(), n_classes]), &device);
@@ -316,6 +282,65 @@ pub fn train(
     let model = PointNetClassifier::from_parts(net.valid(), model_config, Backend::Flex)?;
     model.save(out)?;
     Ok(model)
+}
+
+/// Inverse-frequency class weights, normalised so that a balanced set gets 1 everywhere (all 1
+/// without `weighting`).
+fn class_weights(train_set: &[Prepared], n_classes: usize, weighting: bool) -> Vec<f32> {
+    let mut counts = vec![0usize; n_classes];
+    for o in train_set {
+        counts[o.class] += 1;
+    }
+    counts
+        .iter()
+        .map(|&c| {
+            if !weighting || c == 0 {
+                1.0
+            } else {
+                train_set.len() as f32 / (n_classes as f32 * c as f32)
+            }
+        })
+        .collect()
+}
+
+/// The cosine schedule's learning rate at `epoch`.
+fn learning_rate(config: &TrainConfig, epoch: usize) -> f64 {
+    let fraction = epoch as f64 / config.epochs.max(1) as f64;
+    config.min_learning_rate
+        + 0.5
+            * (config.learning_rate - config.min_learning_rate)
+            * (1.0 + (std::f64::consts::PI * fraction).cos())
+}
+
+/// One batch's network input (`n` augmented points of each object, row-major) and its targets:
+/// one-hot rows scaled by the class weights, normalised to sum to 1 over the batch.
+fn batch_data(
+    train_set: &[Prepared],
+    batch: &[usize],
+    config: &TrainConfig,
+    n: usize,
+    weights: &[f32],
+    epoch: usize,
+) -> (Vec<f32>, Vec<f32>) {
+    let n_classes = weights.len();
+    let mut flat: Vec<f32> = Vec::with_capacity(batch.len() * n * 3);
+    let mut target = vec![0.0f32; batch.len() * n_classes];
+    let mut wsum = 0.0;
+    for (row, &i) in batch.iter().enumerate() {
+        let o = &train_set[i];
+        let s = config.augment.sample(
+            &o.points,
+            &o.labels,
+            o.n_segments,
+            n,
+            mix(mix(config.seed, epoch as u64), i as u64),
+        );
+        flat.extend(s.iter().flatten());
+        target[row * n_classes + o.class] = weights[o.class];
+        wsum += weights[o.class];
+    }
+    target.iter_mut().for_each(|t| *t /= wsum);
+    (flat, target)
 }
 
 fn write_log(path: &Path, logs: &[EpochLog]) -> Result<()> {

@@ -18,7 +18,7 @@ use crate::cloud::PointCloud;
 use crate::domain::Competence;
 use crate::error::{Error, Result};
 use crate::explain::{attribute, Explanation, Input, Progress, Targets};
-use crate::segment::{point_counts, supervoxels, Granularity};
+use crate::segment::{point_counts, supervoxels, Granularity, Segmentation};
 use crate::stats::ranking;
 use crate::stats::spearman;
 
@@ -118,23 +118,13 @@ pub fn explain_cloud(
         ..
     } = model_input;
 
-    let sizes = segmentation.sizes();
-    let sampled = point_counts(&labels, segmentation.count);
-    let centroids = segmentation.centroids(&cloud.positions);
-    let segments = (0..segmentation.count)
-        .map(|id| SegmentReport {
-            id,
-            centroid: centroids[id],
-            points: sizes[id],
-            sampled_points: sampled[id],
-            coefficients: result
-                .explanations
-                .iter()
-                .map(|e| e.coefficients[id])
-                .collect(),
-            field_value: segment_values.as_ref().map(|v| v[id]),
-        })
-        .collect();
+    let segments = segment_reports(
+        &segmentation,
+        &labels,
+        &cloud.positions,
+        &result.explanations,
+        segment_values.as_deref(),
+    );
     let predicted = ranking(&result.probabilities).first().copied().unwrap_or(0);
     let report = Report {
         schema_version: REPORT_SCHEMA_VERSION,
@@ -172,14 +162,7 @@ pub fn explain_cloud(
     let point_values = result
         .per_point
         .iter()
-        .map(|values| {
-            let mut on_cloud = vec![f64::NAN; cloud.len()];
-            for (&i, v) in index.iter().zip(values) {
-                let slot = &mut on_cloud[i as usize];
-                *slot = if slot.is_nan() { *v } else { *slot + v };
-            }
-            on_cloud
-        })
+        .map(|values| on_cloud(cloud.len(), &index, values))
         .collect();
     Ok(Explained {
         report,
@@ -189,6 +172,41 @@ pub fn explain_cloud(
         input_points,
         input_channels,
     })
+}
+
+/// Every segment's report: centroid, size, how many of its points the network saw, and its value
+/// in each explanation.
+fn segment_reports(
+    segmentation: &Segmentation,
+    labels: &[u32],
+    positions: &[[f64; 3]],
+    explanations: &[Explanation],
+    segment_values: Option<&[f64]>,
+) -> Vec<SegmentReport> {
+    let sizes = segmentation.sizes();
+    let sampled = point_counts(labels, segmentation.count);
+    let centroids = segmentation.centroids(positions);
+    (0..segmentation.count)
+        .map(|id| SegmentReport {
+            id,
+            centroid: centroids[id],
+            points: sizes[id],
+            sampled_points: sampled[id],
+            coefficients: explanations.iter().map(|e| e.coefficients[id]).collect(),
+            field_value: segment_values.map(|v| v[id]),
+        })
+        .collect()
+}
+
+/// Per-input-point `values` carried to the cloud's `n` points through `index` (the input point's
+/// cloud point): summed over a point's copies, NaN for points the network did not see.
+fn on_cloud(n: usize, index: &[u32], values: &[f64]) -> Vec<f64> {
+    let mut on_cloud = vec![f64::NAN; n];
+    for (&i, v) in index.iter().zip(values) {
+        let slot = &mut on_cloud[i as usize];
+        *slot = if slot.is_nan() { *v } else { *slot + v };
+    }
+    on_cloud
 }
 
 /// The coarser levels of `config` for an explained cloud: each cut anew from the same points,

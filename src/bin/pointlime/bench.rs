@@ -91,6 +91,75 @@ struct Row {
     peak_rss_mib: Option<f64>,
 }
 
+/// The configurations measured, `(N, K, S)`: the one asked for, and with `--ladder` one of N
+/// (when `vary_n`: the network is built for each N), K and S varied around it.
+fn ladder(args: &BenchArgs, base_n: usize, vary_n: bool) -> Vec<(usize, usize, usize)> {
+    let mut configs = vec![(base_n, args.segments, args.samples)];
+    if args.ladder {
+        if vary_n {
+            configs.extend(
+                [1024, 4096, 8192, 16384]
+                    .iter()
+                    .map(|&n| (n, args.segments, args.samples)),
+            );
+        }
+        configs.extend([20, 100, 200].iter().map(|&k| (base_n, k, args.samples)));
+        configs.extend(
+            [250, 500, 2000, 4000]
+                .iter()
+                .map(|&s| (base_n, args.segments, s)),
+        );
+    }
+    configs
+}
+
+/// The table's heading.
+fn print_header(with_peak: bool) -> Result<()> {
+    outln!(
+        "{:>6} {:>4} {:>5} {:>8} {:<20} {:>9} {:>9} {:>10} {:>7} {:>9} {:>9} {:>9} {:>8}{}",
+        "N",
+        "K",
+        "S",
+        "scan",
+        "scoring",
+        "segm ms",
+        "sampl ms",
+        "infer ms",
+        "fit ms",
+        "total ms",
+        "first ms",
+        "samples/s",
+        "GFLOP/s",
+        if with_peak { "  of peak" } else { "" }
+    )?;
+    Ok(())
+}
+
+/// One row of the table.
+fn print_row(row: &Row, peak_gflops: Option<f64>) -> Result<()> {
+    outln!(
+        "{:>6} {:>4} {:>5} {:>8} {:<20} {:>9.1} {:>9.1} {:>10.1} {:>7.1} {:>9.1} {:>9.1} {:>9.0} {:>8}{}",
+        row.points,
+        row.segments,
+        row.samples,
+        row.scan_points,
+        row.scoring,
+        row.segmentation_ms,
+        row.sampling_ms,
+        row.inference_ms,
+        row.fit_ms,
+        row.total_ms,
+        row.first_run_total_ms,
+        row.samples_per_second,
+        row.gflops.map_or("-".into(), |g| format!("{g:.1}")),
+        peak_gflops
+            .zip(row.gflops)
+            .map(|(p, g)| format!("  {:>6.1}%", 100.0 * g / p))
+            .unwrap_or_default()
+    )?;
+    Ok(())
+}
+
 pub fn run(args: BenchArgs) -> Result<ExitCode> {
     if args.repeat == 0 {
         bail!("--repeat must be at least 1");
@@ -107,22 +176,7 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
         None => None,
     };
     let base_n = loaded.as_ref().map_or(args.points, |m| m.input_points());
-    let mut configs = vec![(base_n, args.segments, args.samples)];
-    if args.ladder {
-        if loaded.is_none() {
-            configs.extend(
-                [1024, 4096, 8192, 16384]
-                    .iter()
-                    .map(|&n| (n, args.segments, args.samples)),
-            );
-        }
-        configs.extend([20, 100, 200].iter().map(|&k| (base_n, k, args.samples)));
-        configs.extend(
-            [250, 500, 2000, 4000]
-                .iter()
-                .map(|&s| (base_n, args.segments, s)),
-        );
-    }
+    let configs = ladder(&args, base_n, loaded.is_none());
     let file_cloud = match &args.input {
         Some(p) => {
             let mut c = pointlime::io::read(p)?;
@@ -132,27 +186,7 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
         None => None,
     };
 
-    outln!(
-        "{:>6} {:>4} {:>5} {:>8} {:<20} {:>9} {:>9} {:>10} {:>7} {:>9} {:>9} {:>9} {:>8}{}",
-        "N",
-        "K",
-        "S",
-        "scan",
-        "scoring",
-        "segm ms",
-        "sampl ms",
-        "infer ms",
-        "fit ms",
-        "total ms",
-        "first ms",
-        "samples/s",
-        "GFLOP/s",
-        if args.peak_gflops.is_some() {
-            "  of peak"
-        } else {
-            ""
-        }
-    )?;
+    print_header(args.peak_gflops.is_some())?;
     let mut rows = Vec::new();
     for (n, k, s) in configs {
         let fresh;
@@ -222,26 +256,7 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
             gflops: gflop.map(|g| g / (inference_ms * 1e-3)),
             peak_rss_mib: peak_rss_mib(),
         };
-        outln!(
-            "{:>6} {:>4} {:>5} {:>8} {:<20} {:>9.1} {:>9.1} {:>10.1} {:>7.1} {:>9.1} {:>9.1} {:>9.0} {:>8}{}",
-            row.points,
-            row.segments,
-            row.samples,
-            row.scan_points,
-            row.scoring,
-            row.segmentation_ms,
-            row.sampling_ms,
-            row.inference_ms,
-            row.fit_ms,
-            row.total_ms,
-            row.first_run_total_ms,
-            row.samples_per_second,
-            row.gflops.map_or("-".into(), |g| format!("{g:.1}")),
-            args.peak_gflops
-                .zip(row.gflops)
-                .map(|(p, g)| format!("  {:>6.1}%", 100.0 * g / p))
-                .unwrap_or_default()
-        )?;
+        print_row(&row, args.peak_gflops)?;
         rows.push(row);
     }
     if let Some(rss) = peak_rss_mib() {

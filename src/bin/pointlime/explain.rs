@@ -14,7 +14,7 @@ use pointlime::explain::sag::SAG;
 use pointlime::explain::{Payload, Structure, Targets};
 use pointlime::faithfulness::plot::draw_graph_png;
 use pointlime::io::{self, WriteOptions};
-use pointlime::pipeline::{default_output, default_report, explain_cloud};
+use pointlime::pipeline::{default_output, default_report, explain_cloud, Report};
 use pointlime::Classifier;
 
 use crate::args::{class_index, progress_bar, ModelArgs, ReadArgs, SettingsArgs};
@@ -98,6 +98,69 @@ fn describe_structure(s: &Structure) -> Result<()> {
             "no two sets are disjoint"
         }
     )?;
+    Ok(())
+}
+
+/// What `explain` prints of a report: the decision and its explanation, the competence, sag's
+/// sets and the coarser levels.
+fn print_summary(input: &Path, r: &Report) -> Result<()> {
+    let e = &r.explanations[0];
+    let fit = match e.r2 {
+        Some(r2) => format!(", R² = {r2:.3}"),
+        None => String::new(),
+    };
+    outln!(
+        "{}: predicted {} (p = {:.3}); explained {} by {} with {} segments, {} {}{fit}, in {:.2} s",
+        input.display(),
+        r.predicted_name,
+        r.probabilities[r.predicted],
+        e.target_name,
+        e.method,
+        r.segments.len(),
+        e.n_samples,
+        if e.method == SAG {
+            "sets scored"
+        } else {
+            "samples"
+        },
+        r.timings.total
+    )?;
+    if let Some(c) = &r.competence {
+        outln!(
+            "  competence {} (feature {}, shape {}; nearest class {}): {}",
+            competence::format_score(c.score),
+            competence::format_score(c.feature_score),
+            competence::format_score(c.shape_score),
+            c.nearest_class,
+            if c.in_domain {
+                "the scan looks like the model's training scans"
+            } else {
+                "OUTSIDE what the model was trained on"
+            },
+        )?;
+        if !c.in_domain {
+            eprintln!("warning: {}", competence::warning(input, c));
+        }
+    } else {
+        outln!(
+            "  competence not measured: the model has no competence statistics (record them with \
+             `pointlime competence --fit DATA --model MODEL`)"
+        )?;
+    }
+    if let Some(s) = e.payload.as_ref().and_then(Payload::structure) {
+        describe_structure(s)?;
+    }
+    for level in &r.levels {
+        let rho = match level.rank_correlation.first().copied().flatten() {
+            Some(rho) => format!("{rho:.2}"),
+            None => "undefined (constant values)".into(),
+        };
+        outln!(
+            "  level {}: {} segments; rank agreement with the supervoxels summed into them: {rho}",
+            level.level,
+            level.segments
+        )?;
+    }
     Ok(())
 }
 
@@ -201,64 +264,7 @@ pub fn run(args: ExplainArgs) -> Result<ExitCode> {
     };
     outputs.commit()?;
 
-    let r = &explained.report;
-    let e = &r.explanations[0];
-    let fit = match e.r2 {
-        Some(r2) => format!(", R² = {r2:.3}"),
-        None => String::new(),
-    };
-    outln!(
-        "{}: predicted {} (p = {:.3}); explained {} by {} with {} segments, {} {}{fit}, in {:.2} s",
-        args.input.display(),
-        r.predicted_name,
-        r.probabilities[r.predicted],
-        e.target_name,
-        e.method,
-        r.segments.len(),
-        e.n_samples,
-        if e.method == SAG {
-            "sets scored"
-        } else {
-            "samples"
-        },
-        r.timings.total
-    )?;
-    if let Some(c) = &r.competence {
-        outln!(
-            "  competence {} (feature {}, shape {}; nearest class {}): {}",
-            competence::format_score(c.score),
-            competence::format_score(c.feature_score),
-            competence::format_score(c.shape_score),
-            c.nearest_class,
-            if c.in_domain {
-                "the scan looks like the model's training scans"
-            } else {
-                "OUTSIDE what the model was trained on"
-            },
-        )?;
-        if !c.in_domain {
-            eprintln!("warning: {}", competence::warning(&args.input, c));
-        }
-    } else {
-        outln!(
-            "  competence not measured: the model has no competence statistics (record them with \
-             `pointlime competence --fit DATA --model MODEL`)"
-        )?;
-    }
-    if let Some(s) = e.payload.as_ref().and_then(Payload::structure) {
-        describe_structure(s)?;
-    }
-    for level in &r.levels {
-        let rho = match level.rank_correlation.first().copied().flatten() {
-            Some(rho) => format!("{rho:.2}"),
-            None => "undefined (constant values)".into(),
-        };
-        outln!(
-            "  level {}: {} segments; rank agreement with the supervoxels summed into them: {rho}",
-            level.level,
-            level.segments
-        )?;
-    }
+    print_summary(&args.input, &explained.report)?;
     match graph {
         Some(g) => outln!(
             "wrote {}, {} and {}",

@@ -8,6 +8,7 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 
+use pointlime::classifier::Randomisable;
 use pointlime::dataset::{Dataset, Split};
 use pointlime::explain::lime::LIME;
 use pointlime::explain::Method;
@@ -17,6 +18,7 @@ use pointlime::faithfulness::{
     check_methods, default_methods, evaluate_object, markdown, structure_markdown, summarise,
     summarise_structure, supported_methods, Randomisation, Setup,
 };
+use pointlime::pipeline::ExplainConfig;
 use pointlime::segment::Granularity;
 use pointlime::Classifier;
 
@@ -91,6 +93,56 @@ fn stem_value(spec: &[String], class: &str) -> Result<f64> {
     value.with_context(|| format!("--stem gives no value for class {class}"))
 }
 
+/// One layer-by-layer randomisation check: cascading or not, the layer, the randomised model.
+type LayerStep = (bool, String, Box<dyn Classifier>);
+
+/// The models of the layer-by-layer randomisation checks, `(cascading, layer, model)`.
+/// Cascading: the output layer, then it and the one below, … down to the input. Independent: each
+/// layer alone. The same seed throughout, so a layer gets the same new weights in both.
+fn layer_steps(
+    layers: &dyn Randomisable,
+    all_layers: &[String],
+    seed: u64,
+) -> Result<Vec<LayerStep>> {
+    let mut steps = Vec::new();
+    for d in 1..=all_layers.len() {
+        let top = &all_layers[all_layers.len() - d..];
+        steps.push((true, top[0].clone(), layers.randomised(top, seed)?));
+    }
+    for layer in all_layers {
+        let one = std::slice::from_ref(layer);
+        steps.push((false, layer.clone(), layers.randomised(one, seed)?));
+    }
+    Ok(steps)
+}
+
+/// The methods compared: `--all-methods`, those named, or the defaults for this model.
+fn compared_methods(args: &FaithfulnessArgs, model: &dyn Classifier) -> Vec<Method> {
+    if args.all_methods {
+        supported_methods(model)
+    } else if args.methods.is_empty() {
+        default_methods(model)
+    } else {
+        args.methods.clone()
+    }
+}
+
+/// The report's first line: what was evaluated, with which settings.
+fn heading(args: &FaithfulnessArgs, config: &ExplainConfig, n: usize) -> String {
+    format!(
+        "# pointlime faithfulness: {} test objects of {}, model {}, {} segments, {} samples, seed {}",
+        n,
+        args.data.display(),
+        args.model.name(),
+        match config.segments.target {
+            Granularity::Count(k) => k.to_string(),
+            Granularity::Resolution(r) => format!("{r} m resolution"),
+        },
+        config.explainer.n_samples,
+        config.seed
+    )
+}
+
 pub fn run(args: FaithfulnessArgs) -> Result<ExitCode> {
     let mut config = args.settings.resolve()?;
     if config.method != LIME {
@@ -100,13 +152,7 @@ pub fn run(args: FaithfulnessArgs) -> Result<ExitCode> {
     let loaded = args.model.load_any()?;
     let model: &dyn Classifier = &*loaded;
     ds.check_classes(args.model.name().as_ref(), model.class_names())?;
-    let compared = if args.all_methods {
-        supported_methods(model)
-    } else if args.methods.is_empty() {
-        default_methods(model)
-    } else {
-        args.methods.clone()
-    };
+    let compared = compared_methods(&args, model);
     check_methods(&compared, model).with_context(|| args.model.name())?;
     args.settings
         .load_baselines(&mut config, model, &args.read, &compared, Some(&args.data))?;
@@ -116,19 +162,11 @@ pub fn run(args: FaithfulnessArgs) -> Result<ExitCode> {
     let all_layers = layers.layer_names();
     let seed = config.seed ^ 0xa11;
     let randomised = layers.randomised(&all_layers, seed)?;
-    // Cascading: the output layer, then it and the one below, … down to the input. Independent:
-    // each layer alone. The same seed throughout, so a layer gets the same new weights in both.
-    let mut step_models = Vec::new();
-    if args.layer_checks {
-        for d in 1..=all_layers.len() {
-            let top = &all_layers[all_layers.len() - d..];
-            step_models.push((true, top[0].clone(), layers.randomised(top, seed)?));
-        }
-        for layer in &all_layers {
-            let one = std::slice::from_ref(layer);
-            step_models.push((false, layer.clone(), layers.randomised(one, seed)?));
-        }
-    }
+    let step_models = if args.layer_checks {
+        layer_steps(layers, &all_layers, seed)?
+    } else {
+        Vec::new()
+    };
     let steps: Vec<Randomisation> = step_models
         .iter()
         .map(|(cascading, layer, m)| Randomisation {
@@ -183,18 +221,7 @@ pub fn run(args: FaithfulnessArgs) -> Result<ExitCode> {
     }
     bar.finish_and_clear();
     let (methods, lime) = summarise(&objects, &compared);
-    let header = format!(
-        "# pointlime faithfulness: {} test objects of {}, model {}, {} segments, {} samples, seed {}",
-        n,
-        args.data.display(),
-        args.model.name(),
-        match config.segments.target {
-            Granularity::Count(k) => k.to_string(),
-            Granularity::Resolution(r) => format!("{r} m resolution"),
-        },
-        config.explainer.n_samples,
-        config.seed
-    );
+    let header = heading(&args, &config, n);
     let (structure, level_agreement) = summarise_structure(&objects);
     let mut md = markdown(&methods, lime.as_ref(), &header);
     md.push_str(&structure_markdown(structure.as_ref(), &level_agreement));

@@ -71,8 +71,9 @@ pub struct TrainArgs {
     limit_per_class: Option<usize>,
 }
 
-pub fn run(args: TrainArgs) -> Result<ExitCode> {
-    let ds = Dataset::open_any(&args.data)?;
+/// Refuses a dataset whose groups (physical objects) have scans in both splits, unless
+/// `--allow-group-leak`, which only warns.
+fn check_group_leaks(ds: &Dataset, args: &TrainArgs) -> Result<()> {
     let leaks = ds.leaking_groups();
     if !leaks.is_empty() {
         let shown: Vec<&str> = leaks.iter().take(3).map(String::as_str).collect();
@@ -94,6 +95,25 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
         }
         eprintln!("warning: {what}");
     }
+    Ok(())
+}
+
+/// The network and model settings the flags ask for.
+fn model_config(args: &TrainArgs, ds: &Dataset, normalisation: Normalisation) -> ModelConfig {
+    let network = PointNetConfig::new(ds.class_names.len())
+        .with_point_layers(args.point_layers.clone())
+        .with_head_layers(args.head_layers.clone())
+        .with_input_tnet(args.tnets)
+        .with_feature_tnet(args.tnets);
+    ModelConfig::new(network, ds.class_names.clone())
+        .with_num_points(args.points)
+        .with_normalisation(normalisation)
+        .with_up(Some(args.up))
+}
+
+pub fn run(args: TrainArgs) -> Result<ExitCode> {
+    let ds = Dataset::open_any(&args.data)?;
+    check_group_leaks(&ds, &args)?;
     let mut train_items = ds.split(Split::Train);
     if let Some(limit) = args.limit_per_class {
         let mut taken = vec![0usize; ds.class_names.len()];
@@ -110,15 +130,7 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
             metres_per_unit: 10.0,
         }
     };
-    let network = PointNetConfig::new(ds.class_names.len())
-        .with_point_layers(args.point_layers.clone())
-        .with_head_layers(args.head_layers.clone())
-        .with_input_tnet(args.tnets)
-        .with_feature_tnet(args.tnets);
-    let model_config = ModelConfig::new(network, ds.class_names.clone())
-        .with_num_points(args.points)
-        .with_normalisation(normalisation)
-        .with_up(Some(args.up));
+    let model_config = model_config(&args, &ds, normalisation);
     let mut config = TrainConfig {
         epochs: args.epochs,
         batch_size: args.batch_size,
