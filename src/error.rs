@@ -127,6 +127,17 @@ impl Error {
     }
 }
 
+impl Error {
+    /// The problem alone: a setting's message without its "invalid setting: " prefix, for a caller
+    /// that says what was invalid itself; any other error as it displays.
+    pub fn problem(self) -> String {
+        match self {
+            Error::Config(m) => m,
+            other => other.to_string(),
+        }
+    }
+}
+
 /// The library's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 

@@ -229,10 +229,7 @@ impl FromStr for Method {
     type Err = String;
 
     fn from_str(s: &str) -> std::result::Result<Method, String> {
-        Method::named(s).map_err(|e| match e {
-            Error::Config(m) => m,
-            other => other.to_string(),
-        })
+        Method::named(s).map_err(Error::problem)
     }
 }
 

@@ -63,7 +63,7 @@ pub fn read_settings(mut value: Value) -> Result<ExplainConfig> {
 
 /// [`read_settings`] as serde's `deserialize_with`.
 pub fn settings<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<ExplainConfig, D::Error> {
-    read_settings(Value::deserialize(d)?).map_err(|e| serde::de::Error::custom(problem(e)))
+    read_settings(Value::deserialize(d)?).map_err(|e| serde::de::Error::custom(e.problem()))
 }
 
 /// A report's explanations in either layout, as serde's `deserialize_with`.
@@ -75,13 +75,6 @@ pub fn explanations<'de, D: Deserializer<'de>>(
     list.into_iter()
         .map(|v| serde_json::from_value(v).map_err(serde::de::Error::custom))
         .collect()
-}
-
-fn problem(e: Error) -> String {
-    match e {
-        Error::Config(m) => m,
-        other => other.to_string(),
-    }
 }
 
 /// Version 1's `lime` object, if `value` has one, moved to version 2's `explainer`.

@@ -258,10 +258,7 @@ impl SettingsArgs {
                 };
                 let value = serde_json::from_str(&text)
                     .map_err(|e| invalid(pointlime::error::json_problem(&e)))?;
-                legacy::read_settings(value).map_err(|e| match e {
-                    pointlime::Error::Config(m) => invalid(m),
-                    other => invalid(other.to_string()),
-                })?
+                legacy::read_settings(value).map_err(|e| invalid(e.problem()))?
             }
             None => ExplainConfig::default(),
         };
