@@ -66,8 +66,23 @@ impl Augment {
         n: usize,
         seed: u64,
     ) -> Vec<[f32; 3]> {
+        self.sample_indexed(points, labels, n_segments, n, seed).0
+    }
+
+    /// [`sample`](Self::sample), with the index in `points` each of its points came from (what a
+    /// per-point target is read at). A point that dropout moved onto another takes that one's
+    /// index; when supervoxel dropout keeps no drawn point, the points are all at the origin and
+    /// keep the indices drawn.
+    pub fn sample_indexed(
+        &self,
+        points: &[[f32; 3]],
+        labels: &[u32],
+        n_segments: usize,
+        n: usize,
+        seed: u64,
+    ) -> (Vec<[f32; 3]>, Vec<u32>) {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let idx = crate::cloud::sample_indices(points.len(), n, rng.random());
+        let mut idx = crate::cloud::sample_indices(points.len(), n, rng.random());
         let mut pts: Vec<[f32; 3]> = idx.iter().map(|&i| points[i as usize]).collect();
         if self.supervoxel_dropout > 0.0
             && n_segments > 1
@@ -82,6 +97,16 @@ impl Augment {
             }
             let mut out = Vec::with_capacity(n);
             apply(&pts, &seg, &mask, Removal::Drop, &mut out);
+            // The same removal on the indices: kept ones in order, repeated to fill.
+            let kept: Vec<u32> = idx
+                .iter()
+                .zip(&seg)
+                .filter(|(_, &l)| mask[l as usize] != 0)
+                .map(|(&i, _)| i)
+                .collect();
+            if !kept.is_empty() {
+                idx = (0..out.len()).map(|k| kept[k % kept.len()]).collect();
+            }
             pts = out;
         }
         if self.rotate_up {
@@ -115,14 +140,15 @@ impl Augment {
         }
         if self.point_dropout_max > 0.0 {
             let ratio: f32 = rng.random_range(0.0..self.point_dropout_max);
-            let first = pts[0];
-            for p in pts.iter_mut().skip(1) {
+            let (first, idx0) = (pts[0], idx[0]);
+            for (p, i) in pts.iter_mut().zip(idx.iter_mut()).skip(1) {
                 if rng.random::<f32>() <= ratio {
                     *p = first;
+                    *i = idx0;
                 }
             }
         }
-        pts
+        (pts, idx)
     }
 }
 

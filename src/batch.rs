@@ -276,6 +276,7 @@ impl Job<'_> {
         let mut record = match catch_unwind(AssertUnwindSafe(|| self.run_inner(rel))) {
             Ok(Ok(r)) => r,
             Ok(Err(e)) => {
+                let e = e.in_file(self.input_root.join(rel));
                 let status = match e {
                     Error::UnsupportedFormat { .. } => Status::Skipped,
                     _ => Status::Failed,
@@ -330,7 +331,7 @@ impl Job<'_> {
                 Some(explained.report),
             )
         } else {
-            let c = classify_cloud(&cloud, rel, self.classifier, self.config)?;
+            let c = classify_cloud(&cloud, self.classifier, self.config)?;
             (c.probabilities, c.competence, None)
         };
         let order = ranking(&probabilities);

@@ -75,7 +75,7 @@ impl Channels {
     /// model frame `frame`), row-major `[index.len() × extra]`; empty for [`Channels::Xyz`].
     ///
     /// # Errors
-    /// [`Error::Config`] when the scan lacks the fields the channels need (colour, intensity).
+    /// [`Error::Scan`] when the scan lacks the fields the channels need (colour, intensity).
     pub fn of(
         self,
         cloud: &PointCloud,
@@ -98,7 +98,7 @@ fn fields(cloud: &PointCloud, index: &[u32], names: &[&str], what: &str) -> Resu
         .iter()
         .map(|&name| {
             cloud.attribute(name).ok_or_else(|| {
-                Error::Config(format!(
+                Error::Scan(format!(
                     "the model reads {what} per point and the scan has no {name:?} field"
                 ))
             })

@@ -2,6 +2,8 @@
 //! so explainers and their tests never depend on burn (captum's `forward_func`, lime's
 //! `classifier_fn`).
 
+use std::collections::HashSet;
+
 use serde::{Deserialize, Serialize};
 
 use crate::channels::{ChannelTable, Channels};
@@ -200,24 +202,86 @@ pub trait PerPoint: Send + Sync {
 /// A per-point model read as a classifier of one region: a cloud's score for a class is the mean
 /// of that class's per-point score over the region's points in the cloud. Points are matched by
 /// their exact model-frame positions, so a perturbed cloud, which carries a subset of the input's
-/// points, keeps the scores of the region points it still has. A cloud holding no region point
-/// scores 0 for every class (an explainer that removes the region's own segments sees its score
-/// fall to nothing).
+/// points, keeps the scores of the region points it still has.
+///
+/// Made with [`Region::keeping`], the region is never perturbed: a cloud that lacks some of its
+/// points gets them back before the model sees it, so that removing a segment removes only its
+/// context points. Made with [`Region::new`], the region's points go with their segments, and the
+/// score averages over those that remain; a cloud holding no region point scores 0 for every
+/// class (with probabilities: no point left is called the class).
 pub struct Region<'a> {
     model: &'a dyn Classifier,
     per_point: &'a dyn PerPoint,
-    region: std::collections::HashSet<[u32; 3]>,
+    region: HashSet<[u32; 3]>,
+    keep: Option<Kept>,
+}
+
+/// What [`Region::keeping`] needs to put a region back: its points in order (each once), and
+/// every point of the unperturbed input.
+struct Kept {
+    ordered: Vec<[f32; 3]>,
+    input: HashSet<[u32; 3]>,
+}
+
+fn bits(p: &[f32; 3]) -> [u32; 3] {
+    p.map(f32::to_bits)
 }
 
 impl<'a> Region<'a> {
-    /// The region of `model` made of these model-frame points; `None` for a model without
-    /// per-point scores.
+    /// The region of `model` made of these model-frame points, perturbed with the rest; `None`
+    /// for a model without per-point scores.
     pub fn new(model: &'a dyn Classifier, points: &[[f32; 3]]) -> Option<Region<'a>> {
         Some(Region {
             model,
             per_point: model.per_point()?,
-            region: points.iter().map(|p| p.map(f32::to_bits)).collect(),
+            region: points.iter().map(bits).collect(),
+            keep: None,
         })
+    }
+
+    /// The region of `model` made of these model-frame points, kept whole in every perturbed
+    /// cloud of an explanation whose unperturbed input is `input`. A missing region point takes
+    /// the place of a point the perturbation put there in place of a removed one: a repeat of an
+    /// earlier point (removal by dropping, which refills the cloud by repeating kept points) or
+    /// a point that is not in `input` (removal by moving to the centroid). There are always
+    /// enough such places, since the missing points were themselves removed.
+    pub fn keeping(
+        model: &'a dyn Classifier,
+        points: &[[f32; 3]],
+        input: &[[f32; 3]],
+    ) -> Option<Region<'a>> {
+        let mut region = Region::new(model, points)?;
+        let mut seen = HashSet::new();
+        let ordered = points
+            .iter()
+            .filter(|p| seen.insert(bits(p)))
+            .copied()
+            .collect();
+        region.keep = Some(Kept {
+            ordered,
+            input: input.iter().map(bits).collect(),
+        });
+        Some(region)
+    }
+
+    /// `cloud` with the region's missing points put back (see [`Region::keeping`]).
+    fn restored(&self, cloud: &[[f32; 3]]) -> Vec<[f32; 3]> {
+        let Some(Kept { ordered, input }) = &self.keep else {
+            return cloud.to_vec();
+        };
+        let mut out = cloud.to_vec();
+        let mut present = HashSet::with_capacity(cloud.len());
+        let mut free = Vec::new();
+        for (i, p) in cloud.iter().enumerate() {
+            if !present.insert(bits(p)) || !input.contains(&bits(p)) {
+                free.push(i);
+            }
+        }
+        let missing = ordered.iter().filter(|p| !present.contains(&bits(p)));
+        for (slot, p) in free.into_iter().zip(missing) {
+            out[slot] = *p;
+        }
+        out
     }
 }
 
@@ -238,9 +302,22 @@ impl Classifier for Region<'_> {
         self.model.up()
     }
 
+    /// Kept regions put points back in place of repeats, so only a region perturbed with the
+    /// rest passes the model's set property on.
+    fn set_function(&self) -> bool {
+        self.keep.is_none() && self.model.set_function()
+    }
+
     fn predict(&self, clouds: &[&[[f32; 3]]], output: Output) -> Result<Vec<f32>> {
         let c = self.class_names().len();
-        let scores = self.per_point.predict_points(clouds, output)?;
+        let restored: Vec<Vec<[f32; 3]>>;
+        let clouds: Vec<&[[f32; 3]]> = if self.keep.is_some() {
+            restored = clouds.iter().map(|c| self.restored(c)).collect();
+            restored.iter().map(Vec::as_slice).collect()
+        } else {
+            clouds.to_vec()
+        };
+        let scores = self.per_point.predict_points(&clouds, output)?;
         let points: usize = clouds.iter().map(|cloud| cloud.len()).sum();
         if scores.len() != points * c {
             return Err(crate::Error::Classifier(format!(
@@ -253,7 +330,7 @@ impl Classifier for Region<'_> {
         for (cloud, row) in clouds.iter().zip(out.chunks_exact_mut(c)) {
             let mut n = 0usize;
             for p in cloud.iter() {
-                if self.region.contains(&p.map(f32::to_bits)) {
+                if self.region.contains(&bits(p)) {
                     n += 1;
                     row.iter_mut()
                         .zip(&scores[at..at + c])

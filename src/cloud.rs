@@ -141,6 +141,16 @@ impl PointCloud {
         self.attributes.iter().find(|a| a.name == name)
     }
 
+    /// The names of the per-point fields, for messages that say which ones a scan has: `none`
+    /// when it has none.
+    pub fn attribute_names(&self) -> String {
+        if self.attributes.is_empty() {
+            return "none".into();
+        }
+        let names: Vec<&str> = self.attributes.iter().map(|a| a.name.as_str()).collect();
+        names.join(", ")
+    }
+
     /// Axis-aligned bounds `(min, max)`; `None` for an empty cloud.
     pub fn bounds(&self) -> Option<([f64; 3], [f64; 3])> {
         let first = *self.positions.first()?;

@@ -32,7 +32,7 @@ pub fn describe(
         .map(|item| {
             let mut cloud = crate::io::read(&item.path)?;
             cloud.validate(&item.path, config.drop_invalid)?;
-            network_input_channels(&cloud, &item.path, classifier, config)
+            network_input_channels(&cloud, classifier, config).map_err(|e| e.in_file(&item.path))
         })
         .collect::<Result<_>>()?;
     let shapes: Vec<f32> = read

@@ -5,11 +5,10 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use rayon::prelude::*;
-
-use crate::cloud::{Frame, Normalisation};
 use crate::error::{Error, Result};
-use crate::segment::{supervoxels, Granularity, SegmentConfig};
+
+mod prepare;
+pub use prepare::{fill_template, prepare, prepare_labelled, Prepared, MAX_PREPARED_POINTS};
 
 /// Which part of a dataset a scan belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -28,6 +27,9 @@ pub struct Item {
     /// The physical object the scan is of (a plant, a tree), when known: scans of one group
     /// belong in one split, or the test measures memory of that object rather than of its class.
     pub group: Option<String>,
+    /// Its per-point classes, as a [`LabelMap`](crate::labels::LabelMap) written out, when the
+    /// manifest gives them (its `labels` column): what a segmentation network is trained on.
+    pub labels: Option<String>,
 }
 
 /// Labelled scans with their class names.
@@ -105,6 +107,7 @@ impl Dataset {
                     class,
                     split,
                     group: None,
+                    labels: None,
                 });
             }
         }
@@ -117,8 +120,9 @@ impl Dataset {
         Ok(ds)
     }
 
-    /// Reads a manifest: CSV with a `path,class,split` or `path,class,split,group` header; paths
-    /// relative to the manifest's directory; class names in order of first appearance.
+    /// Reads a manifest: CSV with a `path,class,split`, `path,class,split,group` or
+    /// `path,class,split,group,labels` header; paths relative to the manifest's directory; class
+    /// names in order of first appearance.
     ///
     /// # Errors
     /// [`Error::Format`] naming the line of a malformed row.
@@ -135,16 +139,25 @@ impl Dataset {
                 continue;
             }
             let cols: Vec<&str> = line.split(',').map(str::trim).collect();
-            let (file, class, split, group) = match cols[..] {
-                [file, class, split] => (file, class, split, None),
-                [file, class, split, group] => (file, class, split, Some(group)),
+            let (file, class, split, group, labels) = match cols[..] {
+                [file, class, split] => (file, class, split, None, None),
+                [file, class, split, group] => (file, class, split, Some(group), None),
+                [file, class, split, group, labels] => {
+                    (file, class, split, Some(group), Some(labels))
+                }
                 _ => {
                     return Err(Error::format(
                         path,
-                        format!("line {}: expected path,class,split[,group]", n + 1),
+                        format!("line {}: expected path,class,split[,group[,labels]]", n + 1),
                     ))
                 }
             };
+            if let Some(Err(e)) = labels
+                .filter(|l| !l.is_empty())
+                .map(str::parse::<crate::labels::LabelMap>)
+            {
+                return Err(Error::format(path, format!("line {}: {e}", n + 1)));
+            }
             let split = match split {
                 "train" => Split::Train,
                 "test" => Split::Test,
@@ -161,6 +174,7 @@ impl Dataset {
                 class,
                 split,
                 group: group.filter(|g| !g.is_empty()).map(str::to_string),
+                labels: labels.filter(|l| !l.is_empty()).map(str::to_string),
             });
         }
         if ds.items.is_empty() {
@@ -225,11 +239,12 @@ impl Dataset {
     /// The manifest CSV text for this dataset, with paths relative to `base`; with a `group`
     /// column when any scan has a group.
     pub fn manifest(&self, base: &Path) -> String {
-        let grouped = self.items.iter().any(|i| i.group.is_some());
-        let mut s = String::from(if grouped {
-            "path,class,split,group\n"
-        } else {
-            "path,class,split\n"
+        let labelled = self.items.iter().any(|i| i.labels.is_some());
+        let grouped = labelled || self.items.iter().any(|i| i.group.is_some());
+        let mut s = String::from(match (grouped, labelled) {
+            (_, true) => "path,class,split,group,labels\n",
+            (true, false) => "path,class,split,group\n",
+            (false, false) => "path,class,split\n",
         });
         for i in &self.items {
             let p = i.path.strip_prefix(base).unwrap_or(&i.path);
@@ -245,6 +260,10 @@ impl Dataset {
             if grouped {
                 s.push(',');
                 s.push_str(i.group.as_deref().unwrap_or(""));
+            }
+            if labelled {
+                s.push(',');
+                s.push_str(i.labels.as_deref().unwrap_or(""));
             }
             s.push('\n');
         }
@@ -321,6 +340,7 @@ impl Dataset {
                 class,
                 split: Split::Train,
                 group: Some(group.to_string()),
+                labels: None,
             });
         }
         if ds.items.is_empty() {
@@ -522,71 +542,10 @@ pub fn dales(dir: &Path) -> Result<Dataset> {
                 },
                 // Each DALES object is a different physical object.
                 group: None,
+                labels: None,
             })
             .collect(),
     })
-}
-
-/// One object ready for training or evaluation: model-frame points (at most
-/// [`MAX_PREPARED_POINTS`]) and, for supervoxel dropout, their supervoxel labels.
-#[derive(Debug, Clone)]
-pub struct Prepared {
-    pub points: Vec<[f32; 3]>,
-    pub labels: Vec<u32>,
-    pub n_segments: usize,
-    pub class: usize,
-}
-
-/// Objects keep at most this many points in memory: 8× a 1024-point network input is plenty of
-/// variety for resampling, and it bounds memory for large scans.
-pub const MAX_PREPARED_POINTS: usize = 8192;
-
-/// Reads, validates and normalises items in parallel (order kept); with `segments`, also cuts each
-/// into that many supervoxels for supervoxel dropout.
-///
-/// # Errors
-/// The first item that fails to read or validate.
-pub fn prepare(
-    items: &[&Item],
-    normalisation: Normalisation,
-    segments: Option<usize>,
-    seed: u64,
-) -> Result<Vec<Prepared>> {
-    items
-        .par_iter()
-        .map(|item| {
-            let mut cloud = crate::io::read(&item.path)?;
-            cloud.validate(&item.path, true)?;
-            let frame = Frame::fit(&cloud.positions, normalisation);
-            let idx = crate::cloud::sample_indices(
-                cloud.len(),
-                cloud.len().min(MAX_PREPARED_POINTS),
-                seed,
-            );
-            let points: Vec<[f32; 3]> = idx
-                .iter()
-                .map(|&i| frame.to_model(&cloud.positions[i as usize]))
-                .collect();
-            let (labels, n_segments) = match segments {
-                Some(k) => {
-                    let config = SegmentConfig {
-                        target: Granularity::Count(k),
-                        seed,
-                        ..Default::default()
-                    };
-                    let s = supervoxels(&points, &config)?;
-                    (s.labels, s.count)
-                }
-                None => (Vec::new(), 0),
-            };
-            Ok(Prepared {
-                points,
-                labels,
-                n_segments,
-                class: item.class,
-            })
-        })
-        .collect()
 }
 
 /// A confusion matrix: `counts[truth][predicted]`.
@@ -647,6 +606,35 @@ impl Confusion {
             },
             per_class_accuracy: per_class.iter().map(|p| p.unwrap_or(0.0)).collect(),
             confusion: self.clone(),
+        }
+    }
+
+    /// Each class's intersection over union, `TP / (TP + FP + FN)` (`None` for a class neither
+    /// present nor predicted), and their mean over the classes that have one (mIoU).
+    pub fn iou(&self) -> (Vec<Option<f64>>, f64) {
+        let n = self.counts.len();
+        let per_class: Vec<Option<f64>> = (0..n)
+            .map(|k| {
+                let tp = self.counts[k][k];
+                let truth: usize = self.counts[k].iter().sum();
+                let predicted: usize = (0..n).map(|t| self.counts[t][k]).sum();
+                let union = truth + predicted - tp;
+                (union > 0).then(|| tp as f64 / union as f64)
+            })
+            .collect();
+        let present: Vec<f64> = per_class.iter().flatten().copied().collect();
+        let mean = if present.is_empty() {
+            0.0
+        } else {
+            present.iter().sum::<f64>() / present.len() as f64
+        };
+        (per_class, mean)
+    }
+
+    /// Adds another matrix of the same classes.
+    pub fn merge(&mut self, other: &Confusion) {
+        for (row, o) in self.counts.iter_mut().zip(&other.counts) {
+            row.iter_mut().zip(o).for_each(|(a, b)| *a += b);
         }
     }
 

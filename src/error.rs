@@ -72,12 +72,25 @@ pub enum Error {
         limit: usize,
     },
     /// The scene steps (crop, outliers, ground, largest cluster) left too little of the scan.
-    #[error("{}: {message}", path.display())]
-    Scene {
-        /// The file.
+    ///
+    /// Raised by code that holds the cloud, not its file: the caller that read the file names it
+    /// with [`Error::in_file`].
+    #[error("{0}")]
+    Scene(String),
+    /// The scan lacks what the model or the settings need (a per-point field, a channel).
+    ///
+    /// Raised by code that holds the cloud, not its file: the caller that read the file names it
+    /// with [`Error::in_file`].
+    #[error("{0}")]
+    Scan(String),
+    /// An error raised without its file ([`Error::Scene`], [`Error::Scan`], [`Error::Classifier`]),
+    /// named by the caller that read the file.
+    #[error("{}: {source}", path.display())]
+    InFile {
+        /// The file being processed.
         path: PathBuf,
-        /// What was removed.
-        message: String,
+        /// What went wrong.
+        source: Box<Error>,
     },
     /// Another process holds what this one needs: a batch output directory.
     #[error("{}: {message}", path.display())]
@@ -128,6 +141,21 @@ impl Error {
 }
 
 impl Error {
+    /// Names the file this error happened in, once: an error raised by code that held the cloud
+    /// and not its file ([`Error::Scene`], [`Error::Scan`], [`Error::Classifier`]) is wrapped in
+    /// [`Error::InFile`]; every other error already names its file (or is about a setting, not a
+    /// file) and is returned as it is. ripgrep's `with_path`, applied by the caller that opened
+    /// the file instead of a path passed down through every function for its errors.
+    pub fn in_file(self, path: impl Into<PathBuf>) -> Self {
+        match self {
+            e @ (Error::Scene(_) | Error::Scan(_) | Error::Classifier(_)) => Error::InFile {
+                path: path.into(),
+                source: Box::new(e),
+            },
+            other => other,
+        }
+    }
+
     /// The problem alone: a setting's message without its "invalid setting: " prefix, for a caller
     /// that says what was invalid itself; any other error as it displays.
     pub fn problem(self) -> String {

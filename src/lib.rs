@@ -5,6 +5,7 @@
 //! | module | owns |
 //! |---|---|
 //! | [`io`] | reading PLY, LAS/LAZ and text scans; atomic writes |
+//! | [`labels`] | per-point classes read from a scan's field; the ASPRS names of LAS codes |
 //! | [`cloud`] | the point cloud, validation, the model frame |
 //! | [`scene`] | from a scene to its object: crop, outliers, ground, largest cluster |
 //! | [`segment`] | supervoxels (clustering, connectivity) and the k-d tree |
@@ -77,6 +78,7 @@ pub mod error;
 pub mod explain;
 pub mod faithfulness;
 pub mod io;
+pub mod labels;
 pub mod linalg;
 #[cfg(feature = "model")]
 pub mod model;

@@ -88,7 +88,8 @@ impl Model for PointNetClassifier {
     fn describe(&self) -> Result<String> {
         let net = &self.config().network;
         Ok(format!(
-            "network:    PointNet{}, point layers {:?}, head {:?}\ncompetence: {}\n",
+            "network:    PointNet{}{}, point layers {:?}, head {:?}\ncompetence: {}\n",
+            if net.segments() { " segmentation" } else { "" },
             if net.input_tnet { " with T-Nets" } else { "" },
             net.point_layers,
             net.head_layers,
@@ -101,7 +102,11 @@ impl Model for PointNetClassifier {
     }
 
     fn slow_path_reason(&self) -> String {
-        "the T-Nets look across points".into()
+        if self.segments() {
+            "a segmentation head reads every point beside the pooled feature".into()
+        } else {
+            "the T-Nets look across points".into()
+        }
     }
 
     fn competence_path(&self) -> Option<PathBuf> {
@@ -127,8 +132,12 @@ impl Model for crate::onnx::OnnxClassifier {
     fn describe(&self) -> Result<String> {
         let c = self.config();
         Ok(format!(
-            "{}settings:   layout {:?}, channels {}, {:?} normalisation, {} up, output {} as {:?}\n",
+            "{}settings:   {} task, layout {:?}, channels {}, {:?} normalisation, {} up, output {} as {:?}\n",
             crate::onnx::describe(self.path())?,
+            match c.task {
+                crate::onnx::Task::Classify => "classify",
+                crate::onnx::Task::Segment => "segment",
+            },
             c.layout,
             c.channels.name(),
             c.normalisation,

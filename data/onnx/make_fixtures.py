@@ -11,7 +11,10 @@ It writes, next to itself:
   pointnet_tnet.onnx    PointNet with input and feature T-Nets, layout [B, 3, N], 3 classes
   pointnet_plain.onnx   the same without T-Nets (per-point layers, max over points, head)
   pointnet_rgb.onnx     the plain one reading x, y, z, red, green, blue per point ([B, 6, N])
-  reference.json        the fixed clouds, their colours, and each model's logits for them
+  pointnet_seg.onnx     a PointNet segmentation network: one score per point and class,
+                        output [B, 3, N] (issue #29)
+  reference.json        the fixed clouds, their colours, and each model's logits for them (for
+                        pointnet_seg, per point: N rows of 3)
 """
 
 import json
@@ -66,6 +69,22 @@ class PointNet(nn.Module):
             h = torch.bmm(self.feature_tnet(h).transpose(1, 2), h)
         g = self.rest(h).max(dim=2)[0]
         return self.head(g)
+
+
+class PointNetSeg(nn.Module):
+    """PointNet's segmentation network (Qi et al. 2017, figure 2): every point's own feature
+    beside the max-pooled global feature, then a per-point head."""
+
+    def __init__(self, classes=3):
+        super().__init__()
+        self.local = nn.Sequential(conv_bn(3, 16), conv_bn(16, 32))
+        self.wide = conv_bn(32, 64)
+        self.head = nn.Sequential(conv_bn(32 + 64, 32), conv_bn(32, 16), nn.Conv1d(16, classes, 1))
+
+    def forward(self, x):  # [B, 3, N] -> [B, classes, N] logits
+        h = self.local(x)
+        g = self.wide(h).max(dim=2, keepdim=True)[0].expand(-1, -1, x.size(2))
+        return self.head(torch.cat([h, g], dim=1))
 
 
 def clouds():
@@ -130,6 +149,25 @@ def main():
         ]
     reference["models"]["pointnet_rgb"] = {"file": "pointnet_rgb.onnx", "logits": logits}
     print("pointnet_rgb", logits)
+    model = PointNetSeg()
+    model.train()
+    with torch.no_grad():
+        for _ in range(20):
+            model(torch.randn(8, 3, 64))
+    model.eval()
+    torch.onnx.export(
+        model,
+        torch.randn(2, 3, 64),
+        os.path.join(HERE, "pointnet_seg.onnx"),
+        input_names=["points"],
+        output_names=["logits"],
+        dynamic_axes={"points": {0: "batch", 2: "n"}, "logits": {0: "batch", 2: "n"}},
+        opset_version=13,
+    )
+    with torch.no_grad():
+        logits = [model(c.unsqueeze(0))[0].t().tolist() for c in inputs]
+    reference["models"]["pointnet_seg"] = {"file": "pointnet_seg.onnx", "logits": logits}
+    print("pointnet_seg", [row[:2] for row in logits])
     with open(os.path.join(HERE, "reference.json"), "w") as f:
         json.dump(reference, f, indent=1)
 

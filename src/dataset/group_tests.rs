@@ -11,6 +11,7 @@ fn grouped() -> Dataset {
                     class,
                     split: Split::Train,
                     group: Some(format!("c{class}g{g}")),
+                    labels: None,
                 });
             }
         }

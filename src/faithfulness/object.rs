@@ -206,7 +206,8 @@ pub struct Setup<'a> {
 ///
 /// # Errors
 /// Configuration and classifier errors; [`Error::Scene`](crate::Error::Scene) when the scene steps
-/// leave too few points.
+/// leave too few points, [`Error::Scan`](crate::Error::Scan) when the scan lacks a channel the model
+/// reads. They do not name the file (see [`Error::in_file`](crate::Error::in_file)).
 pub fn evaluate_object(
     cloud: &PointCloud,
     path: &str,
@@ -222,12 +223,9 @@ pub fn evaluate_object(
         rounds,
     } = *setup;
     if let Some(m) = classifier.channels().missing(cloud) {
-        return Err(crate::Error::Format {
-            path: path.into(),
-            message: m,
-        });
+        return Err(crate::Error::Scan(m));
     }
-    let (kept, _, _) = scene_cloud(cloud, path.as_ref(), config)?;
+    let (kept, _, _) = scene_cloud(cloud, config)?;
     let model_input = model_input_with_segments(&kept, classifier, config)?;
     let reading = model_input.reading(classifier);
     let randomised = model_input.reading(randomised);

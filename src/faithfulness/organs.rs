@@ -55,7 +55,8 @@ pub struct OrganCheck {
 /// with its organs: `field` holds each point's organ, `stem` is the stem's value there.
 ///
 /// # Errors
-/// [`Error::Format`] when the scan has no such field or no stem point; explainer errors.
+/// [`Error::Scan`] when the scan has no such field or no stem point; explainer errors. `input`
+/// names the scan in the result; errors do not name it (see [`Error::in_file`]).
 pub fn check_organs(
     cloud: &PointCloud,
     input: &std::path::Path,
@@ -66,18 +67,16 @@ pub fn check_organs(
     stem: f64,
 ) -> Result<OrganCheck> {
     let Some(organ) = cloud.attribute(field).map(|a| a.values.clone()) else {
-        return Err(Error::format(
-            input,
-            format!("no per-point field {field:?} with organs"),
-        ));
+        return Err(Error::Scan(format!(
+            "no per-point field {field:?} with organs"
+        )));
     };
     let is_stem: Vec<bool> = organ.iter().map(|&v| v == stem).collect();
     let n_stem = is_stem.iter().filter(|&&s| s).count();
     if n_stem == 0 || config.scene.is_active() {
-        return Err(Error::format(
-            input,
-            format!("no point has the stem's value {stem} in {field:?} (or scene steps would drop points)"),
-        ));
+        return Err(Error::Scan(format!(
+            "no point has the stem's value {stem} in {field:?} (or scene steps would drop points)"
+        )));
     }
     let name = input.display().to_string();
     let lime = explain_cloud(cloud, input, classifier, "", config, 0, None)?;

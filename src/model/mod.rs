@@ -14,8 +14,8 @@ use burn::store::ModuleRecord;
 use serde::{Deserialize, Serialize};
 
 use crate::classifier::{
-    softmax_rows, Classifier, Differentiable, InputTransform, MaxPooled, Output, PoolLayer,
-    Randomisable,
+    softmax_rows, Classifier, Differentiable, InputTransform, MaxPooled, Output, PerPoint,
+    PoolLayer, Randomisable,
 };
 use crate::cloud::{Axis, Normalisation};
 use crate::domain::Domain;
@@ -444,6 +444,12 @@ impl PointNetClassifier {
         head.extend(&net.head_layers);
         head.push(net.num_classes);
         let mut per_cloud = chain(&head);
+        if net.segments() {
+            // The head runs on every point, from its first-layer feature beside the global one.
+            head[0] += widths[1];
+            per_point += chain(&head);
+            per_cloud = 0.0;
+        }
         let input_per_point = path != ScoringPath::PooledInputTransform;
         for (on, k, points) in [
             (net.input_tnet, 3, input_per_point),
@@ -456,6 +462,11 @@ impl PointNetClassifier {
             }
         }
         (per_point, per_cloud)
+    }
+
+    /// Whether the network labels every point ([`PointNetConfig::segment`]).
+    pub fn segments(&self) -> bool {
+        self.config.network.segments()
     }
 
     fn scores(&self, logits: Tensor<2>, output: Output) -> Result<Vec<f32>> {
@@ -533,6 +544,18 @@ impl Classifier for PointNetClassifier {
         if clouds.is_empty() {
             return Ok(Vec::new());
         }
+        if self.segments() {
+            // The cloud's score is its points' mean: the whole cloud as one region.
+            let c = self.config.class_names.len();
+            let m = clouds[0].len();
+            let v = self.predict_points(clouds, output)?;
+            return Ok(v
+                .chunks_exact(m * c)
+                .flat_map(|rows| {
+                    (0..c).map(move |k| rows.iter().skip(k).step_by(c).sum::<f32>() / m as f32)
+                })
+                .collect());
+        }
         let logits = self.infer.forward(self.input(clouds)?);
         self.scores(logits, output)
     }
@@ -541,13 +564,14 @@ impl Classifier for PointNetClassifier {
         true
     }
 
+    // The fast paths, gradients, relevance and the competence feature are made for a head that
+    // reads the pooled feature alone; a segmentation network has none of them yet.
     fn max_pooled(&self) -> Option<&dyn MaxPooled> {
-        self.net.is_max_pooled().then_some(self as &dyn MaxPooled)
+        (self.net.is_max_pooled() && !self.segments()).then_some(self as &dyn MaxPooled)
     }
 
     fn input_transform(&self) -> Option<&dyn InputTransform> {
-        self.infer
-            .has_input_transform()
+        (self.infer.has_input_transform() && !self.segments())
             .then_some(self as &dyn InputTransform)
     }
 
@@ -556,18 +580,25 @@ impl Classifier for PointNetClassifier {
     }
 
     fn pool_layer(&self) -> Option<&dyn PoolLayer> {
-        Some(self)
+        (!self.segments()).then_some(self as &dyn PoolLayer)
     }
 
     fn dense_layers(&self) -> Option<crate::dense::Portable> {
-        Some(self.portable())
+        (!self.segments()).then(|| self.portable())
     }
 
     fn differentiable(&self) -> Option<&dyn Differentiable> {
-        Some(self)
+        (!self.segments()).then_some(self as &dyn Differentiable)
+    }
+
+    fn per_point(&self) -> Option<&dyn PerPoint> {
+        self.segments().then_some(self as &dyn PerPoint)
     }
 
     fn embed(&self, clouds: &[&[[f32; 3]]]) -> Option<Result<Vec<f32>>> {
+        if self.segments() {
+            return None;
+        }
         if clouds.is_empty() {
             return Some(Ok(Vec::new()));
         }
@@ -579,6 +610,21 @@ impl Classifier for PointNetClassifier {
 
     fn domain(&self) -> Option<&Domain> {
         self.domain.as_ref()
+    }
+}
+
+impl PerPoint for PointNetClassifier {
+    fn predict_points(&self, clouds: &[&[[f32; 3]]], output: Output) -> Result<Vec<f32>> {
+        if !self.segments() {
+            return Err(Error::Classifier(
+                "the network scores whole clouds, not points".into(),
+            ));
+        }
+        if clouds.is_empty() {
+            return Ok(Vec::new());
+        }
+        let logits = self.infer.forward_points(self.input(clouds)?);
+        self.scores(logits, output)
     }
 }
 

@@ -30,6 +30,12 @@ pub struct PointNetConfig {
     /// A k×k transform of the first layer's features.
     #[config(default = false)]
     pub feature_tnet: bool,
+    /// A segmentation network (the paper's figure 2): one score per point and class, from each
+    /// point's first-layer feature beside the global feature, through a per-point head of
+    /// `head_layers`. Absent in models written before it existed: off (an `Option` because
+    /// burn's `Config` derive gives no serde default for a missing field).
+    #[config(default = "None")]
+    pub segment: Option<bool>,
 }
 
 /// Linear + batch norm + ReLU, applied to `[rows, in]`.
@@ -173,11 +179,22 @@ pub struct PointNet {
 }
 
 impl PointNetConfig {
+    /// Whether it is a segmentation network ([`segment`](Self::segment)).
+    pub fn segments(&self) -> bool {
+        self.segment == Some(true)
+    }
+
     /// A freshly initialised network.
     pub fn init(&self, device: &Device) -> PointNet {
         let mut widths = vec![3];
         widths.extend(&self.point_layers);
-        let mut head_widths = vec![*widths.last().unwrap()];
+        let global = *widths.last().unwrap();
+        // A segmentation head reads each point's first-layer feature beside the global one.
+        let mut head_widths = vec![if self.segments() {
+            widths[1] + global
+        } else {
+            global
+        }];
         head_widths.extend(&self.head_layers);
         PointNet {
             input_tnet: self.input_tnet.then(|| TNet::new(3, device)),
@@ -335,6 +352,24 @@ impl PointNet {
     /// given (`[batch, 1024]`) instead of computed from `x`: the same function when they are
     /// the maxima over `x`'s points.
     pub fn point_features_given(&self, x: Tensor<3>, input_pooled: Option<Tensor<2>>) -> Tensor<2> {
+        self.local_and_point_features(x, input_pooled, false).1
+    }
+
+    /// The first point layer's features (after the feature T-Net, when there is one) when
+    /// `keep_local`, and [`point_features_given`](Self::point_features_given).
+    ///
+    /// Only a segmentation network keeps them: a second handle on a tensor stops burn from
+    /// reusing its buffer in the next layer, and that changes the whole-cloud path's scores in
+    /// the seventh digit, which reports written before must reproduce.
+    ///
+    /// # Shapes
+    /// `[batch, points, 3]` → (`[batch * points, c_0]` or `None`, `[batch * points, c]`)
+    fn local_and_point_features(
+        &self,
+        x: Tensor<3>,
+        input_pooled: Option<Tensor<2>>,
+        keep_local: bool,
+    ) -> (Option<Tensor<2>>, Tensor<2>) {
         let [batch, n, _] = x.dims();
         let mut x = x;
         if let Some(t) = &self.input_tnet {
@@ -345,6 +380,7 @@ impl PointNet {
             x = x.matmul(m); // [batch, points, 3]
         }
         let mut h = x.reshape([batch * n, 3]);
+        let mut local = None;
         for (i, b) in self.points.iter().enumerate() {
             h = b.forward(h); // [batch * points, c_i]
             if i == 0 {
@@ -353,9 +389,29 @@ impl PointNet {
                     let m = t.forward(h.clone(), batch); // [batch, c, c]
                     h = h.reshape([batch, n, c]).matmul(m).reshape([batch * n, c]);
                 }
+                if keep_local {
+                    local = Some(h.clone());
+                }
             }
         }
-        h
+        (local, h)
+    }
+
+    /// A segmentation network's logits for every point.
+    ///
+    /// # Shapes
+    /// `[batch, points, 3]` → `[batch * points, classes]`
+    pub fn forward_points(&self, x: Tensor<3>) -> Tensor<2> {
+        let [batch, n, _] = x.dims();
+        let (local, h) = self.local_and_point_features(x, None, true);
+        let local = local.unwrap_or_else(|| h.clone());
+        let c = h.dims()[1];
+        let global = h
+            .reshape([batch, n, c])
+            .max_dim(1) // [batch, 1, c]
+            .repeat_dim(1, n)
+            .reshape([batch * n, c]);
+        self.head(Tensor::cat(vec![local, global], 1))
     }
 
     /// The head on pooled features.

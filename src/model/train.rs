@@ -61,7 +61,7 @@ impl Default for TrainConfig {
     }
 }
 
-/// What happened in one epoch.
+/// What happened in one epoch. For a segmentation network the accuracies are over points.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EpochLog {
     pub epoch: usize,
@@ -70,6 +70,10 @@ pub struct EpochLog {
     pub train_accuracy: f64,
     pub test_overall_accuracy: f64,
     pub test_mean_class_accuracy: f64,
+    /// The mean intersection over union of the classes on the test points; only for a
+    /// segmentation network.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_miou: Option<f64>,
     pub seconds: f64,
 }
 
@@ -129,6 +133,45 @@ pub fn evaluate(
     Ok(confusion)
 }
 
+/// Every point of every prepared object labelled by a segmentation network, and the confusion
+/// of its classes with the objects' `point_classes` (unlabelled points left out). Each object's
+/// points are shuffled by `seed` and cut into clouds of the network's size (the last one
+/// smaller: PointNet takes any size up to it), so that each point is predicted once, in a cloud
+/// drawn from its own scan as explanation draws one.
+///
+/// # Errors
+/// Classifier errors; [`Error::Classifier`] for a model without per-point scores.
+pub fn evaluate_points(model: &dyn Classifier, data: &[Prepared], seed: u64) -> Result<Confusion> {
+    let per_point = model
+        .per_point()
+        .ok_or_else(|| Error::Classifier("the model scores whole clouds, not points".into()))?;
+    let n = model.input_points();
+    let c = model.class_names().len();
+    let mut confusion = Confusion::new(c);
+    for o in data {
+        let mut order: Vec<usize> = (0..o.points.len()).collect();
+        order.shuffle(&mut ChaCha8Rng::seed_from_u64(mix(
+            seed,
+            o.points.len() as u64,
+        )));
+        for chunk in order.chunks(n.max(1)) {
+            let cloud: Vec<[f32; 3]> = chunk.iter().map(|&i| o.points[i]).collect();
+            let scores = per_point.predict_points(&[&cloud], crate::classifier::Output::Logit)?;
+            for (&i, row) in chunk.iter().zip(scores.chunks_exact(c)) {
+                let truth = o
+                    .point_classes
+                    .get(i)
+                    .copied()
+                    .unwrap_or(crate::labels::UNLABELLED);
+                if (truth as usize) < c {
+                    confusion.add(truth as usize, crate::stats::ranking(row)[0]);
+                }
+            }
+        }
+    }
+    Ok(confusion)
+}
+
 /// Progress reported while training.
 #[derive(Debug)]
 pub enum Event<'a> {
@@ -163,6 +206,16 @@ pub fn train(
     }
     let n_classes = model_config.class_names.len();
     let n = model_config.num_points;
+    let segment = model_config.network.segments();
+    if segment
+        && train_set
+            .iter()
+            .any(|o| o.point_classes.len() != o.points.len())
+    {
+        return Err(Error::Config(
+            "a segmentation network trains on scans with a class for every point (labels)".into(),
+        ));
+    }
     let device = Device::flex().autodiff();
     // Dropout and shuffling draw from burn's process-wide seed for the whole run.
     let _rng = super::rng_lock();
@@ -189,7 +242,11 @@ pub fn train(
         logs = state.logs;
     }
 
-    let weights = class_weights(train_set, n_classes, config.class_weighting);
+    let weights = if segment {
+        point_class_weights(train_set, n_classes, config.class_weighting)
+    } else {
+        class_weights(train_set, n_classes, config.class_weighting)
+    };
 
     for epoch in start_epoch..config.epochs {
         let t0 = Instant::now();
@@ -208,11 +265,16 @@ pub fn train(
             .collect();
         let (mut loss_sum, mut correct, mut seen) = (0.0f64, 0usize, 0usize);
         for (bi, batch) in batches.iter().enumerate() {
-            let (flat, target) = batch_data(train_set, batch, config, n, &weights, epoch);
+            let (flat, target, truth) = batch_data(train_set, batch, config, n, &weights, epoch);
+            let rows = truth.len();
             let x = Tensor::<3>::from_data(TensorData::new(flat, [batch.len(), n, 3]), &device);
-            let y =
-                Tensor::<2>::from_data(TensorData::new(target, [batch.len(), n_classes]), &device);
-            let logits = net.forward(x); // [batch, classes]
+            let y = Tensor::<2>::from_data(TensorData::new(target, [rows, n_classes]), &device);
+            // [batch, classes], or [batch * n, classes] for a segmentation network.
+            let logits = if segment {
+                net.forward_points(x)
+            } else {
+                net.forward(x)
+            };
             let loss = (log_softmax(logits.clone(), 1) * y).sum().neg(); // weighted mean NLL
             let loss_value: f32 = loss.clone().into_scalar();
             let pred: Vec<i64> = logits
@@ -221,13 +283,14 @@ pub fn train(
                 .convert::<i64>()
                 .try_to_vec::<i64>()
                 .map_err(|e| Error::Classifier(format!("{e:?}")))?;
-            correct += batch
+            let labelled = truth.iter().filter(|&&t| (t as usize) < n_classes).count();
+            correct += truth
                 .iter()
                 .zip(&pred)
-                .filter(|(&i, &p)| train_set[i].class as i64 == p)
+                .filter(|(&t, &p)| t as i64 == p)
                 .count();
-            seen += batch.len();
-            loss_sum += loss_value as f64 * batch.len() as f64;
+            seen += labelled;
+            loss_sum += loss_value as f64 * labelled as f64;
             let grads = GradientsParams::from_grads(loss.backward(), &net);
             net = optim.step(lr, net, grads);
             progress(Event::Batch {
@@ -240,7 +303,12 @@ pub fn train(
 
         let eval_model =
             PointNetClassifier::from_parts(net.valid(), model_config.clone(), Backend::Flex)?;
-        let metrics = evaluate(&eval_model, test_set, config.seed, 1, 32)?.metrics();
+        let confusion = if segment {
+            evaluate_points(&eval_model, test_set, config.seed)?
+        } else {
+            evaluate(&eval_model, test_set, config.seed, 1, 32)?
+        };
+        let metrics = confusion.metrics();
         let log = EpochLog {
             epoch: epoch + 1,
             learning_rate: lr,
@@ -248,6 +316,7 @@ pub fn train(
             train_accuracy: correct as f64 / seen.max(1) as f64,
             test_overall_accuracy: metrics.overall_accuracy,
             test_mean_class_accuracy: metrics.mean_class_accuracy,
+            test_miou: segment.then(|| confusion.iou().1),
             seconds: t0.elapsed().as_secs_f64(),
         };
         logs.push(log.clone());
@@ -291,13 +360,34 @@ fn class_weights(train_set: &[Prepared], n_classes: usize, weighting: bool) -> V
     for o in train_set {
         counts[o.class] += 1;
     }
+    inverse_frequency(&counts, weighting)
+}
+
+/// [`class_weights`] over the labelled points of every object.
+fn point_class_weights(train_set: &[Prepared], n_classes: usize, weighting: bool) -> Vec<f32> {
+    let mut counts = vec![0usize; n_classes];
+    for o in train_set {
+        for &c in &o.point_classes {
+            if (c as usize) < n_classes {
+                counts[c as usize] += 1;
+            }
+        }
+    }
+    inverse_frequency(&counts, weighting)
+}
+
+/// `total / (classes × count)` for each class's count, 1 for an empty class (all 1 without
+/// `weighting`).
+fn inverse_frequency(counts: &[usize], weighting: bool) -> Vec<f32> {
+    let total: usize = counts.iter().sum();
+    let n_classes = counts.len() as f32;
     counts
         .iter()
         .map(|&c| {
             if !weighting || c == 0 {
                 1.0
             } else {
-                train_set.len() as f32 / (n_classes as f32 * c as f32)
+                total as f32 / (n_classes * c as f32)
             }
         })
         .collect()
@@ -312,8 +402,10 @@ fn learning_rate(config: &TrainConfig, epoch: usize) -> f64 {
             * (1.0 + (std::f64::consts::PI * fraction).cos())
 }
 
-/// One batch's network input (`n` augmented points of each object, row-major) and its targets:
-/// one-hot rows scaled by the class weights, normalised to sum to 1 over the batch.
+/// One batch's network input (`n` augmented points of each object, row-major), its targets
+/// (one-hot rows scaled by the class weights, normalised to sum to 1 over the batch) and each
+/// row's true class: a row per object, or, for objects with per-point classes, a row per point
+/// (an unlabelled point's row is zero, so it adds nothing to the loss).
 fn batch_data(
     train_set: &[Prepared],
     batch: &[usize],
@@ -321,14 +413,13 @@ fn batch_data(
     n: usize,
     weights: &[f32],
     epoch: usize,
-) -> (Vec<f32>, Vec<f32>) {
+) -> (Vec<f32>, Vec<f32>, Vec<u8>) {
     let n_classes = weights.len();
     let mut flat: Vec<f32> = Vec::with_capacity(batch.len() * n * 3);
-    let mut target = vec![0.0f32; batch.len() * n_classes];
-    let mut wsum = 0.0;
-    for (row, &i) in batch.iter().enumerate() {
+    let mut truth: Vec<u8> = Vec::with_capacity(batch.len() * n);
+    for &i in batch {
         let o = &train_set[i];
-        let s = config.augment.sample(
+        let (s, idx) = config.augment.sample_indexed(
             &o.points,
             &o.labels,
             o.n_segments,
@@ -336,26 +427,48 @@ fn batch_data(
             mix(mix(config.seed, epoch as u64), i as u64),
         );
         flat.extend(s.iter().flatten());
-        target[row * n_classes + o.class] = weights[o.class];
-        wsum += weights[o.class];
+        if o.point_classes.is_empty() {
+            truth.push(o.class as u8);
+        } else {
+            truth.extend(idx.iter().map(|&k| o.point_classes[k as usize]));
+        }
     }
-    target.iter_mut().for_each(|t| *t /= wsum);
-    (flat, target)
+    let mut target = vec![0.0f32; truth.len() * n_classes];
+    let mut wsum = 0.0;
+    for (row, &t) in truth.iter().enumerate() {
+        if let Some(&w) = weights.get(t as usize) {
+            target[row * n_classes + t as usize] = w;
+            wsum += w;
+        }
+    }
+    target
+        .iter_mut()
+        .for_each(|t| *t /= wsum.max(f32::MIN_POSITIVE));
+    (flat, target, truth)
 }
 
 fn write_log(path: &Path, logs: &[EpochLog]) -> Result<()> {
-    let mut s = String::from("epoch,learning_rate,train_loss,train_accuracy,test_overall_accuracy,test_mean_class_accuracy,seconds\n");
+    let miou = logs.iter().any(|l| l.test_miou.is_some());
+    let mut s = String::from("epoch,learning_rate,train_loss,train_accuracy,test_overall_accuracy,test_mean_class_accuracy,");
+    s.push_str(if miou {
+        "test_miou,seconds\n"
+    } else {
+        "seconds\n"
+    });
     for l in logs {
         s.push_str(&format!(
-            "{},{:.6},{:.5},{:.4},{:.4},{:.4},{:.1}\n",
+            "{},{:.6},{:.5},{:.4},{:.4},{:.4},",
             l.epoch,
             l.learning_rate,
             l.train_loss,
             l.train_accuracy,
             l.test_overall_accuracy,
             l.test_mean_class_accuracy,
-            l.seconds
         ));
+        if let Some(m) = l.test_miou {
+            s.push_str(&format!("{m:.4},"));
+        }
+        s.push_str(&format!("{:.1}\n", l.seconds));
     }
     crate::io::write_text(path, &s)
 }

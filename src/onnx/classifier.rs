@@ -8,7 +8,7 @@ use rayon::prelude::*;
 use tract_onnx::pb;
 use tract_onnx::prelude::*;
 
-use super::config::{competence_path, Layout, OnnxConfig, Scores};
+use super::config::{competence_path, Layout, OnnxConfig, Scores, Task};
 use super::plan::{
     input_dims, plan, plan_inputs, point_tensor, read, run_inputs, run_plan, words, Plans, BATCH,
 };
@@ -17,7 +17,7 @@ use super::split::{
 };
 use crate::channels::{ChannelTable, Channels};
 use crate::classifier::{
-    max_pool, softmax_rows, Classifier, InputTransform, MaxPooled, Output, Randomisable,
+    max_pool, softmax_rows, Classifier, InputTransform, MaxPooled, Output, PerPoint, Randomisable,
 };
 use crate::cloud::{Axis, Normalisation};
 use crate::domain::Domain;
@@ -136,14 +136,30 @@ impl OnnxClassifier {
         let raw = classifier
             .run(&[&probe])
             .map_err(|e| bad(format!("cannot run: {e}")))?;
-        let width = raw.len();
+        let width = match config.task {
+            Task::Classify => raw.len(),
+            // One cloud of `points` points: a score per point and class.
+            Task::Segment if raw.len() % points == 0 => raw.len() / points,
+            Task::Segment => {
+                return Err(bad(format!(
+                    "output {} has {} values for one cloud of {points} points; a segmentation \
+                     output has a multiple of the point count (task \"segment\")",
+                    config.output,
+                    raw.len()
+                )))
+            }
+        };
         if config.class_names.is_empty() {
             config.class_names = (0..width).map(|i| format!("class_{i}")).collect();
         }
         if width != config.class_names.len() || width < 2 {
             return Err(bad(format!(
-                "output {} has {width} values per cloud for {} class names",
+                "output {} has {width} values per {} for {} class names",
                 config.output,
+                match config.task {
+                    Task::Classify => "cloud",
+                    Task::Segment => "point",
+                },
                 config.class_names.len()
             )));
         }
@@ -151,6 +167,12 @@ impl OnnxClassifier {
             return Err(bad("the model gives non-finite scores".into()));
         }
         classifier.config = config;
+        if classifier.config.task == Task::Segment {
+            // The fast paths cut a network at the max-pool its per-cloud head reads; a
+            // segmentation head reads every point beside the pooled feature.
+            classifier.no_split = "a segmentation network's head reads every point".into();
+            return Ok(classifier);
+        }
         // The split is kept only when it gives the whole network's scores on the probe cloud.
         match Split::new(&classifier.proto, classifier.config.layout) {
             Ok(split) => {
@@ -297,7 +319,8 @@ impl OnnxClassifier {
         // A set function's clouds are padded, by repeating their own points (which changes no
         // score), to the next multiple of 64: the kept-points path gives every batch its own
         // size, and a plan per exact size would pile up over a directory of scans.
-        let n = if self.config.set_function && n < self.points {
+        let n = if self.config.set_function && n < self.points && self.config.task == Task::Classify
+        {
             n.div_ceil(64).saturating_mul(64).min(self.points)
         } else {
             n
@@ -342,9 +365,75 @@ impl OnnxClassifier {
         output: Output,
         table: Option<&ChannelTable>,
     ) -> Result<Vec<f32>> {
+        if self.config.task == Task::Segment {
+            // The cloud's score is the mean of its points' scores: the whole cloud as one region.
+            let c = self.config.class_names.len();
+            let v = self.predict_points_with(clouds, output, table)?;
+            let mut out = Vec::with_capacity(clouds.len() * c);
+            let mut at = 0;
+            for cloud in clouds {
+                let rows = &v[at..at + cloud.len() * c];
+                at += rows.len();
+                let mut mean = vec![0.0f32; c];
+                for row in rows.chunks_exact(c) {
+                    mean.iter_mut().zip(row).for_each(|(m, r)| *m += r);
+                }
+                out.extend(mean.iter().map(|m| m / cloud.len().max(1) as f32));
+            }
+            return Ok(out);
+        }
         let parts: Vec<Vec<f32>> = clouds
             .par_chunks(BATCH)
             .map(|chunk| self.run_with(chunk, None, table))
+            .collect::<Result<_>>()?;
+        let mut v: Vec<f32> = parts.into_iter().flatten().collect();
+        self.convert(&mut v, output);
+        Ok(v)
+    }
+
+    /// Per-point scores, `[clouds × points × classes]` whatever the output's layout.
+    fn predict_points_with(
+        &self,
+        clouds: &[&[[f32; 3]]],
+        output: Output,
+        table: Option<&ChannelTable>,
+    ) -> Result<Vec<f32>> {
+        if self.config.task != Task::Segment {
+            return Err(Error::Classifier(
+                "the model scores whole clouds (its sidecar has no \"task\": \"segment\")".into(),
+            ));
+        }
+        let c = self.config.class_names.len();
+        let parts: Vec<Vec<f32>> = clouds
+            .par_chunks(BATCH)
+            .map(|chunk| {
+                let raw = self.run_with(chunk, None, table)?;
+                let points: usize = chunk.iter().map(|p| p.len()).sum();
+                if raw.len() != points * c {
+                    return Err(Error::Classifier(format!(
+                        "output {} has {} values for {points} points of {c} classes",
+                        self.config.output,
+                        raw.len()
+                    )));
+                }
+                let layout = self.config.output_layout.unwrap_or(self.config.layout);
+                Ok(match layout {
+                    Layout::Bnc => raw,
+                    // [b, C, n] -> [b, n, C], one cloud at a time.
+                    Layout::Bcn => {
+                        let n = chunk.first().map_or(0, |p| p.len());
+                        let mut out = vec![0.0f32; raw.len()];
+                        for (src, dst) in raw.chunks_exact(n * c).zip(out.chunks_exact_mut(n * c)) {
+                            for k in 0..c {
+                                for i in 0..n {
+                                    dst[i * c + k] = src[k * n + i];
+                                }
+                            }
+                        }
+                        out
+                    }
+                })
+            })
             .collect::<Result<_>>()?;
         let mut v: Vec<f32> = parts.into_iter().flatten().collect();
         self.convert(&mut v, output);
@@ -507,6 +596,17 @@ macro_rules! onnx_traits {
 
             fn randomisable(&self) -> Option<&dyn Randomisable> {
                 Some(self.model())
+            }
+
+            fn per_point(&self) -> Option<&dyn PerPoint> {
+                (self.model().config.task == Task::Segment).then_some(self as &dyn PerPoint)
+            }
+        }
+
+        impl PerPoint for $t {
+            fn predict_points(&self, clouds: &[&[[f32; 3]]], output: Output) -> Result<Vec<f32>> {
+                self.model()
+                    .predict_points_with(clouds, output, self.table())
             }
         }
 

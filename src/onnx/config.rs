@@ -32,6 +32,17 @@ pub enum Scores {
     LogProbabilities,
 }
 
+/// What the model scores.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Task {
+    /// One score per class for the whole cloud. By default, this.
+    #[default]
+    Classify,
+    /// One score per point and class (a segmentation network; LAS classification codes).
+    Segment,
+}
+
 /// What an ONNX file cannot say about itself: `MODEL.json` beside `MODEL.onnx`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -53,6 +64,13 @@ pub struct OnnxConfig {
     pub output: usize,
     /// What the output holds. By default, logits.
     pub scores: Scores,
+    /// Whether the output scores the cloud or every point. By default, the cloud.
+    pub task: Task,
+    /// For `task: segment`, how the output's point and class axes are laid out: `bcn` is
+    /// `[batch, classes, points]` (a `Conv1d` head), `bnc` `[batch, points, classes]`. By
+    /// default, the input's layout.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output_layout: Option<Layout>,
     /// The scores depend only on the set of points: every aggregation over points is a maximum
     /// (PointNet, with or without T-Nets). Then a cloud may have fewer points than
     /// `num_points`, and explanations drop removed points instead of refilling the cloud. Off
@@ -73,6 +91,8 @@ impl Default for OnnxConfig {
             channels: Channels::Xyz,
             output: 0,
             scores: Scores::Logits,
+            task: Task::Classify,
+            output_layout: None,
             set_function: false,
         }
     }

@@ -24,6 +24,6 @@ mod randomise;
 mod split;
 
 pub use classifier::OnnxClassifier;
-pub use config::{competence_path, Layout, OnnxConfig, Scores};
+pub use config::{competence_path, Layout, OnnxConfig, Scores, Task};
 pub use export::{write_pointnet, Dense, Portable, TNetLayers};
 pub use inspect::describe;

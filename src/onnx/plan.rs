@@ -46,10 +46,18 @@ pub(super) fn plan_inputs(
             .with_input_fact(i, f32::fact(*shape).into())
             .map_err(|e| Error::Classifier(words(&e)))?;
     }
-    let plan = model
-        .into_optimized()
-        .and_then(|m| m.into_runnable())
-        .map_err(|e| Error::Classifier(words(&e)))?;
+    // tract 0.23's optimiser fails on some graphs it can run: a Conv over a Concat with an
+    // Expand of a max-pool (`torch.cat([h, g.expand(-1, -1, n)])`, PointNet segmentation as
+    // exported) dies in the declutter pass ("Trying to substitute a 32,64,F32 by 32,1,F32").
+    // The typed graph without that pass runs and gives PyTorch's numbers, only slower.
+    let plan = match model.clone().into_optimized() {
+        Ok(m) => m.into_runnable(),
+        Err(first) => model
+            .into_typed()
+            .and_then(|m| m.into_runnable())
+            .map_err(|_| first),
+    }
+    .map_err(|e| Error::Classifier(words(&e)))?;
     plans.insert(key, plan.clone());
     Ok(plan)
 }
@@ -82,10 +90,17 @@ pub(super) fn run_inputs(
     Ok((view.shape().to_vec(), view.iter().copied().collect()))
 }
 
-/// tract's error and its causes on one line.
+/// tract's error and its causes on one line, each cut to 300 characters: tract puts whole graph
+/// patches, weights and all, in some messages.
 pub(super) fn words(e: &TractError) -> String {
     e.chain()
-        .map(|c| c.to_string().replace('\n', " "))
+        .map(|c| {
+            let c = c.to_string().replace('\n', " ");
+            match c.char_indices().nth(300) {
+                Some((at, _)) => format!("{}…", &c[..at]),
+                None => c,
+            }
+        })
         .collect::<Vec<_>>()
         .join(": ")
 }

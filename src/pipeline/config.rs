@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::region::RegionConfig;
 use crate::cloud::Axis;
 use crate::error::{Error, Result};
 use crate::explain::attribution::complete_settings;
@@ -43,6 +44,10 @@ pub struct ExplainConfig {
     /// fewer segments (or a `2^i` times larger resolution) and nested, each supervoxel inside one
     /// coarse segment ([`Segmentation::parents_in`]). By default, 0 (none).
     pub coarser_levels: usize,
+    /// What a per-point model's explanation is about (regions); unused for a model of whole
+    /// clouds. Left out of reports when at its defaults.
+    #[serde(default, skip_serializing_if = "RegionConfig::is_default")]
+    pub regions: RegionConfig,
     /// Reference clouds for Expected Gradients (`--baselines`): data, not a setting, so not
     /// written in reports.
     #[serde(skip)]
@@ -66,6 +71,7 @@ impl Default for ExplainConfig {
             seed: 0,
             up: None,
             coarser_levels: 0,
+            regions: RegionConfig::default(),
             baselines: Baselines::default(),
         }
     }
@@ -97,6 +103,7 @@ impl ExplainConfig {
         self.scene.validate()?;
         self.segments.validate()?;
         self.explainer.validate()?;
+        self.regions.validate()?;
         complete_settings(&mut self.explainer.clone())?;
         if self.coarser_levels > 8 {
             return Err(Error::Config(format!(

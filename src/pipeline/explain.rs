@@ -8,9 +8,10 @@ use crate::classifier::Classifier;
 use super::config::ExplainConfig;
 use super::explained::Explained;
 use super::input::{
-    attribute_names, local_points, model_input_with_segments, network_input_channels, reading,
-    scene_cloud, ModelInput,
+    local_points, model_input_with_segments, network_input_channels, reading, scene_cloud,
+    ModelInput,
 };
+use super::per_point::explain_regions;
 use super::report::{
     LevelReport, Report, ReportCost, SegmentReport, Timings, REPORT_SCHEMA_VERSION,
 };
@@ -33,14 +34,14 @@ pub struct Classified {
 /// Classifies one validated cloud from its [`network_input`].
 ///
 /// # Errors
-/// Classifier errors; [`Error::Scene`] when the scene steps leave too few points.
+/// Classifier errors; [`Error::Scene`] when the scene steps leave too few points. None of them
+/// names the file: the caller that read it does, with [`Error::in_file`].
 pub fn classify_cloud(
     cloud: &PointCloud,
-    input: &Path,
     classifier: &dyn Classifier,
     config: &ExplainConfig,
 ) -> Result<Classified> {
-    let (points, channels) = network_input_channels(cloud, input, classifier, config)?;
+    let (points, channels) = network_input_channels(cloud, classifier, config)?;
     let classifier = &*reading(classifier, &points, &channels);
     Ok(Classified {
         probabilities: classifier
@@ -52,11 +53,13 @@ pub fn classify_cloud(
 }
 
 /// Explains one cloud. `cloud` must already be validated ([`PointCloud::validate`]). The scene
-/// steps of `config` run first; the explanation is of the points they keep.
+/// steps of `config` run first; the explanation is of the points they keep. `input` is the name
+/// the report gives the scan.
 ///
 /// # Errors
 /// Configuration and classifier errors; [`Error::Scene`] when the scene steps leave too few
-/// points.
+/// points; [`Error::Scan`] when the scan lacks a field the model or the settings read. None of
+/// them names the file: the caller that read it does, with [`Error::in_file`].
 pub fn explain_cloud(
     cloud: &PointCloud,
     input: &Path,
@@ -67,36 +70,33 @@ pub fn explain_cloud(
     progress: Option<&Progress>,
 ) -> Result<Explained> {
     config.validate()?;
-    if let Some(field) = &config.segments.from_field {
-        if cloud.attribute(field).is_none() {
-            return Err(Error::format(
-                input,
-                format!(
-                    "no per-point field {field:?} to take segments from; the scan has {}",
-                    attribute_names(cloud)
-                ),
-            ));
-        }
-    }
-    if let Some(m) = classifier.channels().missing(cloud) {
-        return Err(Error::format(input, m));
-    }
+    check_fields(cloud, classifier, config)?;
     let start = Instant::now();
-    let (kept, removed, scene) = scene_cloud(cloud, input, config)?;
+    let (kept, removed, scene) = scene_cloud(cloud, config)?;
     let t_scene = start.elapsed().as_secs_f64();
     let cloud = kept.as_ref();
     let model_input = model_input_with_segments(cloud, classifier, config)?;
     let reading = model_input.reading(classifier);
     let classifier = &*reading;
     let competence = classifier.competence(&model_input.points)?;
-    let result = attribute(
-        config.method,
-        classifier,
-        &model_input.input().with_baselines(&config.baselines),
-        &config.targets,
-        &config.explainer,
-        progress,
-    )?;
+    let (result, regions) = match classifier.per_point() {
+        Some(per_point) => {
+            let r = explain_regions(classifier, per_point, cloud, &model_input, config, progress)?;
+            (r.attribution, Some((r.reports, r.shares, r.predictions)))
+        }
+        None => {
+            let input = model_input.input().with_baselines(&config.baselines);
+            let a = attribute(
+                config.method,
+                classifier,
+                &input,
+                &config.targets,
+                &config.explainer,
+                progress,
+            )?;
+            (a, None)
+        }
+    };
     let levels = coarser_levels(
         cloud,
         classifier,
@@ -126,6 +126,10 @@ pub fn explain_cloud(
         segment_values.as_deref(),
     );
     let predicted = ranking(&result.probabilities).first().copied().unwrap_or(0);
+    let (region_reports, predicted_shares, predictions) = match regions {
+        Some((reports, shares, predictions)) => (reports, shares, Some(predictions)),
+        None => (Vec::new(), Vec::new(), None),
+    };
     let report = Report {
         schema_version: REPORT_SCHEMA_VERSION,
         input: input.display().to_string(),
@@ -142,6 +146,8 @@ pub fn explain_cloud(
         frame,
         settings: config.clone(),
         explanations: result.explanations,
+        regions: region_reports,
+        predicted_shares,
         segments,
         levels,
         competence,
@@ -171,7 +177,36 @@ pub fn explain_cloud(
         removed,
         input_points,
         input_channels,
+        predictions,
     })
+}
+
+/// The fields the settings and the model read, before any work; and regions only for a model
+/// that labels points.
+fn check_fields(
+    cloud: &PointCloud,
+    classifier: &dyn Classifier,
+    config: &ExplainConfig,
+) -> Result<()> {
+    if let Some(field) = &config.segments.from_field {
+        if cloud.attribute(field).is_none() {
+            return Err(Error::Scan(format!(
+                "no per-point field {field:?} to take segments from; the scan has {}",
+                cloud.attribute_names()
+            )));
+        }
+    }
+    if let Some(m) = classifier.channels().missing(cloud) {
+        return Err(Error::Scan(m));
+    }
+    if classifier.per_point().is_none() && !config.regions.is_default() {
+        return Err(Error::Config(
+            "regions (--region, --point, --perturb-region, --min-class-share) are for models \
+             that label every point; this model scores whole clouds"
+                .into(),
+        ));
+    }
+    Ok(())
 }
 
 /// Every segment's report: centroid, size, how many of its points the network saw, and its value

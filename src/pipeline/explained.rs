@@ -1,5 +1,7 @@
 //! An explained cloud: its report, and the per-point fields written back into the scan.
 
+use super::per_point::PointPredictions;
+use super::region::sanitize;
 use super::report::Report;
 use crate::cloud::{Attribute, PointCloud, ScalarKind};
 use crate::explain::Explanation;
@@ -23,6 +25,8 @@ pub struct Explained {
     /// channels ([`ModelInput::channels`]).
     pub input_points: Vec<[f32; 3]>,
     pub input_channels: Vec<f32>,
+    /// For a per-point model, its class and probability on every explained point.
+    pub predictions: Option<PointPredictions>,
 }
 
 impl Explained {
@@ -36,11 +40,16 @@ impl Explained {
     /// have NaN importances, segment [`NO_SEGMENT`], and a `removed` (u8) field gives the reason
     /// ([`Removed`] codes: 0 kept, 1 cropped, 2 outlier, 3 ground, 4 detached).
     ///
+    /// For a per-point model, each explanation's field is named by its region
+    /// ([`explanation_field`]), and every point gets `predicted` (u16, the model's class index,
+    /// [`NO_CLASS`] for a removed point) and `predicted_probability` (f32); a `classification`
+    /// field the scan brought is left as it was.
+    ///
     /// `cloud` is taken, not copied: a 5 M-point scan's attributes are hundreds of MB.
     pub fn annotate(&self, cloud: PointCloud) -> PointCloud {
         let mut out = cloud;
         let mut new = Vec::new();
-        let name = |base: &str, i: usize, e: &Explanation| field_name(base, i, &e.target_name);
+        let name = |base: &str, i: usize, _: &Explanation| explanation_field(&self.report, base, i);
         // Values on the explained points, spread onto the whole scan.
         let spread = |values: Vec<f64>, missing: f64| -> Vec<f64> {
             if self.removed.is_empty() {
@@ -89,6 +98,18 @@ impl Explained {
                 NO_SEGMENT as f64,
             ),
         });
+        if let Some(p) = &self.predictions {
+            new.push(Attribute {
+                name: "predicted".into(),
+                kind: ScalarKind::U16,
+                values: spread(p.class.iter().map(|&c| c as f64).collect(), NO_CLASS as f64),
+            });
+            new.push(Attribute {
+                name: "predicted_probability".into(),
+                kind: ScalarKind::F32,
+                values: spread(p.probability.iter().map(|&v| v as f64).collect(), f64::NAN),
+            });
+        }
         if !self.removed.is_empty() {
             new.push(Attribute {
                 name: "removed".into(),
@@ -106,6 +127,20 @@ impl Explained {
 /// The `segment` value of points that scene steps removed: no segment.
 pub const NO_SEGMENT: u32 = u32::MAX;
 
+/// The `predicted` value of points that scene steps removed: no class.
+pub const NO_CLASS: u16 = u16::MAX;
+
+/// The name of the per-point field `base` (`importance`, `point_importance`) of `report`'s `i`-th
+/// explanation: for a per-point model, `base_<region>` for every region ([`RegionReport::name`]
+/// (super::RegionReport::name)); otherwise [`field_name`] of its class. The viewer reads fields
+/// by it.
+pub fn explanation_field(report: &Report, base: &str, i: usize) -> String {
+    match report.regions.get(i) {
+        Some(r) => format!("{base}_{}", r.name),
+        None => field_name(base, i, &report.explanations[i].target_name),
+    }
+}
+
 /// The name of the per-point field `base` (`importance`, `point_importance`) for the `i`-th
 /// explained class: `base` for the first, `base_<class>` (lower case, other than ASCII letters and
 /// digits replaced by `_`) for the others. Readers of explained files (the viewer) use it too.
@@ -115,16 +150,4 @@ pub fn field_name(base: &str, i: usize, class_name: &str) -> String {
     } else {
         format!("{base}_{}", sanitize(class_name))
     }
-}
-
-fn sanitize(name: &str) -> String {
-    name.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '_'
-            }
-        })
-        .collect()
 }

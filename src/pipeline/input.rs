@@ -153,7 +153,8 @@ impl ModelInput {
 /// ([`cover_segments`]), and segments that still have none merged into a seen neighbour.
 ///
 /// # Errors
-/// Segmentation configuration errors.
+/// [`Error::Scan`] when the scan lacks the field segments are taken from (the caller names the
+/// file, see [`Error::in_file`]); segmentation configuration errors.
 pub fn model_input_with_segments(
     cloud: &PointCloud,
     classifier: &dyn Classifier,
@@ -165,9 +166,9 @@ pub fn model_input_with_segments(
     let (mut segmentation, values) = match &config.segments.from_field {
         Some(field) => {
             let attribute = cloud.attribute(field).ok_or_else(|| {
-                Error::Config(format!(
+                Error::Scan(format!(
                     "no per-point field {field:?} to take segments from; the scan has {}",
-                    attribute_names(cloud)
+                    cloud.attribute_names()
                 ))
             })?;
             let (s, v) = from_field(&local, &attribute.values, config.segments.min_part_points);
@@ -216,19 +217,6 @@ pub fn model_input_with_segments(
     })
 }
 
-/// The names of a scan's per-point fields, for messages: `none` when it has none.
-pub(super) fn attribute_names(cloud: &PointCloud) -> String {
-    if cloud.attributes.is_empty() {
-        return "none".into();
-    }
-    cloud
-        .attributes
-        .iter()
-        .map(|a| a.name.as_str())
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 /// The network's input for one validated cloud, after the scene steps of `config`, drawn as
 /// [`explain_cloud`] draws it before it makes sure every segment is seen (so without segmenting:
 /// the two can differ in a few of the N points). Model frame.
@@ -237,11 +225,10 @@ pub(super) fn attribute_names(cloud: &PointCloud) -> String {
 /// [`Error::Scene`] when the scene steps leave too few points.
 pub fn network_input(
     cloud: &PointCloud,
-    input: &Path,
     classifier: &dyn Classifier,
     config: &ExplainConfig,
 ) -> Result<Vec<[f32; 3]>> {
-    Ok(network_input_channels(cloud, input, classifier, config)?.0)
+    Ok(network_input_channels(cloud, classifier, config)?.0)
 }
 
 /// Reference clouds for Expected Gradients: up to `count` scans of the training split of `data`
@@ -273,7 +260,7 @@ pub fn load_baselines(
         .map(|item| {
             let mut cloud = io::read_with(&item.path, options.clone())?;
             cloud.validate(&item.path, true)?;
-            network_input(&cloud, &item.path, classifier, config)
+            network_input(&cloud, classifier, config).map_err(|e| e.in_file(&item.path))
         })
         .collect::<Result<Vec<_>>>()?;
     Ok(Baselines(std::sync::Arc::new(clouds)))
@@ -283,18 +270,17 @@ pub fn load_baselines(
 /// it reads none; see [`reading`]).
 ///
 /// # Errors
-/// [`Error::Scene`] when the scene steps leave too few points; [`Error::Config`] when the scan
-/// lacks the fields the channels need.
+/// [`Error::Scene`] when the scene steps leave too few points; [`Error::Scan`] when the scan
+/// lacks the fields the channels need. Neither names the file: see [`Error::in_file`].
 pub fn network_input_channels(
     cloud: &PointCloud,
-    input: &Path,
     classifier: &dyn Classifier,
     config: &ExplainConfig,
 ) -> Result<(Vec<[f32; 3]>, Vec<f32>)> {
     if let Some(m) = classifier.channels().missing(cloud) {
-        return Err(Error::format(input, m));
+        return Err(Error::Scan(m));
     }
-    let (kept, _, _) = scene_cloud(cloud, input, config)?;
+    let (kept, _, _) = scene_cloud(cloud, config)?;
     let frame = model_frame(&kept, classifier, config);
     let local = local_points(&kept, &frame);
     let index = draw_input(&local, classifier, config);
@@ -310,7 +296,6 @@ pub fn network_input_channels(
 /// [`Error::Scene`] when the steps leave fewer than [`MIN_POINTS`] points.
 pub fn scene_cloud<'a>(
     cloud: &'a PointCloud,
-    input: &Path,
     config: &ExplainConfig,
 ) -> Result<(Cow<'a, PointCloud>, Vec<Removed>, SceneReport)> {
     if !config.scene.is_active() {
@@ -323,19 +308,16 @@ pub fn scene_cloud<'a>(
     }
     let (removed, report) = prepare(&cloud.positions, &config.scene, config.seed);
     if report.kept_points < MIN_POINTS {
-        return Err(Error::Scene {
-            path: input.into(),
-            message: format!(
-                "the scene steps left {} of {} points (cropped {}, outliers {}, ground {}, \
+        return Err(Error::Scene(format!(
+            "the scene steps left {} of {} points (cropped {}, outliers {}, ground {}, \
                  detached {}); at least {MIN_POINTS} are needed",
-                report.kept_points,
-                report.input_points,
-                report.cropped,
-                report.outliers,
-                report.ground,
-                report.detached
-            ),
-        });
+            report.kept_points,
+            report.input_points,
+            report.cropped,
+            report.outliers,
+            report.ground,
+            report.detached
+        )));
     }
     let kept = |i: usize| removed[i] == Removed::Kept;
     let positions = (0..cloud.len())

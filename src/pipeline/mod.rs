@@ -3,7 +3,9 @@
 //!
 //! The files: `config` (the settings), `report` (the report and its schema version), `input`
 //! (the network's input), `explain` (the steps end to end), `explained` (per-point fields),
-//! `naming` (the outputs' default names) and [`legacy`] (the one reader of earlier layouts).
+//! `naming` (the outputs' default names), `region` (what a per-point model's explanation is
+//! about), `per_point` (a per-point model explained region by region) and [`legacy`] (the one
+//! reader of earlier layouts).
 
 mod config;
 mod explain;
@@ -11,6 +13,8 @@ mod explained;
 mod input;
 pub mod legacy;
 mod naming;
+mod per_point;
+mod region;
 mod report;
 
 pub use config::*;
@@ -18,4 +22,6 @@ pub use explain::*;
 pub use explained::*;
 pub use input::*;
 pub use naming::*;
+pub use per_point::PointPredictions;
+pub use region::*;
 pub use report::*;

@@ -5,6 +5,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use super::config::ExplainConfig;
+use super::region::RegionSpec;
 use crate::cloud::Frame;
 use crate::domain::Competence;
 use crate::error::{Error, Result};
@@ -68,6 +69,28 @@ pub struct LevelReport {
     pub seconds: f64,
 }
 
+/// One region of a per-point model's explanation (see [`RegionSpec`]), in the order of
+/// `explanations`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RegionReport {
+    /// Its name in the output fields: `importance_NAME`.
+    pub name: String,
+    /// As given, or `class=C` for one of the default regions.
+    pub spec: RegionSpec,
+    /// Its points among the network's input.
+    pub points: usize,
+    /// The class explained.
+    pub target: usize,
+    /// Its name.
+    pub target_name: String,
+    /// Each class's mean probability over the region's points, unperturbed.
+    pub probabilities: Vec<f32>,
+    /// For `point=I`: how far (file units) the input point standing for point I is from it; 0
+    /// when the network saw the point itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stand_in_distance: Option<f64>,
+}
+
 /// The report format's version, which every report carries as `schema_version`: a reader refuses
 /// a report of a later version in one line instead of misreading it. Reports written before the
 /// field existed read as version 1. Version 2 nests each method's settings under its name and an
@@ -117,9 +140,18 @@ pub struct Report {
     /// Every setting of the run: given back to `--config`, it reproduces the explanation.
     #[serde(deserialize_with = "super::legacy::settings")]
     pub settings: ExplainConfig,
-    /// One explanation per explained class; the first is the one in the `importance` field.
+    /// One explanation per explained class, or per region of a per-point model; the first is
+    /// the one in the `importance` field (see [`explanation_field`](super::explanation_field)).
     #[serde(deserialize_with = "super::legacy::explanations")]
     pub explanations: Vec<Explanation>,
+    /// For a per-point model, the region of each explanation; empty for a model of whole clouds.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub regions: Vec<RegionReport>,
+    /// For a per-point model, each class's share of the network's input points as it labels
+    /// them; empty for a model of whole clouds. Its `probabilities` are then each class's mean
+    /// probability over the input points.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub predicted_shares: Vec<f64>,
     /// Every segment, by id.
     pub segments: Vec<SegmentReport>,
     /// Coarser levels (`coarser_levels`), finest first; empty when none were asked for.

@@ -405,9 +405,13 @@ fn organ_check_finds_the_organ_the_classifier_looks_at() {
         leaf.stem_importance.unwrap() < 0.1 && !leaf.top_organ_is_stem,
         "{leaf:?}"
     );
-    let e = check(4.0).unwrap_err().to_string();
+    // The library names no file; the caller that read it names it once (#28 item 5).
+    let e = check(4.0).unwrap_err();
+    assert!(matches!(e, pointlime::Error::Scan(_)), "{e:?}");
+    let e = e.in_file("plant.txt").to_string();
     assert!(
-        e.contains("plant.txt") && e.contains("stem's value 4"),
+        e.starts_with("plant.txt: no point has the stem's value 4")
+            && e.matches("plant.txt").count() == 1,
         "{e}"
     );
 }
@@ -610,7 +614,13 @@ fn version_1_reports_read_as_the_reports_written_now() {
         // place off, the same for both.
         let now_text = serde_json::to_string(&now.report).unwrap();
         let now = Report::from_json(&now_text, &path).unwrap();
-        assert_eq!(without_timings(&now), old_v, "{}", path.display());
+        // Written on another CPU (see data/reports-v1/README.md): numbers agree to f32 rounding.
+        crate::common::assert_json_close(
+            &without_timings(&now),
+            &old_v,
+            1e-5,
+            &path.display().to_string(),
+        );
         seen.push(old.settings.method.name());
     }
     seen.sort();

@@ -20,7 +20,9 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("the point cloud and its segments", &["cloud", "segment"]),
     (
         "scans read and prepared; the training domain's statistics",
-        &["io", "channels", "sampling", "scene", "augment", "domain"],
+        &[
+            "io", "channels", "labels", "sampling", "scene", "augment", "domain",
+        ],
     ),
     (
         "the classifier interface and labelled datasets",

@@ -14,6 +14,7 @@ mod layers;
 mod malformed;
 mod model;
 mod onnx;
+mod per_point;
 mod real_data;
 mod reliability;
 mod scans;

@@ -138,6 +138,7 @@ fn toy(n: usize, seed: u64) -> Vec<Prepared> {
                 labels: Vec::new(),
                 n_segments: 0,
                 class,
+                point_classes: Vec::new(),
             }
         })
         .collect()

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use pointlime::cloud::{up_shift, Axis};
 use pointlime::explain::{Payload, Structure};
-use pointlime::pipeline::{field_name, Report};
+use pointlime::pipeline::{explanation_field, Report};
 
 use crate::colour::Rgb;
 
@@ -66,12 +66,6 @@ pub fn load(path: &Path, report: Option<&Path>) -> Result<ExplainedScan> {
         bail!("{}: the file holds no points", path.display());
     }
     let attr = |name: &str| cloud.attribute(name).map(|a| &a.values);
-    let Some(first) = attr("importance") else {
-        bail!(
-            "{}: no `importance` field; open a file written by `pointlime explain`",
-            path.display()
-        );
-    };
     let report_path = match report {
         Some(p) => Some(p.to_path_buf()),
         None => default_report(path),
@@ -80,44 +74,65 @@ pub fn load(path: &Path, report: Option<&Path>) -> Result<ExplainedScan> {
         Some(p) => Some(read_report(p)?),
         None => None,
     };
+    // The first explanation's field is `importance`, further ones `importance_<sanitised class>`;
+    // a per-point model's are `importance_<region>` (explanation_field).
+    let field = |base: &str, i: usize| match &report {
+        Some(r) if i < r.explanations.len() => explanation_field(r, base, i),
+        _ => base.to_string(),
+    };
+    let Some(first) = attr(&field("importance", 0)) else {
+        bail!(
+            "{}: no `{}` field; open a file written by `pointlime explain`",
+            path.display(),
+            field("importance", 0)
+        );
+    };
     let f32s = |v: &Vec<f64>| v.iter().map(|&x| x as f32).collect::<Vec<f32>>();
 
-    // The first explained class is `importance`; further ones `importance_<sanitised name>`.
     let explanations = report
         .as_ref()
         .map(|r| r.explanations.as_slice())
         .unwrap_or(&[]);
+    // A region's view is named by the region and its class.
+    let view_name = |i: usize, e: &pointlime::explain::Explanation| match &report {
+        Some(r) if i < r.regions.len() => format!("{} ({})", r.regions[i].spec, e.target_name),
+        _ => e.target_name.clone(),
+    };
     let mut classes = vec![ClassView {
         name: explanations
             .first()
-            .map(|e| e.target_name.clone())
+            .map(|e| view_name(0, e))
             .unwrap_or_else(|| "importance".into()),
         probability: None,
         r2: None,
         method: None,
         importance: f32s(first),
-        point_importance: attr("point_importance").map(f32s),
+        point_importance: attr(&field("point_importance", 0)).map(f32s),
         coefficients: None,
         structure: None,
     }];
     for (i, e) in explanations.iter().enumerate().skip(1) {
-        let field = |base: &str| field_name(base, i, &e.target_name);
-        if let Some(values) = attr(&field("importance")) {
+        if let Some(values) = attr(&field("importance", i)) {
             classes.push(ClassView {
-                name: e.target_name.clone(),
+                name: view_name(i, e),
                 probability: None,
                 r2: None,
                 method: None,
                 importance: f32s(values),
-                point_importance: attr(&field("point_importance")).map(f32s),
+                point_importance: attr(&field("point_importance", i)).map(f32s),
                 coefficients: None,
                 structure: None,
             });
         }
     }
     if let Some(r) = &report {
-        for (c, e) in classes.iter_mut().zip(&r.explanations) {
-            c.probability = r.probabilities.get(e.target).copied();
+        for (i, (c, e)) in classes.iter_mut().zip(&r.explanations).enumerate() {
+            // A region's probability is its own points' mean, not the whole scan's.
+            let probabilities = r
+                .regions
+                .get(i)
+                .map_or(&r.probabilities, |g| &g.probabilities);
+            c.probability = probabilities.get(e.target).copied();
             c.r2 = e.r2;
             c.method = Some(e.method.name().to_string());
             c.coefficients = Some(e.coefficients.clone());

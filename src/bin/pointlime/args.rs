@@ -13,7 +13,7 @@ use pointlime::explain::{self, Flag, FlagValue, Method, Scoring, Targets};
 use pointlime::model::{builtin, Backend, PointNetClassifier};
 use pointlime::models::{self, Model, OpenOptions};
 use pointlime::perturb::Removal;
-use pointlime::pipeline::{legacy, load_baselines, ExplainConfig};
+use pointlime::pipeline::{legacy, load_baselines, ExplainConfig, RegionConfig, RegionSpec};
 use pointlime::sampling::Sampling;
 use pointlime::scene::{Axis, Crop, OutlierConfig};
 use pointlime::segment::Granularity;
@@ -242,9 +242,53 @@ pub struct SettingsArgs {
     /// Keep only the largest connected cluster of points (after the other scene steps).
     #[arg(long)]
     largest_cluster: bool,
+    /// What a per-point model's explanation is about.
+    #[command(flatten)]
+    regions: RegionArgs,
     /// Each method's own flags, from its settings' description.
     #[command(flatten)]
     method_flags: MethodFlags,
+}
+
+/// The regions of a per-point model's explanation (a model that labels every point: an ONNX
+/// model with `"task": "segment"`).
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Per-point models")]
+pub struct RegionArgs {
+    /// A region to explain, repeatable: class=C (the points the model labels C, by name or
+    /// index), label=FIELD:V (the points whose field FIELD is V, such as one leaf), box=X0,Y0,Z0,
+    /// X1,Y1,Z1 or sphere=X,Y,Z,R (file coordinates), point=I (the scan's point I). Each is
+    /// explained for the class named, or else the class the model gives most of its points
+    /// [default: every class the model predicts for --min-class-share of the points].
+    #[arg(long, value_name = "REGION")]
+    region: Vec<RegionSpec>,
+    /// Explain why point I (0-based, file order) got its class: --region point=I.
+    #[arg(long, value_name = "I")]
+    point: Vec<usize>,
+    /// The share of the network's input points a predicted class needs to be explained when no
+    /// region is named [default: 0.01].
+    #[arg(long, value_name = "SHARE")]
+    min_class_share: Option<f64>,
+    /// Let masks drop the region's own supervoxels too; the score then averages over the region
+    /// points that remain, and a sample that removes them all scores 0 [default: the region is
+    /// kept whole and only its context perturbed].
+    #[arg(long)]
+    perturb_region: bool,
+}
+
+impl RegionArgs {
+    fn apply(&self, config: &mut RegionConfig) {
+        if !self.region.is_empty() || !self.point.is_empty() {
+            config.regions = self.region.clone();
+            config
+                .regions
+                .extend(self.point.iter().map(|&i| RegionSpec::Point(i)));
+        }
+        if let Some(s) = self.min_class_share {
+            config.min_share = s;
+        }
+        config.perturb_region |= self.perturb_region;
+    }
 }
 
 impl SettingsArgs {
@@ -333,6 +377,7 @@ impl SettingsArgs {
             scene.ground = Some(g);
         }
         scene.largest_cluster |= self.largest_cluster;
+        self.regions.apply(&mut config.regions);
         if let Some(m) = self.method {
             config.method = m;
         }

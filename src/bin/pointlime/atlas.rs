@@ -187,7 +187,8 @@ fn scan(
         config,
         dropped,
         None,
-    )?;
+    )
+    .map_err(|e| e.in_file(path))?;
     let (points, channels) = (&explained.input_points, &explained.input_channels);
     let file = format!("{name}.explained.{}", explained_extension(path));
     let out = scans.join(&file);

@@ -104,6 +104,9 @@ fn describe_structure(s: &Structure) -> Result<()> {
 /// What `explain` prints of a report: the decision and its explanation, the competence, sag's
 /// sets and the coarser levels.
 fn print_summary(input: &Path, r: &Report) -> Result<()> {
+    if !r.regions.is_empty() {
+        return print_regions(input, r);
+    }
     let e = &r.explanations[0];
     let fit = match e.r2 {
         Some(r2) => format!(", R² = {r2:.3}"),
@@ -159,6 +162,56 @@ fn print_summary(input: &Path, r: &Report) -> Result<()> {
             "  level {}: {} segments; rank agreement with the supervoxels summed into them: {rho}",
             level.level,
             level.segments
+        )?;
+    }
+    Ok(())
+}
+
+/// What `explain` prints of a per-point model's report: what it calls the points, then one line
+/// per region with its class and the context segments that raise it most.
+fn print_regions(input: &Path, r: &Report) -> Result<()> {
+    let mut shares: Vec<(usize, f64)> = r.predicted_shares.iter().copied().enumerate().collect();
+    shares.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    let shares: Vec<String> = shares
+        .iter()
+        .filter(|(_, s)| *s > 0.0)
+        .map(|&(c, s)| format!("{} {:.1}%", r.class_names[c], 100.0 * s))
+        .collect();
+    outln!(
+        "{}: labels its points {}; {} region(s) explained by {} with {} segments, in {:.2} s",
+        input.display(),
+        shares.join(", "),
+        r.regions.len(),
+        r.explanations[0].method,
+        r.segments.len(),
+        r.timings.total
+    )?;
+    for (g, e) in r.regions.iter().zip(&r.explanations) {
+        let mut order: Vec<usize> = (0..e.coefficients.len()).collect();
+        order.sort_by(|&a, &b| {
+            e.coefficients[b]
+                .total_cmp(&e.coefficients[a])
+                .then(a.cmp(&b))
+        });
+        let top: Vec<String> = order
+            .iter()
+            .take(3)
+            .filter(|&&k| e.coefficients[k] > 0.0)
+            .map(|&k| format!("{k} ({:+.3})", e.coefficients[k]))
+            .collect();
+        let fit = e.r2.map(|r2| format!(", R² = {r2:.3}")).unwrap_or_default();
+        outln!(
+            "  {} [importance_{}]: {} points, {} (p = {:.3}){fit}; raised most by segments {}",
+            g.spec,
+            g.name,
+            g.points,
+            g.target_name,
+            g.probabilities[g.target],
+            if top.is_empty() {
+                "none".to_string()
+            } else {
+                top.join(", ")
+            }
         )?;
     }
     Ok(())
@@ -233,7 +286,8 @@ pub fn run(args: ExplainArgs) -> Result<ExitCode> {
         &config,
         dropped,
         Some(&tick),
-    )?;
+    )
+    .map_err(|e| e.in_file(&args.input))?;
     bar.finish_and_clear();
 
     // All or none: a report that cannot be written leaves no explained scan behind.

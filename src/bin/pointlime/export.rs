@@ -7,7 +7,7 @@ use anyhow::{bail, Result};
 use clap::Args;
 
 use pointlime::channels::Channels;
-use pointlime::onnx::{write_pointnet, Layout, OnnxConfig, Scores};
+use pointlime::onnx::{write_pointnet, Layout, OnnxConfig, Scores, Task};
 use pointlime::Classifier;
 
 use crate::args::ModelArgs;
@@ -24,6 +24,9 @@ pub struct ExportArgs {
 
 pub fn run(args: ExportArgs) -> Result<ExitCode> {
     let model = args.model.load()?;
+    if model.segments() {
+        bail!("the exporter writes networks of whole clouds; this one labels every point");
+    }
     if args.onnx.extension().is_none_or(|e| e != "onnx") {
         bail!(
             "{}: the exported file's name must end in .onnx",
@@ -39,6 +42,8 @@ pub fn run(args: ExportArgs) -> Result<ExitCode> {
         channels: Channels::Xyz,
         output: 0,
         scores: Scores::Logits,
+        task: Task::Classify,
+        output_layout: None,
         set_function: true,
     };
     write_pointnet(&args.onnx, &model.portable(), &config)?;

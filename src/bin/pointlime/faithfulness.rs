@@ -203,19 +203,22 @@ pub fn run(args: FaithfulnessArgs) -> Result<ExitCode> {
             &ds.class_names[item.class],
             &setup,
         )
-        .with_context(|| item.path.display().to_string())?;
+        .map_err(|e| e.in_file(&item.path))?;
         objects.push(result);
         if let Some(field) = &args.organs {
             let class = &ds.class_names[item.class];
-            organ_checks.push(check_organs(
-                &cloud,
-                &item.path,
-                class,
-                model,
-                &config,
-                field,
-                stem_value(&args.stem, class)?,
-            )?);
+            organ_checks.push(
+                check_organs(
+                    &cloud,
+                    &item.path,
+                    class,
+                    model,
+                    &config,
+                    field,
+                    stem_value(&args.stem, class)?,
+                )
+                .map_err(|e| e.in_file(&item.path))?,
+            );
         }
         bar.inc(1);
     }

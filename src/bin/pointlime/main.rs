@@ -149,7 +149,6 @@ fn broken_pipe(e: &anyhow::Error) -> bool {
     })
 }
 
-/// The error and its causes on one line.
 /// The error and its causes as one line. A cause that its error already prints at its end (an
 /// I/O error inside the library's "FILE: …" message) is not repeated.
 fn one_line(e: &anyhow::Error) -> String {

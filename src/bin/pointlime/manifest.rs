@@ -40,6 +40,11 @@ pub struct ManifestArgs {
     /// Seed of the group split: the same seed gives the same split.
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Each scan's per-point classes, for training a segmentation network: a label map
+    /// (FIELD:NAME=V;NAME=*, see `train --labels`) whose {COLUMN} parts are filled from the
+    /// scan's row of --index (column_3:stem={stem_label};other=*), written in a labels column.
+    #[arg(long, requires = "index", value_name = "TEMPLATE")]
+    labels_template: Option<String>,
     /// Where to write the CSV; paths in it are relative to its directory.
     #[arg(long)]
     out: PathBuf,
@@ -67,6 +72,15 @@ pub fn run(args: ManifestArgs) -> Result<ExitCode> {
                 None => None,
             };
             ds.split_by_group(args.test_fraction, args.seed, cover.as_deref());
+            if let Some(t) = &args.labels_template {
+                let filled = dataset::fill_template(t, index)?;
+                for (item, labels) in ds.items.iter_mut().zip(filled) {
+                    if let Err(e) = labels.parse::<pointlime::labels::LabelMap>() {
+                        bail!("{}: {e}", index.display());
+                    }
+                    item.labels = Some(labels);
+                }
+            }
             ds
         }
         _ => bail!("give --dales DIR, or --dir DIR with --index FILE"),

@@ -11,6 +11,7 @@ use pointlime::cloud::Axis;
 use pointlime::cloud::Normalisation;
 use pointlime::competence::{self, FitConfig};
 use pointlime::dataset::{self, Dataset, Split};
+use pointlime::labels::LabelMap;
 use pointlime::model::train::{train, Event, TrainConfig};
 use pointlime::model::{ModelConfig, PointNetConfig, COMPETENCE_FILE};
 use pointlime::pipeline::ExplainConfig;
@@ -69,6 +70,33 @@ pub struct TrainArgs {
     /// Use only the first N training objects per class (for quick runs and tests).
     #[arg(long)]
     limit_per_class: Option<usize>,
+    /// What the network scores: classify (one class per scan, the dataset's) or segment (one
+    /// class per point, from the scans' labels: see --labels).
+    #[arg(long, default_value = "classify", value_parser = ["classify", "segment"])]
+    task: String,
+    /// With --task segment: each point's class, from a field of the scan, as
+    /// FIELD:NAME=V|V;NAME=V;NAME=* (column_3:stem=2;other=*: the points whose column_3 is 2 are
+    /// stem, all others other); for scans whose manifest row has no labels of its own.
+    #[arg(long, value_name = "MAP")]
+    labels: Option<LabelMap>,
+}
+
+/// The class names of a segmentation network: those of --labels, else of the first training
+/// scan's own labels.
+fn segment_classes(args: &TrainArgs, items: &[&dataset::Item]) -> Result<Vec<String>> {
+    if let Some(map) = &args.labels {
+        return Ok(map.class_names());
+    }
+    let own = items.iter().find_map(|i| i.labels.as_deref());
+    match own.map(str::parse::<LabelMap>) {
+        Some(Ok(map)) => Ok(map.class_names()),
+        Some(Err(e)) => bail!("{}: {e}", args.data.display()),
+        None => bail!(
+            "{}: --task segment needs each point's class: give --labels FIELD:NAME=V;NAME=*, or \
+             a manifest with a labels column",
+            args.data.display()
+        ),
+    }
 }
 
 /// Refuses a dataset whose groups (physical objects) have scans in both splits, unless
@@ -99,13 +127,18 @@ fn check_group_leaks(ds: &Dataset, args: &TrainArgs) -> Result<()> {
 }
 
 /// The network and model settings the flags ask for.
-fn model_config(args: &TrainArgs, ds: &Dataset, normalisation: Normalisation) -> ModelConfig {
-    let network = PointNetConfig::new(ds.class_names.len())
+fn model_config(
+    args: &TrainArgs,
+    classes: Vec<String>,
+    normalisation: Normalisation,
+) -> ModelConfig {
+    let network = PointNetConfig::new(classes.len())
         .with_point_layers(args.point_layers.clone())
         .with_head_layers(args.head_layers.clone())
         .with_input_tnet(args.tnets)
-        .with_feature_tnet(args.tnets);
-    ModelConfig::new(network, ds.class_names.clone())
+        .with_feature_tnet(args.tnets)
+        .with_segment((args.task == "segment").then_some(true));
+    ModelConfig::new(network, classes)
         .with_num_points(args.points)
         .with_normalisation(normalisation)
         .with_up(Some(args.up))
@@ -130,7 +163,13 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
             metres_per_unit: 10.0,
         }
     };
-    let model_config = model_config(&args, &ds, normalisation);
+    let segment = args.task == "segment";
+    let classes = if segment {
+        segment_classes(&args, &train_items)?
+    } else {
+        ds.class_names.clone()
+    };
+    let model_config = model_config(&args, classes, normalisation);
     let mut config = TrainConfig {
         epochs: args.epochs,
         batch_size: args.batch_size,
@@ -149,8 +188,18 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
         train_items.len(),
         test_items.len()
     );
-    let train_set = dataset::prepare(&train_items, normalisation, segments, args.seed)?;
-    let test_set = dataset::prepare(&test_items, normalisation, None, args.seed)?;
+    let labels = args.labels.as_ref();
+    let (train_set, test_set) = if segment {
+        (
+            dataset::prepare_labelled(&train_items, normalisation, segments, args.seed, labels)?,
+            dataset::prepare_labelled(&test_items, normalisation, None, args.seed, labels)?,
+        )
+    } else {
+        (
+            dataset::prepare(&train_items, normalisation, segments, args.seed)?,
+            dataset::prepare(&test_items, normalisation, None, args.seed)?,
+        )
+    };
     eprintln!("loaded in {:.1} s", t0.elapsed().as_secs_f64());
 
     let bar = progress_bar(0, "epoch");
@@ -170,8 +219,9 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
                 bar.set_message(format!("loss {loss:.3} acc {accuracy:.3}"));
             }
             Event::Epoch(log) => bar.suspend(|| {
+                let miou = log.test_miou.map(|m| format!(" mIoU {m:.3}")).unwrap_or_default();
                 eprintln!(
-                    "epoch {}/{epochs}: lr {:.2e} loss {:.4} train acc {:.3} test OA {:.3} mAcc {:.3} ({:.1} s)",
+                    "epoch {}/{epochs}: lr {:.2e} loss {:.4} train acc {:.3} test OA {:.3} mAcc {:.3}{miou} ({:.1} s)",
                     log.epoch, log.learning_rate, log.train_loss, log.train_accuracy, log.test_overall_accuracy, log.test_mean_class_accuracy, log.seconds
                 )
             }),
@@ -179,6 +229,13 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
         },
     )?;
     bar.finish_and_clear();
+    if segment {
+        eprintln!(
+            "no competence statistics: the competence check reads a feature of whole clouds, \
+             which a segmentation network does not give yet"
+        );
+        return finish(&args, &config, &model, t0);
+    }
     // The competence statistics, from the same training scans, drawn as `explain` draws them.
     let t_fit = Instant::now();
     let explain_config = ExplainConfig {
@@ -199,6 +256,16 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
         "recorded the competence statistics in {:.1} s",
         t_fit.elapsed().as_secs_f64()
     );
+    finish(&args, &config, &model, t0)
+}
+
+/// Writes the training settings beside the model and says where it went.
+fn finish(
+    args: &TrainArgs,
+    config: &TrainConfig,
+    model: &pointlime::model::PointNetClassifier,
+    t0: Instant,
+) -> Result<ExitCode> {
     std::fs::write(
         args.out.join("training.json"),
         serde_json::to_string_pretty(&config)?,

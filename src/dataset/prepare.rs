@@ -1,0 +1,184 @@
+//! Labelled scans read for training and evaluation: model-frame points, supervoxels for
+//! dropout, and each point's class for a segmentation network.
+
+use std::path::Path;
+
+use rayon::prelude::*;
+
+use super::{csv_error, Dataset, Item};
+use crate::cloud::{Frame, Normalisation};
+use crate::error::{Error, Result};
+use crate::labels::LabelMap;
+use crate::segment::{supervoxels, Granularity, SegmentConfig};
+
+/// One object ready for training or evaluation: model-frame points (at most
+/// [`MAX_PREPARED_POINTS`]) and, for supervoxel dropout, their supervoxel labels.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    pub points: Vec<[f32; 3]>,
+    pub labels: Vec<u32>,
+    pub n_segments: usize,
+    pub class: usize,
+    /// For a segmentation network, each point's class ([`UNLABELLED`](crate::labels::UNLABELLED)
+    /// for a value its label map leaves out); empty otherwise.
+    pub point_classes: Vec<u8>,
+}
+
+/// Objects keep at most this many points in memory: 8× a 1024-point network input is plenty of
+/// variety for resampling, and it bounds memory for large scans.
+pub const MAX_PREPARED_POINTS: usize = 8192;
+
+/// Reads, validates and normalises items in parallel (order kept); with `segments`, also cuts each
+/// into that many supervoxels for supervoxel dropout.
+///
+/// # Errors
+/// The first item that fails to read or validate.
+pub fn prepare(
+    items: &[&Item],
+    normalisation: Normalisation,
+    segments: Option<usize>,
+    seed: u64,
+) -> Result<Vec<Prepared>> {
+    prepare_labelled(items, normalisation, segments, seed, None)
+}
+
+/// [`prepare`], with each point's class for a segmentation network: from the item's own label
+/// map (the manifest's `labels` column), else from `default`. With neither, no classes.
+///
+/// # Errors
+/// As [`prepare`]; [`Error::Format`] naming the scan for a label map that does not parse, names
+/// other classes than `default`, or reads a field the scan lacks.
+pub fn prepare_labelled(
+    items: &[&Item],
+    normalisation: Normalisation,
+    segments: Option<usize>,
+    seed: u64,
+    default: Option<&LabelMap>,
+) -> Result<Vec<Prepared>> {
+    items
+        .par_iter()
+        .map(|item| {
+            let mut cloud = crate::io::read(&item.path)?;
+            cloud.validate(&item.path, true)?;
+            let frame = Frame::fit(&cloud.positions, normalisation);
+            let idx = crate::cloud::sample_indices(
+                cloud.len(),
+                cloud.len().min(MAX_PREPARED_POINTS),
+                seed,
+            );
+            let points: Vec<[f32; 3]> = idx
+                .iter()
+                .map(|&i| frame.to_model(&cloud.positions[i as usize]))
+                .collect();
+            let point_classes = match item_labels(item, default)? {
+                Some(map) => {
+                    let classes = map.classes(&cloud).map_err(|e| match e {
+                        Error::Scan(m) => Error::format(&item.path, m),
+                        other => other,
+                    })?;
+                    idx.iter().map(|&i| classes[i as usize]).collect()
+                }
+                None => Vec::new(),
+            };
+            let (labels, n_segments) = match segments {
+                Some(k) => {
+                    let config = SegmentConfig {
+                        target: Granularity::Count(k),
+                        seed,
+                        ..Default::default()
+                    };
+                    let s = supervoxels(&points, &config)?;
+                    (s.labels, s.count)
+                }
+                None => (Vec::new(), 0),
+            };
+            Ok(Prepared {
+                points,
+                labels,
+                n_segments,
+                class: item.class,
+                point_classes,
+            })
+        })
+        .collect()
+}
+
+/// The label map of `item`: its own, else `default`; one that names other classes than
+/// `default` is refused.
+fn item_labels(item: &Item, default: Option<&LabelMap>) -> Result<Option<LabelMap>> {
+    let Some(own) = &item.labels else {
+        return Ok(default.cloned());
+    };
+    let map: LabelMap = own
+        .parse()
+        .map_err(|e: String| Error::format(&item.path, e))?;
+    if let Some(d) = default.filter(|d| d.class_names() != map.class_names()) {
+        return Err(Error::format(
+            &item.path,
+            format!(
+                "its labels name the classes {} where the others name {}",
+                map.class_names().join(", "),
+                d.class_names().join(", ")
+            ),
+        ));
+    }
+    Ok(Some(map))
+}
+
+/// `template` filled in for every row of an index CSV: each `{COLUMN}` replaced by that row's
+/// value of the column (`column_3:stem={stem_label};other=*`). Rows in the index's order, as
+/// [`Dataset::from_index`] lists them.
+///
+/// # Errors
+/// [`Error::Format`] naming the index for a column it does not have or an unclosed `{`.
+pub fn fill_template(template: &str, index: &Path) -> Result<Vec<String>> {
+    let mut parts = Vec::new();
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        let close = rest[open..].find('}').ok_or_else(|| {
+            Error::format(
+                index,
+                format!("the template {template:?} has an unclosed {{"),
+            )
+        })?;
+        parts.push((
+            rest[..open].to_string(),
+            Some(rest[open + 1..open + close].to_string()),
+        ));
+        rest = &rest[open + close + 1..];
+    }
+    parts.push((rest.to_string(), None));
+    let columns: Vec<Option<Vec<String>>> = parts
+        .iter()
+        .map(|(_, c)| {
+            c.as_deref()
+                .map(|c| Dataset::index_column(index, c))
+                .transpose()
+        })
+        .collect::<Result<_>>()?;
+    let rows = columns.iter().flatten().map(Vec::len).next().unwrap_or(0);
+    let rows = if rows == 0 {
+        Dataset::index_column(index, &header_first(index)?)?.len()
+    } else {
+        rows
+    };
+    Ok((0..rows)
+        .map(|r| {
+            parts
+                .iter()
+                .zip(&columns)
+                .map(|((text, _), column)| {
+                    let value = column.as_ref().map_or("", |c| c[r].as_str());
+                    format!("{text}{value}")
+                })
+                .collect()
+        })
+        .collect())
+}
+
+/// The index's first column name.
+fn header_first(index: &Path) -> Result<String> {
+    let mut reader = csv::Reader::from_path(index).map_err(|e| csv_error(index, e))?;
+    let headers = reader.headers().map_err(|e| csv_error(index, e))?;
+    Ok(headers.get(0).unwrap_or_default().to_string())
+}
