@@ -199,23 +199,10 @@ pub fn train(
     resume: bool,
     mut progress: impl FnMut(Event),
 ) -> Result<PointNetClassifier> {
-    if train_set.len() < 2 || config.batch_size < 2 {
-        return Err(Error::Config(
-            "training needs at least 2 objects and a batch size of at least 2".into(),
-        ));
-    }
+    let segment = model_config.network.segments();
+    check_training_set(train_set, config, segment)?;
     let n_classes = model_config.class_names.len();
     let n = model_config.num_points;
-    let segment = model_config.network.segments();
-    if segment
-        && train_set
-            .iter()
-            .any(|o| o.point_classes.len() != o.points.len())
-    {
-        return Err(Error::Config(
-            "a segmentation network trains on scans with a class for every point (labels)".into(),
-        ));
-    }
     let device = Device::flex().autodiff();
     // Dropout and shuffling draw from burn's process-wide seed for the whole run.
     let _rng = super::rng_lock();
@@ -242,11 +229,7 @@ pub fn train(
         logs = state.logs;
     }
 
-    let weights = if segment {
-        point_class_weights(train_set, n_classes, config.class_weighting)
-    } else {
-        class_weights(train_set, n_classes, config.class_weighting)
-    };
+    let weights = class_weights(train_set, n_classes, config.class_weighting, segment);
 
     for epoch in start_epoch..config.epochs {
         let t0 = Instant::now();
@@ -277,18 +260,8 @@ pub fn train(
             };
             let loss = (log_softmax(logits.clone(), 1) * y).sum().neg(); // weighted mean NLL
             let loss_value: f32 = loss.clone().into_scalar();
-            let pred: Vec<i64> = logits
-                .argmax(1)
-                .into_data()
-                .convert::<i64>()
-                .try_to_vec::<i64>()
-                .map_err(|e| Error::Classifier(format!("{e:?}")))?;
-            let labelled = truth.iter().filter(|&&t| (t as usize) < n_classes).count();
-            correct += truth
-                .iter()
-                .zip(&pred)
-                .filter(|(&t, &p)| t as i64 == p)
-                .count();
+            let (right, labelled) = hits(logits, &truth, n_classes)?;
+            correct += right;
             seen += labelled;
             loss_sum += loss_value as f64 * labelled as f64;
             let grads = GradientsParams::from_grads(loss.backward(), &net);
@@ -353,24 +326,65 @@ pub fn train(
     Ok(model)
 }
 
-/// Inverse-frequency class weights, normalised so that a balanced set gets 1 everywhere (all 1
-/// without `weighting`).
-fn class_weights(train_set: &[Prepared], n_classes: usize, weighting: bool) -> Vec<f32> {
-    let mut counts = vec![0usize; n_classes];
-    for o in train_set {
-        counts[o.class] += 1;
+/// Refuses what cannot be trained: fewer than 2 objects, batches under 2, a segmentation network
+/// on objects without a class for every point.
+fn check_training_set(train_set: &[Prepared], config: &TrainConfig, segment: bool) -> Result<()> {
+    if train_set.len() < 2 || config.batch_size < 2 {
+        return Err(Error::Config(
+            "training needs at least 2 objects and a batch size of at least 2".into(),
+        ));
     }
-    inverse_frequency(&counts, weighting)
+    if segment
+        && train_set
+            .iter()
+            .any(|o| o.point_classes.len() != o.points.len())
+    {
+        return Err(Error::Config(
+            "a segmentation network trains on scans with a class for every point (labels)".into(),
+        ));
+    }
+    Ok(())
 }
 
-/// [`class_weights`] over the labelled points of every object.
-fn point_class_weights(train_set: &[Prepared], n_classes: usize, weighting: bool) -> Vec<f32> {
+/// How many rows of `logits` ([rows, classes]) are right, and how many have a label (a truth
+/// below `n_classes`; an unlabelled row is never right).
+fn hits(logits: Tensor<2>, truth: &[u8], n_classes: usize) -> Result<(usize, usize)> {
+    let pred: Vec<i64> = logits
+        .argmax(1)
+        .into_data()
+        .convert::<i64>()
+        .try_to_vec::<i64>()
+        .map_err(|e| Error::Classifier(format!("{e:?}")))?;
+    let labelled = truth.iter().filter(|&&t| (t as usize) < n_classes).count();
+    let right = truth
+        .iter()
+        .zip(&pred)
+        .filter(|(&t, &p)| t as i64 == p)
+        .count();
+    Ok((right, labelled))
+}
+
+/// Inverse-frequency class weights over the objects (over their labelled points for a
+/// segmentation network), normalised so that a balanced set gets 1 everywhere (all 1 without
+/// `weighting`).
+fn class_weights(
+    train_set: &[Prepared],
+    n_classes: usize,
+    weighting: bool,
+    points: bool,
+) -> Vec<f32> {
     let mut counts = vec![0usize; n_classes];
     for o in train_set {
-        for &c in &o.point_classes {
-            if (c as usize) < n_classes {
+        if points {
+            for &c in o
+                .point_classes
+                .iter()
+                .filter(|&&c| (c as usize) < n_classes)
+            {
                 counts[c as usize] += 1;
             }
+        } else {
+            counts[o.class] += 1;
         }
     }
     inverse_frequency(&counts, weighting)

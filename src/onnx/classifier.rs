@@ -73,52 +73,7 @@ impl OnnxClassifier {
         mut config: OnnxConfig,
     ) -> Result<OnnxClassifier> {
         let bad = |m: String| Error::model(path, m);
-        if model.inputs.len() != 1 {
-            return Err(bad(format!(
-                "the model takes {} inputs; pointlime gives one point tensor",
-                model.inputs.len()
-            )));
-        }
-        let dims = input_dims(&model).map_err(|e| bad(words(&e)))?;
-        if !dims.is_empty() && dims.len() != 3 {
-            return Err(bad(format!(
-                "its input has {} dimensions; a point tensor has 3 ([B, 3, N] or [B, N, 3])",
-                dims.len()
-            )));
-        }
-        let (channels, n) = match (config.layout, dims.as_slice()) {
-            (Layout::Bcn, [_, c, n]) => (*c, *n),
-            (Layout::Bnc, [_, n, c]) => (*c, *n),
-            _ => (None, None),
-        };
-        // A free channel axis beside a point axis of exactly 3 is the other layout, read the
-        // wrong way round (it would run, on clouds of 3 points).
-        if channels.is_none() && n == Some(3) {
-            return Err(bad(format!(
-                "its input is {} with a free point axis; set \"layout\": \"{}\" in the sidecar",
-                match config.layout {
-                    Layout::Bcn => "[B, N, 3]",
-                    Layout::Bnc => "[B, 3, N]",
-                },
-                match config.layout {
-                    Layout::Bcn => "bnc",
-                    Layout::Bnc => "bcn",
-                }
-            )));
-        }
-        let given = 3 + config.channels.extra();
-        if let Some(c) = channels.filter(|&c| c != given) {
-            return Err(bad(format!(
-                "the input takes {c} channels per point in layout {:?}; the sidecar's channels \
-                 {:?} give {given} (a wrong \"layout\" or \"channels\" in the sidecar?)",
-                config.layout,
-                config.channels.name()
-            )));
-        }
-        let points = n.unwrap_or(config.num_points);
-        if points == 0 || points > 1 << 20 {
-            return Err(bad(format!("{points} points per cloud is out of range")));
-        }
+        let points = checked_input(&model, &config).map_err(bad)?;
         let mut classifier = OnnxClassifier {
             path: path.to_path_buf(),
             proto,
@@ -674,3 +629,59 @@ impl WithChannels<'_> {
 
 onnx_traits!(OnnxClassifier);
 onnx_traits!(WithChannels<'_>);
+
+/// The points per cloud the model's input takes (its fixed point axis, else the sidecar's
+/// `num_points`), after checking that the input is one point tensor of the sidecar's layout and
+/// channels; otherwise what is wrong with it.
+fn checked_input(
+    model: &InferenceModel,
+    config: &OnnxConfig,
+) -> std::result::Result<usize, String> {
+    if model.inputs.len() != 1 {
+        return Err(format!(
+            "the model takes {} inputs; pointlime gives one point tensor",
+            model.inputs.len()
+        ));
+    }
+    let dims = input_dims(model).map_err(|e| words(&e))?;
+    if !dims.is_empty() && dims.len() != 3 {
+        return Err(format!(
+            "its input has {} dimensions; a point tensor has 3 ([B, 3, N] or [B, N, 3])",
+            dims.len()
+        ));
+    }
+    let (channels, n) = match (config.layout, dims.as_slice()) {
+        (Layout::Bcn, [_, c, n]) => (*c, *n),
+        (Layout::Bnc, [_, n, c]) => (*c, *n),
+        _ => (None, None),
+    };
+    // A free channel axis beside a point axis of exactly 3 is the other layout, read the
+    // wrong way round (it would run, on clouds of 3 points).
+    if channels.is_none() && n == Some(3) {
+        return Err(format!(
+            "its input is {} with a free point axis; set \"layout\": \"{}\" in the sidecar",
+            match config.layout {
+                Layout::Bcn => "[B, N, 3]",
+                Layout::Bnc => "[B, 3, N]",
+            },
+            match config.layout {
+                Layout::Bcn => "bnc",
+                Layout::Bnc => "bcn",
+            }
+        ));
+    }
+    let given = 3 + config.channels.extra();
+    if let Some(c) = channels.filter(|&c| c != given) {
+        return Err(format!(
+            "the input takes {c} channels per point in layout {:?}; the sidecar's channels \
+             {:?} give {given} (a wrong \"layout\" or \"channels\" in the sidecar?)",
+            config.layout,
+            config.channels.name()
+        ));
+    }
+    let points = n.unwrap_or(config.num_points);
+    if points == 0 || points > 1 << 20 {
+        return Err(format!("{points} points per cloud is out of range"));
+    }
+    Ok(points)
+}

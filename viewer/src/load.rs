@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use pointlime::cloud::{up_shift, Axis};
+use pointlime::cloud::{up_shift, Axis, PointCloud};
 use pointlime::explain::{Payload, Structure};
 use pointlime::pipeline::{explanation_field, Report};
 
@@ -98,32 +98,27 @@ pub fn load(path: &Path, report: Option<&Path>) -> Result<ExplainedScan> {
         Some(r) if i < r.regions.len() => format!("{} ({})", r.regions[i].spec, e.target_name),
         _ => e.target_name.clone(),
     };
-    let mut classes = vec![ClassView {
-        name: explanations
-            .first()
-            .map(|e| view_name(0, e))
-            .unwrap_or_else(|| "importance".into()),
-        probability: None,
-        r2: None,
-        method: None,
-        importance: f32s(first),
-        point_importance: attr(&field("point_importance", 0)).map(f32s),
-        coefficients: None,
-        structure: None,
-    }];
-    for (i, e) in explanations.iter().enumerate().skip(1) {
-        if let Some(values) = attr(&field("importance", i)) {
-            classes.push(ClassView {
-                name: view_name(i, e),
-                probability: None,
-                r2: None,
-                method: None,
-                importance: f32s(values),
-                point_importance: attr(&field("point_importance", i)).map(f32s),
-                coefficients: None,
-                structure: None,
-            });
-        }
+    let mut classes = Vec::new();
+    for i in 0..explanations.len().max(1) {
+        let values = match i {
+            0 => first,
+            _ => match attr(&field("importance", i)) {
+                Some(v) => v,
+                None => continue,
+            },
+        };
+        classes.push(ClassView {
+            name: explanations
+                .get(i)
+                .map_or_else(|| "importance".into(), |e| view_name(i, e)),
+            probability: None,
+            r2: None,
+            method: None,
+            importance: f32s(values),
+            point_importance: attr(&field("point_importance", i)).map(f32s),
+            coefficients: None,
+            structure: None,
+        });
     }
     if let Some(r) = &report {
         for (i, (c, e)) in classes.iter_mut().zip(&r.explanations).enumerate() {
@@ -157,19 +152,7 @@ pub fn load(path: &Path, report: Option<&Path>) -> Result<ExplainedScan> {
             out
         })
         .collect();
-    let rgb = match (attr("red"), attr("green"), attr("blue")) {
-        (Some(r), Some(g), Some(b)) => {
-            // 8-bit PLY colours or 16-bit LAS colours: scale by the channel type's range.
-            let max = r.iter().chain(g).chain(b).fold(0.0f64, |m, &v| m.max(v));
-            let full = if max > 255.0 { 65535.0 } else { 255.0 };
-            Some(
-                (0..cloud.len())
-                    .map(|i| [r[i], g[i], b[i]].map(|v| (v / full).clamp(0.0, 1.0) as f32))
-                    .collect(),
-            )
-        }
-        _ => None,
-    };
+    let rgb = rgb_of(&cloud);
     let intensity = attr("intensity").map(|v| {
         let top = percentile(v, 0.99).max(f64::MIN_POSITIVE);
         v.iter()
@@ -188,6 +171,20 @@ pub fn load(path: &Path, report: Option<&Path>) -> Result<ExplainedScan> {
         report,
         report_path,
     })
+}
+
+/// The scan's colours as 0–1 (8-bit PLY colours or 16-bit LAS colours: scaled by the channel
+/// type's range), if it has them.
+fn rgb_of(cloud: &PointCloud) -> Option<Vec<Rgb>> {
+    let attr = |name: &str| cloud.attribute(name).map(|a| &a.values);
+    let (r, g, b) = (attr("red")?, attr("green")?, attr("blue")?);
+    let max = r.iter().chain(g).chain(b).fold(0.0f64, |m, &v| m.max(v));
+    let full = if max > 255.0 { 65535.0 } else { 255.0 };
+    Some(
+        (0..cloud.len())
+            .map(|i| [r[i], g[i], b[i]].map(|v| (v / full).clamp(0.0, 1.0) as f32))
+            .collect(),
+    )
 }
 
 fn default_report(path: &Path) -> Option<PathBuf> {
