@@ -10,6 +10,7 @@ use crate::channels::{ChannelTable, Channels};
 use crate::cloud::{Axis, Normalisation};
 use crate::domain::{shape, Competence, Domain};
 use crate::error::Result;
+use crate::perturb::Removal;
 
 /// Which class score to return.
 ///
@@ -172,6 +173,14 @@ pub trait Classifier: Send + Sync {
         None
     }
 
+    /// A per-point model's per-point head read past its global max-pool
+    /// ([`PointPooled`]), when it has one (pointlime's PointNet segmentation network without
+    /// T-Nets): [`Region::keeping`] then scores perturbed clouds on the exact max-pool path.
+    /// `None` by default.
+    fn point_pooled(&self) -> Option<&dyn PointPooled> {
+        None
+    }
+
     /// The competence of the classifier on one cloud of its input points (model frame), when it
     /// has both a feature ([`embed`](Classifier::embed)) and recorded statistics
     /// ([`domain`](Classifier::domain)); `None` otherwise.
@@ -214,6 +223,19 @@ pub struct Region<'a> {
     per_point: &'a dyn PerPoint,
     region: HashSet<[u32; 3]>,
     keep: Option<Kept>,
+    /// With [`Region::keeping`] on a [`PointPooled`] model: the exact max-pool path.
+    pooled: Option<RegionPooled<'a>>,
+}
+
+/// A kept region's head past the max-pool: every perturbed cloud holds all the region's points,
+/// so its pooled feature is the maximum of the kept segments' and the region's own maxima, and
+/// its score the mean of the region points' scores under that feature.
+struct RegionPooled<'a> {
+    model: &'a dyn PointPooled,
+    head: Box<dyn PointsHead + 'a>,
+    /// The maximum of `phi` over the region's points.
+    region_max: Vec<f32>,
+    points: usize,
 }
 
 /// What [`Region::keeping`] needs to put a region back: its points in order (each once), and
@@ -236,6 +258,7 @@ impl<'a> Region<'a> {
             per_point: model.per_point()?,
             region: points.iter().map(bits).collect(),
             keep: None,
+            pooled: None,
         })
     }
 
@@ -252,11 +275,15 @@ impl<'a> Region<'a> {
     ) -> Option<Region<'a>> {
         let mut region = Region::new(model, points)?;
         let mut seen = HashSet::new();
-        let ordered = points
+        let ordered: Vec<[f32; 3]> = points
             .iter()
             .filter(|p| seen.insert(bits(p)))
             .copied()
             .collect();
+        // A backend failure here leaves the generic path, which meets the failure itself.
+        region.pooled = model
+            .point_pooled()
+            .and_then(|pp| RegionPooled::new(pp, &ordered).ok());
         region.keep = Some(Kept {
             ordered,
             input: input.iter().map(bits).collect(),
@@ -308,6 +335,10 @@ impl Classifier for Region<'_> {
         self.keep.is_none() && self.model.set_function()
     }
 
+    fn max_pooled(&self) -> Option<&dyn MaxPooled> {
+        self.pooled.as_ref().map(|_| self as &dyn MaxPooled)
+    }
+
     fn predict(&self, clouds: &[&[[f32; 3]]], output: Output) -> Result<Vec<f32>> {
         let c = self.class_names().len();
         let restored: Vec<Vec<[f32; 3]>>;
@@ -327,10 +358,14 @@ impl Classifier for Region<'_> {
         }
         let mut out = vec![0.0f32; clouds.len() * c];
         let mut at = 0;
+        // Each region point counts once, however often the cloud repeats it (removal by dropping
+        // refills the cloud with repeats of kept points): the mean over the region's points.
+        let mut counted = HashSet::new();
         for (cloud, row) in clouds.iter().zip(out.chunks_exact_mut(c)) {
             let mut n = 0usize;
+            counted.clear();
             for p in cloud.iter() {
-                if self.region.contains(&bits(p)) {
+                if self.region.contains(&bits(p)) && counted.insert(bits(p)) {
                     n += 1;
                     row.iter_mut()
                         .zip(&scores[at..at + c])
@@ -343,6 +378,73 @@ impl Classifier for Region<'_> {
             }
         }
         Ok(out)
+    }
+}
+
+impl<'a> RegionPooled<'a> {
+    fn new(model: &'a dyn PointPooled, points: &[[f32; 3]]) -> Result<Self> {
+        let c = model.feature_dim();
+        let mut region_max = vec![f32::NEG_INFINITY; c];
+        for f in model.point_features(points)?.chunks_exact(c) {
+            region_max
+                .iter_mut()
+                .zip(f)
+                .for_each(|(m, &v)| *m = m.max(v));
+        }
+        Ok(RegionPooled {
+            model,
+            head: model.points_head(points)?,
+            region_max,
+            points: points.len(),
+        })
+    }
+}
+
+/// The exact max-pool path of a kept region: the segments' maxima come from the explainer's
+/// scoring, the region's own maximum is added here (its points are in every cloud), and only
+/// the head of the region's points runs per perturbed cloud.
+impl MaxPooled for Region<'_> {
+    fn feature_dim(&self) -> usize {
+        self.pooled.as_ref().map_or(0, |p| p.model.feature_dim())
+    }
+
+    fn point_features(&self, points: &[[f32; 3]]) -> Result<Vec<f32>> {
+        match &self.pooled {
+            Some(p) => p.model.point_features(points),
+            None => Err(crate::Error::Classifier("no max-pooled path".into())),
+        }
+    }
+
+    fn head(&self, globals: &[f32], output: Output) -> Result<Vec<f32>> {
+        let Some(p) = &self.pooled else {
+            return Err(crate::Error::Classifier("no max-pooled path".into()));
+        };
+        let f = p.region_max.len();
+        let mut globals = globals.to_vec();
+        for g in globals.chunks_exact_mut(f) {
+            g.iter_mut()
+                .zip(&p.region_max)
+                .for_each(|(g, &r)| *g = g.max(r));
+        }
+        let scores = p.head.scores(&globals, output)?;
+        let c = self.class_names().len();
+        let per_cloud = p.points * c;
+        Ok(scores
+            .chunks_exact(per_cloud)
+            .flat_map(|rows| {
+                (0..c).map(move |k| rows.iter().skip(k).step_by(c).sum::<f32>() / p.points as f32)
+            })
+            .collect())
+    }
+
+    /// Removal by moving to the centroid leaves points at the origin only where more points
+    /// were removed than the region gets back, which the segment maxima cannot tell.
+    fn exact_with(&self, removal: Removal) -> bool {
+        removal == Removal::Drop
+    }
+
+    fn readable(&self) -> bool {
+        false
     }
 }
 
@@ -377,6 +479,51 @@ pub trait MaxPooled: Send + Sync {
     /// # Errors
     /// [`Error::Classifier`](crate::Error::Classifier) when the backend fails.
     fn head(&self, globals: &[f32], output: Output) -> Result<Vec<f32>>;
+
+    /// Whether the pooled features of a perturbed cloud are the maximum over its kept segments
+    /// (and the origin, where removal puts points there) under this removal; true by default.
+    fn exact_with(&self, removal: Removal) -> bool {
+        let _ = removal;
+        true
+    }
+
+    /// Whether the methods that read the pooled feature itself (cam, critical, featurenorm) may
+    /// read this one; true by default. A kept region's serves its scoring only: its head clamps
+    /// the feature at the region's own maximum, which a slope measured there would halve.
+    fn readable(&self) -> bool {
+        true
+    }
+}
+
+/// A segmentation network whose per-point scores are `head(local(p), g)`, with `g` the maximum
+/// over the cloud's points of a per-point feature `phi` and `local(p)` a feature of the point
+/// alone: PointNet's segmentation network without T-Nets.
+pub trait PointPooled: Send + Sync {
+    /// Width of `phi`.
+    fn feature_dim(&self) -> usize;
+
+    /// `phi` of every point: row-major `[points.len() × feature_dim]`.
+    ///
+    /// # Errors
+    /// [`Error::Classifier`](crate::Error::Classifier) when the backend fails.
+    fn point_features(&self, points: &[[f32; 3]]) -> Result<Vec<f32>>;
+
+    /// The head of these points, with what depends on them alone (their local features and
+    /// their part of the head's first layer) computed once.
+    ///
+    /// # Errors
+    /// [`Error::Classifier`](crate::Error::Classifier) when the backend fails.
+    fn points_head<'s>(&'s self, points: &[[f32; 3]]) -> Result<Box<dyn PointsHead + 's>>;
+}
+
+/// The per-point head of a fixed set of points (see [`PointPooled::points_head`]).
+pub trait PointsHead: Send + Sync {
+    /// The points' scores under each global feature: `globals` is `[b × feature_dim]`, the
+    /// result `[b × points × n_classes]`.
+    ///
+    /// # Errors
+    /// [`Error::Classifier`](crate::Error::Classifier) when the backend fails.
+    fn scores(&self, globals: &[f32], output: Output) -> Result<Vec<f32>>;
 }
 
 /// A network `head(max over points of h(p; cloud))` read at its global max-pool: `h` is the layer

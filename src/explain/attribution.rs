@@ -267,7 +267,7 @@ impl Needs {
         match self {
             Needs::Scores => true,
             Needs::Gradients => classifier.differentiable().is_some(),
-            Needs::MaxPool => classifier.max_pooled().is_some(),
+            Needs::MaxPool => classifier.max_pooled().is_some_and(|mp| mp.readable()),
             Needs::PoolLayer => classifier.pool_layer().is_some(),
             Needs::DenseLayers => classifier.dense_layers().is_some(),
         }

@@ -95,7 +95,7 @@ fn pooled(mp: &dyn MaxPooled, points: &[[f32; 3]]) -> Result<(Vec<f32>, Vec<usiz
 }
 
 fn max_pooled(classifier: &dyn Classifier) -> Result<&dyn MaxPooled> {
-    classifier.max_pooled().ok_or_else(|| {
+    classifier.max_pooled().filter(|mp| mp.readable()).ok_or_else(|| {
         Error::Config(
             "cam, critical and featurenorm need a network that is a max over per-point features (PointNet \
              without T-Nets, or an ONNX export cut at its max-pool: `pointlime model inspect` \

@@ -335,7 +335,7 @@ impl<'a> Prepared<'a> {
             classifier.max_pooled(),
             classifier.input_transform(),
         ) {
-            (Scoring::Auto, Some(mp), _) => Some(Pooled {
+            (Scoring::Auto, Some(mp), _) if mp.exact_with(config.removal) => Some(Pooled {
                 after: After::Head(mp),
                 maxima: SegmentMaxima::new(
                     mp.feature_dim(),

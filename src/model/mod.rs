@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::classifier::{
     softmax_rows, Classifier, Differentiable, InputTransform, MaxPooled, Output, PerPoint,
-    PoolLayer, Randomisable,
+    PointPooled, PointsHead, PoolLayer, Randomisable,
 };
 use crate::cloud::{Axis, Normalisation};
 use crate::domain::Domain;
@@ -595,6 +595,12 @@ impl Classifier for PointNetClassifier {
         self.segments().then_some(self as &dyn PerPoint)
     }
 
+    fn point_pooled(&self) -> Option<&dyn PointPooled> {
+        let net = &self.config.network;
+        (self.segments() && self.net.is_max_pooled() && !net.head_layers.is_empty())
+            .then_some(self as &dyn PointPooled)
+    }
+
     fn embed(&self, clouds: &[&[[f32; 3]]]) -> Option<Result<Vec<f32>>> {
         if self.segments() {
             return None;
@@ -675,10 +681,66 @@ impl MaxPooled for PointNetClassifier {
     }
 
     fn head(&self, globals: &[f32], output: Output) -> Result<Vec<f32>> {
-        let c = self.feature_dim();
+        let c = MaxPooled::feature_dim(self);
         let b = globals.len() / c;
         let g = Tensor::from_data(TensorData::new(globals.to_vec(), [b, c]), &self.device);
         self.scores(self.infer.head(g), output)
+    }
+}
+
+/// The exact max-pool path of a segmentation network: `phi` is the last point layer, `local`
+/// the first, and the head's first layer splits into the points' part (computed once) and the
+/// global feature's (once per perturbed cloud).
+impl PointPooled for PointNetClassifier {
+    fn feature_dim(&self) -> usize {
+        *self.config.network.point_layers.last().unwrap()
+    }
+
+    fn point_features(&self, points: &[[f32; 3]]) -> Result<Vec<f32>> {
+        MaxPooled::point_features(self, points)
+    }
+
+    fn points_head<'s>(&'s self, points: &[[f32; 3]]) -> Result<Box<dyn PointsHead + 's>> {
+        let flat: Vec<f32> = points.iter().flatten().copied().collect();
+        let x = Tensor::from_data(TensorData::new(flat, [1, points.len(), 3]), &self.device);
+        let local_part = self.infer.head_local_part(self.infer.local_features(x));
+        Ok(Box::new(SegmentHead {
+            model: self,
+            local_part,
+            points: points.len(),
+        }))
+    }
+}
+
+/// A segmentation network's head for a fixed set of points ([`PointPooled::points_head`]).
+struct SegmentHead<'a> {
+    model: &'a PointNetClassifier,
+    /// `[points, h_1]`: the points' part of the head's first layer.
+    local_part: Tensor<2>,
+    points: usize,
+}
+
+/// Clouds' rows per head call: `points × clouds` rows of the first head layer at most, so that
+/// a large region keeps the activations to a few tens of MB.
+const SEGMENT_HEAD_ROWS: usize = 1 << 15;
+
+impl PointsHead for SegmentHead<'_> {
+    fn scores(&self, globals: &[f32], output: Output) -> Result<Vec<f32>> {
+        let c = PointPooled::feature_dim(self.model);
+        let per_call = (SEGMENT_HEAD_ROWS / self.points.max(1)).max(1);
+        let mut out = Vec::with_capacity(
+            globals.len() / c * self.points * self.model.config.class_names.len(),
+        );
+        for chunk in globals.chunks(per_call * c) {
+            let b = chunk.len() / c;
+            let g = Tensor::from_data(TensorData::new(chunk.to_vec(), [b, c]), &self.model.device);
+            let logits = self
+                .model
+                .infer
+                .head_given_local(self.local_part.clone(), g);
+            out.extend(self.model.scores(logits, output)?);
+        }
+        Ok(out)
     }
 }
 

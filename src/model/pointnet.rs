@@ -59,10 +59,15 @@ impl Block {
     /// # Shapes
     /// `[rows, in]` → `[rows, out]`
     fn forward(&self, x: Tensor<2>) -> Tensor<2> {
+        self.activate(self.linear.forward(x))
+    }
+
+    /// What follows the linear layer: batch norm (unless folded) and ReLU.
+    fn activate(&self, pre: Tensor<2>) -> Tensor<2> {
         if self.folded {
-            relu(self.linear.forward(x))
+            relu(pre)
         } else {
-            relu(self.norm.forward(self.linear.forward(x)))
+            relu(self.norm.forward(pre))
         }
     }
 
@@ -412,6 +417,58 @@ impl PointNet {
             .repeat_dim(1, n)
             .reshape([batch * n, c]);
         self.head(Tensor::cat(vec![local, global], 1))
+    }
+
+    /// A segmentation network's first-layer features of each point (what its head reads beside
+    /// the global feature).
+    ///
+    /// # Shapes
+    /// `[1, points, 3]` → `[points, c_0]`
+    pub fn local_features(&self, x: Tensor<3>) -> Tensor<2> {
+        let (local, h) = self.local_and_point_features(x, None, true);
+        local.unwrap_or(h)
+    }
+
+    /// The points' own part of a segmentation head's first layer: `local · W_local + b`, where
+    /// the layer is `[local, global] · W + b`. Computed once for a set of points, it leaves
+    /// `global · W_global` to each perturbed cloud ([`head_given_local`](Self::head_given_local)).
+    ///
+    /// # Shapes
+    /// `[points, c_0]` → `[points, h_1]`
+    pub fn head_local_part(&self, local: Tensor<2>) -> Tensor<2> {
+        let first = &self.head[0];
+        let c0 = local.dims()[1];
+        let [_, h1] = first.linear.weight.dims();
+        let w = first.linear.weight.val().slice([0..c0, 0..h1]);
+        match &first.linear.bias {
+            Some(b) => local.matmul(w) + b.val().unsqueeze_dim::<2>(0),
+            None => local.matmul(w),
+        }
+    }
+
+    /// A segmentation head's logits for a fixed set of points under each of `globals`: the
+    /// first layer from the points' part ([`head_local_part`](Self::head_local_part)) plus each
+    /// global feature's, then the rest of the head. The same function as
+    /// [`forward_points`](Self::forward_points) when `globals` are those clouds' pooled features.
+    ///
+    /// # Shapes
+    /// `[points, h_1]`, `[batch, c]` → `[batch * points, classes]`
+    pub fn head_given_local(&self, local_part: Tensor<2>, globals: Tensor<2>) -> Tensor<2> {
+        let first = &self.head[0];
+        let [rows, h1] = local_part.dims();
+        let [batch, c] = globals.dims();
+        let [width, _] = first.linear.weight.dims();
+        let w = first.linear.weight.val().slice([width - c..width, 0..h1]);
+        let pre = local_part.unsqueeze_dim::<3>(0).expand([batch, rows, h1])
+            + globals
+                .matmul(w)
+                .unsqueeze_dim::<3>(1)
+                .expand([batch, rows, h1]);
+        let mut g = first.activate(pre.reshape([batch * rows, h1]));
+        for b in &self.head[1..] {
+            g = b.forward(g);
+        }
+        self.out.forward(self.dropout.forward(g))
     }
 
     /// The head on pooled features.

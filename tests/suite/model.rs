@@ -353,6 +353,58 @@ fn exact_max_pool_path_gives_the_full_networks_scores_on_every_mask() {
     }
 }
 
+/// Issue #29 item 5: a kept region of a max-pooled segmentation network is scored on the exact
+/// max-pool path (per-point features once, the segments' maxima once, only the region points'
+/// head per sample) and gives the whole network's region scores on every kind of mask. Removal to
+/// the centroid, which that path cannot follow exactly, and a region perturbed with the rest go
+/// the generic way.
+#[test]
+fn a_segmentation_networks_exact_path_gives_the_whole_networks_region_scores() {
+    use pointlime::classifier::Region;
+    use pointlime::explain::{score_masks, Input, Scoring, ScoringConfig, ScoringPath};
+    use pointlime::perturb::Removal;
+    let points = &clouds(1, 31)[0];
+    // Segment 6 has no point: masks over it must change nothing.
+    let labels: Vec<u32> = (0..points.len() as u32).map(|i| (i * 7 / 64) % 6).collect();
+    let masks = edge_and_random_masks(7, 60, 32);
+    let mut net = small(false);
+    net.network.segment = Some(true);
+    let model = PointNetClassifier::new(net, Backend::Flex, 33).unwrap();
+    assert!(model.point_pooled().is_some());
+    // A region cutting across segments: all of segments 1 and 2, a few points of segment 4.
+    let region: Vec<[f32; 3]> = points
+        .iter()
+        .zip(&labels)
+        .enumerate()
+        .filter(|(i, (_, &l))| l == 1 || l == 2 || (l == 4 && i % 3 == 0))
+        .map(|(_, (p, _))| *p)
+        .collect();
+    let kept = Region::keeping(&model, &region, points).unwrap();
+    let input = Input::new(points, &labels, 7).unwrap();
+    for output in [Output::Probability, Output::Logit] {
+        let config = |removal, path| ScoringConfig {
+            removal,
+            output,
+            path,
+            batch_size: 5,
+        };
+        let score = |removal, path| {
+            score_masks(&kept, &input, &masks, &config(removal, path), None).unwrap()
+        };
+        let fast = score(Removal::Drop, Scoring::Auto);
+        let full = score(Removal::Drop, Scoring::Full);
+        assert_eq!(fast.cost.path, ScoringPath::ExactMaxPool);
+        assert_eq!(full.cost.path, ScoringPath::GenericFull);
+        assert_close(&fast.scores, &full.scores, 1e-5, &format!("{output:?}"));
+        let centroid = score(Removal::Centroid, Scoring::Auto);
+        assert_ne!(centroid.cost.path, ScoringPath::ExactMaxPool);
+    }
+    // Methods that read the pooled feature itself (cam, critical) are not offered a region's.
+    assert!(kept.max_pooled().is_some_and(|mp| !mp.readable()));
+    let perturbed = Region::new(&model, &region).unwrap();
+    assert!(perturbed.max_pooled().is_none());
+}
+
 /// Issue #17: the structural search scores many small batches through one prepared input; on the
 /// exact path it must find what the whole network finds on every set.
 #[test]
