@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::classifier::Classifier;
 use crate::error::{Error, Result};
-use crate::explain::Payload;
+use crate::explain::{Explanation, Payload};
 use crate::faithfulness::plot::write_graph_png;
 use crate::io::{self, ReadOptions, WriteOptions};
 use crate::pipeline::{classify_cloud, explain_cloud, explained_extension, ExplainConfig, Report};
@@ -102,6 +102,28 @@ pub struct SegmentScore {
     pub part: Option<String>,
 }
 
+/// A class and the share of a scan's points a per-point model gives it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClassShare {
+    /// The class name.
+    pub class: String,
+    /// Its share of the network's input points.
+    pub share: f64,
+}
+
+/// One region of a per-point model's explanation, in brief.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RegionSummary {
+    /// The region as given (`class=stem`, `label=column_3:7`, …).
+    pub region: String,
+    /// The class explained.
+    pub class: String,
+    /// Its points among the network's input.
+    pub points: usize,
+    /// The three context segments with the largest coefficients.
+    pub top_segments: Vec<SegmentScore>,
+}
+
 /// One row of the summary.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Record {
@@ -119,6 +141,16 @@ pub struct Record {
     pub top_segments: Vec<SegmentScore>,
     /// Surrogate R² (explanations only).
     pub r2: Option<f64>,
+    /// A per-point model's classes, each with its share of the points, largest first (explained
+    /// scans only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub class_shares: Vec<ClassShare>,
+    /// A per-point model's regions and their top segments.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub regions: Vec<RegionSummary>,
+    /// A per-point model's mIoU against the scan's own classes (`--labels`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub miou: Option<f64>,
     /// The model's competence on the scan (see [`crate::competence`]): a p-value against its
     /// training scans. Absent for a model without recorded statistics.
     #[serde(default)]
@@ -144,6 +176,9 @@ impl Record {
             top_classes: Vec::new(),
             top_segments: Vec::new(),
             r2: None,
+            class_shares: Vec::new(),
+            regions: Vec::new(),
+            miou: None,
             competence: None,
             in_domain: None,
             seconds: 0.0,
@@ -350,22 +385,31 @@ impl Job<'_> {
             })
             .collect();
         if let Some(r) = &report {
+            let field = self.config.segments.from_field.as_deref();
             if let Some(e) = r.explanations.first() {
-                let field = self.config.segments.from_field.as_deref();
                 record.r2 = e.r2;
-                record.top_segments = e
-                    .ranking()
-                    .into_iter()
-                    .take(3)
-                    .map(|s| SegmentScore {
-                        segment: s,
-                        coefficient: e.coefficients[s],
-                        part: field
-                            .zip(r.segments[s].field_value)
-                            .map(|(f, v)| format!("{f}={v}")),
-                    })
-                    .collect();
+                record.top_segments = top_segments(r, e, field);
             }
+            record.class_shares = ranking(&r.predicted_shares)
+                .into_iter()
+                .filter(|&c| r.predicted_shares[c] > 0.0)
+                .map(|c| ClassShare {
+                    class: names[c].clone(),
+                    share: r.predicted_shares[c],
+                })
+                .collect();
+            record.miou = r.label_scores.as_ref().map(|l| l.miou);
+            record.regions = r
+                .regions
+                .iter()
+                .zip(&r.explanations)
+                .map(|(g, e)| RegionSummary {
+                    region: g.spec.to_string(),
+                    class: g.target_name.clone(),
+                    points: g.points,
+                    top_segments: top_segments(r, e, field),
+                })
+                .collect();
         }
         io::write_json(
             &json_out,
@@ -377,6 +421,22 @@ impl Job<'_> {
         )?;
         Ok(record)
     }
+}
+
+/// The three segments with the largest coefficients of `e`, named by their part of `field`
+/// when segments came from one.
+fn top_segments(r: &Report, e: &Explanation, field: Option<&str>) -> Vec<SegmentScore> {
+    e.ranking()
+        .into_iter()
+        .take(3)
+        .map(|s| SegmentScore {
+            segment: s,
+            coefficient: e.coefficients[s],
+            part: field
+                .zip(r.segments[s].field_value)
+                .map(|(f, v)| format!("{f}={v}")),
+        })
+        .collect()
 }
 
 /// A per-file JSON as `--resume` reads it; `None` for text that is not one (the file is then
@@ -626,6 +686,23 @@ struct CsvRow<'a> {
     seconds: f64,
     status: Status,
     error: Option<&'a str>,
+    // A per-point model's, after the columns of the first version so that readers by position
+    // keep working.
+    class_shares: String,
+    regions: String,
+    miou: Option<f64>,
+}
+
+/// Segments as one CSV cell: `segment:coefficient` (or `part:coefficient`) joined by `|`.
+fn segments_cell(segments: &[SegmentScore]) -> String {
+    segments
+        .iter()
+        .map(|s| match &s.part {
+            Some(part) => format!("{part}:{:.6}", s.coefficient),
+            None => format!("{}:{:.6}", s.segment, s.coefficient),
+        })
+        .collect::<Vec<_>>()
+        .join("|")
 }
 
 /// Writes the records, sorted by path, as CSV and as JSON Lines (each atomically).
@@ -649,21 +726,29 @@ pub fn write_summary(records: &[Record], csv_path: &Path, jsonl_path: &Path) -> 
                     .map(|c| format!("{}:{:.4}", c.class, c.probability))
                     .collect::<Vec<_>>()
                     .join("|"),
-                top_segments: r
-                    .top_segments
-                    .iter()
-                    .map(|s| match &s.part {
-                        Some(part) => format!("{part}:{:.6}", s.coefficient),
-                        None => format!("{}:{:.6}", s.segment, s.coefficient),
-                    })
-                    .collect::<Vec<_>>()
-                    .join("|"),
+                top_segments: segments_cell(&r.top_segments),
                 r2: r.r2,
                 competence: r.competence,
                 in_domain: r.in_domain,
                 seconds: r.seconds,
                 status: r.status,
                 error: r.error.as_deref(),
+                class_shares: r
+                    .class_shares
+                    .iter()
+                    .map(|c| format!("{}:{:.4}", c.class, c.share))
+                    .collect::<Vec<_>>()
+                    .join("|"),
+                regions: r
+                    .regions
+                    .iter()
+                    .map(|g| {
+                        let top = segments_cell(&g.top_segments).replace('|', " ");
+                        format!("{}: {}, {} points, top {top}", g.region, g.class, g.points)
+                    })
+                    .collect::<Vec<_>>()
+                    .join("|"),
+                miou: r.miou,
             })
             .map_err(|e| Error::format(csv_path, e.to_string()))?;
         }

@@ -174,6 +174,62 @@ pub fn asprs_name(code: u8) -> Option<&'static str> {
     })
 }
 
+/// Each point's class among a model's `class_names`, from the scan's own field: what a per-point
+/// model is scored against (`explain --labels`). `spec` is a [`LabelMap`] (`FIELD:NAME=V;…`),
+/// whose class names are matched to the model's, or a bare field, whose values are named by the
+/// ASPRS table when the field is LAS `classification` (2 ground, 6 building, …) and by their
+/// number otherwise (a model class named `2` takes the value 2). Names match ignoring case; a
+/// point whose class the model does not have is [`UNLABELLED`].
+///
+/// # Errors
+/// [`Error::Config`] for a map none of whose classes the model has, or a malformed map;
+/// [`Error::Scan`] when the scan lacks the field.
+pub fn truth(spec: &str, cloud: &PointCloud, class_names: &[String]) -> Result<Vec<u8>> {
+    let index = |name: &str| {
+        class_names
+            .iter()
+            .position(|c| c.eq_ignore_ascii_case(name))
+            .map_or(UNLABELLED, |i| i as u8)
+    };
+    if spec.contains(':') {
+        let map: LabelMap = spec.parse().map_err(Error::Config)?;
+        let to_model: Vec<u8> = map.class_names().iter().map(|n| index(n)).collect();
+        if to_model.iter().all(|&c| c == UNLABELLED) {
+            return Err(Error::Config(format!(
+                "labels {spec:?}: the model has none of these classes (it has {})",
+                class_names.join(", ")
+            )));
+        }
+        return Ok(map
+            .classes(cloud)?
+            .into_iter()
+            .map(|c| to_model.get(c as usize).copied().unwrap_or(UNLABELLED))
+            .collect());
+    }
+    let a = cloud.attribute(spec).ok_or_else(|| {
+        Error::Scan(format!(
+            "no per-point field {spec:?} to read classes from; the scan has {}",
+            cloud.attribute_names()
+        ))
+    })?;
+    let asprs = spec.eq_ignore_ascii_case("classification");
+    Ok(a.values
+        .iter()
+        .map(|&v| {
+            let named = (asprs && (0.0..=255.0).contains(&v))
+                .then(|| asprs_name(v as u8))
+                .flatten()
+                .map(index)
+                .unwrap_or(UNLABELLED);
+            if named == UNLABELLED {
+                index(&v.to_string())
+            } else {
+                named
+            }
+        })
+        .collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -215,5 +271,28 @@ mod tests {
         }
         assert_eq!(asprs_name(6), Some("building"));
         assert_eq!(asprs_name(12), None);
+    }
+
+    #[test]
+    fn the_truth_is_read_in_the_models_classes() {
+        let names: Vec<String> = ["Ground", "building", "9"].map(String::from).to_vec();
+        let mut cloud = PointCloud::from_positions(vec![[0.0; 3]; 4], FileFormat::Xyz);
+        cloud.attributes.push(Attribute {
+            name: "classification".into(),
+            kind: ScalarKind::U8,
+            values: vec![2.0, 6.0, 9.0, 5.0],
+        });
+        // ASPRS names for LAS codes, a model class named by the number, the rest unlabelled.
+        let t = truth("classification", &cloud, &names).unwrap();
+        assert_eq!(t, [0, 1, 2, UNLABELLED]);
+        let t = truth("classification:building=6;ground=*", &cloud, &names).unwrap();
+        assert_eq!(t, [0, 1, 0, 0]);
+        let e = truth("classification:stem=2;leaf=*", &cloud, &names).unwrap_err();
+        assert!(e.to_string().contains("none of these classes"), "{e}");
+        let e = truth("label", &cloud, &names).unwrap_err();
+        assert!(
+            e.to_string().contains("no per-point field \"label\""),
+            "{e}"
+        );
     }
 }

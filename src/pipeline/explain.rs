@@ -82,7 +82,10 @@ pub fn explain_cloud(
     let (result, regions) = match classifier.per_point() {
         Some(per_point) => {
             let r = explain_regions(classifier, per_point, cloud, &model_input, config, progress)?;
-            (r.attribution, Some((r.reports, r.shares, r.predictions)))
+            (
+                r.attribution,
+                Some((r.reports, r.shares, r.predictions, r.label_scores)),
+            )
         }
         None => {
             let input = model_input.input().with_baselines(&config.baselines);
@@ -126,9 +129,11 @@ pub fn explain_cloud(
         segment_values.as_deref(),
     );
     let predicted = ranking(&result.probabilities).first().copied().unwrap_or(0);
-    let (region_reports, predicted_shares, predictions) = match regions {
-        Some((reports, shares, predictions)) => (reports, shares, Some(predictions)),
-        None => (Vec::new(), Vec::new(), None),
+    let (region_reports, predicted_shares, predictions, label_scores) = match regions {
+        Some((reports, shares, predictions, scores)) => {
+            (reports, shares, Some(predictions), scores)
+        }
+        None => (Vec::new(), Vec::new(), None, None),
     };
     let report = Report {
         schema_version: REPORT_SCHEMA_VERSION,
@@ -148,6 +153,7 @@ pub fn explain_cloud(
         explanations: result.explanations,
         regions: region_reports,
         predicted_shares,
+        label_scores,
         segments,
         levels,
         competence,
@@ -201,8 +207,8 @@ fn check_fields(
     }
     if classifier.per_point().is_none() && !config.regions.is_default() {
         return Err(Error::Config(
-            "regions (--region, --point, --perturb-region, --min-class-share) are for models \
-             that label every point; this model scores whole clouds"
+            "regions (--region, --point, --perturb-region, --min-class-share, --labels) are for \
+             models that label every point; this model scores whole clouds"
                 .into(),
         ));
     }

@@ -3,7 +3,7 @@
 use super::config::ExplainConfig;
 use super::input::{local_points, ModelInput};
 use super::region::resolve;
-use super::report::RegionReport;
+use super::report::{LabelScores, RegionReport};
 use crate::classifier::{Classifier, Output, PerPoint, Region};
 use crate::cloud::PointCloud;
 use crate::error::{Error, Result};
@@ -27,6 +27,7 @@ pub(super) struct Regions {
     pub reports: Vec<RegionReport>,
     pub shares: Vec<f64>,
     pub predictions: PointPredictions,
+    pub label_scores: Option<LabelScores>,
 }
 
 /// Explains the regions of `config.regions` (by default, each class the model predicts for
@@ -34,7 +35,8 @@ pub(super) struct Regions {
 ///
 /// # Errors
 /// [`Error::Config`] for a class the model lacks or settings per-point models do not take;
-/// [`Error::Scan`] for a region that selects no point; explainer and classifier errors.
+/// [`Error::Scan`] for a region that selects no point or labels the scan lacks; explainer and
+/// classifier errors.
 pub(super) fn explain_regions(
     classifier: &dyn Classifier,
     per_point: &dyn PerPoint,
@@ -68,6 +70,10 @@ pub(super) fn explain_regions(
         )));
     }
     let predicted: Vec<usize> = scores.chunks_exact(c).map(|row| ranking(row)[0]).collect();
+    let label_scores = match &config.regions.labels {
+        Some(spec) => Some(scored_against(spec, cloud, model_input, &predicted, names)?),
+        None => None,
+    };
     let resolved = resolve(
         &config.regions,
         cloud,
@@ -135,6 +141,41 @@ pub(super) fn explain_regions(
         reports,
         shares,
         predictions,
+        label_scores,
+    })
+}
+
+/// The predictions on the network's input points against the scan's own classes.
+fn scored_against(
+    spec: &str,
+    cloud: &PointCloud,
+    model_input: &ModelInput,
+    predicted: &[usize],
+    names: &[String],
+) -> Result<LabelScores> {
+    let truth = crate::labels::truth(spec, cloud, names)?;
+    let mut confusion = crate::dataset::Confusion::new(names.len());
+    let mut points = 0;
+    for (&i, &p) in model_input.index.iter().zip(predicted) {
+        let t = truth[i as usize];
+        if t != crate::labels::UNLABELLED {
+            confusion.add(t as usize, p);
+            points += 1;
+        }
+    }
+    if points == 0 {
+        return Err(Error::Scan(format!(
+            "--labels {spec}: no point of the network's input has a class of the model ({})",
+            names.join(", ")
+        )));
+    }
+    let (iou, miou) = confusion.iou();
+    Ok(LabelScores {
+        labels: spec.to_string(),
+        points,
+        overall_accuracy: confusion.metrics().overall_accuracy,
+        iou,
+        miou,
     })
 }
 

@@ -158,6 +158,11 @@ pub struct RegionConfig {
     /// region points that remain). By default, false: the region is kept whole and only its
     /// context is perturbed.
     pub perturb_region: bool,
+    /// The scan's own per-point classes, to score the model's against (`--labels`): a field
+    /// (LAS `classification`, named by the ASPRS table) or a map `FIELD:NAME=V;NAME=*`; see
+    /// [`labels::truth`](crate::labels::truth). None by default.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub labels: Option<String>,
 }
 
 impl Default for RegionConfig {
@@ -166,6 +171,7 @@ impl Default for RegionConfig {
             regions: Vec::new(),
             min_share: 0.01,
             perturb_region: false,
+            labels: None,
         }
     }
 }
@@ -177,7 +183,7 @@ impl RegionConfig {
     }
 
     /// # Errors
-    /// [`Error::Config`] for a share outside (0, 1].
+    /// [`Error::Config`] for a share outside (0, 1] or a malformed label map.
     pub fn validate(&self) -> Result<()> {
         if !(self.min_share > 0.0 && self.min_share <= 1.0) {
             return Err(Error::Config(format!(
@@ -185,7 +191,14 @@ impl RegionConfig {
                 self.min_share
             )));
         }
-        Ok(())
+        match &self.labels {
+            Some(l) if l.trim().is_empty() => Err(Error::Config("--labels names no field".into())),
+            Some(l) if l.contains(':') => l
+                .parse::<crate::labels::LabelMap>()
+                .map(|_| ())
+                .map_err(Error::Config),
+            _ => Ok(()),
+        }
     }
 }
 

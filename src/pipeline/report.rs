@@ -91,6 +91,22 @@ pub struct RegionReport {
     pub stand_in_distance: Option<f64>,
 }
 
+/// A per-point model's predictions on the network's input points against the scan's own classes
+/// (`--labels`); points whose class the model does not have are left out.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LabelScores {
+    /// The labels as given.
+    pub labels: String,
+    /// The input points with a class the model has.
+    pub points: usize,
+    /// The share of them the model gives their class.
+    pub overall_accuracy: f64,
+    /// Each class's intersection over union (`None` for a class neither present nor predicted).
+    pub iou: Vec<Option<f64>>,
+    /// Their mean over the classes that have one.
+    pub miou: f64,
+}
+
 /// The report format's version, which every report carries as `schema_version`: a reader refuses
 /// a report of a later version in one line instead of misreading it. Reports written before the
 /// field existed read as version 1. Version 2 nests each method's settings under its name and an
@@ -152,6 +168,9 @@ pub struct Report {
     /// probability over the input points.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub predicted_shares: Vec<f64>,
+    /// A per-point model's classes scored against the scan's own (`--labels`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label_scores: Option<LabelScores>,
     /// Every segment, by id.
     pub segments: Vec<SegmentReport>,
     /// Coarser levels (`coarser_levels`), finest first; empty when none were asked for.

@@ -506,3 +506,100 @@ fn the_command_line_explains_regions_and_refuses_bad_ones() {
     left.sort();
     assert_eq!(left, ["scene.ply", "seg.json", "seg.onnx", "tiny"]);
 }
+
+/// Item 2: `--labels` scores the model's classes against the scan's own, on the network's input
+/// points: a map whose names are the model's, a bare field whose values the model has no class
+/// for (an error, one line), and a map that inverts the truth.
+#[test]
+fn labels_from_the_scan_score_the_models_classes() {
+    let cloud = scene();
+    let explain = |labels: &str| {
+        explain_cloud(
+            &cloud,
+            "scene.xyz".as_ref(),
+            &toy(),
+            "toy",
+            &config(|c| {
+                c.regions.labels = Some(labels.into());
+                c.explainer.n_samples = 40;
+            }),
+            0,
+            None,
+        )
+    };
+    let right = explain("truth:top=1;rest=2|3").unwrap().report;
+    let s = right.label_scores.as_ref().unwrap();
+    assert_eq!(s.points, 256);
+    assert_eq!((s.overall_accuracy, s.miou), (1.0, 1.0));
+    // Blob 2 called top: blob 1 (predicted top) is rest, blob 2 (predicted rest) is top.
+    let wrong = explain("truth:top=2;rest=*").unwrap().report;
+    let s = wrong.label_scores.unwrap();
+    assert_eq!(s.iou[0], Some(0.0));
+    let rest = s.iou[1].unwrap();
+    assert!(rest > 0.2 && rest < 0.5, "{s:?}");
+    // classification 6 is building, which the toy does not have.
+    let e = explain("classification").unwrap_err().to_string();
+    assert!(
+        e.contains("no point of the network's input has a class"),
+        "{e}"
+    );
+    let e = explain("truth:stem=1;leaf=*").unwrap_err().to_string();
+    assert!(e.contains("none of these classes"), "{e}");
+}
+
+/// Item 9: a batch over scans gives, per file, each predicted class's share of the points, the
+/// mIoU against the scan's labels, and each region's top context segments, in the JSON Lines
+/// and the CSV summary.
+#[test]
+fn a_batch_summarises_each_scan_by_class_shares_miou_and_regions() {
+    use pointlime::batch::{run, Job};
+    let dir = tempdir();
+    let (input, out) = (dir.path().join("in"), dir.path().join("out"));
+    std::fs::create_dir_all(&input).unwrap();
+    for name in ["a.ply", "b.ply"] {
+        pointlime::io::write(&input.join(name), &scene(), Default::default()).unwrap();
+    }
+    let config = config(|c| {
+        c.regions.labels = Some("truth:top=1;rest=*".into());
+        c.explainer.n_samples = 40;
+    });
+    let job = Job {
+        input_root: &input,
+        out_root: &out,
+        classifier: &toy(),
+        model_name: "toy",
+        config: &config,
+        explain: true,
+        write: Default::default(),
+        read: Default::default(),
+    };
+    let files = vec![PathBuf::from("a.ply"), PathBuf::from("b.ply")];
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let outcome = run(&job, &files, 2, false, &stop, &|_, _| {});
+    assert_eq!(outcome.records.len(), 2);
+    for r in &outcome.records {
+        assert!(r.error.is_none(), "{r:?}");
+        let shares: Vec<&str> = r.class_shares.iter().map(|c| c.class.as_str()).collect();
+        assert_eq!(shares, ["rest", "top"], "{r:?}");
+        assert!((r.class_shares.iter().map(|c| c.share).sum::<f64>() - 1.0).abs() < 1e-9);
+        assert_eq!(r.miou, Some(1.0));
+        let regions: Vec<&str> = r.regions.iter().map(|g| g.region.as_str()).collect();
+        assert_eq!(regions, ["class=top", "class=rest"]);
+        assert!(r.regions.iter().all(|g| g.top_segments.len() == 3));
+    }
+    pointlime::batch::write_summary(
+        &outcome.records,
+        &out.join("summary.csv"),
+        &out.join("summary.jsonl"),
+    )
+    .unwrap();
+    let csv = std::fs::read_to_string(out.join("summary.csv")).unwrap();
+    assert!(
+        csv.lines()
+            .next()
+            .unwrap()
+            .ends_with(",error,class_shares,regions,miou"),
+        "{csv}"
+    );
+    assert!(csv.contains("class=top: top,"), "{csv}");
+}

@@ -274,6 +274,11 @@ pub struct RegionArgs {
     /// kept whole and only its context perturbed].
     #[arg(long)]
     perturb_region: bool,
+    /// Score the model's classes against the scan's own: a per-point field (LAS classification,
+    /// its codes named by the ASPRS table: 2 ground, 6 building, …) or FIELD:NAME=V|V;NAME=*; the
+    /// report gives overall accuracy, each class's IoU and mIoU.
+    #[arg(long, value_name = "FIELD")]
+    labels: Option<String>,
 }
 
 impl RegionArgs {
@@ -288,6 +293,9 @@ impl RegionArgs {
             config.min_share = s;
         }
         config.perturb_region |= self.perturb_region;
+        if self.labels.is_some() {
+            config.labels.clone_from(&self.labels);
+        }
     }
 }
 
