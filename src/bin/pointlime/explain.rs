@@ -214,6 +214,22 @@ fn print_regions(input: &Path, r: &Report) -> Result<()> {
             }
         )?;
     }
+    if let Some(l) = &r.label_scores {
+        let iou: Vec<String> = l
+            .iou
+            .iter()
+            .zip(&r.class_names)
+            .filter_map(|(v, name)| v.map(|v| format!("{name} {:.1}%", 100.0 * v)))
+            .collect();
+        outln!(
+            "  against {}: overall accuracy {:.1}%, mIoU {:.1}% (IoU {}) over {} points",
+            l.labels,
+            100.0 * l.overall_accuracy,
+            100.0 * l.miou,
+            iou.join(", "),
+            l.points
+        )?;
+    }
     Ok(())
 }
 
