@@ -48,6 +48,9 @@ pub struct ExplainedScan {
     pub intensity: Option<Vec<f32>>,
     /// Original classification codes.
     pub classification: Option<Vec<u8>>,
+    /// A per-point model's class of each point (`predicted`), an index into the report's
+    /// classes; `NO_CLASS` for a point the scene steps removed.
+    pub predicted: Option<Vec<u16>>,
     /// The JSON report, when found.
     pub report: Option<Report>,
     /// Where the report was read from.
@@ -168,6 +171,7 @@ pub fn load(path: &Path, report: Option<&Path>) -> Result<ExplainedScan> {
         rgb,
         intensity,
         classification: attr("classification").map(|v| v.iter().map(|&c| c as u8).collect()),
+        predicted: attr("predicted").map(|v| v.iter().map(|&c| c as u16).collect()),
         report,
         report_path,
     })

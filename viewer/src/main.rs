@@ -33,8 +33,9 @@ struct Cli {
     /// Image or window height in pixels.
     #[arg(long, default_value_t = 800, value_parser = clap::value_parser!(u32).range(16..=8192))]
     height: u32,
-    /// Colour mode: signed, absolute, segments, rgb, intensity, classification, top-k, threshold,
-    /// point-values or sets (the sufficient sets of --method sag).
+    /// Colour mode: signed, absolute, segments, rgb, intensity, classification, predicted (a
+    /// per-point model's classes), top-k, threshold, point-values or sets (the sufficient sets of
+    /// --method sag).
     #[arg(long, default_value = "signed")]
     mode: Mode,
     /// Explained class to show, by name or by position in the report (0 = the first explained).

@@ -25,6 +25,9 @@ pub enum Mode {
     Intensity,
     /// The original classification codes.
     Classification,
+    /// A per-point model's class of each point: the ASPRS colour of a class named as a LAS
+    /// class (ground, building, …), a categorical colour otherwise.
+    Predicted,
     /// Signed importance of the k most important segments only (largest coefficients, the ones
     /// that speak most for the class); the rest grey.
     TopK,
@@ -38,13 +41,14 @@ pub enum Mode {
 }
 
 impl Mode {
-    pub const ALL: [Mode; 10] = [
+    pub const ALL: [Mode; 11] = [
         Mode::Signed,
         Mode::Absolute,
         Mode::Segments,
         Mode::Rgb,
         Mode::Intensity,
         Mode::Classification,
+        Mode::Predicted,
         Mode::TopK,
         Mode::Threshold,
         Mode::PointValues,
@@ -60,6 +64,7 @@ impl Mode {
             Mode::Rgb => "rgb",
             Mode::Intensity => "intensity",
             Mode::Classification => "classification",
+            Mode::Predicted => "predicted",
             Mode::TopK => "top-k",
             Mode::Threshold => "threshold",
             Mode::PointValues => "point-values",
@@ -75,6 +80,7 @@ impl Mode {
             Mode::Rgb => data.rgb.is_some(),
             Mode::Intensity => data.intensity.is_some(),
             Mode::Classification => data.classification.is_some(),
+            Mode::Predicted => data.predicted.is_some(),
             Mode::PointValues => data.classes[class].point_importance.is_some(),
             Mode::Sets => {
                 data.segments.is_some()
@@ -319,6 +325,10 @@ pub fn colours(data: &ExplainedScan, style: &Style) -> Vec<Rgb> {
             Some(c) => c.iter().map(|&code| classification_colour(code)).collect(),
             None => vec![NO_VALUE; values.len()],
         },
+        Mode::Predicted => {
+            let names = data.report.as_ref().map_or(&[][..], |r| &r.class_names[..]);
+            predicted_colours(data, names)
+        }
         Mode::TopK => {
             let per_segment = match &level {
                 Some(l) => l.coefficients.to_vec(),
@@ -477,7 +487,33 @@ pub fn legend(data: &ExplainedScan, style: &Style) -> Option<Legend> {
             stops: vec![(0.0, [0.0; 3]), (1.0, [1.0; 3])],
             ticks: vec![(0.0, "0".into()), (1.0, "p99".into())],
         }),
-        Mode::Segments | Mode::Rgb | Mode::Classification => None,
+        Mode::Segments | Mode::Rgb | Mode::Classification | Mode::Predicted => None,
+    }
+}
+
+/// The colour of each point's predicted class (see [`Mode::Predicted`]); `names` are the
+/// model's classes.
+pub fn predicted_colours(data: &ExplainedScan, names: &[String]) -> Vec<Rgb> {
+    let colour_of = |k: usize| {
+        let code = names.get(k).and_then(|n| {
+            (0..=u8::MAX).find(|&c| {
+                pointlime::labels::asprs_name(c).is_some_and(|a| a.eq_ignore_ascii_case(n))
+            })
+        });
+        code.map_or_else(|| categorical(k as u32), classification_colour)
+    };
+    match &data.predicted {
+        Some(p) => p
+            .iter()
+            .map(|&k| {
+                if k == pointlime::pipeline::NO_CLASS {
+                    NO_VALUE
+                } else {
+                    colour_of(k as usize)
+                }
+            })
+            .collect(),
+        None => vec![NO_VALUE; data.positions.len()],
     }
 }
 

@@ -21,6 +21,7 @@ fn explained(values: Vec<f32>, segments: Vec<u32>) -> ExplainedScan {
         rgb: None,
         intensity: None,
         classification: None,
+        predicted: None,
         report: None,
         report_path: None,
     }
@@ -272,4 +273,18 @@ fn segments_from_a_field_are_named_by_their_value() {
     data.report = Some(report);
     let line = describe_segment(&data, 0, 1);
     assert!(line.starts_with("segment 1 (organ 20):"), "{line}");
+}
+
+#[test]
+fn predicted_classes_take_asprs_colours_when_named_so() {
+    let mut data = explained(vec![0.0; 3], vec![0, 0, 0]);
+    assert!(!Mode::Predicted.available(&data, 0));
+    data.predicted = Some(vec![0, 1, pointlime::pipeline::NO_CLASS]);
+    assert!(Mode::Predicted.available(&data, 0));
+    let names = |n: &[&str]| n.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    // LAS class names get their code's colour, others a categorical one; a removed point none.
+    let c = predicted_colours(&data, &names(&["Ground", "stem"]));
+    assert_eq!(c[0], classification_colour(2));
+    assert_eq!(c[1], categorical(1));
+    assert_eq!(c[2], NO_VALUE);
 }
