@@ -317,6 +317,11 @@ fn shipped_models_reproduce_their_cards_test_accuracy() {
         };
         let recorded: serde_json::Value = serde_json::from_str(&text).unwrap();
         let seed = recorded["sampling_seed"].as_u64().unwrap();
+        if recorded["task"] == "segment" {
+            segmentation_reproduces_its_card(&dir, &recorded, &data, seed);
+            checked += 1;
+            continue;
+        }
         let votes = recorded["votes"].as_u64().unwrap() as usize;
         // The data the card was measured on, as `accuracy` recorded it (from the repository
         // root): the shared data wherever $POINTLIME_DATA puts it, or a manifest in the
@@ -353,6 +358,48 @@ fn shipped_models_reproduce_their_cards_test_accuracy() {
         checked += 1;
     }
     assert!(checked >= 1, "no shipped model has a metrics.json");
+}
+
+/// A segmentation model's overall accuracy and mIoU over every point of its test scans, as
+/// `accuracy` measures them, against its `metrics.json` and its card (issue #29, item 7).
+fn segmentation_reproduces_its_card(
+    dir: &Path,
+    recorded: &serde_json::Value,
+    data: &Path,
+    seed: u64,
+) {
+    use pointlime::classifier::Classifier;
+    use pointlime::dataset::{prepare_labelled, Dataset, Split};
+    use pointlime::model::{train::evaluate_points, Backend, PointNetClassifier};
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let recorded_data = recorded["data"].as_str().unwrap();
+    let path = match recorded_data.strip_prefix("../shared/data/") {
+        Some(rest) => data.join(rest),
+        None => root.join(recorded_data),
+    };
+    let ds = Dataset::open_any(&path).unwrap();
+    let test = ds.split(Split::Test);
+    let model = PointNetClassifier::load(dir, Backend::Flex).unwrap();
+    let set = prepare_labelled(&test, model.normalisation(), None, seed, None).unwrap();
+    let confusion = evaluate_points(&model, &set, seed).unwrap();
+    let card = std::fs::read_to_string(dir.join("MODEL_CARD.md")).unwrap();
+    for (key, got) in [
+        ("overall_accuracy", confusion.metrics().overall_accuracy),
+        ("miou", confusion.iou().1),
+    ] {
+        let want = recorded[key].as_f64().unwrap();
+        assert!(
+            (got - want).abs() <= 0.005,
+            "{}: {key} {got:.4}, card says {want:.4}",
+            dir.display()
+        );
+        let quoted = format!("{:.1}%", 100.0 * want);
+        assert!(
+            card.contains(&quoted),
+            "{}: card does not quote {key} {quoted}",
+            dir.display()
+        );
+    }
 }
 
 /// Issue #14, item 3: the plant scans split by physical plant from their index: no plant in both
@@ -597,4 +644,54 @@ fn the_exported_default_model_matches_burn_on_dales() {
             }
         }
     }
+}
+
+/// Issue #29, item 1 from the command line: `train --task segment` on the organ manifest (labels
+/// from its fifth column), with the loss weighting off as asked, then `accuracy` on the model.
+#[test]
+fn a_segmentation_network_trains_and_is_measured_from_the_command_line() {
+    let Some(_) = data_dir() else { return };
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = crate::common::tempdir();
+    let out = dir.path().join("organs");
+    let manifest = root.join("models/organs/split.csv");
+    let run = |args: &[&str]| {
+        let o = crate::common::bin().args(args).output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let (m, o) = (manifest.to_str().unwrap(), out.to_str().unwrap());
+    run(&[
+        "train",
+        "--data",
+        m,
+        "--out",
+        o,
+        "--task",
+        "segment",
+        "--epochs",
+        "1",
+        "--points",
+        "128",
+        "--point-layers",
+        "8,16",
+        "--head-layers",
+        "8",
+        "--limit-per-class",
+        "2",
+        "--up",
+        "y",
+        "--unit-sphere",
+        "--no-class-weighting",
+    ]);
+    let training: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("training.json")).unwrap()).unwrap();
+    assert_eq!(training["class_weighting"], false);
+    let config = std::fs::read_to_string(out.join("config.json")).unwrap();
+    assert!(config.contains("\"segment\": true"), "{config}");
+    let text = run(&["accuracy", "--data", m, "--model", o]);
+    assert!(
+        text.contains("mIoU:") && text.contains("stem") && text.contains("IoU"),
+        "{text}"
+    );
 }

@@ -79,6 +79,11 @@ pub struct TrainArgs {
     /// stem, all others other); for scans whose manifest row has no labels of its own.
     #[arg(long, value_name = "MAP")]
     labels: Option<LabelMap>,
+    /// Weigh every object (or point) alike in the loss, instead of each class by the inverse of
+    /// its frequency: class weights raise the rare class's recall at the cost of its precision,
+    /// which mean class accuracy rewards and IoU does not.
+    #[arg(long)]
+    no_class_weighting: bool,
 }
 
 /// The class names of a segmentation network: those of --labels, else of the first training
@@ -176,6 +181,7 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
         learning_rate: args.learning_rate,
         weight_decay: args.weight_decay,
         seed: args.seed,
+        class_weighting: !args.no_class_weighting,
         ..TrainConfig::default()
     };
     config.augment.supervoxel_dropout = args.supervoxel_dropout;
