@@ -27,14 +27,7 @@ pub fn describe(
     items: &[&Item],
     config: &ExplainConfig,
 ) -> Result<Option<(Vec<f32>, Vec<f32>)>> {
-    let read: Vec<(Vec<[f32; 3]>, Vec<f32>)> = items
-        .par_iter()
-        .map(|item| {
-            let mut cloud = crate::io::read(&item.path)?;
-            cloud.validate(&item.path, config.drop_invalid)?;
-            network_input_channels(&cloud, classifier, config).map_err(|e| e.in_file(&item.path))
-        })
-        .collect::<Result<_>>()?;
+    let read = network_inputs(classifier, items, config)?;
     let shapes: Vec<f32> = read
         .par_iter()
         .flat_map_iter(|(p, _)| shape(p, classifier.up()))
@@ -65,6 +58,46 @@ pub fn describe(
     Ok(Some((features, shapes)))
 }
 
+/// A scan's network input points and their channels, row-major.
+type NetworkInput = (Vec<[f32; 3]>, Vec<f32>);
+
+/// Each scan's network input and its channels, drawn as `explain` draws them.
+fn network_inputs(
+    classifier: &dyn Classifier,
+    items: &[&Item],
+    config: &ExplainConfig,
+) -> Result<Vec<NetworkInput>> {
+    items
+        .par_iter()
+        .map(|item| {
+            let mut cloud = crate::io::read(&item.path)?;
+            cloud.validate(&item.path, config.drop_invalid)?;
+            network_input_channels(&cloud, classifier, config).map_err(|e| e.in_file(&item.path))
+        })
+        .collect()
+}
+
+/// The class of each scan the statistics are conditioned on: the dataset's, or for a per-point
+/// model (whose classes are not the dataset's) the class with the highest mean probability over
+/// the scan's points, the class most of its points get.
+fn scan_classes(
+    classifier: &dyn Classifier,
+    items: &[&Item],
+    config: &ExplainConfig,
+) -> Result<Vec<usize>> {
+    if classifier.per_point().is_none() {
+        return Ok(items.iter().map(|i| i.class).collect());
+    }
+    network_inputs(classifier, items, config)?
+        .par_iter()
+        .map(|(points, channels)| {
+            let p = reading(classifier, points, channels)
+                .predict(&[points], crate::classifier::Output::Probability)?;
+            Ok(crate::stats::ranking(&p)[0])
+        })
+        .collect()
+}
+
 /// Fits a classifier's [`Domain`] on its training scans (see [`describe`] and [`Domain::fit`]);
 /// `data` names them in the statistics.
 ///
@@ -80,7 +113,7 @@ pub fn fit_items(
     let (features, shapes) = describe(classifier, items, config)?.ok_or_else(|| {
         Error::Config("the model gives no feature to record competence statistics of".into())
     })?;
-    let classes: Vec<usize> = items.iter().map(|i| i.class).collect();
+    let classes = scan_classes(classifier, items, config)?;
     let groups: Vec<Option<String>> = items.iter().map(|i| i.group.clone()).collect();
     Domain::fit(
         &features,

@@ -341,11 +341,14 @@ impl PointNetClassifier {
     /// [`Error::Model`] when they are of another model (classes or feature width).
     pub fn set_domain(&mut self, domain: Domain, source: &Path) -> Result<()> {
         let net = &self.config.network;
-        let width = *net
-            .head_layers
-            .last()
-            .or(net.point_layers.last())
-            .unwrap_or(&0);
+        let width = if net.segments() {
+            *net.point_layers.last().unwrap_or(&0)
+        } else {
+            *net.head_layers
+                .last()
+                .or(net.point_layers.last())
+                .unwrap_or(&0)
+        };
         domain.check_for(&self.config.class_names, width, source)?;
         self.domain = Some(domain);
         Ok(())
@@ -601,17 +604,19 @@ impl Classifier for PointNetClassifier {
             .then_some(self as &dyn PointPooled)
     }
 
+    /// A classifier's head's last hidden layer; a segmentation network's global feature, the
+    /// one summary of the whole cloud its per-point head reads.
     fn embed(&self, clouds: &[&[[f32; 3]]]) -> Option<Result<Vec<f32>>> {
-        if self.segments() {
-            return None;
-        }
         if clouds.is_empty() {
             return Some(Ok(Vec::new()));
         }
-        Some(
-            self.input(clouds)
-                .and_then(|x| to_vec(self.infer.embedding(x))),
-        )
+        Some(self.input(clouds).and_then(|x| {
+            to_vec(if self.segments() {
+                self.infer.global(x)
+            } else {
+                self.infer.embedding(x)
+            })
+        }))
     }
 
     fn domain(&self) -> Option<&Domain> {

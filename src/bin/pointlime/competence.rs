@@ -60,7 +60,10 @@ pub fn run(args: CompetenceArgs) -> Result<ExitCode> {
         (Some(data), _) => {
             let model: &dyn Classifier = &*loaded;
             let ds = Dataset::open_any(data)?;
-            ds.check_classes(args.model.name().as_ref(), model.class_names())?;
+            // A per-point model's classes are its points', not the dataset's scans'.
+            if model.per_point().is_none() {
+                ds.check_classes(args.model.name().as_ref(), model.class_names())?;
+            }
             let config = ExplainConfig {
                 up: Some(args.up.unwrap_or(model.up())),
                 ..config.clone()

@@ -235,13 +235,6 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
         },
     )?;
     bar.finish_and_clear();
-    if segment {
-        eprintln!(
-            "no competence statistics: the competence check reads a feature of whole clouds, \
-             which a segmentation network does not give yet"
-        );
-        return finish(&args, &config, &model, t0);
-    }
     // The competence statistics, from the same training scans, drawn as `explain` draws them.
     let t_fit = Instant::now();
     let explain_config = ExplainConfig {
