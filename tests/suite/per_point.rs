@@ -603,3 +603,31 @@ fn a_batch_summarises_each_scan_by_class_shares_miou_and_regions() {
     );
     assert!(csv.contains("class=top: top,"), "{csv}");
 }
+
+/// Faithfulness measures models of whole clouds: a per-point model is refused in one line
+/// rather than measured on its whole cloud's mean, which no region's explanation is about.
+#[test]
+fn faithfulness_refuses_a_per_point_model() {
+    let dir = tempdir();
+    let model = dir.path().join("seg.onnx");
+    std::fs::copy(fixture("pointnet_seg.onnx"), &model).unwrap();
+    std::fs::write(
+        dir.path().join("seg.json"),
+        r#"{"class_names": ["ground", "vegetation", "building"], "task": "segment", "num_points": 128}"#,
+    )
+    .unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(data.join("ground")).unwrap();
+    pointlime::io::write(&data.join("ground/a.ply"), &scene(), Default::default()).unwrap();
+    let out = bin()
+        .args(["faithfulness", "--data", data.to_str().unwrap()])
+        .args(["--model", model.to_str().unwrap(), "--n", "1", "--out"])
+        .arg(dir.path().join("f"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("the model labels every point"), "{err}");
+    assert!(!dir.path().join("f").exists());
+}

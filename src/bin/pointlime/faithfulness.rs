@@ -151,6 +151,15 @@ pub fn run(args: FaithfulnessArgs) -> Result<ExitCode> {
     let ds = Dataset::open_any(&args.data)?;
     let loaded = args.model.load_any()?;
     let model: &dyn Classifier = &*loaded;
+    if model.per_point().is_some() {
+        // Its curves would score the whole cloud's mean, not a region's: not a measure of what
+        // its explanations say.
+        bail!(
+            "{}: the model labels every point; faithfulness measures models of whole clouds (per-point \
+             regions are not measured yet)",
+            args.model.name()
+        );
+    }
     ds.check_classes(args.model.name().as_ref(), model.class_names())?;
     let compared = compared_methods(&args, model);
     check_methods(&compared, model).with_context(|| args.model.name())?;
