@@ -332,6 +332,18 @@ fn region_explanations_do_not_depend_on_threads() {
     assert_eq!(run(1), run(2));
 }
 
+/// The PyTorch segmentation export in `dir`, with a sidecar naming three LiDAR classes.
+fn seg_model(dir: &Path) -> PathBuf {
+    let model = dir.join("seg.onnx");
+    std::fs::copy(fixture("pointnet_seg.onnx"), &model).unwrap();
+    std::fs::write(
+        dir.join("seg.json"),
+        r#"{"class_names": ["ground", "vegetation", "building"], "task": "segment", "num_points": 128}"#,
+    )
+    .unwrap();
+    model
+}
+
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("data/onnx")
@@ -419,13 +431,7 @@ fn an_output_that_does_not_match_the_points_is_refused() {
 #[test]
 fn the_command_line_explains_regions_and_refuses_bad_ones() {
     let dir = tempdir();
-    let model = dir.path().join("seg.onnx");
-    std::fs::copy(fixture("pointnet_seg.onnx"), &model).unwrap();
-    std::fs::write(
-        dir.path().join("seg.json"),
-        r#"{"class_names": ["ground", "vegetation", "building"], "task": "segment", "num_points": 128}"#,
-    )
-    .unwrap();
+    let model = seg_model(dir.path());
     let scan = dir.path().join("scene.ply");
     pointlime::io::write(&scan, &scene(), Default::default()).unwrap();
     let explain = |extra: &[&str]| {
@@ -609,13 +615,7 @@ fn a_batch_summarises_each_scan_by_class_shares_miou_and_regions() {
 #[test]
 fn faithfulness_refuses_a_per_point_model() {
     let dir = tempdir();
-    let model = dir.path().join("seg.onnx");
-    std::fs::copy(fixture("pointnet_seg.onnx"), &model).unwrap();
-    std::fs::write(
-        dir.path().join("seg.json"),
-        r#"{"class_names": ["ground", "vegetation", "building"], "task": "segment", "num_points": 128}"#,
-    )
-    .unwrap();
+    let model = seg_model(dir.path());
     let data = dir.path().join("data");
     std::fs::create_dir_all(data.join("ground")).unwrap();
     pointlime::io::write(&data.join("ground/a.ply"), &scene(), Default::default()).unwrap();

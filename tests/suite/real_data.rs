@@ -343,21 +343,26 @@ fn shipped_models_reproduce_their_cards_test_accuracy() {
                 "overall_accuracy" => m.overall_accuracy,
                 _ => m.mean_class_accuracy,
             };
-            assert!(
-                (got - want).abs() <= 0.005,
-                "{}: {key} {got:.4}, card says {want:.4}",
-                dir.display()
-            );
-            let quoted = format!("{:.1}%", 100.0 * want);
-            assert!(
-                card.contains(&quoted),
-                "{}: card does not quote {key} {quoted}",
-                dir.display()
-            );
+            assert_card_quotes(dir.as_path(), &card, key, got, want);
         }
         checked += 1;
     }
     assert!(checked >= 1, "no shipped model has a metrics.json");
+}
+
+/// A measured metric is within half a point of the recorded one, which the card quotes.
+fn assert_card_quotes(dir: &Path, card: &str, key: &str, got: f64, want: f64) {
+    assert!(
+        (got - want).abs() <= 0.005,
+        "{}: {key} {got:.4}, card says {want:.4}",
+        dir.display()
+    );
+    let quoted = format!("{:.1}%", 100.0 * want);
+    assert!(
+        card.contains(&quoted),
+        "{}: card does not quote {key} {quoted}",
+        dir.display()
+    );
 }
 
 /// A segmentation model's overall accuracy and mIoU over every point of its test scans, as
@@ -388,17 +393,7 @@ fn segmentation_reproduces_its_card(
         ("miou", confusion.iou().1),
     ] {
         let want = recorded[key].as_f64().unwrap();
-        assert!(
-            (got - want).abs() <= 0.005,
-            "{}: {key} {got:.4}, card says {want:.4}",
-            dir.display()
-        );
-        let quoted = format!("{:.1}%", 100.0 * want);
-        assert!(
-            card.contains(&quoted),
-            "{}: card does not quote {key} {quoted}",
-            dir.display()
-        );
+        assert_card_quotes(dir, &card, key, got, want);
     }
 }
 
