@@ -275,6 +275,26 @@ mod tests {
     use super::*;
 
     #[test]
+    fn in_file_names_the_file_once_and_only_where_no_path_is_named() {
+        for e in [
+            Error::Scan("no field".into()),
+            Error::Scene("nothing left".into()),
+            Error::Classifier("bad output".into()),
+        ] {
+            let shown = e.to_string();
+            assert_eq!(e.in_file("a.ply").to_string(), format!("a.ply: {shown}"));
+        }
+        // An error that names its file already, or a setting, is left as it is.
+        let io = Error::io("b.ply", std::io::Error::other("gone"));
+        let shown = io.to_string();
+        let wrapped = io.in_file("a.ply").to_string();
+        assert_eq!(wrapped, shown);
+        assert!(!wrapped.contains("a.ply"));
+        let config = Error::Config("a setting".into());
+        assert!(matches!(config.in_file("a.ply"), Error::Config(_)));
+    }
+
+    #[test]
     fn config_errors_keep_their_place_and_stay_one_short_line() {
         let long = format!(
             "invalid type: string \"{}\\\"{}\", expected struct at line 1 column 9",
