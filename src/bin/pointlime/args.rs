@@ -256,10 +256,10 @@ pub struct SettingsArgs {
 #[command(next_help_heading = "Per-point models")]
 pub struct RegionArgs {
     /// A region to explain, repeatable: class=C (the points the model labels C, by name or
-    /// index), label=FIELD:V (the points whose field FIELD is V, such as one leaf), box=X0,Y0,Z0,
-    /// X1,Y1,Z1 or sphere=X,Y,Z,R (file coordinates), point=I (the scan's point I). Each is
-    /// explained for the class named, or else the class the model gives most of its points
-    /// [default: every class the model predicts for --min-class-share of the points].
+    /// index), label=FIELD:V (the points whose field FIELD is V, such as one leaf),
+    /// box=X0,Y0,Z0,X1,Y1,Z1 or sphere=X,Y,Z,R (file coordinates), point=I (the scan's point
+    /// I). Each is explained for the class named, or else the class the model gives most of its
+    /// points [default: every class the model predicts for --min-class-share of the points].
     #[arg(long, value_name = "REGION")]
     region: Vec<RegionSpec>,
     /// Explain why point I (0-based, file order) got its class: --region point=I.
