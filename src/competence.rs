@@ -27,7 +27,14 @@ pub fn describe(
     items: &[&Item],
     config: &ExplainConfig,
 ) -> Result<Option<(Vec<f32>, Vec<f32>)>> {
-    let read = network_inputs(classifier, items, config)?;
+    describe_inputs(classifier, network_inputs(classifier, items, config)?)
+}
+
+/// [`describe`] on inputs already read.
+fn describe_inputs(
+    classifier: &dyn Classifier,
+    read: Vec<NetworkInput>,
+) -> Result<Option<(Vec<f32>, Vec<f32>)>> {
     let shapes: Vec<f32> = read
         .par_iter()
         .flat_map_iter(|(p, _)| shape(p, classifier.up()))
@@ -83,13 +90,12 @@ fn network_inputs(
 fn scan_classes(
     classifier: &dyn Classifier,
     items: &[&Item],
-    config: &ExplainConfig,
+    read: &[NetworkInput],
 ) -> Result<Vec<usize>> {
     if classifier.per_point().is_none() {
         return Ok(items.iter().map(|i| i.class).collect());
     }
-    network_inputs(classifier, items, config)?
-        .par_iter()
+    read.par_iter()
         .map(|(points, channels)| {
             let p = reading(classifier, points, channels)
                 .predict(&[points], crate::classifier::Output::Probability)?;
@@ -110,10 +116,11 @@ pub fn fit_items(
     fit: FitConfig,
     data: String,
 ) -> Result<Domain> {
-    let (features, shapes) = describe(classifier, items, config)?.ok_or_else(|| {
+    let read = network_inputs(classifier, items, config)?;
+    let classes = scan_classes(classifier, items, &read)?;
+    let (features, shapes) = describe_inputs(classifier, read)?.ok_or_else(|| {
         Error::Config("the model gives no feature to record competence statistics of".into())
     })?;
-    let classes = scan_classes(classifier, items, config)?;
     let groups: Vec<Option<String>> = items.iter().map(|i| i.group.clone()).collect();
     Domain::fit(
         &features,
