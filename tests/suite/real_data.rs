@@ -490,6 +490,30 @@ fn plant_scans_split_by_plant_with_no_plant_in_both_splits() {
     assert!(!out.exists());
 }
 
+/// The share of `items` (turned so that `up` is up) that `model`'s competence check flags.
+fn share_flagged(
+    model: &pointlime::model::PointNetClassifier,
+    items: &[&pointlime::dataset::Item],
+    up: pointlime::cloud::Axis,
+) -> f64 {
+    use pointlime::competence::{describe, SHAPE_DIM};
+    use pointlime::Classifier;
+    let config = pointlime::pipeline::ExplainConfig {
+        up: Some(up),
+        ..Default::default()
+    };
+    let (features, shapes) = describe(model, items, &config).unwrap().unwrap();
+    let domain = model
+        .domain()
+        .expect("shipped models record competence statistics");
+    let n = features
+        .chunks_exact(domain.feature_dim)
+        .zip(shapes.chunks_exact(SHAPE_DIM))
+        .filter(|(f, s)| !domain.assess(f, s).in_domain)
+        .count();
+    n as f64 / items.len() as f64
+}
+
 /// Issue #14, item 7: each shipped model's competence check passes its own held-out scans and
 /// flags the other domain's: the DALES model the plant scans, the plant model the DALES objects
 /// (each turned the right way up, so that orientation alone gives nothing away). Targets: at most
@@ -498,27 +522,11 @@ fn plant_scans_split_by_plant_with_no_plant_in_both_splits() {
 fn shipped_models_flag_scans_of_the_other_domain() {
     let Some(data) = data_dir() else { return };
     use pointlime::cloud::Axis;
-    use pointlime::competence::{describe, SHAPE_DIM};
     use pointlime::dataset::{Dataset, Item, Split};
     use pointlime::model::{Backend, PointNetClassifier};
-    use pointlime::pipeline::ExplainConfig;
-    use pointlime::Classifier;
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let flagged = |model: &PointNetClassifier, items: &[&Item], up: Axis| -> f64 {
-        let config = ExplainConfig {
-            up: Some(up),
-            ..ExplainConfig::default()
-        };
-        let (features, shapes) = describe(model, items, &config).unwrap().unwrap();
-        let domain = model
-            .domain()
-            .expect("shipped models record competence statistics");
-        let n = features
-            .chunks_exact(domain.feature_dim)
-            .zip(shapes.chunks_exact(SHAPE_DIM))
-            .filter(|(f, s)| !domain.assess(f, s).in_domain)
-            .count();
-        n as f64 / items.len() as f64
+        share_flagged(model, items, up)
     };
     let dales = Dataset::open_any(&data.join("dales_objects")).unwrap();
     let plants = Dataset::open_any(&root.join("models/plants/split.csv")).unwrap();
@@ -700,32 +708,17 @@ fn a_segmentation_network_trains_and_is_measured_from_the_command_line() {
 fn the_organ_model_flags_aerial_objects_and_passes_its_own_plants() {
     let Some(data) = data_dir() else { return };
     use pointlime::cloud::Axis;
-    use pointlime::competence::{describe, SHAPE_DIM};
     use pointlime::dataset::{Dataset, Split};
     use pointlime::model::{Backend, PointNetClassifier};
-    use pointlime::pipeline::ExplainConfig;
-    use pointlime::Classifier;
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let model = PointNetClassifier::load(&root.join("models/organs"), Backend::Flex).unwrap();
-    let domain = model
-        .domain()
-        .expect("models/organs records competence statistics");
+    // share_flagged fails when the model records no statistics.
     let flagged = |ds: &Dataset, split: Option<Split>, up: Axis| {
         let items: Vec<_> = match split {
             Some(s) => ds.split(s),
             None => ds.items.iter().collect(),
         };
-        let config = ExplainConfig {
-            up: Some(up),
-            ..ExplainConfig::default()
-        };
-        let (f, s) = describe(&model, &items, &config).unwrap().unwrap();
-        let n = f
-            .chunks_exact(domain.feature_dim)
-            .zip(s.chunks_exact(SHAPE_DIM))
-            .filter(|(f, s)| !domain.assess(f, s).in_domain)
-            .count();
-        n as f64 / items.len() as f64
+        share_flagged(&model, &items, up)
     };
     let plants = Dataset::open_any(&root.join("models/organs/split.csv")).unwrap();
     let own = flagged(&plants, Some(Split::Test), Axis::Y);
