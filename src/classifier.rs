@@ -72,6 +72,13 @@ pub trait Classifier: Send + Sync {
         Axis::Z
     }
 
+    /// The side of the square horizontal windows (file units, metres for LiDAR) the model reads
+    /// of a larger scan, when it was trained on windows of tiles; `None` (the default): it reads
+    /// whole scans.
+    fn window(&self) -> Option<f64> {
+        None
+    }
+
     /// Scores for a batch: row-major `[clouds.len() × n_classes]`.
     ///
     /// # Errors
@@ -327,6 +334,10 @@ impl Classifier for Region<'_> {
 
     fn up(&self) -> Axis {
         self.model.up()
+    }
+
+    fn window(&self) -> Option<f64> {
+        self.model.window()
     }
 
     /// Kept regions put points back in place of repeats, so only a region perturbed with the

@@ -77,7 +77,7 @@ fn network_inputs(
     items
         .par_iter()
         .map(|item| {
-            let mut cloud = crate::io::read(&item.path)?;
+            let mut cloud = item.read()?;
             cloud.validate(&item.path, config.drop_invalid)?;
             network_input_channels(&cloud, classifier, config).map_err(|e| e.in_file(&item.path))
         })

@@ -8,7 +8,9 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 
 mod prepare;
+mod window;
 pub use prepare::{fill_template, prepare, prepare_labelled, Prepared, MAX_PREPARED_POINTS};
+pub use window::{Window, MIN_WINDOW_POINTS};
 
 /// Which part of a dataset a scan belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -19,7 +21,7 @@ pub enum Split {
 }
 
 /// One labelled scan.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Item {
     pub path: PathBuf,
     pub class: usize,
@@ -30,6 +32,23 @@ pub struct Item {
     /// Its per-point classes, as a [`LabelMap`](crate::labels::LabelMap) written out, when the
     /// manifest gives them (its `labels` column): what a segmentation network is trained on.
     pub labels: Option<String>,
+    /// The part of its file the item is, when the file is a tile cut into windows (the
+    /// manifest's `window` column); `None`: the whole file.
+    pub window: Option<Window>,
+}
+
+impl Item {
+    /// The item's points: its file, cut to its window when it has one.
+    ///
+    /// # Errors
+    /// The file's read errors; [`Error::Format`] for a window that holds no point.
+    pub fn read(&self) -> Result<crate::cloud::PointCloud> {
+        let cloud = crate::io::read(&self.path)?;
+        match &self.window {
+            Some(w) => w.cut(cloud, &self.path),
+            None => Ok(cloud),
+        }
+    }
 }
 
 /// Labelled scans with their class names.
@@ -108,6 +127,7 @@ impl Dataset {
                     split,
                     group: None,
                     labels: None,
+                    window: None,
                 });
             }
         }
@@ -120,9 +140,10 @@ impl Dataset {
         Ok(ds)
     }
 
-    /// Reads a manifest: CSV with a `path,class,split`, `path,class,split,group` or
-    /// `path,class,split,group,labels` header; paths relative to the manifest's directory; class
-    /// names in order of first appearance.
+    /// Reads a manifest: CSV with a `path,class,split`, `path,class,split,group`,
+    /// `path,class,split,group,labels` or `path,class,split,group,labels,window` header (a
+    /// window is `X0 Y0 X1 Y1`, see [`Window`]); paths relative to the manifest's directory;
+    /// class names in order of first appearance.
     ///
     /// # Errors
     /// [`Error::Format`] naming the line of a malformed row.
@@ -139,18 +160,29 @@ impl Dataset {
                 continue;
             }
             let cols: Vec<&str> = line.split(',').map(str::trim).collect();
-            let (file, class, split, group, labels) = match cols[..] {
-                [file, class, split] => (file, class, split, None, None),
-                [file, class, split, group] => (file, class, split, Some(group), None),
+            let (file, class, split, group, labels, window) = match cols[..] {
+                [file, class, split] => (file, class, split, None, None, None),
+                [file, class, split, group] => (file, class, split, Some(group), None, None),
                 [file, class, split, group, labels] => {
-                    (file, class, split, Some(group), Some(labels))
+                    (file, class, split, Some(group), Some(labels), None)
+                }
+                [file, class, split, group, labels, window] => {
+                    (file, class, split, Some(group), Some(labels), Some(window))
                 }
                 _ => {
                     return Err(Error::format(
                         path,
-                        format!("line {}: expected path,class,split[,group[,labels]]", n + 1),
+                        format!(
+                            "line {}: expected path,class,split[,group[,labels[,window]]]",
+                            n + 1
+                        ),
                     ))
                 }
+            };
+            let window = match window.filter(|w| !w.is_empty()).map(str::parse::<Window>) {
+                Some(Err(e)) => return Err(Error::format(path, format!("line {}: {e}", n + 1))),
+                Some(Ok(w)) => Some(w),
+                None => None,
             };
             if let Some(Err(e)) = labels
                 .filter(|l| !l.is_empty())
@@ -175,6 +207,7 @@ impl Dataset {
                 split,
                 group: group.filter(|g| !g.is_empty()).map(str::to_string),
                 labels: labels.filter(|l| !l.is_empty()).map(str::to_string),
+                window,
             });
         }
         if ds.items.is_empty() {
@@ -237,14 +270,16 @@ impl Dataset {
     }
 
     /// The manifest CSV text for this dataset, with paths relative to `base`; with a `group`
-    /// column when any scan has a group.
+    /// column when any scan has a group, and the columns up to `window` when any has one.
     pub fn manifest(&self, base: &Path) -> String {
-        let labelled = self.items.iter().any(|i| i.labels.is_some());
+        let windowed = self.items.iter().any(|i| i.window.is_some());
+        let labelled = windowed || self.items.iter().any(|i| i.labels.is_some());
         let grouped = labelled || self.items.iter().any(|i| i.group.is_some());
-        let mut s = String::from(match (grouped, labelled) {
-            (_, true) => "path,class,split,group,labels\n",
-            (true, false) => "path,class,split,group\n",
-            (false, false) => "path,class,split\n",
+        let mut s = String::from(match (grouped, labelled, windowed) {
+            (_, _, true) => "path,class,split,group,labels,window\n",
+            (_, true, false) => "path,class,split,group,labels\n",
+            (true, false, false) => "path,class,split,group\n",
+            (false, false, false) => "path,class,split\n",
         });
         for i in &self.items {
             let p = i.path.strip_prefix(base).unwrap_or(&i.path);
@@ -264,6 +299,10 @@ impl Dataset {
             if labelled {
                 s.push(',');
                 s.push_str(i.labels.as_deref().unwrap_or(""));
+            }
+            if windowed {
+                s.push(',');
+                s.push_str(&i.window.map(|w| w.to_string()).unwrap_or_default());
             }
             s.push('\n');
         }
@@ -341,6 +380,7 @@ impl Dataset {
                 split: Split::Train,
                 group: Some(group.to_string()),
                 labels: None,
+                window: None,
             });
         }
         if ds.items.is_empty() {
@@ -543,6 +583,7 @@ pub fn dales(dir: &Path) -> Result<Dataset> {
                 // Each DALES object is a different physical object.
                 group: None,
                 labels: None,
+                window: None,
             })
             .collect(),
     })

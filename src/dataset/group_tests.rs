@@ -12,6 +12,7 @@ fn grouped() -> Dataset {
                     split: Split::Train,
                     group: Some(format!("c{class}g{g}")),
                     labels: None,
+                    window: None,
                 });
             }
         }
@@ -135,6 +136,64 @@ fn an_index_names_its_missing_column_and_missing_files() {
         .to_string();
     assert!(
         err.contains("line 2") && err.contains("does not exist"),
+        "{err}"
+    );
+}
+
+/// A tile cut into windows: the manifest's `window` column reads back as written, an item reads
+/// only its window's points, and a malformed window or an empty one is refused naming the file.
+#[test]
+fn windows_survive_a_manifest_round_trip_and_cut_their_tile() {
+    let dir = tempfile::tempdir().unwrap();
+    let tile = dir.path().join("tile.xyz");
+    let text: String = (0..40)
+        .map(|i| format!("{} {} 1\n", i as f64 * 0.5, (i % 4) as f64))
+        .collect();
+    std::fs::write(&tile, text).unwrap();
+    let windows = super::Window::tiles([0.0, 0.0], [19.5, 3.0], 10.0, 10.0);
+    assert_eq!(windows.len(), 2);
+    let ds = Dataset {
+        class_names: vec!["scene".into()],
+        items: windows
+            .iter()
+            .map(|&w| Item {
+                path: tile.clone(),
+                class: 0,
+                split: Split::Train,
+                group: Some("tile".into()),
+                labels: None,
+                window: Some(w),
+            })
+            .collect(),
+    };
+    let path = dir.path().join("m.csv");
+    ds.write_manifest(&path).unwrap();
+    let back = Dataset::from_manifest(&path).unwrap();
+    assert_eq!(back.items, ds.items);
+    let counts: Vec<usize> = back.items.iter().map(|i| i.read().unwrap().len()).collect();
+    assert_eq!(counts, [20, 20], "each point in one window");
+
+    std::fs::write(
+        &path,
+        "path,class,split,group,labels,window\ntile.xyz,a,train,t,,0 0 1\n",
+    )
+    .unwrap();
+    let err = Dataset::from_manifest(&path).unwrap_err().to_string();
+    assert!(
+        err.contains("m.csv") && err.contains("line 2") && err.contains("X0 Y0 X1 Y1"),
+        "{err}"
+    );
+    std::fs::write(
+        &path,
+        "path,class,split,group,labels,window\ntile.xyz,a,train,t,,50 0 60 5\n",
+    )
+    .unwrap();
+    let err = Dataset::from_manifest(&path).unwrap().items[0]
+        .read()
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("tile.xyz") && err.contains("holds no point"),
         "{err}"
     );
 }

@@ -58,7 +58,7 @@ pub fn prepare_labelled(
     items
         .par_iter()
         .map(|item| {
-            let mut cloud = crate::io::read(&item.path)?;
+            let mut cloud = item.read()?;
             cloud.validate(&item.path, true)?;
             let frame = Frame::fit(&cloud.positions, normalisation);
             let idx = crate::cloud::sample_indices(

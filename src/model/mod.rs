@@ -46,6 +46,11 @@ pub struct ModelConfig {
     /// gives no serde default for a missing field.
     #[config(default = "None")]
     pub up: Option<Axis>,
+    /// The side, in file units (metres), of the square horizontal windows the model was trained
+    /// on (a manifest's `window` column): a larger scan is explained in a window of this size
+    /// around the region (docs/per-point.md). Absent: the model reads whole scans.
+    #[config(default = "None")]
+    pub window: Option<f64>,
 }
 
 /// The CPU or GPU backend that runs the network.
@@ -541,6 +546,10 @@ impl Classifier for PointNetClassifier {
 
     fn up(&self) -> Axis {
         self.config.up.unwrap_or_default()
+    }
+
+    fn window(&self) -> Option<f64> {
+        self.config.window
     }
 
     fn predict(&self, clouds: &[&[[f32; 3]]], output: Output) -> Result<Vec<f32>> {

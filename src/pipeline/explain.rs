@@ -15,6 +15,7 @@ use super::per_point::explain_regions;
 use super::report::{
     LevelReport, Report, ReportCost, SegmentReport, Timings, REPORT_SCHEMA_VERSION,
 };
+use super::window::windowed;
 use crate::cloud::PointCloud;
 use crate::domain::Competence;
 use crate::error::{Error, Result};
@@ -53,7 +54,8 @@ pub fn classify_cloud(
 }
 
 /// Explains one cloud. `cloud` must already be validated ([`PointCloud::validate`]). The scene
-/// steps of `config` run first; the explanation is of the points they keep. `input` is the name
+/// steps of `config` run first, after a model trained on windows of tiles has cut a wider scan to
+/// one window (see [`window`](super::window)); the explanation is of the points they keep. `input` is the name
 /// the report gives the scan.
 ///
 /// # Errors
@@ -71,8 +73,10 @@ pub fn explain_cloud(
 ) -> Result<Explained> {
     config.validate()?;
     check_fields(cloud, classifier, config)?;
+    let config = &*windowed(cloud, classifier, config)?;
     let start = Instant::now();
-    let (kept, removed, scene) = scene_cloud(cloud, config)?;
+    let scan = cloud;
+    let (kept, removed, scene) = scene_cloud(scan, config)?;
     let t_scene = start.elapsed().as_secs_f64();
     let cloud = kept.as_ref();
     let model_input = model_input_with_segments(cloud, classifier, config)?;
@@ -81,7 +85,15 @@ pub fn explain_cloud(
     let competence = classifier.competence(&model_input.points)?;
     let (result, regions) = match classifier.per_point() {
         Some(per_point) => {
-            let r = explain_regions(classifier, per_point, cloud, &model_input, config, progress)?;
+            let r = explain_regions(
+                classifier,
+                per_point,
+                cloud,
+                &scan.positions,
+                &model_input,
+                config,
+                progress,
+            )?;
             (
                 r.attribution,
                 Some((r.reports, r.shares, r.predictions, r.label_scores)),

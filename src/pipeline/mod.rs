@@ -4,8 +4,9 @@
 //! The files: `config` (the settings), `report` (the report and its schema version), `input`
 //! (the network's input), `explain` (the steps end to end), `explained` (per-point fields),
 //! `naming` (the outputs' default names), `region` (what a per-point model's explanation is
-//! about), `per_point` (a per-point model explained region by region) and [`legacy`] (the one
-//! reader of earlier layouts).
+//! about), `per_point` (a per-point model explained region by region), `window` (a model trained
+//! on windows of tiles explains a wider scan in one window) and [`legacy`] (the one reader of
+//! earlier layouts).
 
 mod config;
 mod explain;
@@ -16,6 +17,7 @@ mod naming;
 mod per_point;
 mod region;
 mod report;
+mod window;
 
 pub use config::*;
 pub use explain::*;

@@ -31,7 +31,8 @@ pub(super) struct Regions {
 }
 
 /// Explains the regions of `config.regions` (by default, each class the model predicts for
-/// enough input points) on `cloud`, whose network input is `model_input`.
+/// enough input points) on `cloud`, whose network input is `model_input`; `file_positions` are
+/// the scan's points before the scene steps, which `point=I` counts in.
 ///
 /// # Errors
 /// [`Error::Config`] for a class the model lacks or settings per-point models do not take;
@@ -41,6 +42,7 @@ pub(super) fn explain_regions(
     classifier: &dyn Classifier,
     per_point: &dyn PerPoint,
     cloud: &PointCloud,
+    file_positions: &[[f64; 3]],
     model_input: &ModelInput,
     config: &ExplainConfig,
     progress: Option<&Progress>,
@@ -77,6 +79,7 @@ pub(super) fn explain_regions(
     let resolved = resolve(
         &config.regions,
         cloud,
+        file_positions,
         &model_input.index,
         &predicted,
         names,

@@ -236,7 +236,8 @@ fn class_index(name: &str, class_names: &[String]) -> Result<usize> {
 /// What the regions of `config` select on one scan.
 ///
 /// `index` is the cloud's index of each network input point and `predicted` the model's class
-/// of each; `local` holds every point of the cloud in the model's local frame, for `point=I`.
+/// of each; `file_positions` are the scan's points in file order, before any scene step cut
+/// `cloud` from it, for `point=I`.
 ///
 /// # Errors
 /// [`Error::Config`] for a class the model does not have; [`Error::Scan`] for a label field the
@@ -244,6 +245,7 @@ fn class_index(name: &str, class_names: &[String]) -> Result<usize> {
 pub fn resolve(
     config: &RegionConfig,
     cloud: &PointCloud,
+    file_positions: &[[f64; 3]],
     index: &[u32],
     predicted: &[usize],
     class_names: &[String],
@@ -306,10 +308,10 @@ pub fn resolve(
                 )
             }
             RegionSpec::Point(p) => {
-                let Some(&asked) = cloud.positions.get(*p) else {
+                let Some(&asked) = file_positions.get(*p) else {
                     return Err(Error::Scan(format!(
                         "region {spec}: the scan has {} points (indices from 0)",
-                        cloud.len()
+                        file_positions.len()
                     )));
                 };
                 // The point itself when the network sees it, else the input point nearest to it.

@@ -631,3 +631,113 @@ fn faithfulness_refuses_a_per_point_model() {
     assert!(err.contains("the model labels every point"), "{err}");
     assert!(!dir.path().join("f").exists());
 }
+
+/// The toy, trained (say) on windows of `.1` metres of tiles.
+struct Windowed(Toy, f64);
+
+impl PerPoint for Windowed {
+    fn predict_points(
+        &self,
+        clouds: &[&[[f32; 3]]],
+        output: Output,
+    ) -> pointlime::Result<Vec<f32>> {
+        self.0.predict_points(clouds, output)
+    }
+}
+
+impl Classifier for Windowed {
+    fn class_names(&self) -> &[String] {
+        self.0.class_names()
+    }
+    fn input_points(&self) -> usize {
+        self.0.input_points()
+    }
+    fn predict(&self, clouds: &[&[[f32; 3]]], output: Output) -> pointlime::Result<Vec<f32>> {
+        self.0.predict(clouds, output)
+    }
+    fn per_point(&self) -> Option<&dyn PerPoint> {
+        Some(self)
+    }
+    fn window(&self) -> Option<f64> {
+        Some(self.1)
+    }
+}
+
+/// Item 7's window rule: a scan wider than the model's window is cut to one window of its size
+/// around the located regions (here the scene and a copy of it 100 m away, the window around a
+/// point of the copy), recorded as the settings' crop; `point=I` still counts the file's points;
+/// class regions are found inside the window; an unlocated or too wide request is refused; a
+/// scan that fits one window, or a crop given, is read as asked.
+#[test]
+fn a_windowed_model_explains_a_wide_scan_in_one_window_around_the_region() {
+    let mut cloud = scene();
+    let copy = scene();
+    cloud
+        .positions
+        .extend(copy.positions.iter().map(|p| [p[0] + 100.0, p[1], p[2]]));
+    for (a, b) in cloud.attributes.iter_mut().zip(&copy.attributes) {
+        a.values.extend_from_slice(&b.values);
+    }
+    let model = Windowed(toy(), 10.0);
+    let explain = |cloud: &PointCloud, change: &dyn Fn(&mut ExplainConfig)| {
+        explain_cloud(
+            cloud,
+            "tile.xyz".as_ref(),
+            &model,
+            "windowed",
+            &config(|c| change(c)),
+            0,
+            None,
+        )
+    };
+    // Point 900 is the copy's 300th: a context point at x ≈ 104, below the middle.
+    let asked = cloud.positions[900];
+    let r = explain(&cloud, &|c| {
+        c.regions.regions = vec![RegionSpec::Point(900), RegionSpec::Class("top".into())];
+    })
+    .unwrap()
+    .report;
+    assert_eq!(
+        r.scene.cropped, 600,
+        "the first copy lies outside the window"
+    );
+    match r.settings.scene.crop {
+        Some(pointlime::scene::Crop::Box { min, max }) => {
+            assert!(
+                (min[0] - (asked[0] - 5.0)).abs() < 1e-9
+                    && (max[1] - (asked[1] + 5.0)).abs() < 1e-9
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        r.regions[0].stand_in_distance.unwrap() < 0.5,
+        "{:?}",
+        r.regions[0]
+    );
+    assert_eq!(r.regions[0].target_name, "rest");
+    assert!(
+        (70..=110).contains(&r.regions[1].points),
+        "{:?}",
+        r.regions[1]
+    );
+
+    for (regions, expected) in [
+        (vec![], "say where to look"),
+        (vec![RegionSpec::Class("top".into())], "say where to look"),
+        (vec![RegionSpec::Point(5), RegionSpec::Point(900)], "span"),
+        (vec![RegionSpec::Point(5000)], "the scan has 1200 points"),
+    ] {
+        let err = explain(&cloud, &|c| c.regions.regions = regions.clone()).unwrap_err();
+        assert!(err.to_string().contains(expected), "{err}");
+    }
+
+    let whole = explain(&scene(), &|_| {}).unwrap().report;
+    assert_eq!((whole.settings.scene.crop, whole.scene.cropped), (None, 0));
+    let crop: pointlime::scene::Crop = "-1,-1,-3,5,1,3".parse().unwrap();
+    let cropped = explain(&cloud, &|c| c.scene.crop = Some(crop))
+        .unwrap()
+        .report;
+    assert_eq!(cropped.settings.scene.crop, Some(crop));
+    assert_eq!(cropped.scene.cropped, 600);
+}

@@ -131,6 +131,41 @@ fn check_group_leaks(ds: &Dataset, args: &TrainArgs) -> Result<()> {
     Ok(())
 }
 
+/// The side of the windows a dataset of tiles is cut into (the manifest's `window` column),
+/// which the model records so that explaining cuts a larger scan alike; `None` for whole scans.
+/// A dataset that mixes windows with whole scans, or windows of different sizes (beyond the few
+/// per cent a partition's equal division leaves), is refused: the network would learn one scale
+/// and be asked another.
+fn window(ds: &Dataset, data: &std::path::Path) -> Result<Option<f64>> {
+    let sizes: Vec<Option<f64>> = ds
+        .items
+        .iter()
+        .map(|i| i.window.map(|w| w.size()))
+        .collect();
+    if sizes.iter().all(Option::is_none) {
+        return Ok(None);
+    }
+    let Some(sizes) = sizes.into_iter().collect::<Option<Vec<f64>>>() else {
+        bail!(
+            "{}: some scans are cut into windows and others read whole; give every row a window \
+             or none",
+            data.display()
+        );
+    };
+    let largest = sizes.iter().copied().fold(0.0, f64::max);
+    let smallest = sizes.iter().copied().fold(f64::INFINITY, f64::min);
+    // A partition divides a tile's extent into equal windows no larger than asked: a 50 m tile in
+    // 16 m windows gives 12.5 m ones, the same scale within the spread that density varies by.
+    if smallest < 0.5 * largest {
+        bail!(
+            "{}: the windows range from {smallest:.1} to {largest:.1} m; cut every tile with one \
+             window size",
+            data.display()
+        );
+    }
+    Ok(Some(largest))
+}
+
 /// The network and model settings the flags ask for.
 fn model_config(
     args: &TrainArgs,
@@ -174,7 +209,8 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
     } else {
         ds.class_names.clone()
     };
-    let model_config = model_config(&args, classes, normalisation);
+    let model_config =
+        model_config(&args, classes, normalisation).with_window(window(&ds, &args.data)?);
     let mut config = TrainConfig {
         epochs: args.epochs,
         batch_size: args.batch_size,
