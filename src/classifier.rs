@@ -298,6 +298,47 @@ impl<'a> Region<'a> {
         Some(region)
     }
 
+    /// The region's IoU for `class` in each cloud (perturbed clouds of an explanation): the
+    /// region's points against the points the model calls `class` there, each distinct point
+    /// counted once (pGS-CAM's measure of a segmentation explanation: dropping the points an
+    /// explanation ranks first should lower it more than dropping those it ranks last). A kept
+    /// region has its points put back first, as for scoring. `None` for a cloud with neither.
+    ///
+    /// # Errors
+    /// Classifier errors; [`Error::Classifier`](crate::Error::Classifier) for scores that do
+    /// not fit the clouds.
+    pub fn iou(&self, clouds: &[&[[f32; 3]]], class: usize) -> Result<Vec<Option<f64>>> {
+        let c = self.class_names().len();
+        let restored: Vec<Vec<[f32; 3]>> = clouds.iter().map(|c| self.restored(c)).collect();
+        let refs: Vec<&[[f32; 3]]> = restored.iter().map(Vec::as_slice).collect();
+        let scores = self.per_point.predict_points(&refs, Output::Probability)?;
+        let points: usize = refs.iter().map(|cloud| cloud.len()).sum();
+        if scores.len() != points * c {
+            return Err(crate::Error::Classifier(format!(
+                "{} per-point scores for {points} points of {c} classes",
+                scores.len()
+            )));
+        }
+        let mut rows = scores.chunks_exact(c);
+        let mut out = Vec::with_capacity(refs.len());
+        for cloud in &refs {
+            let (mut both, mut either) = (0usize, 0usize);
+            let mut counted = HashSet::new();
+            for p in cloud.iter() {
+                let row = rows.next().unwrap_or_default();
+                if !counted.insert(bits(p)) {
+                    continue;
+                }
+                let called = crate::stats::ranking(row).first() == Some(&class);
+                let inside = self.region.contains(&bits(p));
+                both += usize::from(called && inside);
+                either += usize::from(called || inside);
+            }
+            out.push((either > 0).then(|| both as f64 / either as f64));
+        }
+        Ok(out)
+    }
+
     /// `cloud` with the region's missing points put back (see [`Region::keeping`]).
     fn restored(&self, cloud: &[[f32; 3]]) -> Vec<[f32; 3]> {
         let Some(Kept { ordered, input }) = &self.keep else {

@@ -7,12 +7,14 @@
 //! - [`object`]: all of it on one object, with the model randomisation checks;
 //! - [`summary`]: medians over objects and the Markdown report;
 //! - [`organs`]: where organ labels exist, the explanations against the stem and the leaves;
+//! - [`regions`]: a per-point model's explanations, region by region, with pGS-CAM's IoU protocol;
 //! - [`plot`]: the mean curves as a PNG.
 
 pub mod curves;
 pub mod object;
 pub mod organs;
 pub mod plot;
+pub mod regions;
 pub mod stability;
 pub mod summary;
 pub mod surrogate;

@@ -61,6 +61,11 @@ pub struct MethodResult {
     pub seed_spearman: Option<f64>,
     /// The curves themselves, one point per segment removed or added.
     pub curves: Curves,
+    /// The explanation's value of every segment: what the curves ordered. Not written out (the
+    /// explanations are `explain`'s to write); kept for further measures of the same explanation
+    /// (a region's IoU, [`super::regions`]).
+    #[serde(skip)]
+    pub values: Vec<f64>,
 }
 
 /// One randomised model of the sanity checks (Adebayo et al., "Sanity Checks for Saliency Maps",
@@ -549,5 +554,6 @@ fn method_result(
         randomisation: p.randomisation,
         seed_spearman: p.seed_spearman,
         curves: c,
+        values: p.values,
     })
 }

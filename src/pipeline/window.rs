@@ -24,9 +24,9 @@ use super::region::RegionSpec;
 /// unchanged when the model reads whole scans, the scan fits one window, or a crop is given.
 ///
 /// # Errors
-/// [`Error::Config`] when the scan is wider than the window and no region says where to look,
-/// or the located regions span more than one window; [`Error::Scan`] for a point index past the
-/// scan's end.
+/// [`Error::Scan`] (which the caller names the file in) when the scan is wider than the window
+/// and no region says where to look, when the located regions span more than one window, and for
+/// a point index past the scan's end.
 pub(super) fn windowed<'a>(
     cloud: &PointCloud,
     classifier: &dyn Classifier,
@@ -42,7 +42,7 @@ pub(super) fn windowed<'a>(
         return Ok(Cow::Borrowed(config));
     }
     let unplaced = || {
-        Error::Config(format!(
+        Error::Scan(format!(
             "the scan spans {width:.0} × {depth:.0} m and the model reads windows of {size} m: \
              say where to look with --point I, --region box=… or --region sphere=… (class= and \
              label= regions are then found inside that window), or --crop a window yourself"
@@ -77,7 +77,7 @@ pub(super) fn windowed<'a>(
     }
     let span = (hi[0] - lo[0]).max(hi[1] - lo[1]);
     if span > size {
-        return Err(Error::Config(format!(
+        return Err(Error::Scan(format!(
             "the located regions span {span:.1} m and the model reads windows of {size} m: \
              explain them one window at a time"
         )));

@@ -11,6 +11,7 @@ mod faithfulness;
 mod fuzz_replay;
 mod io_roundtrip;
 mod layers;
+mod lidar;
 mod malformed;
 mod model;
 mod onnx;

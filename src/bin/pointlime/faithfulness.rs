@@ -9,11 +9,13 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 
 use pointlime::classifier::Randomisable;
+use pointlime::classifier::Region;
 use pointlime::dataset::{Dataset, Split};
 use pointlime::explain::lime::LIME;
 use pointlime::explain::Method;
 use pointlime::faithfulness::organs::{check_organs, organs_markdown, summarise_organs};
 use pointlime::faithfulness::plot::{curve_panels, write_png};
+use pointlime::faithfulness::regions::{evaluate_regions, iou_markdown, summarise_iou};
 use pointlime::faithfulness::{
     check_methods, default_methods, evaluate_object, markdown, structure_markdown, summarise,
     summarise_structure, supported_methods, Randomisation, Setup,
@@ -128,10 +130,10 @@ fn compared_methods(args: &FaithfulnessArgs, model: &dyn Classifier) -> Vec<Meth
 }
 
 /// The report's first line: what was evaluated, with which settings.
-fn heading(args: &FaithfulnessArgs, config: &ExplainConfig, n: usize) -> String {
+fn heading(args: &FaithfulnessArgs, config: &ExplainConfig, what: &str) -> String {
     format!(
-        "# pointlime faithfulness: {} test objects of {}, model {}, {} segments, {} samples, seed {}",
-        n,
+        "# pointlime faithfulness: {} of {}, model {}, {} segments, {} samples, seed {}",
+        what,
         args.data.display(),
         args.model.name(),
         match config.segments.target {
@@ -151,18 +153,25 @@ pub fn run(args: FaithfulnessArgs) -> Result<ExitCode> {
     let ds = Dataset::open_any(&args.data)?;
     let loaded = args.model.load_any()?;
     let model: &dyn Classifier = &*loaded;
-    if model.per_point().is_some() {
-        // Its curves would score the whole cloud's mean, not a region's: not a measure of what
-        // its explanations say.
-        bail!(
-            "{}: the model labels every point; faithfulness measures models of whole clouds (per-point \
-             regions are not measured yet)",
-            args.model.name()
-        );
+    let per_point = model.per_point().is_some();
+    if !per_point {
+        ds.check_classes(args.model.name().as_ref(), model.class_names())?;
+    } else if args.organs.is_some() || args.layer_checks {
+        bail!("--organs and --layer-checks measure models of whole clouds; this model labels every point");
     }
-    ds.check_classes(args.model.name().as_ref(), model.class_names())?;
-    let compared = compared_methods(&args, model);
-    check_methods(&compared, model).with_context(|| args.model.name())?;
+    // A per-point model's explanations are of a region read as a classifier: the methods are
+    // those that run on one (kept whole, or perturbed with the rest).
+    let one: &[[f32; 3]] = &[[0.0; 3]];
+    let as_explained = if !per_point {
+        None
+    } else if config.regions.perturb_region {
+        Region::new(model, one)
+    } else {
+        Region::keeping(model, one, one)
+    };
+    let explained: &dyn Classifier = as_explained.as_ref().map_or(model, |r| r as _);
+    let compared = compared_methods(&args, explained);
+    check_methods(&compared, explained).with_context(|| args.model.name())?;
     args.settings
         .load_baselines(&mut config, model, &args.read, &compared, Some(&args.data))?;
     let layers = model
@@ -203,9 +212,21 @@ pub fn run(args: FaithfulnessArgs) -> Result<ExitCode> {
     let start = Instant::now();
     let mut objects = Vec::new();
     let mut organ_checks = Vec::new();
+    let mut regions = Vec::new();
     for item in picked {
         let mut cloud = pointlime::io::read_with(&item.path, args.read.options())?;
+        if let Some(w) = &item.window {
+            cloud = w.cut(cloud, &item.path)?;
+        }
         cloud.validate(&item.path, config.drop_invalid)?;
+        if per_point {
+            let found = evaluate_regions(&cloud, &item.path.display().to_string(), &setup)
+                .map_err(|e| e.in_file(&item.path))?;
+            objects.extend(found.iter().map(|r| r.object.clone()));
+            regions.extend(found);
+            bar.inc(1);
+            continue;
+        }
         let result = evaluate_object(
             &cloud,
             &item.path.display().to_string(),
@@ -233,13 +254,22 @@ pub fn run(args: FaithfulnessArgs) -> Result<ExitCode> {
     }
     bar.finish_and_clear();
     let (methods, lime) = summarise(&objects, &compared);
-    let header = heading(&args, &config, n);
+    let what = if per_point {
+        format!("{} regions of {n} test scans", regions.len())
+    } else {
+        format!("{n} test objects")
+    };
+    let header = heading(&args, &config, &what);
     let (structure, level_agreement) = summarise_structure(&objects);
     let mut md = markdown(&methods, lime.as_ref(), &header);
     md.push_str(&structure_markdown(structure.as_ref(), &level_agreement));
     let organs = summarise_organs(&organ_checks, &ds.class_names);
     if let Some(field) = &args.organs {
         md.push_str(&organs_markdown(&organs, field));
+    }
+    let region_iou = summarise_iou(&regions, &compared);
+    if per_point {
+        md.push_str(&iou_markdown(&region_iou));
     }
     std::fs::create_dir_all(&args.out).with_context(|| args.out.display().to_string())?;
     pointlime::io::write_json(
@@ -256,6 +286,8 @@ pub fn run(args: FaithfulnessArgs) -> Result<ExitCode> {
             "level_agreement": level_agreement,
             "organs": organs,
             "organ_checks": organ_checks,
+            "region_iou": region_iou,
+            "regions": regions,
             "objects": objects,
         }),
     )?;
