@@ -238,7 +238,20 @@ pub enum Normalisation {
         /// Metres per model unit.
         metres_per_unit: f64,
     },
+    /// As [`Normalisation::Metric`] across, but with z's zero at the scan's floor (the 1st
+    /// percentile of z, so that a few noise points below the ground do not set it): heights
+    /// above the local ground, which is how LiDAR's classes are defined (IGN's low, medium and high
+    /// vegetation are below 0.5 m, 0.5–1.5 m and above). For z-up scans (LAS, aerial and mobile
+    /// LiDAR): a window's centroid height moves with what the window holds (half roof, or all
+    /// street), its floor much less.
+    MetricFloor {
+        /// Metres per model unit.
+        metres_per_unit: f64,
+    },
 }
+
+/// The share of a scan's points below its floor ([`Normalisation::MetricFloor`]).
+pub const FLOOR_QUANTILE: f64 = 0.01;
 
 /// A coordinate axis: the up axis of a scan or of a model's training data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -317,8 +330,16 @@ impl Frame {
                 .map(|p| dist2(p, &center))
                 .fold(0.0, f64::max)
                 .sqrt(),
-            Normalisation::Metric { metres_per_unit } => metres_per_unit,
+            Normalisation::Metric { metres_per_unit }
+            | Normalisation::MetricFloor { metres_per_unit } => metres_per_unit,
         };
+        if let Normalisation::MetricFloor { .. } = normalisation {
+            let mut z: Vec<f64> = positions.iter().map(|p| p[2]).collect();
+            if !z.is_empty() {
+                let k = ((z.len() - 1) as f64 * FLOOR_QUANTILE).round() as usize;
+                center[2] = *z.select_nth_unstable_by(k, f64::total_cmp).1;
+            }
+        }
         // A single repeated point has radius 0; any positive scale maps it to the origin.
         let scale = if scale > 0.0 && scale.is_finite() {
             scale
@@ -429,6 +450,33 @@ mod tests {
         // Reports written before the field existed read as z up.
         let old: Frame = serde_json::from_str(r#"{"center":[0,0,0],"scale":1}"#).unwrap();
         assert_eq!((old.scan_up, old.model_up), (Axis::Z, Axis::Z));
+    }
+
+    /// Heights above the floor: x and y about the centroid, z's zero at the 1st percentile of z
+    /// (so one noise point far below does not move it), metric scale kept.
+    #[test]
+    fn a_floor_frame_measures_heights_above_the_scans_floor() {
+        let mut positions: Vec<[f64; 3]> = (0..300)
+            .map(|i| [i as f64, 2.0 * i as f64, 100.0 + (i % 3) as f64 * 5.0])
+            .collect();
+        positions.push([0.0, 0.0, 50.0]);
+        let f = Frame::fit(
+            &positions,
+            Normalisation::MetricFloor {
+                metres_per_unit: 10.0,
+            },
+        );
+        assert_eq!(f.center[2], 100.0);
+        let centroid_x = positions.iter().map(|p| p[0]).sum::<f64>() / 301.0;
+        assert!((f.center[0] - centroid_x).abs() < 1e-9);
+        assert_eq!(f.to_model(&[centroid_x, f.center[1], 110.0])[2], 1.0);
+        let m = Frame::fit(
+            &positions,
+            Normalisation::Metric {
+                metres_per_unit: 10.0,
+            },
+        );
+        assert!(m.center[2] > 100.0 && m.center[0] == f.center[0]);
     }
 
     #[test]

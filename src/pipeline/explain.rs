@@ -16,7 +16,7 @@ use super::report::{
     LevelReport, Report, ReportCost, SegmentReport, Timings, REPORT_SCHEMA_VERSION,
 };
 use super::window::windowed;
-use crate::cloud::PointCloud;
+use crate::cloud::{Axis, Normalisation, PointCloud};
 use crate::domain::Competence;
 use crate::error::{Error, Result};
 use crate::explain::{attribute, Explanation, Input, Progress, Targets};
@@ -216,6 +216,18 @@ fn check_fields(
     }
     if let Some(m) = classifier.channels().missing(cloud) {
         return Err(Error::Scan(m));
+    }
+    let up = super::input::scan_up(cloud, classifier, config);
+    if matches!(
+        classifier.normalisation(),
+        Normalisation::MetricFloor { .. }
+    ) && up != Axis::Z
+    {
+        return Err(Error::Config(format!(
+            "the model measures heights above each scan's floor along z; it reads z-up scans, \
+             not {} up",
+            up.name()
+        )));
     }
     if classifier.per_point().is_none() && !config.regions.is_default() {
         return Err(Error::Config(

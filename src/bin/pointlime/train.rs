@@ -57,6 +57,11 @@ pub struct TrainArgs {
     /// Normalise to the unit sphere instead of keeping metric scale (centroid, 10 m per unit).
     #[arg(long)]
     unit_sphere: bool,
+    /// Keep metric scale, but measure heights from each scan's floor (its 1st percentile of z)
+    /// rather than its centroid: heights above the local ground, for z-up LiDAR tiles and
+    /// windows.
+    #[arg(long, conflicts_with = "unit_sphere")]
+    floor: bool,
     /// Probability that a training cloud loses random supervoxels (0 = off).
     #[arg(long, default_value_t = 0.0)]
     supervoxel_dropout: f64,
@@ -198,6 +203,16 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
     let test_items = ds.split(Split::Test);
     let normalisation = if args.unit_sphere {
         Normalisation::UnitSphere
+    } else if args.floor {
+        if args.up != Axis::Z {
+            bail!(
+                "--floor measures heights along z; the scans' up axis must be z, not --up {}",
+                args.up.name()
+            );
+        }
+        Normalisation::MetricFloor {
+            metres_per_unit: 10.0,
+        }
     } else {
         Normalisation::Metric {
             metres_per_unit: 10.0,
