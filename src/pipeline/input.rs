@@ -9,7 +9,7 @@ use crate::classifier::Classifier;
 use std::borrow::Cow;
 
 use super::config::ExplainConfig;
-use crate::cloud::{Attribute, Axis, FileFormat, Frame, PointCloud, MIN_POINTS};
+use crate::cloud::{Axis, FileFormat, Frame, PointCloud, MIN_POINTS};
 use crate::error::{Error, Result};
 use crate::explain::{Baselines, Input};
 use crate::io;
@@ -319,28 +319,11 @@ pub fn scene_cloud<'a>(
             report.detached
         )));
     }
-    let kept = |i: usize| removed[i] == Removed::Kept;
-    let positions = (0..cloud.len())
-        .filter(|&i| kept(i))
-        .map(|i| cloud.positions[i])
-        .collect();
-    let mut kept_cloud = PointCloud::from_positions(positions, cloud.source.format);
-    // Only the field segments come from travels with the kept points: a phone scan's other
-    // attributes would be copied for nothing.
-    if let Some(a) = config
-        .segments
-        .from_field
-        .as_ref()
-        .and_then(|f| cloud.attribute(f))
-    {
-        kept_cloud.attributes.push(Attribute {
-            name: a.name.clone(),
-            kind: a.kind,
-            values: (0..cloud.len())
-                .filter(|&i| kept(i))
-                .map(|i| a.values[i])
-                .collect(),
-        });
-    }
+    // Every field travels with the kept points: segments, labels, label regions and a model's
+    // channels read them after the scene steps (copying a phone scan's fields costs tens of
+    // milliseconds; leaving them behind made `--labels` fail on every cropped scan).
+    let keep: Vec<bool> = removed.iter().map(|r| *r == Removed::Kept).collect();
+    let mut kept_cloud = cloud.clone();
+    kept_cloud.retain_points(&keep);
     Ok((Cow::Owned(kept_cloud), removed, report))
 }

@@ -116,9 +116,10 @@ fn roof_point(cloud: &PointCloud) -> usize {
 }
 
 /// Item 7's window rule on a large tile: `--point I` on a roof of the held-out tiles is
-/// explained in the model's 20 m window around it (the rest of the 406k points written back as
-/// cropped), the model calls it building, and without a place to look the tile is refused in
-/// one line with nothing written.
+/// explained in the model's 20 m window around it, for the class the model gives the point (the
+/// rest of the 406k points written back with no class); the window's points keep their own
+/// classes for `--labels`; without a place to look the tile is refused in one line with nothing
+/// written.
 #[test]
 fn a_roof_of_a_large_tile_is_explained_in_one_window() {
     let Some(data) = data_dir() else { return };
@@ -133,7 +134,7 @@ fn a_roof_of_a_large_tile_is_explained_in_one_window() {
         .arg("explain")
         .arg(&tile)
         .args(["--model", model.to_str().unwrap()])
-        .args(["--point", &roof.to_string(), "--labels", "classification"])
+        .args(["--point", &roof.to_string(), "--labels", LABELS])
         .args(["--samples", "300", "--out"])
         .arg(&out)
         .output()
@@ -147,14 +148,28 @@ fn a_roof_of_a_large_tile_is_explained_in_one_window() {
     assert!((side - 20.0).abs() < 1e-9, "{crop}");
     let cropped = report["scene"]["cropped"].as_u64().unwrap();
     assert!(cropped > 390_000, "{}", report["scene"]);
-    assert_eq!(
-        report["regions"][0]["target_name"], "building",
-        "{}",
-        report["regions"]
+    let region = &report["regions"][0];
+    assert!(
+        region["stand_in_distance"].as_f64().unwrap() < 1.0,
+        "{region}"
     );
-    assert!(report["regions"][0]["stand_in_distance"].as_f64().unwrap() < 1.0);
+    // The window's points scored against the tile's own classes, which travel with them.
+    let scores = &report["label_scores"];
+    assert!(scores["points"].as_u64().unwrap() > 1000, "{scores}");
+    assert!(scores["iou"][0].as_f64().unwrap() > 0.5, "ground: {scores}");
     let explained = pointlime::io::read(&out).unwrap();
     assert_eq!(explained.len(), cloud.len(), "every point written back");
+    // The class explained is the one the model gives the point; outside the window, none.
+    let predicted = &explained.attribute("predicted").unwrap().values;
+    assert_eq!(
+        predicted[roof],
+        region["target"].as_f64().unwrap(),
+        "{region}"
+    );
+    assert_eq!(
+        predicted.iter().filter(|&&c| c == 65535.0).count() as u64,
+        cropped
+    );
 
     let refused = dir.path().join("whole.explained.las");
     let o = bin()

@@ -772,11 +772,27 @@ fn a_windowed_model_explains_a_wide_scan_in_one_window_around_the_region() {
     };
     // Point 900 is the copy's 300th: a context point at x ≈ 104, below the middle.
     let asked = cloud.positions[900];
+    // The fields travel with the window's points: the labels scored and a label region.
     let r = explain(&cloud, &|c| {
-        c.regions.regions = vec![RegionSpec::Point(900), RegionSpec::Class("top".into())];
+        c.regions.regions = vec![
+            RegionSpec::Point(900),
+            RegionSpec::Class("top".into()),
+            RegionSpec::Label {
+                field: "truth".into(),
+                value: 2.0,
+            },
+        ];
+        c.regions.labels = Some("truth:top=1;rest=*".into());
     })
     .unwrap()
     .report;
+    assert_eq!(
+        r.label_scores.as_ref().unwrap().points,
+        256,
+        "{:?}",
+        r.label_scores
+    );
+    assert_eq!(r.regions[2].target_name, "rest");
     assert_eq!(
         r.scene.cropped, 600,
         "the first copy lies outside the window"

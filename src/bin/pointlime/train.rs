@@ -168,7 +168,9 @@ fn window(ds: &Dataset, data: &std::path::Path) -> Result<Option<f64>> {
             data.display()
         );
     }
-    Ok(Some(largest))
+    // To the micrometre: the last window of a row reaches a nanometre-sized sliver past its
+    // tile's edge (Window::tiles keeps the edge inside a half-open window).
+    Ok(Some((largest * 1e6).round() / 1e6))
 }
 
 /// The network and model settings the flags ask for.
