@@ -43,7 +43,9 @@ pub struct FaithfulnessArgs {
     /// Every method the model supports: the leaderboard.
     #[arg(long)]
     all_methods: bool,
-    /// Test objects, spread evenly over the sorted test split.
+    /// Test objects, spread evenly over the sorted test split (for a per-point model, test scans,
+    /// each measured region by region: --region, --point, or every class it predicts for
+    /// --min-class-share of the points).
     #[arg(long, default_value_t = 20)]
     n: usize,
     /// Random deletion orders averaged for the baseline.
@@ -157,7 +159,11 @@ pub fn run(args: FaithfulnessArgs) -> Result<ExitCode> {
     if !per_point {
         ds.check_classes(args.model.name().as_ref(), model.class_names())?;
     } else if args.organs.is_some() || args.layer_checks {
-        bail!("--organs and --layer-checks measure models of whole clouds; this model labels every point");
+        bail!(
+            "{}: the model labels every point; --organs and --layer-checks measure models of \
+             whole clouds",
+            args.model.name()
+        );
     }
     // A per-point model's explanations are of a region read as a classifier: the methods are
     // those that run on one (kept whole, or perturbed with the rest).
