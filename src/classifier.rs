@@ -213,6 +213,32 @@ pub trait PerPoint: Send + Sync {
     /// # Errors
     /// [`Error::Classifier`](crate::Error::Classifier) when the backend fails.
     fn predict_points(&self, clouds: &[&[[f32; 3]]], output: Output) -> Result<Vec<f32>>;
+
+    /// Whether [`region_gradients`](PerPoint::region_gradients) works: `false` by default.
+    fn gives_gradients(&self) -> bool {
+        false
+    }
+
+    /// `∂ (mean over the points `region` marks of score[class]) / ∂ points` for one cloud, one
+    /// `[dx, dy, dz]` per point, the network in inference mode: the gradient a region's
+    /// explanation needs (pGS-CAM's target: the region's class score).
+    ///
+    /// # Errors
+    /// [`Error::Classifier`](crate::Error::Classifier) for a model without gradients (the
+    /// default), a bad class, a mask that does not fit the points or marks none, or a backend
+    /// failure.
+    fn region_gradients(
+        &self,
+        points: &[[f32; 3]],
+        region: &[bool],
+        class: usize,
+        output: Output,
+    ) -> Result<Vec<[f32; 3]>> {
+        let _ = (points, region, class, output);
+        Err(crate::Error::Classifier(
+            "the model gives no gradients".into(),
+        ))
+    }
 }
 
 /// A per-point model read as a classifier of one region: a cloud's score for a class is the mean
@@ -232,6 +258,10 @@ pub struct Region<'a> {
     keep: Option<Kept>,
     /// With [`Region::keeping`] on a [`PointPooled`] model: the exact max-pool path.
     pooled: Option<RegionPooled<'a>>,
+    /// With [`Region::keeping`]: which of the input's points are the region's, in the input's
+    /// order. The gradient methods move every point (IG along a path, SmoothGrad by noise) but
+    /// keep their order, so the region is known by position there.
+    input_mask: Option<Vec<bool>>,
 }
 
 /// A kept region's head past the max-pool: every perturbed cloud holds all the region's points,
@@ -266,6 +296,7 @@ impl<'a> Region<'a> {
             region: points.iter().map(bits).collect(),
             keep: None,
             pooled: None,
+            input_mask: None,
         })
     }
 
@@ -291,6 +322,12 @@ impl<'a> Region<'a> {
         region.pooled = model
             .point_pooled()
             .and_then(|pp| RegionPooled::new(pp, &ordered).ok());
+        region.input_mask = Some(
+            input
+                .iter()
+                .map(|p| region.region.contains(&bits(p)))
+                .collect(),
+        );
         region.keep = Some(Kept {
             ordered,
             input: input.iter().map(bits).collect(),
@@ -391,6 +428,12 @@ impl Classifier for Region<'_> {
         self.pooled.as_ref().map(|_| self as &dyn MaxPooled)
     }
 
+    /// A kept region of a model that gives per-point gradients: the gradient methods run on it.
+    fn differentiable(&self) -> Option<&dyn Differentiable> {
+        (self.input_mask.is_some() && self.per_point.gives_gradients())
+            .then_some(self as &dyn Differentiable)
+    }
+
     fn predict(&self, clouds: &[&[[f32; 3]]], output: Output) -> Result<Vec<f32>> {
         let c = self.class_names().len();
         let restored: Vec<Vec<[f32; 3]>>;
@@ -430,6 +473,29 @@ impl Classifier for Region<'_> {
             }
         }
         Ok(out)
+    }
+}
+
+/// The region's score's gradient over every point of a cloud aligned with the input (the
+/// region's own points included: nothing is removed, so nothing is put back).
+impl Differentiable for Region<'_> {
+    fn input_gradients(
+        &self,
+        points: &[[f32; 3]],
+        class: usize,
+        output: Output,
+    ) -> Result<Vec<[f32; 3]>> {
+        match &self.input_mask {
+            Some(mask) if mask.len() == points.len() => {
+                self.per_point.region_gradients(points, mask, class, output)
+            }
+            _ => Err(crate::Error::Classifier(format!(
+                "a region's gradients are taken on clouds of its input's {} points, in order; got \
+                 {}",
+                self.input_mask.as_ref().map_or(0, Vec::len),
+                points.len()
+            ))),
+        }
     }
 }
 

@@ -646,6 +646,56 @@ impl PerPoint for PointNetClassifier {
         let logits = self.infer.forward_points(self.input(clouds)?);
         self.scores(logits, output)
     }
+
+    fn gives_gradients(&self) -> bool {
+        self.segments()
+    }
+
+    fn region_gradients(
+        &self,
+        points: &[[f32; 3]],
+        region: &[bool],
+        class: usize,
+        output: Output,
+    ) -> Result<Vec<[f32; 3]>> {
+        let n_classes = self.config.class_names.len();
+        let marked = region.iter().filter(|&&r| r).count();
+        if !self.segments() || class >= n_classes || region.len() != points.len() || marked == 0 {
+            return Err(Error::Classifier(format!(
+                "region gradients need a segmentation network, a class below {n_classes} and a \
+                 mask of {} points marking some (got class {class}, {} of {} marked)",
+                points.len(),
+                marked,
+                region.len()
+            )));
+        }
+        // As `input_gradients`: the validation-mode network on an autodiff device keeps batch
+        // norm on its running statistics, so these are the gradients of what `predict_points`
+        // computes.
+        let device = self.device.clone().autodiff();
+        let net = self.infer.clone().to_device(&device);
+        let x = self.input(&[points])?.autodiff().require_grad();
+        let logits = net.forward_points(x.clone()); // [points, classes]
+        let scores = match output {
+            Output::Logit => logits,
+            Output::Probability => burn::tensor::activation::softmax(logits, 1),
+        };
+        let weights: Vec<f32> = region
+            .iter()
+            .map(|&r| if r { 1.0 / marked as f32 } else { 0.0 })
+            .collect();
+        let weights = Tensor::from_data(TensorData::new(weights, [points.len(), 1]), &device);
+        let grads = (scores.slice([0..points.len(), class..class + 1]) * weights)
+            .sum()
+            .backward();
+        let g = x
+            .grad(&grads)
+            .ok_or_else(|| Error::Classifier("no gradient reached the input points".into()))?;
+        Ok(to_vec(g)?
+            .chunks_exact(3)
+            .map(|c| [c[0], c[1], c[2]])
+            .collect())
+    }
 }
 
 impl Differentiable for PointNetClassifier {

@@ -259,6 +259,9 @@ pub fn load_baselines(
         .iter()
         .map(|item| {
             let mut cloud = io::read_with(&item.path, options.clone())?;
+            if let Some(w) = &item.window {
+                cloud = w.cut(cloud, &item.path)?;
+            }
             cloud.validate(&item.path, true)?;
             network_input(&cloud, classifier, config).map_err(|e| e.in_file(&item.path))
         })
