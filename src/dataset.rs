@@ -43,7 +43,15 @@ impl Item {
     /// # Errors
     /// The file's read errors; [`Error::Format`] for a window that holds no point.
     pub fn read(&self) -> Result<crate::cloud::PointCloud> {
-        let cloud = crate::io::read(&self.path)?;
+        self.read_with(crate::io::ReadOptions::default())
+    }
+
+    /// [`Item::read`] with the reader's options (limits, a text scan's columns).
+    ///
+    /// # Errors
+    /// As [`Item::read`].
+    pub fn read_with(&self, options: crate::io::ReadOptions) -> Result<crate::cloud::PointCloud> {
+        let cloud = crate::io::read_with(&self.path, options)?;
         match &self.window {
             Some(w) => w.cut(cloud, &self.path),
             None => Ok(cloud),
@@ -63,7 +71,7 @@ const EXTENSIONS: [&str; 6] = ["ply", "las", "laz", "xyz", "txt", "pts"];
 impl Dataset {
     /// The index of class `name`, added at the end when it is new: classes in order of first
     /// appearance.
-    fn class_index(&mut self, name: &str) -> usize {
+    pub fn class_index(&mut self, name: &str) -> usize {
         match self.class_names.iter().position(|c| c == name) {
             Some(i) => i,
             None => {

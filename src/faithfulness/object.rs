@@ -219,6 +219,28 @@ pub fn evaluate_object(
     truth: &str,
     setup: &Setup,
 ) -> Result<ObjectResult> {
+    if let Some(m) = setup.classifier.channels().missing(cloud) {
+        return Err(crate::Error::Scan(m));
+    }
+    let (kept, _, _) = scene_cloud(cloud, setup.config)?;
+    let model_input = model_input_with_segments(&kept, setup.classifier, setup.config)?;
+    evaluate_input(&kept, &model_input, path, truth, setup)
+}
+
+/// [`evaluate_object`] on a cloud already through the scene steps (`kept`) and drawn into the
+/// network's input (`model_input`, as [`model_input_with_segments`] draws it for
+/// `setup.classifier`): several classifiers that read the same input (a per-point model's
+/// regions) share one segmentation.
+///
+/// # Errors
+/// As [`evaluate_object`].
+pub fn evaluate_input(
+    kept: &PointCloud,
+    model_input: &ModelInput,
+    path: &str,
+    truth: &str,
+    setup: &Setup,
+) -> Result<ObjectResult> {
     let Setup {
         classifier,
         randomised,
@@ -227,11 +249,6 @@ pub fn evaluate_object(
         methods,
         rounds,
     } = *setup;
-    if let Some(m) = classifier.channels().missing(cloud) {
-        return Err(crate::Error::Scan(m));
-    }
-    let (kept, _, _) = scene_cloud(cloud, config)?;
-    let model_input = model_input_with_segments(&kept, classifier, config)?;
     let reading = model_input.reading(classifier);
     let randomised = model_input.reading(randomised);
     let (classifier, randomised) = (&*reading, &*randomised);
@@ -256,7 +273,7 @@ pub fn evaluate_object(
         classifier,
         randomised,
         steps,
-        model_input: &model_input,
+        model_input,
         input: &input,
         target: &target,
         explainer,
@@ -305,10 +322,10 @@ pub fn evaluate_object(
     };
     let level_agreement = match &lime_explanation {
         Some(e) if config.coarser_levels > 0 => coarser_levels(
-            &kept,
+            kept,
             classifier,
             config,
-            &model_input,
+            model_input,
             std::slice::from_ref(e),
         )?
         .into_iter()

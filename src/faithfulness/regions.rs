@@ -1,17 +1,18 @@
 //! Faithfulness of a per-point model's explanations, region by region (issue #29, item 6).
 //!
 //! A region read as a classifier ([`Region`]: the mean score of its points) is what a per-point
-//! explanation explains, so every measure of [`evaluate_object`] applies to it unchanged: the
-//! deletion and insertion curves of the region's score against random orders, the model
-//! randomisation check (the same region on the re-initialised network) and seed stability. Beside
-//! them, the protocol of pGS-CAM (Grad-CAM for point-cloud segmentation): drop the points an
-//! explanation ranks first, and those it ranks last, and measure the region's IoU: the region's
-//! points against the points the model gives its class in the cloud that remains. A faithful
-//! explanation loses more IoU to its top points than to its bottom ones.
+//! explanation explains, so every measure of [`evaluate_object`](super::evaluate_object) applies
+//! to it unchanged: the deletion and insertion curves of the region's score against random
+//! orders, the model randomisation check (the same region on the re-initialised network) and
+//! seed stability. Beside them, the protocol of pGS-CAM (Grad-CAM for point-cloud
+//! segmentation): drop the points an explanation ranks first, and those it ranks last, and
+//! measure the region's IoU: the region's points against the points the model gives its class in
+//! the cloud that remains. A faithful explanation loses more IoU to its top points than to its
+//! bottom ones.
 
 use serde::{Deserialize, Serialize};
 
-use super::object::{evaluate_object, ObjectResult, Setup};
+use super::object::{evaluate_input, ObjectResult, Setup};
 use crate::classifier::{Output, Region};
 use crate::cloud::PointCloud;
 use crate::error::{Error, Result};
@@ -47,7 +48,7 @@ pub struct RegionResult {
     pub region: String,
     /// Its points among the network's input.
     pub points: usize,
-    /// The measures of [`evaluate_object`] on the region's score; its `truth` is the class the
+    /// The measures of [`evaluate_input`] on the region's score; its `truth` is the class the
     /// region is explained for, its `predicted` the class its mean probability ranks first.
     pub object: ObjectResult,
     /// The IoU protocol, per method and share.
@@ -60,7 +61,7 @@ pub struct RegionResult {
 /// steps are not run per region.
 ///
 /// # Errors
-/// [`Error::Config`] for a model without per-point scores, as [`evaluate_object`] and
+/// [`Error::Config`] for a model without per-point scores, as [`evaluate_input`] and
 /// [`resolve`] otherwise.
 pub fn evaluate_regions(
     cloud: &PointCloud,
@@ -72,6 +73,9 @@ pub fn evaluate_regions(
         .per_point()
         .ok_or_else(|| Error::Config("the model scores whole clouds, not points".into()))?;
     let config = setup.config;
+    if let Some(m) = model.channels().missing(cloud) {
+        return Err(Error::Scan(m));
+    }
     let (kept, _, _) = scene_cloud(cloud, config)?;
     let input = model_input_with_segments(&kept, model, config)?;
     let names = model.class_names();
@@ -105,8 +109,9 @@ pub fn evaluate_regions(
                 "the model scores whole clouds, not points".into(),
             ));
         };
-        let object = evaluate_object(
-            cloud,
+        let object = evaluate_input(
+            &kept,
+            &input,
             path,
             &names[r.target],
             &Setup {

@@ -669,32 +669,11 @@ impl PerPoint for PointNetClassifier {
                 region.len()
             )));
         }
-        // As `input_gradients`: the validation-mode network on an autodiff device keeps batch
-        // norm on its running statistics, so these are the gradients of what `predict_points`
-        // computes.
-        let device = self.device.clone().autodiff();
-        let net = self.infer.clone().to_device(&device);
-        let x = self.input(&[points])?.autodiff().require_grad();
-        let logits = net.forward_points(x.clone()); // [points, classes]
-        let scores = match output {
-            Output::Logit => logits,
-            Output::Probability => burn::tensor::activation::softmax(logits, 1),
-        };
-        let weights: Vec<f32> = region
+        let weights = region
             .iter()
             .map(|&r| if r { 1.0 / marked as f32 } else { 0.0 })
             .collect();
-        let weights = Tensor::from_data(TensorData::new(weights, [points.len(), 1]), &device);
-        let grads = (scores.slice([0..points.len(), class..class + 1]) * weights)
-            .sum()
-            .backward();
-        let g = x
-            .grad(&grads)
-            .ok_or_else(|| Error::Classifier("no gradient reached the input points".into()))?;
-        Ok(to_vec(g)?
-            .chunks_exact(3)
-            .map(|c| [c[0], c[1], c[2]])
-            .collect())
+        self.score_gradients(points, class, output, weights, PointNet::forward_points)
     }
 }
 
@@ -711,18 +690,37 @@ impl Differentiable for PointNetClassifier {
                 "class index {class} out of range (model has {n_classes} classes)"
             )));
         }
-        // The validation-mode network moved to an autodiff device keeps its training flags off,
-        // so batch norm still uses its running statistics: these are the gradients of the
-        // function `predict` computes.
+        self.score_gradients(points, class, output, vec![1.0], PointNet::forward)
+    }
+}
+
+impl PointNetClassifier {
+    /// `∂ (Σ over rows of weights[row] · score[row, class]) / ∂ points` for one cloud, where
+    /// `forward` gives the network's rows of logits (one for the cloud, or one per point).
+    /// The validation-mode network moved to an autodiff device keeps its training flags off, so
+    /// batch norm still uses its running statistics: these are the gradients of the function
+    /// `predict` and `predict_points` compute.
+    fn score_gradients(
+        &self,
+        points: &[[f32; 3]],
+        class: usize,
+        output: Output,
+        weights: Vec<f32>,
+        forward: impl Fn(&PointNet, Tensor<3>) -> Tensor<2>,
+    ) -> Result<Vec<[f32; 3]>> {
         let device = self.device.clone().autodiff();
         let net = self.infer.clone().to_device(&device);
         let x = self.input(&[points])?.autodiff().require_grad();
-        let logits = net.forward(x.clone()); // [1, classes]
+        let logits = forward(&net, x.clone()); // [rows, classes]
         let scores = match output {
             Output::Logit => logits,
             Output::Probability => burn::tensor::activation::softmax(logits, 1),
         };
-        let grads = scores.slice([0..1, class..class + 1]).sum().backward();
+        let rows = weights.len();
+        let weights = Tensor::from_data(TensorData::new(weights, [rows, 1]), &device);
+        let grads = (scores.slice([0..rows, class..class + 1]) * weights)
+            .sum()
+            .backward();
         let g = x
             .grad(&grads)
             .ok_or_else(|| Error::Classifier("no gradient reached the input points".into()))?;

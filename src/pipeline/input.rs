@@ -258,10 +258,7 @@ pub fn load_baselines(
     let clouds = items
         .iter()
         .map(|item| {
-            let mut cloud = io::read_with(&item.path, options.clone())?;
-            if let Some(w) = &item.window {
-                cloud = w.cut(cloud, &item.path)?;
-            }
+            let mut cloud = item.read_with(options.clone())?;
             cloud.validate(&item.path, true)?;
             network_input(&cloud, classifier, config).map_err(|e| e.in_file(&item.path))
         })

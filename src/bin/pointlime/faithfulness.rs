@@ -220,10 +220,7 @@ pub fn run(args: FaithfulnessArgs) -> Result<ExitCode> {
     let mut organ_checks = Vec::new();
     let mut regions = Vec::new();
     for item in picked {
-        let mut cloud = pointlime::io::read_with(&item.path, args.read.options())?;
-        if let Some(w) = &item.window {
-            cloud = w.cut(cloud, &item.path)?;
-        }
+        let mut cloud = item.read_with(args.read.options())?;
         cloud.validate(&item.path, config.drop_invalid)?;
         if per_point {
             let found = evaluate_regions(&cloud, &item.path.display().to_string(), &setup)

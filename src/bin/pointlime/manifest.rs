@@ -97,13 +97,7 @@ fn tiles(args: &ManifestArgs) -> Result<Dataset> {
             .parent()
             .and_then(|p| p.file_name())
             .map_or_else(|| "tiles".to_string(), |d| d.to_string_lossy().into_owned());
-        let class = match ds.class_names.iter().position(|c| *c == class_name) {
-            Some(i) => i,
-            None => {
-                ds.class_names.push(class_name);
-                ds.class_names.len() - 1
-            }
-        };
+        let class = ds.class_index(&class_name);
         let step = if test { f64::INFINITY } else { stride };
         for window in Window::tiles([min[0], min[1]], [max[0], max[1]], args.window, step) {
             let points = cloud
