@@ -1,5 +1,6 @@
 //! What a network reads per point besides x, y, z: normals, colour or intensity (ONNX models
-//! trained elsewhere often take them).
+//! trained elsewhere often take them), a LiDAR pulse's returns, or the shape of each point's
+//! neighbourhood (both of which pointlime's own networks can be trained on, `train --channels`).
 //!
 //! The explainers work on positions only: a perturbed cloud is made of copies of the network's
 //! input points (and, for centroid removal, of the origin). So a scan's extra channels are
@@ -31,7 +32,22 @@ pub enum Channels {
     XyzRgb,
     /// x, y, z, then intensity, scaled to [0, 1] as colour is.
     XyzIntensity,
+    /// x, y, z, then what a LiDAR pulse says of the point: its intensity relative to the scan's
+    /// (divided by the scan's 99th percentile of intensity and capped at 1, since sensors and
+    /// years store intensity on unrelated scales), how many returns its pulse had (`(m − 1) / 4`,
+    /// capped at 1) and where it came among them (`(r − 1) / (m − 1)`: 0 first, 1 last; 0 for a
+    /// single return). Reads `intensity`, `return_number` and `number_of_returns` (LAS).
+    XyzReturns,
+    /// x, y, z, then the shape of the point's neighbourhood, its 16 nearest points in the scan:
+    /// linearity `(λ1 − λ2) / λ1`, planarity `(λ2 − λ3) / λ1` and scattering `λ3 / λ1` of their
+    /// covariance's eigenvalues `λ1 ≥ λ2 ≥ λ3` (Demantké et al. 2011). They do not change with
+    /// a turn or a scale of the scan. Computed once on the whole scan: a point keeps its
+    /// neighbourhood's shape when an explanation removes the neighbours (see docs/per-point.md).
+    XyzShape,
 }
+
+/// The largest number of returns [`Channels::XyzReturns`] tells apart.
+const RETURNS_RANGE: f64 = 4.0;
 
 /// Neighbours a normal is estimated from.
 const NORMAL_NEIGHBOURS: usize = 16;
@@ -43,7 +59,24 @@ impl Channels {
             Channels::Xyz => 0,
             Channels::XyzNormals | Channels::XyzRgb => 3,
             Channels::XyzIntensity => 1,
+            Channels::XyzReturns | Channels::XyzShape => 3,
         }
+    }
+
+    /// Every value, for `--help` and errors.
+    pub const ALL: [Channels; 6] = [
+        Channels::Xyz,
+        Channels::XyzNormals,
+        Channels::XyzRgb,
+        Channels::XyzIntensity,
+        Channels::XyzReturns,
+        Channels::XyzShape,
+    ];
+
+    /// Whether pointlime's own network can be trained on them: every channel but the normals,
+    /// which training's rotations would have to turn with the points.
+    pub fn trainable(self) -> bool {
+        self != Channels::XyzNormals
     }
 
     /// The name the sidecar uses.
@@ -53,15 +86,18 @@ impl Channels {
             Channels::XyzNormals => "xyz_normals",
             Channels::XyzRgb => "xyz_rgb",
             Channels::XyzIntensity => "xyz_intensity",
+            Channels::XyzReturns => "xyz_returns",
+            Channels::XyzShape => "xyz_shape",
         }
     }
 
     /// Why the scan cannot give these channels (a field they need is missing), if it cannot.
     pub fn missing(self, cloud: &PointCloud) -> Option<String> {
         let (names, what): (&[&str], &str) = match self {
-            Channels::Xyz | Channels::XyzNormals => return None,
+            Channels::Xyz | Channels::XyzNormals | Channels::XyzShape => return None,
             Channels::XyzRgb => (&["red", "green", "blue"], "colour"),
             Channels::XyzIntensity => (&["intensity"], "intensity"),
+            Channels::XyzReturns => (&RETURN_FIELDS, "returns"),
         };
         names
             .iter()
@@ -88,8 +124,93 @@ impl Channels {
             Channels::XyzNormals => Ok(normals(cloud, frame, index, points)),
             Channels::XyzRgb => fields(cloud, index, &["red", "green", "blue"], "colour"),
             Channels::XyzIntensity => fields(cloud, index, &["intensity"], "intensity"),
+            Channels::XyzReturns => returns(cloud, index),
+            Channels::XyzShape => Ok(shape(cloud, frame, index)),
         }
     }
+}
+
+impl std::str::FromStr for Channels {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<Channels, String> {
+        Channels::ALL
+            .into_iter()
+            .find(|c| c.name() == s)
+            .ok_or_else(|| {
+                let names: Vec<&str> = Channels::ALL.iter().map(|c| c.name()).collect();
+                format!("unknown channels {s:?} (one of: {})", names.join(", "))
+            })
+    }
+}
+
+/// The fields [`Channels::XyzReturns`] reads.
+const RETURN_FIELDS: [&str; 3] = ["intensity", "return_number", "number_of_returns"];
+
+/// [`Channels::XyzReturns`] at `index`.
+fn returns(cloud: &PointCloud, index: &[u32]) -> Result<Vec<f32>> {
+    let [intensity, number, count] = RETURN_FIELDS.map(|name| cloud.attribute(name));
+    let (Some(intensity), Some(number), Some(count)) = (intensity, number, count) else {
+        let name = RETURN_FIELDS
+            .iter()
+            .find(|&&n| cloud.attribute(n).is_none())
+            .unwrap_or(&"intensity");
+        return Err(Error::Scan(format!(
+            "the model reads returns per point and the scan has no {name:?} field"
+        )));
+    };
+    let mut sorted: Vec<f64> = intensity.values.clone();
+    let k = ((sorted.len() as f64 - 1.0) * 0.99).round() as usize;
+    let top = if sorted.is_empty() {
+        1.0
+    } else {
+        *sorted.select_nth_unstable_by(k, f64::total_cmp).1
+    };
+    let top = if top > 0.0 && top.is_finite() {
+        top
+    } else {
+        1.0
+    };
+    Ok(index
+        .iter()
+        .flat_map(|&i| {
+            let i = i as usize;
+            let m = count.values[i].max(1.0);
+            let r = number.values[i].clamp(1.0, m);
+            let place = if m > 1.0 { (r - 1.0) / (m - 1.0) } else { 0.0 };
+            [
+                (intensity.values[i] / top).clamp(0.0, 1.0),
+                ((m - 1.0) / RETURNS_RANGE).min(1.0),
+                place,
+            ]
+            .map(|v| v as f32)
+        })
+        .collect())
+}
+
+/// [`Channels::XyzShape`] at `index`: the eigenvalue features of each point's
+/// [`NORMAL_NEIGHBOURS`] nearest points of the scan.
+fn shape(cloud: &PointCloud, frame: &Frame, index: &[u32]) -> Vec<f32> {
+    let all: Vec<[f32; 3]> = cloud.positions.iter().map(|p| frame.to_model(p)).collect();
+    let tree = KdTree::new(&all);
+    index
+        .iter()
+        .flat_map(|&i| {
+            let p = all[i as usize];
+            let near = tree.nearest_n(&p, NORMAL_NEIGHBOURS.min(all.len()));
+            let mut l = crate::linalg::symmetric_eigenvalues3(covariance(
+                near.iter().map(|&(j, _)| all[j as usize]),
+            ));
+            l.sort_by(|a, b| b.total_cmp(a));
+            let l1 = l[0];
+            if l1 <= 0.0 || !l1.is_finite() {
+                // A neighbourhood of one repeated point has no shape.
+                return [0.0; 3];
+            }
+            let l3 = l[2].max(0.0);
+            [(l[0] - l[1]) / l1, (l[1] - l3) / l1, l3 / l1].map(|v| v as f32)
+        })
+        .collect()
 }
 
 /// Values of the named fields at `index`, scaled to [0, 1] by their storage type.
@@ -163,11 +284,17 @@ fn normals(cloud: &PointCloud, frame: &Frame, index: &[u32], points: &[[f32; 3]]
 /// The direction in which the points spread least: the eigenvector of their covariance with the
 /// smallest eigenvalue. Fewer than 3 distinct points: z.
 fn least_spread(points: impl Iterator<Item = [f32; 3]>) -> [f32; 3] {
-    let points: Vec<[f64; 3]> = points.map(|p| p.map(f64::from)).collect();
+    let points: Vec<[f32; 3]> = points.collect();
     if points.len() < 3 {
         return [0.0, 0.0, 1.0];
     }
-    let n = points.len() as f64;
+    crate::linalg::smallest_eigenvector3(covariance(points.into_iter())).map(|v| v as f32)
+}
+
+/// The covariance (unnormalised) of the points about their mean.
+fn covariance(points: impl Iterator<Item = [f32; 3]>) -> [[f64; 3]; 3] {
+    let points: Vec<[f64; 3]> = points.map(|p| p.map(f64::from)).collect();
+    let n = points.len().max(1) as f64;
     let mean: [f64; 3] = std::array::from_fn(|a| points.iter().fold(0.0, |s, p| s + p[a]) / n);
     let mut cov = [[0.0f64; 3]; 3];
     for p in &points {
@@ -178,7 +305,7 @@ fn least_spread(points: impl Iterator<Item = [f32; 3]>) -> [f32; 3] {
             }
         }
     }
-    crate::linalg::smallest_eigenvector3(cov).map(|v| v as f32)
+    cov
 }
 
 /// `d` scaled to length 1 (z for a zero vector).
@@ -289,6 +416,79 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("no \"intensity\" field"), "{err}");
+    }
+
+    #[test]
+    fn returns_are_relative_to_the_scan_and_missing_fields_are_named() {
+        let mut cloud = PointCloud::from_positions(vec![[0.0; 3]; 101], FileFormat::Las);
+        for (name, values) in [
+            (
+                "intensity",
+                (0..101).map(|i| i as f64 * 10.0).collect::<Vec<_>>(),
+            ),
+            ("return_number", vec![2.0; 101]),
+            ("number_of_returns", vec![3.0; 101]),
+        ] {
+            cloud.attributes.push(Attribute {
+                name: name.into(),
+                kind: ScalarKind::U16,
+                values,
+            });
+        }
+        let frame = Frame::fit(&cloud.positions, Normalisation::UnitSphere);
+        let v = Channels::XyzReturns
+            .of(&cloud, &frame, &[50, 100], &[[0.0; 3]; 2])
+            .unwrap();
+        // The 99th percentile is 990: point 50 reads 500 / 990, point 100 is capped at 1; three
+        // returns, the second of them.
+        let expected = [500.0 / 990.0, 0.5, 0.5, 1.0, 0.5, 0.5];
+        assert!(
+            v.iter().zip(expected).all(|(a, b)| (a - b).abs() < 1e-6),
+            "{v:?}"
+        );
+        cloud.attributes.retain(|a| a.name != "number_of_returns");
+        let err = Channels::XyzReturns.missing(&cloud).unwrap();
+        assert!(err.contains("no \"number_of_returns\" field"), "{err}");
+        assert!(Channels::XyzReturns
+            .of(&cloud, &frame, &[0], &[[0.0; 3]])
+            .is_err());
+        assert!(!Channels::XyzNormals.trainable() && Channels::XyzShape.trainable());
+        assert_eq!("xyz_returns".parse::<Channels>(), Ok(Channels::XyzReturns));
+        assert!("xyz_nothing"
+            .parse::<Channels>()
+            .unwrap_err()
+            .contains("xyz_shape"));
+    }
+
+    #[test]
+    fn shape_tells_a_line_from_a_plane_from_a_ball() {
+        let line = (0..40).map(|i| [f64::from(i), 0.0, 0.0]);
+        let plane = (0..400).map(|i| [f64::from(i % 20) + 100.0, f64::from(i / 20), 0.0]);
+        let mut rng = 1u64;
+        let mut next = move || {
+            rng = rng
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (rng >> 11) as f64 / (1u64 << 53) as f64
+        };
+        let ball: Vec<[f64; 3]> = (0..400)
+            .map(|_| [next() * 5.0 - 300.0, next() * 5.0, next() * 5.0])
+            .collect();
+        let positions: Vec<[f64; 3]> = line.chain(plane).chain(ball).collect();
+        let cloud = PointCloud::from_positions(positions, FileFormat::Ply);
+        let frame = Frame::fit(&cloud.positions, Normalisation::UnitSphere);
+        // The middle of the line, of the plane, of the ball.
+        let v = Channels::XyzShape
+            .of(&cloud, &frame, &[20, 40 + 210, 640], &[[0.0; 3]; 3])
+            .unwrap();
+        let (line, plane, ball) = (&v[0..3], &v[3..6], &v[6..9]);
+        assert!(line[0] > 0.99, "linearity of a line {line:?}");
+        assert!(plane[1] > 0.6, "planarity of a plane {plane:?}");
+        assert!(
+            ball[2] > ball[1].min(line[2]) && ball[2] > 0.1,
+            "scattering of a ball {ball:?}"
+        );
+        assert!(v.iter().all(|x| (0.0..=1.0).contains(x)), "{v:?}");
     }
 
     #[test]

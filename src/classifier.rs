@@ -287,6 +287,48 @@ fn bits(p: &[f32; 3]) -> [u32; 3] {
 }
 
 impl<'a> Region<'a> {
+    /// The region of `model` made of these model-frame points, perturbed with the rest, in an
+    /// explanation whose unperturbed input is `input`: [`Region::new`], and the gradient methods
+    /// and Grad-CAM, which read the unperturbed input alone, run on it as on a kept region.
+    pub fn perturbing(
+        model: &'a dyn Classifier,
+        points: &[[f32; 3]],
+        input: &[[f32; 3]],
+    ) -> Option<Region<'a>> {
+        let mut region = Region::new(model, points)?;
+        region.at_input(model, points, input);
+        Some(region)
+    }
+
+    /// What a region needs on its explanation's unperturbed input: its points there (by
+    /// position in the input, for the gradient methods) and the head of its points past the
+    /// max-pool (for the exact path and Grad-CAM). Returns the region's points in order, each
+    /// once.
+    fn at_input(
+        &mut self,
+        model: &'a dyn Classifier,
+        points: &[[f32; 3]],
+        input: &[[f32; 3]],
+    ) -> Vec<[f32; 3]> {
+        let mut seen = HashSet::new();
+        let ordered: Vec<[f32; 3]> = points
+            .iter()
+            .filter(|p| seen.insert(bits(p)))
+            .copied()
+            .collect();
+        // A backend failure here leaves the generic path, which meets the failure itself.
+        self.pooled = model
+            .point_pooled()
+            .and_then(|pp| RegionPooled::new(pp, &ordered).ok());
+        self.input_mask = Some(
+            input
+                .iter()
+                .map(|p| self.region.contains(&bits(p)))
+                .collect(),
+        );
+        ordered
+    }
+
     /// The region of `model` made of these model-frame points, perturbed with the rest; `None`
     /// for a model without per-point scores.
     pub fn new(model: &'a dyn Classifier, points: &[[f32; 3]]) -> Option<Region<'a>> {
@@ -312,22 +354,7 @@ impl<'a> Region<'a> {
         input: &[[f32; 3]],
     ) -> Option<Region<'a>> {
         let mut region = Region::new(model, points)?;
-        let mut seen = HashSet::new();
-        let ordered: Vec<[f32; 3]> = points
-            .iter()
-            .filter(|p| seen.insert(bits(p)))
-            .copied()
-            .collect();
-        // A backend failure here leaves the generic path, which meets the failure itself.
-        region.pooled = model
-            .point_pooled()
-            .and_then(|pp| RegionPooled::new(pp, &ordered).ok());
-        region.input_mask = Some(
-            input
-                .iter()
-                .map(|p| region.region.contains(&bits(p)))
-                .collect(),
-        );
+        let ordered = region.at_input(model, points, input);
         region.keep = Some(Kept {
             ordered,
             input: input.iter().map(bits).collect(),
@@ -424,11 +451,25 @@ impl Classifier for Region<'_> {
         self.keep.is_none() && self.model.set_function()
     }
 
+    /// Only a kept region: one perturbed with the rest loses points the maxima cannot tell.
     fn max_pooled(&self) -> Option<&dyn MaxPooled> {
-        self.pooled.as_ref().map(|_| self as &dyn MaxPooled)
+        self.pooled
+            .as_ref()
+            .filter(|_| self.keep.is_some())
+            .map(|_| self as &dyn MaxPooled)
     }
 
-    /// A kept region of a model that gives per-point gradients: the gradient methods run on it.
+    /// Grad-CAM for segmentation, as pGS-CAM does it: the region's score (here its mean, which
+    /// scales the map and does not reorder it) read at the layer the global max-pool reads.
+    fn pool_layer(&self) -> Option<&dyn PoolLayer> {
+        self.pooled
+            .as_ref()
+            .filter(|p| self.input_mask.is_some() && !p.model.phi_is_local())
+            .map(|_| self as &dyn PoolLayer)
+    }
+
+    /// A region known on its input, of a model that gives per-point gradients: the gradient
+    /// methods run on it.
     fn differentiable(&self) -> Option<&dyn Differentiable> {
         (self.input_mask.is_some() && self.per_point.gives_gradients())
             .then_some(self as &dyn Differentiable)
@@ -518,6 +559,41 @@ impl<'a> RegionPooled<'a> {
     }
 }
 
+impl RegionPooled<'_> {
+    /// The mean over the region's points of their scores under each global feature
+    /// (`[b × feature_dim]` → `[b × classes]`).
+    fn mean_scores(&self, globals: &[f32], output: Output, classes: usize) -> Result<Vec<f32>> {
+        let scores = self.head.scores(globals, output)?;
+        let n = self.points;
+        Ok(scores
+            .chunks_exact(n * classes)
+            .flat_map(|rows| {
+                (0..classes)
+                    .map(move |k| rows.iter().skip(k).step_by(classes).sum::<f32>() / n as f32)
+            })
+            .collect())
+    }
+}
+
+/// A region read at its model's global max-pool (see [`Region`]'s `pool_layer`): `h` is the
+/// model's `phi` over the whole cloud, and the head the region points' mean score.
+impl PoolLayer for Region<'_> {
+    fn pool_width(&self) -> usize {
+        self.pooled.as_ref().map_or(0, |p| p.model.feature_dim())
+    }
+
+    fn cloud_features(&self, points: &[[f32; 3]]) -> Result<Vec<f32>> {
+        MaxPooled::point_features(self, points)
+    }
+
+    fn pooled_head(&self, globals: &[f32], output: Output) -> Result<Vec<f32>> {
+        match &self.pooled {
+            Some(p) => p.mean_scores(globals, output, self.class_names().len()),
+            None => Err(crate::Error::Classifier("no max-pooled path".into())),
+        }
+    }
+}
+
 /// The exact max-pool path of a kept region: the segments' maxima come from the explainer's
 /// scoring, the region's own maximum is added here (its points are in every cloud), and only
 /// the head of the region's points runs per perturbed cloud.
@@ -544,15 +620,7 @@ impl MaxPooled for Region<'_> {
                 .zip(&p.region_max)
                 .for_each(|(g, &r)| *g = g.max(r));
         }
-        let scores = p.head.scores(&globals, output)?;
-        let c = self.class_names().len();
-        let per_cloud = p.points * c;
-        Ok(scores
-            .chunks_exact(per_cloud)
-            .flat_map(|rows| {
-                (0..c).map(move |k| rows.iter().skip(k).step_by(c).sum::<f32>() / p.points as f32)
-            })
-            .collect())
+        p.mean_scores(&globals, output, self.class_names().len())
     }
 
     /// Removal by moving to the centroid leaves points at the origin only where more points
@@ -632,6 +700,13 @@ pub trait PointPooled: Send + Sync {
     /// # Errors
     /// [`Error::Classifier`](crate::Error::Classifier) when the backend fails.
     fn points_head<'s>(&'s self, points: &[[f32; 3]]) -> Result<Box<dyn PointsHead + 's>>;
+
+    /// Whether `phi` is also each point's `local` feature (a network of one point layer): then
+    /// a point's `phi` reaches its own scores besides the max-pool, and Grad-CAM's weights read
+    /// at the max-pool alone would leave that out. `false` by default.
+    fn phi_is_local(&self) -> bool {
+        false
+    }
 }
 
 /// The per-point head of a fixed set of points (see [`PointPooled::points_head`]).

@@ -6,6 +6,7 @@ use std::path::Path;
 use rayon::prelude::*;
 
 use super::{csv_error, Dataset, Item};
+use crate::channels::{ChannelTable, Channels};
 use crate::cloud::{Frame, Normalisation};
 use crate::error::{Error, Result};
 use crate::labels::LabelMap;
@@ -22,6 +23,18 @@ pub struct Prepared {
     /// For a segmentation network, each point's class ([`UNLABELLED`](crate::labels::UNLABELLED)
     /// for a value its label map leaves out); empty otherwise.
     pub point_classes: Vec<u8>,
+    /// Each point's extra channels, row-major `[points × width]`, for a model that reads them
+    /// ([`Channels`]); empty otherwise. Computed on the whole scan, as `explain` computes them.
+    pub channels: Vec<f32>,
+}
+
+impl Prepared {
+    /// The extra channels of `points`, by position, for [`Classifier::with_channels`]
+    /// ([`crate::classifier::Classifier`]); `None` when there are none.
+    pub fn channel_table(&self) -> Option<ChannelTable> {
+        let width = self.channels.len() / self.points.len().max(1);
+        (width > 0).then(|| ChannelTable::new(&self.points, self.channels.clone(), width))
+    }
 }
 
 /// Objects keep at most this many points in memory: 8× a 1024-point network input is plenty of
@@ -38,8 +51,9 @@ pub fn prepare(
     normalisation: Normalisation,
     segments: Option<usize>,
     seed: u64,
+    channels: Channels,
 ) -> Result<Vec<Prepared>> {
-    prepare_labelled(items, normalisation, segments, seed, None)
+    prepare_labelled(items, normalisation, segments, seed, None, channels)
 }
 
 /// [`prepare`], with each point's class for a segmentation network: from the item's own label
@@ -54,6 +68,7 @@ pub fn prepare_labelled(
     segments: Option<usize>,
     seed: u64,
     default: Option<&LabelMap>,
+    channels: Channels,
 ) -> Result<Vec<Prepared>> {
     items
         .par_iter()
@@ -70,6 +85,9 @@ pub fn prepare_labelled(
                 .iter()
                 .map(|&i| frame.to_model(&cloud.positions[i as usize]))
                 .collect();
+            let extra = channels
+                .of(&cloud, &frame, &idx, &points)
+                .map_err(|e| e.in_file(&item.path))?;
             let point_classes = match item_labels(item, default)? {
                 Some(map) => {
                     let classes = map.classes(&cloud).map_err(|e| match e {
@@ -98,6 +116,7 @@ pub fn prepare_labelled(
                 n_segments,
                 class: item.class,
                 point_classes,
+                channels: extra,
             })
         })
         .collect()

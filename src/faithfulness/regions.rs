@@ -95,8 +95,8 @@ pub fn evaluate_regions(
         let points: Vec<[f32; 3]> = r.points.iter().map(|&i| input.points[i]).collect();
         let (trained, randomised) = if config.regions.perturb_region {
             (
-                Region::new(model, &points),
-                Region::new(setup.randomised, &points),
+                Region::perturbing(model, &points, &input.points),
+                Region::perturbing(setup.randomised, &points, &input.points),
             )
         } else {
             (

@@ -13,6 +13,7 @@ use burn::prelude::*;
 use burn::store::ModuleRecord;
 use serde::{Deserialize, Serialize};
 
+use crate::channels::{ChannelTable, Channels};
 use crate::classifier::{
     softmax_rows, Classifier, Differentiable, InputTransform, MaxPooled, Output, PerPoint,
     PointPooled, PointsHead, PoolLayer, Randomisable,
@@ -51,6 +52,10 @@ pub struct ModelConfig {
     /// around the region (docs/per-point.md). Absent: the model reads whole scans.
     #[config(default = "None")]
     pub window: Option<f64>,
+    /// What the network reads per point after x, y, z (`train --channels`); its width is the
+    /// network's [`PointNetConfig::extra_channels`]. Absent: x, y, z alone.
+    #[config(default = "None")]
+    pub channels: Option<Channels>,
 }
 
 /// The CPU or GPU backend that runs the network.
@@ -153,7 +158,9 @@ pub mod builtin {
     pub const NAME: &str = "built-in default (models/default)";
 }
 
-/// A PointNet ready for inference, behind the [`Classifier`] interface.
+/// A PointNet ready for inference, behind the [`Classifier`] interface. A clone shares the
+/// weights.
+#[derive(Clone)]
 pub struct PointNetClassifier {
     /// As trained and saved.
     net: PointNet,
@@ -167,6 +174,9 @@ pub struct PointNetClassifier {
     files: Option<std::sync::Arc<tempfile::TempDir>>,
     /// Statistics of the global feature on the training scans (`competence.json`).
     domain: Option<Domain>,
+    /// The extra channels of the scan's input points, for a model that reads channels
+    /// ([`Classifier::with_channels`]); `None` until bound.
+    table: Option<std::sync::Arc<ChannelTable>>,
 }
 
 impl std::fmt::Debug for PointNetClassifier {
@@ -200,6 +210,7 @@ impl PointNetClassifier {
             path,
             files: None,
             domain: None,
+            table: None,
         }
     }
 
@@ -267,8 +278,16 @@ impl PointNetClassifier {
     /// explanation; and weights that hold NaN or infinities give non-finite scores.
     fn check_weights(&self, weights: &Path) -> Result<()> {
         let cloud = crate::classifier::probe_cloud(self.config.num_points);
+        // Channels read as zeros, the value of a point no table knows.
+        let mut probe = self.clone();
+        let width = self.channels().extra();
+        probe.table = Some(std::sync::Arc::new(ChannelTable::new(
+            &[],
+            Vec::new(),
+            width,
+        )));
         let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            self.predict(&[&cloud], Output::Logit)
+            probe.predict(&[&cloud], Output::Logit)
         }));
         match run {
             Ok(Ok(scores)) if scores.iter().all(|s| s.is_finite()) => Ok(()),
@@ -395,6 +414,7 @@ impl PointNetClassifier {
             self.path.clone(),
         );
         copy.files = self.files.clone();
+        copy.table = self.table.clone();
         Ok(copy)
     }
 
@@ -419,12 +439,35 @@ impl PointNetClassifier {
                 clouds.iter().map(|c| c.len()).collect::<Vec<_>>()
             )));
         }
-        let mut flat: Vec<f32> = Vec::with_capacity(clouds.len() * m * 3);
-        for c in clouds {
-            flat.extend(c.iter().flatten());
+        self.tensor(clouds)
+    }
+
+    /// Clouds of one size as the network's input `[clouds, points, w]`: each point's x, y, z,
+    /// then its extra channels from the bound table.
+    ///
+    /// # Errors
+    /// [`Error::Classifier`] for a model that reads channels and was given none.
+    fn tensor(&self, clouds: &[&[[f32; 3]]]) -> Result<Tensor<3>> {
+        let m = clouds.first().map_or(0, |c| c.len());
+        let width = self.config.network.input_width();
+        let mut flat: Vec<f32> = Vec::with_capacity(clouds.len() * m * width);
+        match (&self.table, width) {
+            (_, 3) => clouds.iter().for_each(|c| flat.extend(c.iter().flatten())),
+            (Some(table), _) => {
+                for p in clouds.iter().flat_map(|c| c.iter()) {
+                    flat.extend(p);
+                    flat.extend(table.get(p));
+                }
+            }
+            (None, _) => {
+                return Err(Error::Classifier(format!(
+                    "the model reads {} per point and was given none",
+                    self.channels().name()
+                )))
+            }
         }
         Ok(Tensor::from_data(
-            TensorData::new(flat, [clouds.len(), m, 3]),
+            TensorData::new(flat, [clouds.len(), m, width]),
             &self.device,
         ))
     }
@@ -528,6 +571,15 @@ fn validate(config: &ModelConfig, path: &Path) -> Result<()> {
     if !(0.0..1.0).contains(&net.dropout) {
         return bad(format!("dropout {} is outside [0, 1)", net.dropout));
     }
+    let channels = config.channels.unwrap_or_default();
+    if net.extra_channels.unwrap_or(0) != channels.extra() {
+        return bad(format!(
+            "the network reads {} values per point after x, y, z, and channels {} are {}",
+            net.extra_channels.unwrap_or(0),
+            channels.name(),
+            channels.extra()
+        ));
+    }
     Ok(())
 }
 
@@ -595,8 +647,21 @@ impl Classifier for PointNetClassifier {
         (!self.segments()).then_some(self as &dyn PoolLayer)
     }
 
+    // Relevance is propagated back to x, y, z alone.
     fn dense_layers(&self) -> Option<crate::dense::Portable> {
-        (!self.segments()).then(|| self.portable())
+        (!self.segments() && self.channels() == Channels::Xyz).then(|| self.portable())
+    }
+
+    fn channels(&self) -> Channels {
+        self.config.channels.unwrap_or_default()
+    }
+
+    fn with_channels(&self, table: ChannelTable) -> Option<Box<dyn Classifier + '_>> {
+        (self.channels() != Channels::Xyz).then(|| {
+            let mut bound = self.clone();
+            bound.table = Some(std::sync::Arc::new(table));
+            Box::new(bound) as Box<dyn Classifier>
+        })
     }
 
     fn differentiable(&self) -> Option<&dyn Differentiable> {
@@ -724,8 +789,10 @@ impl PointNetClassifier {
         let g = x
             .grad(&grads)
             .ok_or_else(|| Error::Classifier("no gradient reached the input points".into()))?;
+        // Positions only: the channels are fixed per point and no method moves them.
+        let width = self.config.network.input_width();
         Ok(to_vec(g)?
-            .chunks_exact(3)
+            .chunks_exact(width)
             .map(|c| [c[0], c[1], c[2]])
             .collect())
     }
@@ -737,9 +804,7 @@ impl MaxPooled for PointNetClassifier {
     }
 
     fn point_features(&self, points: &[[f32; 3]]) -> Result<Vec<f32>> {
-        let flat: Vec<f32> = points.iter().flatten().copied().collect();
-        let x = Tensor::from_data(TensorData::new(flat, [1, points.len(), 3]), &self.device);
-        to_vec(self.infer.point_features(x))
+        to_vec(self.infer.point_features(self.tensor(&[points])?))
     }
 
     fn head(&self, globals: &[f32], output: Output) -> Result<Vec<f32>> {
@@ -763,14 +828,17 @@ impl PointPooled for PointNetClassifier {
     }
 
     fn points_head<'s>(&'s self, points: &[[f32; 3]]) -> Result<Box<dyn PointsHead + 's>> {
-        let flat: Vec<f32> = points.iter().flatten().copied().collect();
-        let x = Tensor::from_data(TensorData::new(flat, [1, points.len(), 3]), &self.device);
+        let x = self.tensor(&[points])?;
         let local_part = self.infer.head_local_part(self.infer.local_features(x));
         Ok(Box::new(SegmentHead {
             model: self,
             local_part,
             points: points.len(),
         }))
+    }
+
+    fn phi_is_local(&self) -> bool {
+        self.config.network.point_layers.len() == 1
     }
 }
 

@@ -5,6 +5,9 @@
 //! the paper's 1×1 convolution), batch norm and ReLU after every layer, a max-pool over points, and
 //! a head of fully connected layers with batch norm, ReLU and dropout. Optional input (3×3) and
 //! feature (k×k, after the first layer) T-Nets, as in the paper.
+//!
+//! A point's input is `w` wide: x, y, z, then the model's extra channels, if it has any
+//! ([`PointNetConfig::extra_channels`]).
 
 use burn::nn::{BatchNorm, BatchNormConfig, Dropout, DropoutConfig, Linear, LinearConfig};
 use burn::prelude::*;
@@ -36,6 +39,9 @@ pub struct PointNetConfig {
     /// burn's `Config` derive gives no serde default for a missing field).
     #[config(default = "None")]
     pub segment: Option<bool>,
+    /// Inputs per point after x, y, z (the model's channels, [`crate::channels`]). Absent: none.
+    #[config(default = "None")]
+    pub extra_channels: Option<usize>,
 }
 
 /// Linear + batch norm + ReLU, applied to `[rows, in]`.
@@ -189,9 +195,14 @@ impl PointNetConfig {
         self.segment == Some(true)
     }
 
+    /// Inputs per point: x, y, z and the extra channels.
+    pub fn input_width(&self) -> usize {
+        3 + self.extra_channels.unwrap_or(0)
+    }
+
     /// A freshly initialised network.
     pub fn init(&self, device: &Device) -> PointNet {
-        let mut widths = vec![3];
+        let mut widths = vec![self.input_width()];
         widths.extend(&self.point_layers);
         let global = *widths.last().unwrap();
         // A segmentation head reads each point's first-layer feature beside the global one.
@@ -334,7 +345,7 @@ impl PointNet {
     /// Per-point features before the max-pool.
     ///
     /// # Shapes
-    /// `[batch, points, 3]` → `[batch * points, c]`
+    /// `[batch, points, w]` → `[batch * points, c]`
     pub fn point_features(&self, x: Tensor<3>) -> Tensor<2> {
         self.point_features_given(x, None)
     }
@@ -368,23 +379,30 @@ impl PointNet {
     /// the seventh digit, which reports written before must reproduce.
     ///
     /// # Shapes
-    /// `[batch, points, 3]` → (`[batch * points, c_0]` or `None`, `[batch * points, c]`)
+    /// `[batch, points, w]` → (`[batch * points, c_0]` or `None`, `[batch * points, c]`)
     fn local_and_point_features(
         &self,
         x: Tensor<3>,
         input_pooled: Option<Tensor<2>>,
         keep_local: bool,
     ) -> (Option<Tensor<2>>, Tensor<2>) {
-        let [batch, n, _] = x.dims();
+        let [batch, n, width] = x.dims();
         let mut x = x;
         if let Some(t) = &self.input_tnet {
+            // The transform turns the positions; the channels after them pass unchanged.
+            let xyz = x.clone().narrow(2, 0, 3);
             let m = match input_pooled {
                 Some(g) => t.matrix_of_pooled(g),
-                None => t.forward(x.clone().reshape([batch * n, 3]), batch),
+                None => t.forward(xyz.clone().reshape([batch * n, 3]), batch),
             }; // [batch, 3, 3]
-            x = x.matmul(m); // [batch, points, 3]
+            let turned = xyz.matmul(m); // [batch, points, 3]
+            x = if width > 3 {
+                Tensor::cat(vec![turned, x.narrow(2, 3, width - 3)], 2)
+            } else {
+                turned
+            };
         }
-        let mut h = x.reshape([batch * n, 3]);
+        let mut h = x.reshape([batch * n, width]);
         let mut local = None;
         for (i, b) in self.points.iter().enumerate() {
             h = b.forward(h); // [batch * points, c_i]
@@ -405,7 +423,7 @@ impl PointNet {
     /// A segmentation network's logits for every point.
     ///
     /// # Shapes
-    /// `[batch, points, 3]` → `[batch * points, classes]`
+    /// `[batch, points, w]` → `[batch * points, classes]`
     pub fn forward_points(&self, x: Tensor<3>) -> Tensor<2> {
         let [batch, n, _] = x.dims();
         let (local, h) = self.local_and_point_features(x, None, true);
@@ -423,7 +441,7 @@ impl PointNet {
     /// the global feature).
     ///
     /// # Shapes
-    /// `[1, points, 3]` → `[points, c_0]`
+    /// `[1, points, w]` → `[points, c_0]`
     pub fn local_features(&self, x: Tensor<3>) -> Tensor<2> {
         let (local, h) = self.local_and_point_features(x, None, true);
         local.unwrap_or(h)
@@ -492,7 +510,7 @@ impl PointNet {
     /// layers): the description the competence check measures.
     ///
     /// # Shapes
-    /// `[batch, points, 3]` → `[batch, last head width]`
+    /// `[batch, points, w]` → `[batch, last head width]`
     pub fn embedding(&self, x: Tensor<3>) -> Tensor<2> {
         self.head.iter().fold(self.global(x), |g, b| b.forward(g))
     }
@@ -500,7 +518,7 @@ impl PointNet {
     /// The global feature: per-point features max-pooled over the points.
     ///
     /// # Shapes
-    /// `[batch, points, 3]` → `[batch, c]`
+    /// `[batch, points, w]` → `[batch, c]`
     pub fn global(&self, x: Tensor<3>) -> Tensor<2> {
         self.global_given(x, None)
     }
@@ -517,7 +535,7 @@ impl PointNet {
     /// Logits.
     ///
     /// # Shapes
-    /// `[batch, points, 3]` → `[batch, classes]`
+    /// `[batch, points, w]` → `[batch, classes]`
     pub fn forward(&self, x: Tensor<3>) -> Tensor<2> {
         self.head(self.global(x))
     }

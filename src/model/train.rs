@@ -109,6 +109,26 @@ pub fn evaluate(
     let n = model.input_points();
     let c = model.class_names().len();
     let mut confusion = Confusion::new(c);
+    let bound = |o: &Prepared| o.channel_table().and_then(|t| model.with_channels(t));
+    if data.iter().any(|o| !o.channels.is_empty()) {
+        // Each object reads its own channels: one cloud per call.
+        for o in data {
+            let reading = bound(o);
+            let one = reading.as_deref().unwrap_or(model);
+            let mut sum = vec![0.0f32; c];
+            for v in 0..votes.max(1) {
+                let cloud: Vec<[f32; 3]> =
+                    crate::cloud::sample_indices(o.points.len(), n, mix(seed, v as u64))
+                        .iter()
+                        .map(|&i| o.points[i as usize])
+                        .collect();
+                let p = one.predict(&[&cloud], crate::classifier::Output::Probability)?;
+                sum.iter_mut().zip(p).for_each(|(s, x)| *s += x);
+            }
+            confusion.add(o.class, crate::stats::ranking(&sum)[0]);
+        }
+        return Ok(confusion);
+    }
     for chunk in data.chunks(batch.max(1)) {
         let mut sum = vec![0.0f32; chunk.len() * c];
         for v in 0..votes.max(1) {
@@ -142,13 +162,18 @@ pub fn evaluate(
 /// # Errors
 /// Classifier errors; [`Error::Classifier`] for a model without per-point scores.
 pub fn evaluate_points(model: &dyn Classifier, data: &[Prepared], seed: u64) -> Result<Confusion> {
-    let per_point = model
-        .per_point()
-        .ok_or_else(|| Error::Classifier("the model scores whole clouds, not points".into()))?;
+    let not_per_point = || Error::Classifier("the model scores whole clouds, not points".into());
+    model.per_point().ok_or_else(not_per_point)?;
     let n = model.input_points();
     let c = model.class_names().len();
     let mut confusion = Confusion::new(c);
     for o in data {
+        let reading = o.channel_table().and_then(|t| model.with_channels(t));
+        let per_point = reading
+            .as_deref()
+            .unwrap_or(model)
+            .per_point()
+            .ok_or_else(not_per_point)?;
         let mut order: Vec<usize> = (0..o.points.len()).collect();
         order.shuffle(&mut ChaCha8Rng::seed_from_u64(mix(
             seed,
@@ -250,7 +275,8 @@ pub fn train(
         for (bi, batch) in batches.iter().enumerate() {
             let (flat, target, truth) = batch_data(train_set, batch, config, n, &weights, epoch);
             let rows = truth.len();
-            let x = Tensor::<3>::from_data(TensorData::new(flat, [batch.len(), n, 3]), &device);
+            let width = model_config.network.input_width();
+            let x = Tensor::<3>::from_data(TensorData::new(flat, [batch.len(), n, width]), &device);
             let y = Tensor::<2>::from_data(TensorData::new(target, [rows, n_classes]), &device);
             // [batch, classes], or [batch * n, classes] for a segmentation network.
             let logits = if segment {
@@ -429,7 +455,8 @@ fn batch_data(
     epoch: usize,
 ) -> (Vec<f32>, Vec<f32>, Vec<u8>) {
     let n_classes = weights.len();
-    let mut flat: Vec<f32> = Vec::with_capacity(batch.len() * n * 3);
+    let width = 3 + train_set[batch[0]].channels.len() / train_set[batch[0]].points.len().max(1);
+    let mut flat: Vec<f32> = Vec::with_capacity(batch.len() * n * width);
     let mut truth: Vec<u8> = Vec::with_capacity(batch.len() * n);
     for &i in batch {
         let o = &train_set[i];
@@ -440,7 +467,17 @@ fn batch_data(
             n,
             mix(mix(config.seed, epoch as u64), i as u64),
         );
-        flat.extend(s.iter().flatten());
+        if width == 3 {
+            flat.extend(s.iter().flatten());
+        } else {
+            // Augmentation moves the points; their channels do not change with a turn, a scale
+            // or a jitter.
+            let w = width - 3;
+            for (p, &k) in s.iter().zip(&idx) {
+                flat.extend(p);
+                flat.extend(&o.channels[k as usize * w..(k as usize + 1) * w]);
+            }
+        }
         if o.point_classes.is_empty() {
             truth.push(o.class as u8);
         } else {

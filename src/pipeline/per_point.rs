@@ -97,7 +97,7 @@ pub(super) fn explain_regions(
     for r in &resolved {
         let region_points: Vec<[f32; 3]> = r.points.iter().map(|&i| points[i]).collect();
         let region = if config.regions.perturb_region {
-            Region::new(classifier, &region_points)
+            Region::perturbing(classifier, &region_points, points)
         } else {
             Region::keeping(classifier, &region_points, points)
         }

@@ -139,6 +139,7 @@ fn toy(n: usize, seed: u64) -> Vec<Prepared> {
                 n_segments: 0,
                 class,
                 point_classes: Vec::new(),
+                channels: Vec::new(),
             }
         })
         .collect()
@@ -876,4 +877,129 @@ fn a_regions_gradient_is_the_derivative_of_its_mean_score() {
     assert!(model
         .region_gradients(cloud, &vec![false; cloud.len()], 0, Output::Logit)
         .is_err());
+}
+
+/// Issue #29 item 4: Grad-CAM for segmentation (pGS-CAM's target) on a region reads the
+/// region's mean score at the layer the global max-pool reads: that head, at the cloud's own
+/// pooled feature, is the region's score; it needs the unperturbed input only, so a kept region
+/// and one perturbed with the rest give the same map; a network whose pooled layer is also the
+/// local feature (one point layer) is refused.
+#[test]
+fn grad_cam_of_a_region_reads_its_score_at_the_max_pool() {
+    use pointlime::classifier::{max_pool, Region};
+    use pointlime::explain::{attribute, Input, Method, Targets};
+    let mut config = small(false);
+    config.network.segment = Some(true);
+    let model = PointNetClassifier::new(config.clone(), Backend::Flex, 5).unwrap();
+    let cloud = &clouds(1, 9)[0];
+    let region: Vec<[f32; 3]> = cloud.iter().step_by(4).copied().collect();
+    let kept = Region::keeping(&model, &region, cloud).unwrap();
+    let perturbed = Region::perturbing(&model, &region, cloud).unwrap();
+    let layer = kept
+        .pool_layer()
+        .expect("a kept region exposes its pooled layer");
+    let (g, _) = max_pool(&layer.cloud_features(cloud).unwrap(), layer.pool_width());
+    for output in [Output::Logit, Output::Probability] {
+        assert_close(
+            &layer.pooled_head(&g, output).unwrap(),
+            &kept.predict(&[cloud], output).unwrap(),
+            1e-5,
+            &format!("{output:?}"),
+        );
+    }
+    let labels: Vec<u32> = (0..cloud.len() as u32).map(|i| i % 8).collect();
+    let input = Input::new(cloud, &labels, 8).unwrap();
+    let gradcam: Method = "gradcam".parse().unwrap();
+    let explainer = settings(|_| {});
+    let run = |r: &Region| {
+        attribute(
+            gradcam,
+            r,
+            &input,
+            &Targets::Classes(vec![1]),
+            &explainer,
+            None,
+        )
+        .unwrap()
+    };
+    let (a, b) = (run(&kept), run(&perturbed));
+    assert_eq!(a.per_point, b.per_point);
+    let values = &a.per_point[0];
+    assert!(values.iter().all(|&v| v >= 0.0), "ReLU'd map: {values:?}");
+    assert!(values.iter().any(|&v| v > 0.0), "an all-zero map");
+    assert!(Region::new(&model, &region).unwrap().pool_layer().is_none());
+    let mut one_layer = config;
+    one_layer.network.point_layers = vec![16];
+    let shallow = PointNetClassifier::new(one_layer, Backend::Flex, 5).unwrap();
+    assert!(Region::keeping(&shallow, &region, cloud)
+        .unwrap()
+        .pool_layer()
+        .is_none());
+}
+
+/// Issue #29 item 7: a network that reads channels besides x, y, z (`train --channels`) takes
+/// them from the table its scan binds, by position; unbound, it refuses to guess; bound, its
+/// exact max-pool path still gives the whole network's region scores; and its gradients are of
+/// the positions alone.
+#[test]
+fn a_network_with_channels_reads_them_by_position_on_every_path() {
+    use pointlime::channels::{ChannelTable, Channels};
+    use pointlime::classifier::Region;
+    use pointlime::explain::{score_masks, Input, Scoring, ScoringConfig, ScoringPath};
+    use pointlime::perturb::Removal;
+    let mut config = small(false);
+    config.network.segment = Some(true);
+    config.network.extra_channels = Some(3);
+    config.channels = Some(Channels::XyzShape);
+    let model = PointNetClassifier::new(config, Backend::Flex, 8).unwrap();
+    let cloud = &clouds(1, 12)[0];
+    let err = model
+        .predict(&[cloud], Output::Logit)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("reads xyz_shape per point"), "{err}");
+    let values: Vec<f32> = (0..cloud.len() * 3).map(|i| (i % 7) as f32 / 7.0).collect();
+    let bound = model
+        .with_channels(ChannelTable::new(cloud, values.clone(), 3))
+        .unwrap();
+    let zeros = model
+        .with_channels(ChannelTable::new(cloud, vec![0.0; values.len()], 3))
+        .unwrap();
+    let (a, b) = (
+        bound.predict(&[cloud], Output::Logit).unwrap(),
+        zeros.predict(&[cloud], Output::Logit).unwrap(),
+    );
+    assert_ne!(a, b, "the channels are read");
+    // The same points in another order read the same channels: each point's scores follow it.
+    let reversed: Vec<[f32; 3]> = cloud.iter().rev().copied().collect();
+    let per_point = bound.per_point().unwrap();
+    let forward = per_point.predict_points(&[cloud], Output::Logit).unwrap();
+    let backward = per_point
+        .predict_points(&[&reversed], Output::Logit)
+        .unwrap();
+    let back: Vec<f32> = backward.chunks(3).rev().flatten().copied().collect();
+    assert_close(&forward, &back, 1e-5, "reversed");
+
+    let labels: Vec<u32> = (0..cloud.len() as u32).map(|i| (i * 7 / 64) % 6).collect();
+    let region: Vec<[f32; 3]> = cloud.iter().step_by(5).copied().collect();
+    let kept = Region::keeping(bound.as_ref(), &region, cloud).unwrap();
+    let input = Input::new(cloud, &labels, 6).unwrap();
+    let masks = edge_and_random_masks(6, 40, 14);
+    let score = |path| {
+        let config = ScoringConfig {
+            removal: Removal::Drop,
+            output: Output::Logit,
+            path,
+            batch_size: 8,
+        };
+        score_masks(&kept, &input, &masks, &config, None).unwrap()
+    };
+    let (fast, full) = (score(Scoring::Auto), score(Scoring::Full));
+    assert_eq!(fast.cost.path, ScoringPath::ExactMaxPool);
+    assert_close(&fast.scores, &full.scores, 1e-5, "exact path with channels");
+    let mask: Vec<bool> = (0..cloud.len()).map(|i| i % 5 == 0).collect();
+    let g = per_point
+        .region_gradients(cloud, &mask, 1, Output::Logit)
+        .unwrap();
+    assert_eq!(g.len(), cloud.len());
 }

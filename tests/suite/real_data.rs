@@ -32,7 +32,14 @@ pub fn dales_test_clouds(
 ) -> Vec<Vec<[f32; 3]>> {
     use pointlime::dataset::{prepare, Dataset, Split};
     let ds = Dataset::open_any(&data.join("dales_objects")).unwrap();
-    let set = prepare(&ds.split(Split::Test), normalisation, None, 0).unwrap();
+    let set = prepare(
+        &ds.split(Split::Test),
+        normalisation,
+        None,
+        0,
+        Default::default(),
+    )
+    .unwrap();
     set.iter()
         .map(|o| {
             pointlime::cloud::sample_indices(o.points.len(), 1024, 0)
@@ -334,7 +341,7 @@ fn shipped_models_reproduce_their_cards_test_accuracy() {
         let ds = Dataset::open_any(&path).unwrap();
         let test = ds.split(Split::Test);
         let model = PointNetClassifier::load(&dir, Backend::Flex).unwrap();
-        let set = prepare(&test, model.normalisation(), None, seed).unwrap();
+        let set = prepare(&test, model.normalisation(), None, seed, model.channels()).unwrap();
         let m = evaluate(&model, &set, seed, votes, 32).unwrap().metrics();
         let card = std::fs::read_to_string(dir.join("MODEL_CARD.md")).unwrap();
         for key in ["overall_accuracy", "mean_class_accuracy"] {
@@ -385,7 +392,15 @@ fn segmentation_reproduces_its_card(
     let ds = Dataset::open_any(&path).unwrap();
     let test = ds.split(Split::Test);
     let model = PointNetClassifier::load(dir, Backend::Flex).unwrap();
-    let set = prepare_labelled(&test, model.normalisation(), None, seed, None).unwrap();
+    let set = prepare_labelled(
+        &test,
+        model.normalisation(),
+        None,
+        seed,
+        None,
+        model.channels(),
+    )
+    .unwrap();
     let confusion = evaluate_points(&model, &set, seed).unwrap();
     let card = std::fs::read_to_string(dir.join("MODEL_CARD.md")).unwrap();
     for (key, got) in [

@@ -45,16 +45,14 @@ pub fn run(args: AccuracyArgs) -> Result<ExitCode> {
         return segmentation(&args, &ds, model);
     }
     ds.check_classes(args.model.name().as_ref(), model.class_names())?;
-    if model.channels().extra() > 0 {
-        bail!(
-            "{}: the model reads {} per point; accuracy gives positions alone (explain or batch \
-             the test scans instead)",
-            args.model.name(),
-            model.channels().name()
-        );
-    }
     let test_items = ds.split(Split::Test);
-    let test_set = dataset::prepare(&test_items, model.normalisation(), None, args.seed)?;
+    let test_set = dataset::prepare(
+        &test_items,
+        model.normalisation(),
+        None,
+        args.seed,
+        model.channels(),
+    )?;
     let t0 = Instant::now();
     let confusion = evaluate(model, &test_set, args.seed, args.votes, 32)?;
     let secs = t0.elapsed().as_secs_f64();
@@ -111,6 +109,7 @@ fn segmentation(args: &AccuracyArgs, ds: &Dataset, model: &dyn Classifier) -> Re
         None,
         args.seed,
         args.labels.as_ref(),
+        model.channels(),
     )?;
     if let Some(i) = test_set.iter().position(|o| o.point_classes.is_empty()) {
         bail!(

@@ -27,6 +27,12 @@ pub fn run(args: ExportArgs) -> Result<ExitCode> {
     if model.segments() {
         bail!("the exporter writes networks of whole clouds; this one labels every point");
     }
+    if model.channels() != Channels::Xyz {
+        bail!(
+            "the exporter writes networks that read x, y, z; this one also reads {}",
+            model.channels().name()
+        );
+    }
     if args.onnx.extension().is_none_or(|e| e != "onnx") {
         bail!(
             "{}: the exported file's name must end in .onnx",

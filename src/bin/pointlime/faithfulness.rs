@@ -171,7 +171,7 @@ pub fn run(args: FaithfulnessArgs) -> Result<ExitCode> {
     let as_explained = if !per_point {
         None
     } else if config.regions.perturb_region {
-        Region::new(model, one)
+        Region::perturbing(model, one, one)
     } else {
         Region::keeping(model, one, one)
     };

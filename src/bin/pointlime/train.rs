@@ -7,6 +7,7 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 
+use pointlime::channels::Channels;
 use pointlime::cloud::Axis;
 use pointlime::cloud::Normalisation;
 use pointlime::competence::{self, FitConfig};
@@ -62,6 +63,13 @@ pub struct TrainArgs {
     /// windows.
     #[arg(long, conflicts_with = "unit_sphere")]
     floor: bool,
+    /// What the network reads per point besides x, y, z: xyz (nothing else), xyz_returns (a
+    /// LiDAR pulse's intensity, relative to the scan's, its number of returns and where the point
+    /// came among them), xyz_shape (linearity, planarity and scattering of each point's 16
+    /// nearest points), xyz_intensity or xyz_rgb. Scans to explain must then have the same
+    /// fields.
+    #[arg(long, default_value = "xyz", value_parser = trainable_channels)]
+    channels: Channels,
     /// Probability that a training cloud loses random supervoxels (0 = off).
     #[arg(long, default_value_t = 0.0)]
     supervoxel_dropout: f64,
@@ -173,6 +181,17 @@ fn window(ds: &Dataset, data: &std::path::Path) -> Result<Option<f64>> {
     Ok(Some((largest * 1e6).round() / 1e6))
 }
 
+/// `--channels`: any but the normals, which the training's rotations would have to turn.
+fn trainable_channels(s: &str) -> std::result::Result<Channels, String> {
+    let c: Channels = s.parse()?;
+    if !c.trainable() {
+        return Err(format!(
+            "{s} cannot be trained on: augmentation turns the points and would have to turn              their normals"
+        ));
+    }
+    Ok(c)
+}
+
 /// The network and model settings the flags ask for.
 fn model_config(
     args: &TrainArgs,
@@ -184,8 +203,10 @@ fn model_config(
         .with_head_layers(args.head_layers.clone())
         .with_input_tnet(args.tnets)
         .with_feature_tnet(args.tnets)
-        .with_segment((args.task == "segment").then_some(true));
+        .with_segment((args.task == "segment").then_some(true))
+        .with_extra_channels((args.channels != Channels::Xyz).then_some(args.channels.extra()));
     ModelConfig::new(network, classes)
+        .with_channels((args.channels != Channels::Xyz).then_some(args.channels))
         .with_num_points(args.points)
         .with_normalisation(normalisation)
         .with_up(Some(args.up))
@@ -250,13 +271,33 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
     let labels = args.labels.as_ref();
     let (train_set, test_set) = if segment {
         (
-            dataset::prepare_labelled(&train_items, normalisation, segments, args.seed, labels)?,
-            dataset::prepare_labelled(&test_items, normalisation, None, args.seed, labels)?,
+            dataset::prepare_labelled(
+                &train_items,
+                normalisation,
+                segments,
+                args.seed,
+                labels,
+                args.channels,
+            )?,
+            dataset::prepare_labelled(
+                &test_items,
+                normalisation,
+                None,
+                args.seed,
+                labels,
+                args.channels,
+            )?,
         )
     } else {
         (
-            dataset::prepare(&train_items, normalisation, segments, args.seed)?,
-            dataset::prepare(&test_items, normalisation, None, args.seed)?,
+            dataset::prepare(
+                &train_items,
+                normalisation,
+                segments,
+                args.seed,
+                args.channels,
+            )?,
+            dataset::prepare(&test_items, normalisation, None, args.seed, args.channels)?,
         )
     };
     eprintln!("loaded in {:.1} s", t0.elapsed().as_secs_f64());
