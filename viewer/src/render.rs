@@ -181,6 +181,33 @@ fn draw_overlay(window: &mut Window, view: &View, font: &Arc<Font>) {
             y += line;
         }
     }
+    // The key of categories, bottom right, read from the bottom up.
+    let key = scene::key(&view.data, &view.style);
+    let key_x = w - (w * 0.42).min(460.0);
+    let to_2d = |x: f32, y: f32| Vec2::new(x - w / 2.0, h / 2.0 - y);
+    for (i, l) in key.iter().rev().enumerate() {
+        let y = h - 12.0 - line * (i + 1) as f32;
+        if let Some(c) = l.colour {
+            let mid = y + line * 0.45;
+            window.draw_line_2d(
+                to_2d(key_x, mid),
+                to_2d(key_x + 16.0, mid),
+                colour(c),
+                text_size * 0.7,
+            );
+        }
+        let text = if l.current {
+            format!("> {}", l.text)
+        } else {
+            l.text.clone()
+        };
+        let x = if l.colour.is_some() {
+            key_x + 24.0
+        } else {
+            key_x
+        };
+        window.draw_text(&text, Vec2::new(x, y), text_size * 0.9, font, colour(ink));
+    }
     if let Some(legend) = scene::legend(&view.data, &view.style) {
         // A vertical bar at the right; 2D lines use logical pixels with the origin at the centre,
         // y up.
@@ -188,7 +215,6 @@ fn draw_overlay(window: &mut Window, view: &View, font: &Arc<Font>) {
         let x_right = w - 90.0;
         let (x0, y_top) = (x_right - bar_w, 60.0);
         let steps = 96;
-        let to_2d = |x: f32, y: f32| Vec2::new(x - w / 2.0, h / 2.0 - y);
         for i in 0..steps {
             let p = (i as f32 + 0.5) / steps as f32;
             let c = sample_stops(&legend.stops, p);

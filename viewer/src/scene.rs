@@ -494,14 +494,7 @@ pub fn legend(data: &ExplainedScan, style: &Style) -> Option<Legend> {
 /// The colour of each point's predicted class (see [`Mode::Predicted`]); `names` are the
 /// model's classes.
 pub fn predicted_colours(data: &ExplainedScan, names: &[String]) -> Vec<Rgb> {
-    let colour_of = |k: usize| {
-        let code = names.get(k).and_then(|n| {
-            (0..=u8::MAX).find(|&c| {
-                pointlime::labels::asprs_name(c).is_some_and(|a| a.eq_ignore_ascii_case(n))
-            })
-        });
-        code.map_or_else(|| categorical(k as u32), classification_colour)
-    };
+    let colour_of = |k: usize| class_colour(names, k);
     match &data.predicted {
         Some(p) => p
             .iter()
@@ -515,6 +508,85 @@ pub fn predicted_colours(data: &ExplainedScan, names: &[String]) -> Vec<Rgb> {
             .collect(),
         None => vec![NO_VALUE; data.positions.len()],
     }
+}
+
+/// The colour of the model's class `k` (`names` are its classes): its ASPRS code's when the name
+/// is one (ground, building, …), else a categorical colour.
+pub fn class_colour(names: &[String], k: usize) -> Rgb {
+    let code = names.get(k).and_then(|n| {
+        (0..=u8::MAX)
+            .find(|&c| pointlime::labels::asprs_name(c).is_some_and(|a| a.eq_ignore_ascii_case(n)))
+    });
+    code.map_or_else(|| categorical(k as u32), classification_colour)
+}
+
+/// One line of the key: a colour swatch (none for a heading) and its text; `current` marks the
+/// region on view.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeyLine {
+    pub colour: Option<Rgb>,
+    pub text: String,
+    pub current: bool,
+}
+
+/// The key of categories beside the cloud, top to bottom: in the predicted-class and the
+/// classification modes, each class with its colour and its share of the points; and for a
+/// per-point model's explanation, in every mode, the regions explained, each with its class's
+/// colour, the one on view (the class switch steps through them) marked.
+pub fn key(data: &ExplainedScan, style: &Style) -> Vec<KeyLine> {
+    let mut lines = Vec::new();
+    let line = |colour, text, current| KeyLine {
+        colour,
+        text,
+        current,
+    };
+    let share = |count: usize, total: usize| {
+        format!(
+            "{count} points ({:.1}%)",
+            100.0 * count as f64 / total.max(1) as f64
+        )
+    };
+    let names = data.report.as_ref().map_or(&[][..], |r| &r.class_names[..]);
+    match (style.mode, &data.predicted, &data.classification) {
+        (Mode::Predicted, Some(predicted), _) => {
+            let scored = predicted
+                .iter()
+                .filter(|&&k| k != pointlime::pipeline::NO_CLASS)
+                .count();
+            lines.push(line(None, "predicted class".into(), false));
+            for (k, name) in names.iter().enumerate() {
+                let count = predicted.iter().filter(|&&p| p as usize == k).count();
+                let text = format!("{name}: {}", share(count, scored));
+                lines.push(line(Some(class_colour(names, k)), text, false));
+            }
+        }
+        (Mode::Classification, _, Some(codes)) => {
+            lines.push(line(None, "classification (the file's own)".into(), false));
+            let mut counts = [0usize; 256];
+            codes.iter().for_each(|&c| counts[c as usize] += 1);
+            for (code, &count) in counts.iter().enumerate().filter(|(_, &n)| n > 0) {
+                let name = pointlime::labels::asprs_name(code as u8)
+                    .map_or_else(|| format!("code {code}"), |n| format!("{code} {n}"));
+                let text = format!("{name}: {}", share(count, codes.len()));
+                lines.push(line(Some(classification_colour(code as u8)), text, false));
+            }
+        }
+        _ => {}
+    }
+    let regions = data.report.as_ref().map_or(&[][..], |r| &r.regions[..]);
+    if !regions.is_empty() {
+        lines.push(line(None, "regions explained".into(), false));
+        for (i, r) in regions.iter().enumerate() {
+            let p = r.probabilities.get(r.target).copied().unwrap_or(f32::NAN);
+            let text = format!(
+                "{}: why {}, {} points, p = {p:.2}",
+                r.spec, r.target_name, r.points
+            );
+            let current = i == style.class;
+            lines.push(line(Some(class_colour(names, r.target)), text, current));
+        }
+    }
+    lines
 }
 
 /// One line describing a segment: its coefficient for the class, and its point count.

@@ -288,3 +288,48 @@ fn predicted_classes_take_asprs_colours_when_named_so() {
     assert_eq!(c[1], categorical(1));
     assert_eq!(c[2], NO_VALUE);
 }
+
+#[test]
+fn the_key_names_each_predicted_class_and_every_region_marking_the_one_on_view() {
+    use pointlime::pipeline::{RegionReport, RegionSpec};
+    let mut data = explained(vec![0.0; 4], vec![0, 0, 1, 1]);
+    data.predicted = Some(vec![0, 1, 1, pointlime::pipeline::NO_CLASS]);
+    let mut report = report_with_sets_and_a_level();
+    report.class_names = vec!["ground".into(), "stem".into()];
+    report.regions = ["class=stem", "point=3"]
+        .iter()
+        .enumerate()
+        .map(|(i, spec)| RegionReport {
+            name: format!("r{i}"),
+            spec: spec.parse::<RegionSpec>().unwrap(),
+            points: 2 + i,
+            target: 1,
+            target_name: "stem".into(),
+            probabilities: vec![0.25, 0.75],
+            stand_in_distance: None,
+        })
+        .collect();
+    data.report = Some(report);
+    let mut style = Style {
+        mode: Mode::Predicted,
+        ..Style::default()
+    };
+    style.class = 1;
+    let key = key(&data, &style);
+    let texts: Vec<&str> = key.iter().map(|l| l.text.as_str()).collect();
+    // Shares of the points the model scored (the removed one left out).
+    assert_eq!(texts[1], "ground: 1 points (33.3%)");
+    assert_eq!(texts[2], "stem: 2 points (66.7%)");
+    assert_eq!(key[1].colour, Some(classification_colour(2)));
+    assert_eq!(texts[3], "regions explained");
+    assert_eq!(texts[4], "class=stem: why stem, 2 points, p = 0.75");
+    assert!(!key[4].current && key[5].current);
+    assert!(texts[5].starts_with("point=3"), "{texts:?}");
+    // Other modes keep the regions and drop the classes.
+    style.mode = Mode::Signed;
+    assert_eq!(key_len(&data, &style), 3);
+}
+
+fn key_len(data: &ExplainedScan, style: &Style) -> usize {
+    key(data, style).len()
+}
