@@ -68,16 +68,21 @@ pub fn evaluate_regions(
     path: &str,
     setup: &Setup,
 ) -> Result<Vec<RegionResult>> {
-    let model = setup.classifier;
-    let per_point = model
-        .per_point()
-        .ok_or_else(|| Error::Config("the model scores whole clouds, not points".into()))?;
+    let not_per_point = || Error::Config("the model scores whole clouds, not points".into());
+    setup.classifier.per_point().ok_or_else(not_per_point)?;
     let config = setup.config;
-    if let Some(m) = model.channels().missing(cloud) {
+    if let Some(m) = setup.classifier.channels().missing(cloud) {
         return Err(Error::Scan(m));
     }
     let (kept, _, _) = scene_cloud(cloud, config)?;
-    let input = model_input_with_segments(&kept, model, config)?;
+    let input = model_input_with_segments(&kept, setup.classifier, config)?;
+    // Both networks read this scan's channels, when they read any.
+    let (model, randomised) = (
+        input.reading(setup.classifier),
+        input.reading(setup.randomised),
+    );
+    let (model, randomised_model) = (&*model, &*randomised);
+    let per_point = model.per_point().ok_or_else(not_per_point)?;
     let names = model.class_names();
     let c = names.len();
     let scores = per_point.predict_points(&[&input.points], Output::Probability)?;
@@ -96,12 +101,12 @@ pub fn evaluate_regions(
         let (trained, randomised) = if config.regions.perturb_region {
             (
                 Region::perturbing(model, &points, &input.points),
-                Region::perturbing(setup.randomised, &points, &input.points),
+                Region::perturbing(randomised_model, &points, &input.points),
             )
         } else {
             (
                 Region::keeping(model, &points, &input.points),
-                Region::keeping(setup.randomised, &points, &input.points),
+                Region::keeping(randomised_model, &points, &input.points),
             )
         };
         let (Some(trained), Some(randomised)) = (trained, randomised) else {

@@ -827,6 +827,28 @@ fn networks_with_channels_train_measure_and_explain_from_the_command_line() {
         .output()
         .unwrap());
     assert!(explained.is_file());
+    // Faithfulness binds each scan's channels too, for the trained and the randomised network,
+    // and offers Grad-CAM on the regions.
+    let faith = dir.path().join("faith");
+    ok(crate::common::bin()
+        .args(["faithfulness", "--data"])
+        .arg(root.join("models/organs/split.csv"))
+        .arg("--model")
+        .arg(&plants)
+        .args([
+            "--n",
+            "1",
+            "--methods",
+            "lime,gradcam",
+            "--samples",
+            "64",
+            "--out",
+        ])
+        .arg(&faith)
+        .output()
+        .unwrap());
+    let table = std::fs::read_to_string(faith.join("evaluation.md")).unwrap();
+    assert!(table.contains("| gradcam |"), "{table}");
     // A plant scan has no returns: refused, nothing written.
     let refused = dir.path().join("refused.ply");
     let o = crate::common::bin()

@@ -8,6 +8,7 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 
+use pointlime::channels::ChannelTable;
 use pointlime::classifier::Randomisable;
 use pointlime::classifier::Region;
 use pointlime::dataset::{Dataset, Split};
@@ -168,12 +169,18 @@ pub fn run(args: FaithfulnessArgs) -> Result<ExitCode> {
     // A per-point model's explanations are of a region read as a classifier: the methods are
     // those that run on one (kept whole, or perturbed with the rest).
     let one: &[[f32; 3]] = &[[0.0; 3]];
+    // A model that reads channels is asked with zeros for them, as a scan binds its own.
+    let width = model.channels().extra();
+    let probe = (width > 0)
+        .then(|| model.with_channels(ChannelTable::new(one, vec![0.0; width], width)))
+        .flatten();
+    let probed: &dyn Classifier = probe.as_deref().unwrap_or(model);
     let as_explained = if !per_point {
         None
     } else if config.regions.perturb_region {
-        Region::perturbing(model, one, one)
+        Region::perturbing(probed, one, one)
     } else {
-        Region::keeping(model, one, one)
+        Region::keeping(probed, one, one)
     };
     let explained: &dyn Classifier = as_explained.as_ref().map_or(model, |r| r as _);
     let compared = compared_methods(&args, explained);
