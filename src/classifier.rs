@@ -296,7 +296,7 @@ impl<'a> Region<'a> {
         input: &[[f32; 3]],
     ) -> Option<Region<'a>> {
         let mut region = Region::new(model, points)?;
-        region.at_input(model, points, input);
+        region.at_input(points, input);
         Some(region)
     }
 
@@ -304,12 +304,8 @@ impl<'a> Region<'a> {
     /// position in the input, for the gradient methods) and the head of its points past the
     /// max-pool (for the exact path and Grad-CAM). Returns the region's points in order, each
     /// once.
-    fn at_input(
-        &mut self,
-        model: &'a dyn Classifier,
-        points: &[[f32; 3]],
-        input: &[[f32; 3]],
-    ) -> Vec<[f32; 3]> {
+    fn at_input(&mut self, points: &[[f32; 3]], input: &[[f32; 3]]) -> Vec<[f32; 3]> {
+        let model = self.model;
         let mut seen = HashSet::new();
         let ordered: Vec<[f32; 3]> = points
             .iter()
@@ -354,7 +350,7 @@ impl<'a> Region<'a> {
         input: &[[f32; 3]],
     ) -> Option<Region<'a>> {
         let mut region = Region::new(model, points)?;
-        let ordered = region.at_input(model, points, input);
+        let ordered = region.at_input(points, input);
         region.keep = Some(Kept {
             ordered,
             input: input.iter().map(bits).collect(),

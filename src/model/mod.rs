@@ -574,7 +574,7 @@ fn validate(config: &ModelConfig, path: &Path) -> Result<()> {
     let channels = config.channels.unwrap_or_default();
     if net.extra_channels.unwrap_or(0) != channels.extra() {
         return bad(format!(
-            "the network reads {} values per point after x, y, z, and channels {} are {}",
+            "the network reads {} values per point after x, y, z, but its channels ({}) give {}",
             net.extra_channels.unwrap_or(0),
             channels.name(),
             channels.extra()

@@ -109,27 +109,18 @@ pub fn evaluate(
     let n = model.input_points();
     let c = model.class_names().len();
     let mut confusion = Confusion::new(c);
-    let bound = |o: &Prepared| o.channel_table().and_then(|t| model.with_channels(t));
-    if data.iter().any(|o| !o.channels.is_empty()) {
-        // Each object reads its own channels: one cloud per call.
-        for o in data {
-            let reading = bound(o);
-            let one = reading.as_deref().unwrap_or(model);
-            let mut sum = vec![0.0f32; c];
-            for v in 0..votes.max(1) {
-                let cloud: Vec<[f32; 3]> =
-                    crate::cloud::sample_indices(o.points.len(), n, mix(seed, v as u64))
-                        .iter()
-                        .map(|&i| o.points[i as usize])
-                        .collect();
-                let p = one.predict(&[&cloud], crate::classifier::Output::Probability)?;
-                sum.iter_mut().zip(p).for_each(|(s, x)| *s += x);
-            }
-            confusion.add(o.class, crate::stats::ranking(&sum)[0]);
-        }
-        return Ok(confusion);
-    }
-    for chunk in data.chunks(batch.max(1)) {
+    // Objects that read channels go one at a time, each bound to its own.
+    let batch = if data.iter().any(|o| !o.channels.is_empty()) {
+        1
+    } else {
+        batch.max(1)
+    };
+    for chunk in data.chunks(batch) {
+        let reading = match chunk {
+            [o] => o.channel_table().and_then(|t| model.with_channels(t)),
+            _ => None,
+        };
+        let model = reading.as_deref().unwrap_or(model);
         let mut sum = vec![0.0f32; chunk.len() * c];
         for v in 0..votes.max(1) {
             let clouds: Vec<Vec<[f32; 3]>> = chunk
