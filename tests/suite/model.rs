@@ -145,15 +145,17 @@ fn toy(n: usize, seed: u64) -> Vec<Prepared> {
         .collect()
 }
 
-#[test]
-fn a_short_training_run_drives_the_loss_down_and_learns_an_easy_task() {
-    let dir = tempdir();
-    let net = PointNetConfig::new(2)
+/// A small network of two classes for the short training runs.
+fn tiny_two_class() -> PointNetConfig {
+    PointNetConfig::new(2)
         .with_point_layers(vec![16, 32])
         .with_head_layers(vec![16])
-        .with_dropout(0.0);
-    let config = ModelConfig::new(net, vec!["line".into(), "ball".into()]).with_num_points(64);
-    let train_config = TrainConfig {
+        .with_dropout(0.0)
+}
+
+/// Twelve quick epochs without point dropout: enough for an easy task.
+fn easy_training() -> TrainConfig {
+    TrainConfig {
         epochs: 12,
         batch_size: 8,
         learning_rate: 0.01,
@@ -162,7 +164,15 @@ fn a_short_training_run_drives_the_loss_down_and_learns_an_easy_task() {
             ..Augment::default()
         },
         ..TrainConfig::default()
-    };
+    }
+}
+
+#[test]
+fn a_short_training_run_drives_the_loss_down_and_learns_an_easy_task() {
+    let dir = tempdir();
+    let net = tiny_two_class();
+    let config = ModelConfig::new(net, vec!["line".into(), "ball".into()]).with_num_points(64);
+    let train_config = easy_training();
     let data = toy(32, 1);
     let mut losses = Vec::new();
     let model = train(
@@ -198,24 +208,11 @@ fn a_short_training_run_drives_the_loss_down_and_learns_an_easy_task() {
 fn a_network_trained_with_channels_learns_what_only_the_channels_say() {
     use pointlime::channels::Channels;
     let dir = tempdir();
-    let net = PointNetConfig::new(2)
-        .with_point_layers(vec![16, 32])
-        .with_head_layers(vec![16])
-        .with_dropout(0.0)
-        .with_extra_channels(Some(1));
+    let net = tiny_two_class().with_extra_channels(Some(1));
     let config = ModelConfig::new(net, vec!["dim".into(), "bright".into()])
         .with_num_points(64)
         .with_channels(Some(Channels::XyzIntensity));
-    let train_config = TrainConfig {
-        epochs: 12,
-        batch_size: 8,
-        learning_rate: 0.01,
-        augment: Augment {
-            point_dropout_max: 0.0,
-            ..Augment::default()
-        },
-        ..TrainConfig::default()
-    };
+    let train_config = easy_training();
     let mut rng = ChaCha8Rng::seed_from_u64(4);
     let data: Vec<Prepared> = (0..32)
         .map(|i| {
