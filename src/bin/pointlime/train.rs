@@ -186,7 +186,8 @@ fn trainable_channels(s: &str) -> std::result::Result<Channels, String> {
     let c: Channels = s.parse()?;
     if !c.trainable() {
         return Err(format!(
-            "{s} cannot be trained on: augmentation turns the points and would have to turn              their normals"
+            "{s} cannot be trained on: augmentation turns the points and would have to turn \
+             their normals"
         ));
     }
     Ok(c)
