@@ -1068,3 +1068,36 @@ fn a_network_with_channels_reads_them_by_position_on_every_path() {
         .unwrap();
     assert_eq!(g.len(), cloud.len());
 }
+
+/// A network with T-Nets and channels: the input transform turns the positions and passes the
+/// channels through, and the pooled input transform path still gives the whole network's scores.
+#[test]
+fn t_nets_turn_the_positions_and_pass_the_channels_through() {
+    use pointlime::channels::{ChannelTable, Channels};
+    use pointlime::explain::{score_masks, Input, Scoring, ScoringConfig, ScoringPath};
+    use pointlime::perturb::Removal;
+    let mut config = small(true);
+    config.network.extra_channels = Some(3);
+    config.channels = Some(Channels::XyzShape);
+    let model = PointNetClassifier::new(config, Backend::Flex, 6).unwrap();
+    let cloud = &clouds(1, 41)[0];
+    let values: Vec<f32> = (0..cloud.len() * 3).map(|i| (i % 5) as f32 / 5.0).collect();
+    let bound = model
+        .with_channels(ChannelTable::new(cloud, values, 3))
+        .unwrap();
+    let labels: Vec<u32> = (0..64u32).map(|i| (i * 5 / 64) % 5).collect();
+    let input = Input::new(cloud, &labels, 5).unwrap();
+    let masks = edge_and_random_masks(5, 20, 42);
+    let score = |path| {
+        let config = ScoringConfig {
+            removal: Removal::Drop,
+            output: Output::Logit,
+            path,
+            batch_size: 6,
+        };
+        score_masks(bound.as_ref(), &input, &masks, &config, None).unwrap()
+    };
+    let (pooled, whole) = (score(Scoring::Auto), score(Scoring::Generic));
+    assert_eq!(pooled.cost.path, ScoringPath::PooledInputTransform);
+    assert_close(&pooled.scores, &whole.scores, 1e-4, "T-Nets with channels");
+}
