@@ -149,28 +149,15 @@ const RETURN_FIELDS: [&str; 3] = ["intensity", "return_number", "number_of_retur
 
 /// [`Channels::XyzReturns`] at `index`.
 fn returns(cloud: &PointCloud, index: &[u32]) -> Result<Vec<f32>> {
-    let [intensity, number, count] = RETURN_FIELDS.map(|name| cloud.attribute(name));
-    let (Some(intensity), Some(number), Some(count)) = (intensity, number, count) else {
-        let name = RETURN_FIELDS
-            .iter()
-            .find(|&&n| cloud.attribute(n).is_none())
-            .unwrap_or(&"intensity");
-        return Err(Error::Scan(format!(
-            "the model reads returns per point and the scan has no {name:?} field"
-        )));
+    let [Some(intensity), Some(number), Some(count)] =
+        RETURN_FIELDS.map(|name| cloud.attribute(name))
+    else {
+        let why = Channels::XyzReturns.missing(cloud).unwrap_or_default();
+        return Err(Error::Scan(why));
     };
-    let mut sorted: Vec<f64> = intensity.values.clone();
-    let k = ((sorted.len() as f64 - 1.0) * 0.99).round() as usize;
-    let top = if sorted.is_empty() {
-        1.0
-    } else {
-        *sorted.select_nth_unstable_by(k, f64::total_cmp).1
-    };
-    let top = if top > 0.0 && top.is_finite() {
-        top
-    } else {
-        1.0
-    };
+    let top = crate::stats::quantile(intensity.values.iter().copied(), 0.99)
+        .filter(|&t| t > 0.0)
+        .unwrap_or(1.0);
     Ok(index
         .iter()
         .flat_map(|&i| {
@@ -191,8 +178,7 @@ fn returns(cloud: &PointCloud, index: &[u32]) -> Result<Vec<f32>> {
 /// [`Channels::XyzShape`] at `index`: the eigenvalue features of each point's
 /// [`NORMAL_NEIGHBOURS`] nearest points of the scan.
 fn shape(cloud: &PointCloud, frame: &Frame, index: &[u32]) -> Vec<f32> {
-    let all: Vec<[f32; 3]> = cloud.positions.iter().map(|p| frame.to_model(p)).collect();
-    let tree = KdTree::new(&all);
+    let (all, tree) = in_model_frame(cloud, frame);
     index
         .iter()
         .flat_map(|&i| {
@@ -266,8 +252,7 @@ fn normals(cloud: &PointCloud, frame: &Frame, index: &[u32], points: &[[f32; 3]]
             .collect();
     }
     // Estimated in the model frame: a uniform scale and an axis turn keep directions.
-    let all: Vec<[f32; 3]> = cloud.positions.iter().map(|p| frame.to_model(p)).collect();
-    let tree = KdTree::new(&all);
+    let (all, tree) = in_model_frame(cloud, frame);
     let centre = [0.0f32; 3];
     points
         .iter()
@@ -279,6 +264,14 @@ fn normals(cloud: &PointCloud, frame: &Frame, index: &[u32], points: &[[f32; 3]]
             unit(n.map(f64::from))
         })
         .collect()
+}
+
+/// Every point of the scan in the model frame, and their k-d tree: what a neighbourhood is
+/// measured in.
+fn in_model_frame(cloud: &PointCloud, frame: &Frame) -> (Vec<[f32; 3]>, KdTree) {
+    let all: Vec<[f32; 3]> = cloud.positions.iter().map(|p| frame.to_model(p)).collect();
+    let tree = KdTree::new(&all);
+    (all, tree)
 }
 
 /// The direction in which the points spread least: the eigenvector of their covariance with the

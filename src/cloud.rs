@@ -334,10 +334,10 @@ impl Frame {
             | Normalisation::MetricFloor { metres_per_unit } => metres_per_unit,
         };
         if let Normalisation::MetricFloor { .. } = normalisation {
-            let mut z: Vec<f64> = positions.iter().map(|p| p[2]).collect();
-            if !z.is_empty() {
-                let k = ((z.len() - 1) as f64 * FLOOR_QUANTILE).round() as usize;
-                center[2] = *z.select_nth_unstable_by(k, f64::total_cmp).1;
+            if let Some(floor) =
+                crate::stats::quantile(positions.iter().map(|p| p[2]), FLOOR_QUANTILE)
+            {
+                center[2] = floor;
             }
         }
         // A single repeated point has radius 0; any positive scale maps it to the origin.

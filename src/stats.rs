@@ -34,6 +34,17 @@ pub fn median(values: impl IntoIterator<Item = f64>) -> f64 {
     }
 }
 
+/// The `q` quantile of the finite values by nearest rank (the value at rank
+/// `round((n − 1) · q)` in ascending order); `None` when there are none.
+pub fn quantile(values: impl IntoIterator<Item = f64>, q: f64) -> Option<f64> {
+    let mut v: Vec<f64> = values.into_iter().filter(|x| x.is_finite()).collect();
+    if v.is_empty() {
+        return None;
+    }
+    let k = ((v.len() - 1) as f64 * q.clamp(0.0, 1.0)).round() as usize;
+    Some(*v.select_nth_unstable_by(k, f64::total_cmp).1)
+}
+
 /// Ranks from 1, ties sharing their average rank (as scipy's `rankdata`).
 fn ranks(v: &[f64]) -> Vec<f64> {
     let mut order: Vec<usize> = (0..v.len()).collect();

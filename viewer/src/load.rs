@@ -209,12 +209,7 @@ fn read_report(path: &Path) -> Result<Report> {
 
 /// The `q` quantile of the finite values (nearest rank), 0 when there are none.
 fn percentile(values: &[f64], q: f64) -> f64 {
-    let mut v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
-    if v.is_empty() {
-        return 0.0;
-    }
-    v.sort_by(f64::total_cmp);
-    v[((v.len() - 1) as f64 * q).round() as usize]
+    pointlime::stats::quantile(values.iter().copied(), q).unwrap_or(0.0)
 }
 
 #[cfg(test)]
