@@ -18,6 +18,7 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 
 use crate::classifier::Classifier;
+use crate::domain::Competence;
 use crate::error::{Error, Result};
 use crate::explain::{Explanation, Payload};
 use crate::faithfulness::plot::write_graph_png;
@@ -187,6 +188,76 @@ impl Record {
         }
     }
 
+    /// The row of a classified scan: its class ranking and competence.
+    fn scored(
+        rel: &Path,
+        points: usize,
+        names: &[String],
+        probabilities: &[f32],
+        competence: Option<&Competence>,
+    ) -> Record {
+        let order = ranking(probabilities);
+        let mut record = Record::new(rel, Status::Ok, None);
+        record.points = Some(points);
+        record.predicted = Some(names[order[0]].clone());
+        record.probability = Some(probabilities[order[0]]);
+        record.competence = competence.map(|c| c.score);
+        record.in_domain = competence.map(|c| c.in_domain);
+        record.top_classes = order
+            .iter()
+            .take(3)
+            .map(|&c| ClassScore {
+                class: names[c].clone(),
+                probability: probabilities[c],
+            })
+            .collect();
+        record
+    }
+
+    /// Adds what an explanation says: R², top segments (named by their part of `field` when
+    /// segments came from one), a per-point model's class shares, mIoU and regions.
+    fn add_explanation(&mut self, r: &Report, field: Option<&str>) {
+        let names = &r.class_names;
+        if let Some(e) = r.explanations.first() {
+            self.r2 = e.r2;
+            self.top_segments = top_segments(r, e, field);
+        }
+        self.class_shares = ranking(&r.predicted_shares)
+            .into_iter()
+            .filter(|&c| r.predicted_shares[c] > 0.0)
+            .map(|c| ClassShare {
+                class: names[c].clone(),
+                share: r.predicted_shares[c],
+            })
+            .collect();
+        self.miou = r.label_scores.as_ref().map(|l| l.miou);
+        self.regions = r
+            .regions
+            .iter()
+            .zip(&r.explanations)
+            .map(|(g, e)| RegionSummary {
+                region: g.spec.to_string(),
+                class: g.target_name.clone(),
+                points: g.points,
+                top_segments: top_segments(r, e, field),
+            })
+            .collect();
+    }
+
+    /// The row `batch` writes for a scan of `points` points explained into `r` (`path` as given,
+    /// no wall time): the single-scan HTML page's table.
+    pub fn of_report(path: &Path, points: usize, r: &Report) -> Record {
+        let mut record = Record::scored(
+            path,
+            points,
+            &r.class_names,
+            &r.probabilities,
+            r.competence.as_ref(),
+        );
+        record.add_explanation(r, r.settings.segments.from_field.as_deref());
+        record
+    }
+
     /// The record without its wall time, for comparing runs.
     pub fn timeless(&self) -> Record {
         Record {
@@ -250,6 +321,18 @@ pub struct Job<'a> {
     pub read: ReadOptions,
 }
 
+/// Where `batch` writes the explained scan and the JSON of input `rel` under `out_root`:
+/// `NAME.explained.EXT` and `NAME.json` in `rel`'s directory.
+pub fn output_paths(out_root: &Path, rel: &Path) -> (PathBuf, PathBuf) {
+    let name = rel.file_name().unwrap_or_default().to_string_lossy();
+    let ext = explained_extension(rel);
+    let dir = out_root.join(rel.parent().unwrap_or(Path::new("")));
+    (
+        dir.join(format!("{name}.explained.{ext}")),
+        dir.join(format!("{name}.json")),
+    )
+}
+
 /// What identifies a run's output for `--resume`: outputs made with other settings are redone.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct RunKey {
@@ -278,13 +361,7 @@ impl Job<'_> {
 
     /// The explained scan's path and the JSON's path for input `rel`.
     pub fn outputs(&self, rel: &Path) -> (PathBuf, PathBuf) {
-        let name = rel.file_name().unwrap_or_default().to_string_lossy();
-        let ext = explained_extension(rel);
-        let dir = self.out_root.join(rel.parent().unwrap_or(Path::new("")));
-        (
-            dir.join(format!("{name}.explained.{ext}")),
-            dir.join(format!("{name}.json")),
-        )
+        output_paths(self.out_root, rel)
     }
 
     /// Where the attention graph of `--method sag` goes for input `rel`: `NAME.sag.png` beside
@@ -369,47 +446,9 @@ impl Job<'_> {
             let c = classify_cloud(&cloud, self.classifier, self.config)?;
             (c.probabilities, c.competence, None)
         };
-        let order = ranking(&probabilities);
-        let mut record = Record::new(rel, Status::Ok, None);
-        record.points = Some(points);
-        record.predicted = Some(names[order[0]].clone());
-        record.probability = Some(probabilities[order[0]]);
-        record.competence = competence.as_ref().map(|c| c.score);
-        record.in_domain = competence.as_ref().map(|c| c.in_domain);
-        record.top_classes = order
-            .iter()
-            .take(3)
-            .map(|&c| ClassScore {
-                class: names[c].clone(),
-                probability: probabilities[c],
-            })
-            .collect();
+        let mut record = Record::scored(rel, points, names, &probabilities, competence.as_ref());
         if let Some(r) = &report {
-            let field = self.config.segments.from_field.as_deref();
-            if let Some(e) = r.explanations.first() {
-                record.r2 = e.r2;
-                record.top_segments = top_segments(r, e, field);
-            }
-            record.class_shares = ranking(&r.predicted_shares)
-                .into_iter()
-                .filter(|&c| r.predicted_shares[c] > 0.0)
-                .map(|c| ClassShare {
-                    class: names[c].clone(),
-                    share: r.predicted_shares[c],
-                })
-                .collect();
-            record.miou = r.label_scores.as_ref().map(|l| l.miou);
-            record.regions = r
-                .regions
-                .iter()
-                .zip(&r.explanations)
-                .map(|(g, e)| RegionSummary {
-                    region: g.spec.to_string(),
-                    class: g.target_name.clone(),
-                    points: g.points,
-                    top_segments: top_segments(r, e, field),
-                })
-                .collect();
+            record.add_explanation(r, self.config.segments.from_field.as_deref());
         }
         io::write_json(
             &json_out,

@@ -25,8 +25,8 @@ const LAYERS: &[(&str, &[&str])] = &[
         ],
     ),
     (
-        "the classifier interface and labelled datasets",
-        &["classifier", "dataset"],
+        "the classifier interface, labelled datasets, the colours of values and classes",
+        &["classifier", "dataset", "colour"],
     ),
     (
         "explainers, the ONNX runtime, dataset maps",
@@ -37,10 +37,12 @@ const LAYERS: &[(&str, &[&str])] = &[
         &["pipeline", "model"],
     ),
     (
-        "evaluation: faithfulness, competence fitting; any model opened by path",
-        &["faithfulness", "competence", "models"],
+        "evaluation: faithfulness, competence fitting; any model opened by path; an explained \
+         scan read back",
+        &["faithfulness", "competence", "models", "view"],
     ),
     ("directories of scans", &["batch"]),
+    ("pages to share: the HTML report", &["html"]),
 ];
 
 /// The module (first path component below `src`) and the file's module path.

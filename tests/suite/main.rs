@@ -18,6 +18,7 @@ mod onnx;
 mod per_point;
 mod real_data;
 mod reliability;
+mod report;
 mod scans;
 mod segment;
 mod slurm;

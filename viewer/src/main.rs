@@ -109,7 +109,7 @@ fn run(mut cli: Cli) -> Result<()> {
         ),
         (false, None) => {}
     }
-    let data = pointlime_viewer::load::load(&cli.file, cli.report.as_deref())?;
+    let data = pointlime::view::load(&cli.file, cli.report.as_deref())?;
     let class = match &cli.class {
         None => 0,
         Some(c) => match data

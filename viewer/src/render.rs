@@ -12,8 +12,8 @@ use kiss3d::prelude::*;
 
 use crate::camera::{self, CameraFit};
 use crate::colour::{self, Rgb};
-use crate::load::ExplainedScan;
 use crate::scene::{self, Mode, Style};
+use pointlime::view::ExplainedScan;
 
 /// Vertical field of view, radians (kiss3d's default).
 pub const FOV_Y: f32 = std::f32::consts::FRAC_PI_4;

@@ -1,14 +1,16 @@
 //! What the viewer shows, as pure data and functions: colour modes, the colour of every point, the
 //! legend, and the overlay's text. Nothing here draws; the render loop in `render.rs` only turns
-//! these values into kiss3d calls. Reading the file is [`crate::load`], colour maps
+//! these values into kiss3d calls. Reading the file is [`pointlime::view`], colour maps
 //! [`crate::colour`], the camera [`crate::camera`].
 
 use pointlime::explain::SufficientSet;
 use pointlime::pipeline::NO_SEGMENT;
 use pointlime::stats::top_k;
 
-use crate::colour::{categorical, classification_colour, diverging, sequential, Rgb, NO_VALUE};
-use crate::load::ExplainedScan;
+use crate::colour::{
+    categorical, class_colour, classification_colour, diverging, sequential, Rgb, NO_VALUE,
+};
+use pointlime::view::ExplainedScan;
 
 /// How points are coloured.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -508,16 +510,6 @@ pub fn predicted_colours(data: &ExplainedScan, names: &[String]) -> Vec<Rgb> {
             .collect(),
         None => vec![NO_VALUE; data.positions.len()],
     }
-}
-
-/// The colour of the model's class `k` (`names` are its classes): its ASPRS code's when the name
-/// is one (ground, building, …), else a categorical colour.
-pub fn class_colour(names: &[String], k: usize) -> Rgb {
-    let code = names.get(k).and_then(|n| {
-        (0..=u8::MAX)
-            .find(|&c| pointlime::labels::asprs_name(c).is_some_and(|a| a.eq_ignore_ascii_case(n)))
-    });
-    code.map_or_else(|| categorical(k as u32), classification_colour)
 }
 
 /// One line of the key: a colour swatch (none for a heading) and its text; `current` marks the

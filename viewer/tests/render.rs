@@ -94,7 +94,7 @@ fn headless_screenshot_is_red_where_important_points_project_and_blue_where_nega
 
     // Where do the blob centres land? The same camera fit the viewer uses, on the cloud's points
     // in the viewer's centred frame.
-    let data = pointlime_viewer::load::load(&file, None).unwrap();
+    let data = pointlime::view::load(&file, None).unwrap();
     let (lo, hi) = bounds(&data.positions);
     let camera = fit_camera(lo, hi, FOV_Y, w as f32 / h as f32);
     let at = |c: [f64; 3]| {
@@ -184,7 +184,7 @@ fn sets_mode_shows_one_set_in_colour_and_dims_the_others() {
     assert!(ok, "{stderr}");
     let (ok, stderr, second) = shot("2");
     assert!(ok, "{stderr}");
-    let data = pointlime_viewer::load::load(&file, None).unwrap();
+    let data = pointlime::view::load(&file, None).unwrap();
     let (lo, hi) = bounds(&data.positions);
     let camera = fit_camera(lo, hi, FOV_Y, w as f32 / h as f32);
     let colour_at = |png: &Path, c: [f64; 3]| {

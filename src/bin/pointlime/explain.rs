@@ -13,11 +13,13 @@ use pointlime::explain::lime::LIME;
 use pointlime::explain::sag::SAG;
 use pointlime::explain::{Payload, Structure, Targets};
 use pointlime::faithfulness::plot::draw_graph_png;
+use pointlime::html;
 use pointlime::io::{self, WriteOptions};
 use pointlime::pipeline::{default_output, default_report, explain_cloud, Report};
 use pointlime::Classifier;
 
 use crate::args::{class_index, progress_bar, ModelArgs, ReadArgs, SettingsArgs};
+use crate::report::PageArgs;
 
 #[derive(Args, Debug)]
 pub struct ExplainArgs {
@@ -46,6 +48,12 @@ pub struct ExplainArgs {
     /// Write PLY as ascii instead of binary little-endian.
     #[arg(long)]
     ascii: bool,
+    /// Also write the explanation as a self-contained HTML page with an interactive 3D view, at
+    /// PAGE [default: the output scan's stem + .html].
+    #[arg(long, num_args = 0..=1, value_name = "PAGE")]
+    html: Option<Option<PathBuf>>,
+    #[command(flatten, next_help_heading = "HTML page (--html)")]
+    page: PageArgs,
 }
 
 fn same_file(a: &Path, b: &Path) -> bool {
@@ -254,6 +262,20 @@ pub fn run(args: ExplainArgs) -> Result<ExitCode> {
         );
     }
 
+    let page_options = args.page.options()?;
+    let html_path = args
+        .html
+        .clone()
+        .map(|p| p.unwrap_or_else(|| out.with_extension("html")));
+    if html_path
+        .as_ref()
+        .is_some_and(|h| same_file(h, &args.input))
+    {
+        bail!(
+            "{}: refusing to overwrite the input file",
+            args.input.display()
+        );
+    }
     let loaded = args.model.load_any()?;
     let model: &dyn Classifier = &*loaded;
     if let Some(t) = &args.target {
@@ -308,12 +330,20 @@ pub fn run(args: ExplainArgs) -> Result<ExitCode> {
 
     // All or none: a report that cannot be written leaves no explained scan behind.
     let mut outputs = io::Outputs::new();
-    outputs.cloud(
-        &out,
-        &explained.annotate(cloud),
-        WriteOptions { ascii: args.ascii },
-    )?;
+    let annotated = explained.annotate(cloud);
+    outputs.cloud(&out, &annotated, WriteOptions { ascii: args.ascii })?;
     outputs.json(&report_path, &explained.report)?;
+    if let Some(page_path) = &html_path {
+        let page = html::single(
+            &out,
+            &annotated,
+            &explained.report,
+            page_path,
+            &page_options,
+        )?;
+        outputs.at(page_path, ".html", |tmp| page.write(tmp))?;
+    }
+    drop(annotated);
     let structure = explained.report.explanations[0]
         .payload
         .as_ref()
@@ -343,6 +373,9 @@ pub fn run(args: ExplainArgs) -> Result<ExitCode> {
             g.display()
         )?,
         None => outln!("wrote {} and {}", out.display(), report_path.display())?,
+    }
+    if let Some(p) = &html_path {
+        outln!("wrote {}", p.display())?;
     }
     Ok(ExitCode::SUCCESS)
 }

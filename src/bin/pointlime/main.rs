@@ -33,6 +33,7 @@ mod faithfulness;
 mod info;
 mod manifest;
 mod model;
+mod report;
 mod train;
 mod view;
 
@@ -66,6 +67,9 @@ enum Command {
     Batch(batch::BatchArgs),
     /// Join shard summaries of `batch --shard` into one.
     Merge(batch::MergeArgs),
+    /// A batch's output as one self-contained HTML page: summary, a sortable table of every
+    /// scan, a card per scan and an interactive 3D view of any scan, with no server or network
+    Report(report::ReportArgs),
     /// Time each stage of an explanation (segmentation, sampling, inference, fit) over sizes.
     Bench(bench::BenchArgs),
     /// Open an explained scan in the 3D viewer (runs `pointlime-view`, from the `viewer/` crate,
@@ -172,6 +176,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Manifest(a) => manifest::run(a),
         Command::Batch(a) => batch::run(a),
         Command::Merge(a) => batch::merge(a),
+        Command::Report(a) => report::run(a),
         Command::Bench(a) => bench::run(a),
         Command::Faithfulness(a) => faithfulness::run(a),
         Command::View(a) => view::run(a),

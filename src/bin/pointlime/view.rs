@@ -13,15 +13,21 @@ pub struct ViewArgs {
     args: Vec<std::ffi::OsString>,
 }
 
-/// Runs `pointlime-view` from beside this executable (a workspace build puts both in one
-/// directory), else from the PATH, and passes its exit code on.
-pub fn run(args: ViewArgs) -> Result<ExitCode> {
+/// `pointlime-view` from beside this executable (a workspace build puts both in one directory),
+/// else from the PATH.
+pub fn viewer_program() -> PathBuf {
     let name = format!("pointlime-view{}", std::env::consts::EXE_SUFFIX);
     let beside = std::env::current_exe()
         .ok()
         .and_then(|e| e.parent().map(|d| d.join(&name)))
         .filter(|p| p.is_file());
-    let program = beside.unwrap_or_else(|| PathBuf::from(&name));
+    beside.unwrap_or_else(|| PathBuf::from(&name))
+}
+
+/// Runs `pointlime-view` from beside this executable (a workspace build puts both in one
+/// directory), else from the PATH, and passes its exit code on.
+pub fn run(args: ViewArgs) -> Result<ExitCode> {
+    let program = viewer_program();
     let status = std::process::Command::new(&program)
         .args(&args.args)
         .status()

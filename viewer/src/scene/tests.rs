@@ -1,5 +1,5 @@
 use super::*;
-use crate::load::ClassView;
+use pointlime::view::ClassView;
 
 fn explained(values: Vec<f32>, segments: Vec<u32>) -> ExplainedScan {
     let n = values.len();

@@ -1,13 +1,14 @@
-//! The explained cloud read back: the points, their per-class importances and the report.
+//! An explained cloud read back for showing: the points, their per-class importances and the
+//! report, as the viewer (`pointlime-view`) and the HTML report (`pointlime report --html`) both
+//! show it.
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context, Result};
-use pointlime::cloud::{up_shift, Axis, PointCloud};
-use pointlime::explain::{Payload, Structure};
-use pointlime::pipeline::{explanation_field, Report};
-
+use crate::cloud::{up_shift, Axis, PointCloud};
 use crate::colour::Rgb;
+use crate::error::{Error, Result};
+use crate::explain::{Payload, Structure};
+use crate::pipeline::{explanation_field, Report};
 
 /// One explained class of the file.
 #[derive(Debug, Clone, PartialEq)]
@@ -64,11 +65,7 @@ pub struct ExplainedScan {
 /// # Errors
 /// Unreadable files, a file without an `importance` field, or a report that does not parse.
 pub fn load(path: &Path, report: Option<&Path>) -> Result<ExplainedScan> {
-    let cloud = pointlime::io::read(path)?;
-    if cloud.is_empty() {
-        bail!("{}: the file holds no points", path.display());
-    }
-    let attr = |name: &str| cloud.attribute(name).map(|a| &a.values);
+    let cloud = crate::io::read(path)?;
     let report_path = match report {
         Some(p) => Some(p.to_path_buf()),
         None => default_report(path),
@@ -77,6 +74,21 @@ pub fn load(path: &Path, report: Option<&Path>) -> Result<ExplainedScan> {
         Some(p) => Some(read_report(p)?),
         None => None,
     };
+    let mut scan = shown(path, &cloud, report)?;
+    scan.report_path = report_path;
+    Ok(scan)
+}
+
+/// An explained cloud already in memory (as `explain` annotated it, `path` its file) and its
+/// report, as [`load`] reads them back.
+///
+/// # Errors
+/// An empty cloud, or one without the report's `importance` field.
+pub fn shown(path: &Path, cloud: &PointCloud, report: Option<Report>) -> Result<ExplainedScan> {
+    if cloud.is_empty() {
+        return Err(Error::format(path, "the file holds no points"));
+    }
+    let attr = |name: &str| cloud.attribute(name).map(|a| &a.values);
     // The first explanation's field is `importance`, further ones `importance_<sanitised class>`;
     // a per-point model's are `importance_<region>` (explanation_field).
     let field = |base: &str, i: usize| match &report {
@@ -84,11 +96,13 @@ pub fn load(path: &Path, report: Option<&Path>) -> Result<ExplainedScan> {
         _ => base.to_string(),
     };
     let Some(first) = attr(&field("importance", 0)) else {
-        bail!(
-            "{}: no `{}` field; open a file written by `pointlime explain`",
-            path.display(),
-            field("importance", 0)
-        );
+        return Err(Error::format(
+            path,
+            format!(
+                "no `{}` field; open a file written by `pointlime explain`",
+                field("importance", 0)
+            ),
+        ));
     };
     let f32s = |v: &Vec<f64>| v.iter().map(|&x| x as f32).collect::<Vec<f32>>();
 
@@ -97,7 +111,7 @@ pub fn load(path: &Path, report: Option<&Path>) -> Result<ExplainedScan> {
         .map(|r| r.explanations.as_slice())
         .unwrap_or(&[]);
     // A region's view is named by the region and its class.
-    let view_name = |i: usize, e: &pointlime::explain::Explanation| match &report {
+    let view_name = |i: usize, e: &crate::explain::Explanation| match &report {
         Some(r) if i < r.regions.len() => format!("{} ({})", r.regions[i].spec, e.target_name),
         _ => e.target_name.clone(),
     };
@@ -138,7 +152,9 @@ pub fn load(path: &Path, report: Option<&Path>) -> Result<ExplainedScan> {
         }
     }
 
-    let (lo, hi) = cloud.bounds().context("no finite bounds")?;
+    let (lo, hi) = cloud
+        .bounds()
+        .ok_or_else(|| Error::format(path, "no point has finite coordinates"))?;
     let centre: [f64; 3] = std::array::from_fn(|a| 0.5 * (lo[a] + hi[a]));
     // The camera looks at a z-up world: a scan whose report says another axis is up (a plant
     // scan with y up) is turned so that axis is z, by the same rotation the pipeline uses.
@@ -155,7 +171,7 @@ pub fn load(path: &Path, report: Option<&Path>) -> Result<ExplainedScan> {
             out
         })
         .collect();
-    let rgb = rgb_of(&cloud);
+    let rgb = rgb_of(cloud);
     let intensity = attr("intensity").map(|v| {
         let top = percentile(v, 0.99).max(f64::MIN_POSITIVE);
         v.iter()
@@ -173,7 +189,7 @@ pub fn load(path: &Path, report: Option<&Path>) -> Result<ExplainedScan> {
         classification: attr("classification").map(|v| v.iter().map(|&c| c as u8).collect()),
         predicted: attr("predicted").map(|v| v.iter().map(|&c| c as u16).collect()),
         report,
-        report_path,
+        report_path: None,
     })
 }
 
@@ -203,19 +219,19 @@ fn default_report(path: &Path) -> Option<PathBuf> {
 
 /// A report as `explain` writes it, or the `report` inside a `batch` file's JSON.
 fn read_report(path: &Path) -> Result<Report> {
-    let text = std::fs::read_to_string(path).with_context(|| path.display().to_string())?;
-    Ok(Report::from_json(&text, path)?)
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    Report::from_json(&text, path)
 }
 
 /// The `q` quantile of the finite values (nearest rank), 0 when there are none.
 fn percentile(values: &[f64], q: f64) -> f64 {
-    pointlime::stats::quantile(values.iter().copied(), q).unwrap_or(0.0)
+    crate::stats::quantile(values.iter().copied(), q).unwrap_or(0.0)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use pointlime::cloud::{Attribute, FileFormat, PointCloud, ScalarKind};
+    use crate::cloud::{Attribute, FileFormat, PointCloud, ScalarKind};
 
     fn explained_file(dir: &Path, name: &str) -> PathBuf {
         let mut cloud = PointCloud::from_positions(
@@ -237,7 +253,7 @@ mod tests {
             });
         }
         let path = dir.join(name);
-        pointlime::io::write(&path, &cloud, Default::default()).unwrap();
+        crate::io::write(&path, &cloud, Default::default()).unwrap();
         path
     }
 
@@ -270,7 +286,7 @@ mod tests {
 
         let plain = dir.path().join("plain.ply");
         let cloud = PointCloud::from_positions(vec![[0.0; 3]], FileFormat::Ply);
-        pointlime::io::write(&plain, &cloud, Default::default()).unwrap();
+        crate::io::write(&plain, &cloud, Default::default()).unwrap();
         let err = load(&plain, None).unwrap_err().to_string();
         assert!(err.contains("no `importance` field"), "{err}");
     }

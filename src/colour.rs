@@ -1,5 +1,7 @@
 //! Colour maps: the diverging map for signed importance, viridis, categorical segment colours,
-//! LAS classification colours, and the sRGB helpers the renderer needs.
+//! LAS classification colours, and the sRGB helpers a renderer needs. One place for the viewer
+//! (`pointlime-view`) and the HTML report (`pointlime report --html`), so both show a value in the
+//! same colour.
 
 use palette::{FromColor, Mix, Oklab, Oklch, Srgb};
 
@@ -76,6 +78,16 @@ pub fn classification_colour(code: u8) -> Rgb {
         9 => [0.25, 0.45, 0.90], // water
         _ => categorical(code as u32),
     }
+}
+
+/// The colour of a model's class `k` (`names` are its classes): its ASPRS code's when the name
+/// is one (ground, building, …), else a categorical colour.
+pub fn class_colour(names: &[String], k: usize) -> Rgb {
+    let code = names.get(k).and_then(|n| {
+        (0..=u8::MAX)
+            .find(|&c| crate::labels::asprs_name(c).is_some_and(|a| a.eq_ignore_ascii_case(n)))
+    });
+    code.map_or_else(|| categorical(k as u32), classification_colour)
 }
 
 #[cfg(test)]
