@@ -246,15 +246,17 @@ impl Record {
 
     /// The row `batch` writes for a scan of `points` points explained into `r` (`path` as given,
     /// no wall time): the single-scan HTML page's table.
-    pub fn of_report(path: &Path, points: usize, r: &Report) -> Record {
+    pub fn of_report(path: &str, points: usize, r: &Report) -> Record {
         let mut record = Record::scored(
-            path,
+            Path::new(path),
             points,
             &r.class_names,
             &r.probabilities,
             r.competence.as_ref(),
         );
         record.add_explanation(r, r.settings.segments.from_field.as_deref());
+        // As given: an absolute path stays one.
+        record.path = path.to_string();
         record
     }
 

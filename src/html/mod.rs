@@ -198,7 +198,7 @@ pub fn single(
     options: &Options,
 ) -> Result<Page> {
     let scan = view::shown(path, cloud, Some(report.clone()))?;
-    let mut record = Record::of_report(Path::new(&report.input), cloud.len(), report);
+    let mut record = Record::of_report(&report.input, cloud.len(), report);
     record.seconds = report.timings.total;
     let settings =
         serde_json::to_value(&report.settings).map_err(|e| Error::format(path, e.to_string()))?;

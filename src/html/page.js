@@ -168,21 +168,29 @@ const PL = (() => {
         tbody.append(tr);
       }
       document.getElementById("shown").textContent = `${rows.length} of ${data.rows.length} rows`;
+      // The cards follow the table's filter.
+      const visible = new Set(rows.map(([, i]) => i));
+      for (const [i, card] of cardOf) card.hidden = !visible.has(i);
     }
+    const hash = new URLSearchParams(location.hash.slice(1));
+    if (hash.has("filter")) filter.value = hash.get("filter");
     fill();
   }
 
+  const cardOf = new Map();
   function cards() {
     const box = document.getElementById("cards");
     data.rows.forEach((r, i) => {
       if (r.status !== "ok") return;
       const list = el("ol", {});
       for (const c of r.top_classes) list.append(el("li", {}, `${c.class} ${fmt(c.probability)}`));
-      box.append(el("div", { class: "card" },
+      const card = el("div", { class: "card" },
         r.thumb ? el("img", { src: r.thumb, loading: "lazy", alt: r.path }) : null,
         el("h3", {}, r.path), list,
         el("div", { class: r.in_domain === false ? "flag" : "muted" }, competenceText(r)),
-        r.view === null ? null : el("button", { onclick: () => openView(i, 0, null) }, "3D view")));
+        r.view === null ? null : el("button", { onclick: () => openView(i, 0, null) }, "3D view"));
+      cardOf.set(i, card);
+      box.append(card);
     });
   }
 
@@ -479,9 +487,9 @@ const PL = (() => {
     lut = hexBytes(data.lut);
     document.getElementById("close").addEventListener("click", closeView);
     summary();
-    table();
     cards();
-    // A link to one scan's view: #view=ROW&class=C&mode=M.
+    table();
+    // A link to one scan's view: #view=ROW&class=C&mode=M (and #filter=TEXT filters the table).
     const hash = new URLSearchParams(location.hash.slice(1));
     if (hash.has("view")) {
       const i = Number(hash.get("view"));

@@ -243,6 +243,9 @@ fn check_page(chrome: &Path, dir: &Path, page: &Path) {
     }
     // The failed file's one-line error is on the page.
     assert!(all.contains("broken.ply:"), "no failure line");
+    // A filter in the address keeps the matching rows only.
+    let filtered = dom(chrome, page, "#filter=blobs");
+    assert!(filtered.contains(">1 of 3 rows<"), "{filtered:.3000}");
 
     // The scan's row (rows follow summary order), opened by its link.
     let row = paths.iter().position(|p| p == "blobs.ply").unwrap();
@@ -374,4 +377,51 @@ fn explain_html_writes_a_page_of_the_one_scan() {
         opened.contains("data-view-mode=\"segments\""),
         "{opened:.3000}"
     );
+}
+
+/// `--thumbnails`: each card's image comes from the viewer's headless renderer, which a workspace
+/// build puts beside `pointlime`. Skips when the viewer or a renderer is missing, unless
+/// POINTLIME_REQUIRE_RENDER=1.
+#[test]
+fn thumbnails_are_the_viewers_renders_inline_as_png() {
+    use base64::Engine;
+    let viewer = Path::new(env!("CARGO_BIN_EXE_pointlime")).with_file_name("pointlime-view");
+    let require = std::env::var("POINTLIME_REQUIRE_RENDER").as_deref() == Ok("1");
+    if !viewer.is_file() && !require {
+        eprintln!("skipped: no pointlime-view beside pointlime (build the workspace)");
+        return;
+    }
+    let root = tempdir();
+    let dir = batch_output(root.path());
+    let page = dir.join("report.html");
+    let run = bin()
+        .arg("report")
+        .arg(&dir)
+        .args(["--html", "--thumbnails", "--out"])
+        .arg(&page)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    if !run.status.success() && !require {
+        eprintln!("skipped: no renderer here (set POINTLIME_REQUIRE_RENDER=1 to fail): {stderr}");
+        return;
+    }
+    assert!(run.status.success(), "{stderr}");
+    let said = String::from_utf8_lossy(&run.stdout);
+    assert!(said.contains("1 thumbnails"), "{said}");
+    let html = std::fs::read_to_string(&page).unwrap();
+    let b64 = html
+        .split("data:image/png;base64,")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .expect("an inline PNG");
+    let png = base64::engine::general_purpose::STANDARD
+        .decode(b64)
+        .unwrap();
+    let img = image::load_from_memory(&png).unwrap().to_rgb8();
+    assert_eq!(img.dimensions(), (320, 200));
+    // Red and blue both drawn: the blobs in the importance colours.
+    let count = |f: fn(&[u8; 3]) -> bool| img.pixels().filter(|p| f(&p.0)).count();
+    assert!(count(|p| p[0] > p[2].saturating_add(60)) > 50, "no red");
+    assert!(count(|p| p[2] > p[0].saturating_add(40)) > 50, "no blue");
 }

@@ -50,7 +50,8 @@ pub struct ReportArgs {
     #[arg(long)]
     out: Option<PathBuf>,
     /// A thumbnail per scan card, rendered by the viewer's headless renderer (`pointlime-view
-    /// --screenshot`, about 1 s a scan on a software driver); without it, cards have no image.
+    /// --screenshot` from beside this executable; about 70 ms a scan of a few thousand points on
+    /// a software driver); without it, cards have no image.
     #[arg(long)]
     thumbnails: bool,
     #[command(flatten)]
