@@ -161,13 +161,12 @@ pub fn batch(
     let mut sources = Vec::with_capacity(records.len());
     for record in records {
         let (cloud, report) = batch::output_paths(dir, Path::new(&record.path));
-        let view = (record.status == Status::Ok && cloud.is_file())
-            .then_some(ViewSource::File { cloud, report });
-        if run.model.is_none() {
-            if let Some(ViewSource::File { report, .. }) = &view {
-                run = run_of_batch_output(report)?;
-            }
+        let ok = record.status == Status::Ok;
+        // The run's settings, from the first scored file (`--no-explain` runs write its JSON too).
+        if ok && run.model.is_none() && report.is_file() {
+            run = run_of_batch_output(&report)?;
         }
+        let view = (ok && cloud.is_file()).then_some(ViewSource::File { cloud, report });
         sources.push(Source { record, view });
     }
     build(sources, run, out, options, thumbnail)
