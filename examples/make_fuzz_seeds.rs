@@ -48,6 +48,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         explain: true,
         write: Default::default(),
         read: Default::default(),
+        strict: false,
     };
     let files = batch::discover(&input, Some(&out))?;
     let stop = std::sync::atomic::AtomicBool::new(false);

@@ -321,6 +321,8 @@ pub struct Job<'a> {
     pub write: WriteOptions,
     /// Limits on reading each scan.
     pub read: ReadOptions,
+    /// Fail a scan the competence check flags (`--strict`), writing nothing for it.
+    pub strict: bool,
 }
 
 /// Where `batch` writes the explained scan and the JSON of input `rel` under `out_root`:
@@ -340,6 +342,9 @@ pub fn output_paths(out_root: &Path, rel: &Path) -> (PathBuf, PathBuf) {
 struct RunKey {
     model: String,
     explain: bool,
+    /// Outputs of a run without `--strict` hold flagged scans, which a strict run fails.
+    #[serde(default)]
+    strict: bool,
     #[serde(deserialize_with = "crate::pipeline::legacy::settings")]
     settings: ExplainConfig,
 }
@@ -353,10 +358,25 @@ struct FileOutput {
 }
 
 impl Job<'_> {
+    /// With `strict`, a scan outside the model's domain is an error (before anything is
+    /// written for it).
+    fn refuse_if_flagged(&self, competence: Option<&Competence>) -> Result<()> {
+        match competence {
+            Some(c) if self.strict && !c.in_domain => Err(Error::Scan(format!(
+                "outside what the model was trained on (competence {} ≤ {}); --strict: nothing \
+                 written",
+                crate::domain::format_score(c.score),
+                c.alarm_level
+            ))),
+            _ => Ok(()),
+        }
+    }
+
     fn key(&self) -> RunKey {
         RunKey {
             model: self.model_name.to_string(),
             explain: self.explain,
+            strict: self.strict,
             settings: self.config.clone(),
         }
     }
@@ -431,6 +451,7 @@ impl Job<'_> {
                 dropped,
                 None,
             )?;
+            self.refuse_if_flagged(explained.report.competence.as_ref())?;
             io::write(&cloud_out, &explained.annotate(cloud), self.write)?;
             // A structural explanation's graph beside the record, as `explain` draws it.
             if let Some(e) = explained.report.explanations.first() {
@@ -446,6 +467,7 @@ impl Job<'_> {
             )
         } else {
             let c = classify_cloud(&cloud, self.classifier, self.config)?;
+            self.refuse_if_flagged(c.competence.as_ref())?;
             (c.probabilities, c.competence, None)
         };
         let mut record = Record::scored(rel, points, names, &probabilities, competence.as_ref());
@@ -746,13 +768,16 @@ fn segments_cell(segments: &[SegmentScore]) -> String {
         .join("|")
 }
 
-/// Writes the records, sorted by path, as CSV and as JSON Lines (each atomically).
+/// Writes the records as CSV and as JSON Lines (each atomically), sorted by path, the scans the
+/// competence check flagged apart after all the others: a flagged scan's class and explanation
+/// are not to be trusted, and must not read as one more row among them.
 ///
 /// # Errors
 /// [`Error::Io`] on a write failure.
 pub fn write_summary(records: &[Record], csv_path: &Path, jsonl_path: &Path) -> Result<()> {
     let mut sorted: Vec<&Record> = records.iter().collect();
-    sorted.sort_by(|a, b| a.path.cmp(&b.path));
+    let flagged = |r: &Record| r.in_domain == Some(false);
+    sorted.sort_by(|a, b| flagged(a).cmp(&flagged(b)).then(a.path.cmp(&b.path)));
     io::write_atomic(csv_path, |f| {
         let mut w = csv::Writer::from_writer(std::io::BufWriter::new(f));
         for r in &sorted {

@@ -28,6 +28,8 @@ pub struct ClassView {
     pub coefficients: Option<Vec<f64>>,
     /// The sufficient sets of a structural explanation (`--method sag`), from the report.
     pub structure: Option<Structure>,
+    /// False when the competence check flagged the scan (the report's `trusted`).
+    pub trusted: bool,
 }
 
 /// An explained cloud as the viewer holds it.
@@ -135,6 +137,7 @@ pub fn shown(path: &Path, cloud: &PointCloud, report: Option<Report>) -> Result<
             point_importance: attr(&field("point_importance", i)).map(f32s),
             coefficients: None,
             structure: None,
+            trusted: true,
         });
     }
     if let Some(r) = &report {
@@ -149,6 +152,7 @@ pub fn shown(path: &Path, cloud: &PointCloud, report: Option<Report>) -> Result<
             c.method = Some(e.method.name().to_string());
             c.coefficients = Some(e.coefficients.clone());
             c.structure = e.payload.as_ref().and_then(Payload::structure).cloned();
+            c.trusted = e.trusted;
         }
     }
 

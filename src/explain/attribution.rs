@@ -359,6 +359,16 @@ pub struct Explanation {
     /// What the method found beyond one value per segment: sag's sufficient sets, LIME's tree.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payload: Option<Payload>,
+    /// False when the model's competence check flagged the scan as outside what it was trained
+    /// on: the explanation is written, but neither it nor the class is to be trusted. True
+    /// otherwise, and for a model without competence statistics (nothing was checked); reports
+    /// written before it existed read as true.
+    #[serde(default = "trusted_by_default")]
+    pub trusted: bool,
+}
+
+fn trusted_by_default() -> bool {
+    true
 }
 
 impl Explanation {
@@ -384,6 +394,7 @@ impl Explanation {
             n_samples,
             seed,
             payload: None,
+            trusted: true,
         }
     }
 

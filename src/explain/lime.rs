@@ -366,6 +366,7 @@ fn lime_fixed(
                 n_samples: s,
                 seed: config.seed,
                 payload: fit.tree.map(Payload::Tree),
+                trusted: true,
             }
         },
     )?;

@@ -428,6 +428,7 @@ const PL = (() => {
     }
     p.append(el("label", {}, "point size ", size));
     if (c.method) p.append(el("div", {}, `method ${c.method}` + (c.r2 === null ? "" : `, surrogate R² = ${fmt(c.r2)}`)));
+    if (!c.trusted) p.append(el("div", { class: "flag" }, "NOT TO BE TRUSTED: the model was not trained on scans like this one"));
     if (row) p.append(el("div", { class: row.in_domain === false ? "flag" : "" }, competenceText(row)));
     p.append(el("div", { class: "muted" }, "drag to orbit, wheel to zoom, Esc to close"));
     legend();

@@ -64,6 +64,8 @@ pub struct ClassHeader {
     pub point_range: Option<f32>,
     /// Sufficient sets (`--method sag`), as indices into the segment table.
     pub sets: Vec<Vec<u16>>,
+    /// False when the competence check flagged the scan.
+    pub trusted: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -198,6 +200,7 @@ pub fn pack(scan: &ExplainedScan, path: &str, budget: usize) -> Packed {
             range: r,
             point_range,
             sets,
+            trusted: c.trusted,
         });
     }
     let names = scan

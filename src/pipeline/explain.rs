@@ -112,6 +112,12 @@ pub fn explain_cloud(
             (a, None)
         }
     };
+    let mut result = result;
+    // Below the alarm the explanation is still written, marked as not to be trusted.
+    let trusted = competence.as_ref().is_none_or(|c| c.in_domain);
+    for e in &mut result.explanations {
+        e.trusted = trusted;
+    }
     let levels = coarser_levels(
         cloud,
         classifier,

@@ -435,6 +435,7 @@ fn the_run_loop_stops_when_told_and_resumes_in_process() {
         explain: true,
         write: Default::default(),
         read: Default::default(),
+        strict: false,
     };
     let files = discover(&input, Some(&out)).unwrap();
     assert_eq!(files.len(), 6);

@@ -110,6 +110,50 @@ fn a_trained_model_flags_scans_unlike_its_training_scans() {
     )
     .unwrap();
     assert_eq!(report["competence"]["in_domain"], false);
+    // Issue #32, item 4: the summary leads with the warning and the explanation says it is not
+    // to be trusted.
+    assert!(
+        stdout
+            .lines()
+            .next()
+            .unwrap()
+            .contains("flat.ply: NOT TO BE TRUSTED, outside what the model was trained on"),
+        "{stdout}"
+    );
+    assert_eq!(report["explanations"][0]["trusted"], false);
+
+    // --strict: exit 3, one line, nothing written.
+    let strict_out = dir.path().join("strict.explained.ply");
+    let run = bin()
+        .args(["explain"])
+        .arg(&flat)
+        .args(["--model", model.to_str().unwrap()])
+        .args([
+            "--samples",
+            "64",
+            "--segments",
+            "4",
+            "--strict",
+            "--html",
+            "--out",
+        ])
+        .arg(&strict_out)
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(3));
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("flat.ply: outside what the model was trained on")
+            && stderr.contains("--strict: nothing written"),
+        "{stderr}"
+    );
+    let left: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("strict"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
 
     // A new scan like the training ones is not flagged.
     let like = dir.path().join("like.ply");
@@ -118,6 +162,20 @@ fn a_trained_model_flags_scans_unlike_its_training_scans() {
     let run = explain(&like);
     assert!(run.status.success());
     assert!(!String::from_utf8_lossy(&run.stderr).contains("outside"));
+    let report: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("like.explained.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(report["explanations"][0]["trusted"], true);
+    // --strict lets a scan of the domain through.
+    let run = bin()
+        .args(["explain"])
+        .arg(&like)
+        .args(["--model", model.to_str().unwrap()])
+        .args(["--samples", "64", "--segments", "4", "--strict"])
+        .output()
+        .unwrap();
+    assert!(run.status.success());
 
     // The same model as ONNX (#15): no statistics until `competence --fit` records them beside
     // the file, from the max-pooled per-point features; then the same verdicts.
@@ -205,10 +263,39 @@ fn a_trained_model_flags_scans_unlike_its_training_scans() {
         .skip(1)
         .map(|l| l.split(',').collect())
         .collect();
-    assert_eq!(rows[0][0], "flat.ply");
-    assert_eq!(rows[0][at("in_domain")], "false");
-    assert_eq!(rows[1][at("in_domain")], "true");
-    assert!(rows[1][at("competence")].parse::<f64>().unwrap() > 0.01);
+    // The flagged scan is listed apart, after the others, though "flat" sorts before "like".
+    assert_eq!(rows[0][0], "like.ply");
+    assert_eq!(rows[0][at("in_domain")], "true");
+    assert!(rows[0][at("competence")].parse::<f64>().unwrap() > 0.01);
+    assert_eq!(rows[1][0], "flat.ply");
+    assert_eq!(rows[1][at("in_domain")], "false");
+
+    // batch --strict: the flagged scan fails with nothing written for it; the other goes on.
+    let strict = dir.path().join("strict-out");
+    let run = bin()
+        .args(["batch"])
+        .arg(&scans)
+        .args(["--out", strict.to_str().unwrap(), "--strict"])
+        .args(["--model", model.to_str().unwrap()])
+        .args(["--samples", "64", "--segments", "4"])
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(1));
+    let records = pointlime::batch::read_summary(&strict.join("summary.jsonl")).unwrap();
+    let flat_row = records.iter().find(|r| r.path == "flat.ply").unwrap();
+    assert_eq!(flat_row.status, pointlime::batch::Status::Failed);
+    assert!(
+        flat_row
+            .error
+            .as_deref()
+            .is_some_and(|e| e.contains("outside what the model was trained on")),
+        "{flat_row:?}"
+    );
+    assert!(!strict.join("flat.ply.explained.ply").exists());
+    assert!(!strict.join("flat.ply.json").exists());
+    let like_row = records.iter().find(|r| r.path == "like.ply").unwrap();
+    assert_eq!(like_row.status, pointlime::batch::Status::Ok);
+    assert!(strict.join("like.ply.explained.ply").is_file());
 }
 
 #[test]

@@ -578,6 +578,7 @@ fn a_batch_summarises_each_scan_by_class_shares_miou_and_regions() {
         explain: true,
         write: Default::default(),
         read: Default::default(),
+        strict: false,
     };
     let files = vec![PathBuf::from("a.ply"), PathBuf::from("b.ply")];
     let stop = std::sync::atomic::AtomicBool::new(false);

@@ -689,6 +689,7 @@ fn a_vanished_input_fails_alone() {
         explain: true,
         write: Default::default(),
         read: Default::default(),
+        strict: false,
     };
     let stop = std::sync::atomic::AtomicBool::new(false);
     let outcome = batch::run(&job, &files, 1, false, &stop, &|_, _| {});

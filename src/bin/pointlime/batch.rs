@@ -34,6 +34,11 @@ pub struct BatchArgs {
     /// Skip scans whose outputs are complete and were made with the same model and settings.
     #[arg(long)]
     resume: bool,
+    /// Fail every scan the model's competence check flags as outside what it was trained on
+    /// (nothing written for it; the other scans go on, and the run exits 1). Without it such
+    /// scans are explained, warned about, and listed apart at the end of the summary.
+    #[arg(long)]
+    strict: bool,
     /// Process only slice INDEX of COUNT (0 <= INDEX < COUNT) of the sorted file list.
     #[arg(long)]
     shard: Option<Shard>,
@@ -90,6 +95,7 @@ pub fn run(args: BatchArgs) -> Result<ExitCode> {
         explain: !args.no_explain,
         write: WriteOptions { ascii: args.ascii },
         read: args.read.options(),
+        strict: args.strict,
     };
     let stop = batch::stop_on_interrupt()?;
 

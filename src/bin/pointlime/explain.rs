@@ -54,6 +54,11 @@ pub struct ExplainArgs {
     html: Option<Option<PathBuf>>,
     #[command(flatten, next_help_heading = "HTML page (--html)")]
     page: PageArgs,
+    /// Refuse a scan the model's competence check flags as outside what it was trained on: exit
+    /// code 3, one error line, nothing written. Without it such a scan is explained, with a
+    /// warning and `trusted: false` in the report.
+    #[arg(long)]
+    strict: bool,
 }
 
 fn same_file(a: &Path, b: &Path) -> bool {
@@ -111,6 +116,17 @@ fn describe_structure(s: &Structure) -> Result<()> {
 
 /// What `explain` prints of a report: the decision and its explanation, the competence, sag's
 /// sets and the coarser levels.
+/// What the summary line leads with when the competence check flagged the scan.
+fn untrusted(r: &Report) -> String {
+    match &r.competence {
+        Some(c) if !c.in_domain => format!(
+            "NOT TO BE TRUSTED, outside what the model was trained on (competence {}); ",
+            competence::format_score(c.score)
+        ),
+        _ => String::new(),
+    }
+}
+
 fn print_summary(input: &Path, r: &Report) -> Result<()> {
     if !r.regions.is_empty() {
         return print_regions(input, r);
@@ -121,8 +137,9 @@ fn print_summary(input: &Path, r: &Report) -> Result<()> {
         None => String::new(),
     };
     outln!(
-        "{}: predicted {} (p = {:.3}); explained {} by {} with {} segments, {} {}{fit}, in {:.2} s",
+        "{}: {}predicted {} (p = {:.3}); explained {} by {} with {} segments, {} {}{fit}, in {:.2} s",
         input.display(),
+        untrusted(r),
         r.predicted_name,
         r.probabilities[r.predicted],
         e.target_name,
@@ -186,8 +203,9 @@ fn print_regions(input: &Path, r: &Report) -> Result<()> {
         .map(|&(c, s)| format!("{} {:.1}%", r.class_names[c], 100.0 * s))
         .collect();
     outln!(
-        "{}: labels its points {}; {} region(s) explained by {} with {} segments, in {:.2} s",
+        "{}: {}labels its points {}; {} region(s) explained by {} with {} segments, in {:.2} s",
         input.display(),
+        untrusted(r),
         shares.join(", "),
         r.regions.len(),
         r.explanations[0].method,
@@ -327,6 +345,21 @@ pub fn run(args: ExplainArgs) -> Result<ExitCode> {
     )
     .map_err(|e| e.in_file(&args.input))?;
     bar.finish_and_clear();
+
+    if args.strict {
+        if let Some(c) = explained
+            .report
+            .competence
+            .as_ref()
+            .filter(|c| !c.in_domain)
+        {
+            eprintln!(
+                "error: {}; --strict: nothing written",
+                competence::warning(&args.input, c)
+            );
+            return Ok(ExitCode::from(3));
+        }
+    }
 
     // All or none: a report that cannot be written leaves no explained scan behind.
     let mut outputs = io::Outputs::new();

@@ -17,6 +17,7 @@ fn explained(values: Vec<f32>, segments: Vec<u32>) -> ExplainedScan {
             point_importance: None,
             coefficients: None,
             structure: None,
+            trusted: true,
         }],
         rgb: None,
         intensity: None,
