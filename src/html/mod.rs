@@ -19,6 +19,7 @@ use serde::Serialize;
 
 use crate::batch::{self, Record, Status};
 use crate::colour::{diverging, NO_VALUE};
+use crate::dataset::Dataset;
 use crate::error::{Error, Result};
 use crate::io;
 use crate::pipeline::Report;
@@ -67,6 +68,9 @@ pub struct Stats {
     /// The point budget of each view.
     pub points_per_view: usize,
     pub thumbnails: usize,
+    /// Scored rows with a true class, and those predicted right.
+    pub labelled: usize,
+    pub correct: usize,
     /// Bytes of the page, and of the files beside it.
     pub page_bytes: usize,
     pub asset_bytes: usize,
@@ -89,6 +93,7 @@ enum ViewSource {
 struct Source {
     record: Record,
     view: Option<ViewSource>,
+    truth: Option<String>,
 }
 
 /// What the page's script reads: the table's rows and the run.
@@ -116,6 +121,10 @@ struct Run {
 struct Row<'a> {
     #[serde(flatten)]
     record: &'a Record,
+    /// The scan's true class, from the labelled dataset given ([`batch`]'s `truth`).
+    truth: Option<&'a str>,
+    /// Whether the predicted class is the true one.
+    correct: Option<bool>,
     /// Index of the view, when the scan has one.
     view: Option<usize>,
     /// The view's script file (`--assets`).
@@ -136,8 +145,37 @@ impl Run {
     }
 }
 
+/// The true class of each scan of a batch, from a labelled dataset: a scan's row matches the
+/// item whose path ends with the row's path (rows are relative to the batch's input directory,
+/// items to their manifest).
+fn truth_of(dataset: &Dataset, rows: &[Record]) -> Vec<Option<String>> {
+    let items: Vec<(String, &str)> = dataset
+        .items
+        .iter()
+        .map(|i| {
+            let path = i
+                .path
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy())
+                .collect::<Vec<_>>()
+                .join("/");
+            (path, dataset.class_names[i.class].as_str())
+        })
+        .collect();
+    rows.iter()
+        .map(|r| {
+            let tail = format!("/{}", r.path);
+            items
+                .iter()
+                .find(|(p, _)| *p == r.path || p.ends_with(&tail))
+                .map(|(_, c)| c.to_string())
+        })
+        .collect()
+}
+
 /// The page of a batch output directory (`summary.jsonl` and the per-file outputs of `pointlime
-/// batch`), to be written at `out` (which names the assets directory).
+/// batch`), to be written at `out` (which names the assets directory); with `truth`, a labelled
+/// dataset of the same scans, each row gets its true class.
 ///
 /// # Errors
 /// A directory without a batch summary, an unreadable summary, or an explained file or report
@@ -147,6 +185,7 @@ pub fn batch(
     out: &Path,
     options: &Options,
     thumbnail: Option<Thumbnailer>,
+    truth: Option<&Dataset>,
 ) -> Result<Page> {
     let summary = dir.join("summary.jsonl");
     if !summary.is_file() {
@@ -157,9 +196,13 @@ pub fn batch(
         ));
     }
     let records = batch::read_summary(&summary)?;
+    let truths = match truth {
+        Some(d) => truth_of(d, &records),
+        None => vec![None; records.len()],
+    };
     let mut run = Run::default();
     let mut sources = Vec::with_capacity(records.len());
-    for record in records {
+    for (record, truth) in records.into_iter().zip(truths) {
         let (cloud, report) = batch::output_paths(dir, Path::new(&record.path));
         let ok = record.status == Status::Ok;
         // The run's settings, from the first scored file (`--no-explain` runs write its JSON too).
@@ -167,7 +210,11 @@ pub fn batch(
             run = run_of_batch_output(&report)?;
         }
         let view = (ok && cloud.is_file()).then_some(ViewSource::File { cloud, report });
-        sources.push(Source { record, view });
+        sources.push(Source {
+            record,
+            view,
+            truth,
+        });
     }
     build(sources, run, out, options, thumbnail)
 }
@@ -205,6 +252,7 @@ pub fn single(
     let sources = vec![Source {
         record,
         view: Some(ViewSource::Loaded(Box::new(scan))),
+        truth: None,
     }];
     build(sources, run, out, options, None)
 }
@@ -289,8 +337,16 @@ fn build(
         ..Stats::default()
     };
     for (s, view) in sources.iter().zip(&view_index) {
+        let truth = s.truth.as_deref();
+        let correct = truth
+            .zip(s.record.predicted.as_deref())
+            .map(|(t, p)| t == p);
+        stats.labelled += usize::from(truth.is_some() && s.record.status == Status::Ok);
+        stats.correct += usize::from(correct == Some(true));
         let mut row = Row {
             record: &s.record,
+            truth,
+            correct,
             view: *view,
             asset: None,
             thumb: None,

@@ -55,6 +55,15 @@ const PL = (() => {
   };
 
   // ---------------------------------------------------------------- summary, table, cards
+  // With true classes: how many scored scans the model got right.
+  function labelledLine(ok) {
+    const labelled = ok.filter((r) => r.truth !== null && r.truth !== undefined);
+    if (!labelled.length) return null;
+    const right = labelled.filter((r) => r.correct).length;
+    return el("div", { id: "accuracy" },
+      `${right} of ${labelled.length} labelled scans predicted right (${fmt(100 * right / labelled.length)}%)`);
+  }
+
   function summary() {
     const rows = data.rows;
     const ok = rows.filter((r) => r.status === "ok");
@@ -74,6 +83,7 @@ const PL = (() => {
         + `${rows.length - ok.length - failed.length} skipped`),
       el("div", { class: flagged.length ? "flag" : "" },
         `${flagged.length} flagged by the competence check`),
+      labelledLine(ok),
       el("div", {}, `model ${run.model || "?"}, method ${run.method || "?"}, `
         + `${run.samples ?? "?"} samples, seed ${run.seed ?? "?"}`),
       el("div", { class: "muted" }, `${fmt(data.total_seconds)} s of scan time; page written ${when} UTC`));
@@ -96,6 +106,7 @@ const PL = (() => {
     { key: "path", title: "path" },
     { key: "status", title: "status" },
     { key: "predicted", title: "predicted" },
+    { key: "truth", title: "true class", optional: true },
     { key: "probability", title: "p", num: true },
     { key: "competence", title: "competence", num: true },
     { key: "r2", title: "R²", num: true },
@@ -161,6 +172,7 @@ const PL = (() => {
           const v = c.text ? c.text(r) : r[c.key];
           const td = el("td", c.num ? { class: "num" } : {}, c.num ? fmt(v) : (v ?? ""));
           if (c.key === "competence" && r.in_domain === false) td.classList.add("flag");
+          if (c.key === "truth" && r.correct === false) td.classList.add("flag");
           tr.append(td);
         }
         tr.append(el("td", {}, r.view === null ? "" :

@@ -310,6 +310,47 @@ fn a_page_is_self_contained_and_its_views_fit_the_budget() {
             "page refers outside itself: {needle}"
         );
     }
+
+    // True classes from a manifest (paths relative to it, matched by their ends): the row of the
+    // scan gets its class and whether the prediction is right; the broken file's is counted
+    // nowhere (it has no prediction).
+    let records = pointlime::batch::read_summary(&dir.join("summary.jsonl")).unwrap();
+    let predicted = records
+        .iter()
+        .find(|r| r.path == "blobs.ply")
+        .and_then(|r| r.predicted.clone())
+        .unwrap();
+    let wrong = if predicted == "car" { "tree" } else { "car" };
+    for (class, right) in [(predicted.as_str(), 1), (wrong, 0)] {
+        let manifest = root.path().join("truth.csv");
+        std::fs::write(
+            &manifest,
+            format!("path,class,split\nin/blobs.ply,{class},test\nin/broken.ply,car,test\n"),
+        )
+        .unwrap();
+        let said = report(&dir, &page, &["--truth", manifest.to_str().unwrap()]);
+        assert!(
+            said.contains(&format!(
+                "3 rows ({right} of 1 labelled scans predicted right)"
+            )),
+            "{said}"
+        );
+        let html = std::fs::read_to_string(&page).unwrap();
+        let data = html
+            .split("<script type=\"application/json\" id=\"pl-data\">")
+            .nth(1)
+            .and_then(|s| s.split("</script>").next())
+            .unwrap();
+        let data: serde_json::Value = serde_json::from_str(data).unwrap();
+        let row = data["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["path"] == "blobs.ply")
+            .unwrap();
+        assert_eq!(row["truth"], class);
+        assert_eq!(row["correct"], right == 1);
+    }
 }
 
 #[test]

@@ -54,6 +54,11 @@ pub struct ReportArgs {
     /// a software driver); without it, cards have no image.
     #[arg(long)]
     thumbnails: bool,
+    /// The scans' true classes: a manifest (path,class,…, as `pointlime manifest` writes) or a
+    /// labelled directory (DIR/<class>/<file>), matched to each row by the end of its path. Adds
+    /// a true-class column (wrong predictions in red) and the accuracy to the summary.
+    #[arg(long, value_name = "DATASET")]
+    truth: Option<PathBuf>,
     #[command(flatten)]
     page: PageArgs,
 }
@@ -94,9 +99,17 @@ pub fn describe(page: &Page, out: &Path, seconds: f64) -> String {
     } else {
         String::new()
     };
+    let labelled = if s.labelled > 0 {
+        format!(
+            " ({} of {} labelled scans predicted right)",
+            s.correct, s.labelled
+        )
+    } else {
+        String::new()
+    };
     format!(
-        "wrote {} ({:.1} MB{beside}): {} rows, {} 3D views with {} of {} points (at most {} a \
-         scan), {} thumbnails; {:.1} s",
+        "wrote {} ({:.1} MB{beside}): {} rows{labelled}, {} 3D views with {} of {} points (at most \
+         {} a scan), {} thumbnails; {:.1} s",
         out.display(),
         mb(s.page_bytes),
         s.rows,
@@ -114,7 +127,18 @@ pub fn run(args: ReportArgs) -> Result<ExitCode> {
     let options = args.page.options()?;
     let out = args.out.unwrap_or_else(|| args.dir.join("report.html"));
     let make: html::Thumbnailer = &thumbnail;
-    let page = html::batch(&args.dir, &out, &options, args.thumbnails.then_some(make))?;
+    let truth = args
+        .truth
+        .as_deref()
+        .map(pointlime::dataset::Dataset::open_any)
+        .transpose()?;
+    let page = html::batch(
+        &args.dir,
+        &out,
+        &options,
+        args.thumbnails.then_some(make),
+        truth.as_ref(),
+    )?;
     page.write(&out)?;
     outln!("{}", describe(&page, &out, started.elapsed().as_secs_f64()))?;
     Ok(ExitCode::SUCCESS)
