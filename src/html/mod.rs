@@ -111,6 +111,8 @@ struct PageData<'a> {
 #[derive(Serialize, Default)]
 struct Run {
     model: Option<String>,
+    /// False for a run that only classified (`batch --no-explain`).
+    explain: Option<bool>,
     method: Option<String>,
     samples: Option<u64>,
     seed: Option<u64>,
@@ -137,6 +139,7 @@ impl Run {
     fn of(model: Option<String>, settings: serde_json::Value) -> Run {
         Run {
             model,
+            explain: Some(true),
             method: settings["method"].as_str().map(str::to_string),
             samples: settings["explainer"]["n_samples"].as_u64(),
             seed: settings["seed"].as_u64(),
@@ -225,10 +228,13 @@ fn run_of_batch_output(path: &Path) -> Result<Run> {
     let value: serde_json::Value = serde_json::from_str(&text)
         .map_err(|e| Error::format(path, crate::error::json_problem(&e)))?;
     let run = &value["run"];
-    Ok(Run::of(
-        run["model"].as_str().map(str::to_string),
-        run["settings"].clone(),
-    ))
+    Ok(Run {
+        explain: run["explain"].as_bool(),
+        ..Run::of(
+            run["model"].as_str().map(str::to_string),
+            run["settings"].clone(),
+        )
+    })
 }
 
 /// The page of one explained scan, `cloud` as `explain` annotated it (`path`, its file) with its

@@ -84,8 +84,10 @@ const PL = (() => {
       el("div", { class: flagged.length ? "flag" : "" },
         `${flagged.length} flagged by the competence check`),
       labelledLine(ok),
-      el("div", {}, `model ${run.model || "?"}, method ${run.method || "?"}, `
-        + `${run.samples ?? "?"} samples, seed ${run.seed ?? "?"}`),
+      el("div", {}, run.explain === false
+        ? `model ${run.model || "?"}; classified only, no explanations (batch --no-explain)`
+        : `model ${run.model || "?"}, method ${run.method || "?"}, `
+          + `${run.samples ?? "?"} samples, seed ${run.seed ?? "?"}`),
       el("div", { class: "muted" }, `${fmt(data.total_seconds)} s of scan time; page written ${when} UTC`));
     const settings = el("details", {}, el("summary", {}, "all settings"),
       el("pre", {}, JSON.stringify(run.settings || {}, null, 1)));
