@@ -155,7 +155,9 @@ const PL = (() => {
         if (show.value === "flagged" && r.in_domain !== false) return false;
         if (show.value !== "all" && show.value !== "flagged" && r.status !== show.value) return false;
         if (!needle) return true;
-        return [r.path, r.predicted, r.status, r.error].some((v) => v && v.toLowerCase().includes(needle));
+        const segments = r.top_segments.map(segmentText).join(" ");
+        return [r.path, r.predicted, r.truth, r.status, r.error, segments]
+          .some((v) => v && v.toLowerCase().includes(needle));
       });
       if (sortKey) {
         const col = columns.find((c) => c.key === sortKey);
