@@ -435,7 +435,8 @@ const PL = (() => {
     if (state.mode === "sets") {
       const setSel = el("select", {});
       c.sets.forEach((s, i) => {
-        const o = el("option", { value: String(i) }, `set ${i + 1}: ${s.length} segments`);
+        const o = el("option", { value: String(i) },
+          `set ${i + 1}: ${s.length} segments alone give p = ${fmt(c.set_probabilities[i])}`);
         if (i === state.set % c.sets.length) o.selected = true;
         setSel.append(o);
       });

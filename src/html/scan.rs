@@ -64,6 +64,8 @@ pub struct ClassHeader {
     pub point_range: Option<f32>,
     /// Sufficient sets (`--method sag`), as indices into the segment table.
     pub sets: Vec<Vec<u16>>,
+    /// Each set's probability of the class with only its segments kept.
+    pub set_probabilities: Vec<f64>,
     /// False when the competence check flagged the scan.
     pub trusted: bool,
 }
@@ -192,6 +194,9 @@ pub fn pack(scan: &ExplainedScan, path: &str, budget: usize) -> Packed {
                 .map(|set| set.segments.iter().map(|&id| local(id as u32)).collect())
                 .collect()
         });
+        let set_probabilities = c.structure.as_ref().map_or_else(Vec::new, |s| {
+            s.sets.iter().map(|set| set.probability).collect()
+        });
         classes.push(ClassHeader {
             name: c.name.clone(),
             probability: c.probability,
@@ -200,6 +205,7 @@ pub fn pack(scan: &ExplainedScan, path: &str, budget: usize) -> Packed {
             range: r,
             point_range,
             sets,
+            set_probabilities,
             trusted: c.trusted,
         });
     }
