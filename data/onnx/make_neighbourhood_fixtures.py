@@ -54,14 +54,23 @@ def graph_feature(x, k):
 
 
 class DGCNN(nn.Module):
-    def __init__(self, classes=3, k=K):
+    """The fixture's widths by default; the paper's are edges (64, 64, 128, 256), embedding
+    1024, head 512 (benches/peers/neighbourhood_nets.py builds that one)."""
+
+    def __init__(self, classes=3, k=K, edges=(16, 16, 32, 32), embedding=64, head=32):
         super().__init__()
         self.k = k
-        self.edges = nn.ModuleList([conv2d_bn(6, 16), conv2d_bn(32, 16), conv2d_bn(32, 32), conv2d_bn(64, 32)])
-        self.fuse = nn.Sequential(nn.Conv1d(96, 64, 1, bias=False), nn.BatchNorm1d(64), nn.LeakyReLU(0.2))
+        layers, i = [], 3
+        for o in edges:
+            layers.append(conv2d_bn(2 * i, o))
+            i = o
+        self.edges = nn.ModuleList(layers)
+        self.fuse = nn.Sequential(
+            nn.Conv1d(sum(edges), embedding, 1, bias=False), nn.BatchNorm1d(embedding), nn.LeakyReLU(0.2)
+        )
         self.head = nn.Sequential(
-            nn.Linear(128, 32, bias=False), nn.BatchNorm1d(32), nn.LeakyReLU(0.2),
-            nn.Dropout(0.5), nn.Linear(32, classes),
+            nn.Linear(2 * embedding, head, bias=False), nn.BatchNorm1d(head), nn.LeakyReLU(0.2),
+            nn.Dropout(0.5), nn.Linear(head, classes),
         )
 
     def forward(self, x):  # [B, 3, N] -> [B, classes]
@@ -135,13 +144,21 @@ class SetAbstraction(nn.Module):
 
 
 class PointNet2SSG(nn.Module):
-    def __init__(self, classes=3):
+    """The fixture's sizes by default; the paper's classification network is sa1 = (512, 0.2,
+    32, [64, 64, 128]), sa2 = (128, 0.4, 64, [128, 128, 256]), global 1024, head 512
+    (benches/peers/neighbourhood_nets.py builds that one)."""
+
+    def __init__(self, classes=3, sa1=(32, 0.4, 16, [16, 16, 32]), sa2=(8, 0.8, 8, [32, 64]),
+                 global_width=64, head=32):
         super().__init__()
-        self.sa1 = SetAbstraction(32, 0.4, 16, 0, [16, 16, 32])
-        self.sa2 = SetAbstraction(8, 0.8, 8, 32, [32, 64])
-        self.global_mlp = nn.Sequential(nn.Conv1d(64 + 3, 64, 1), nn.BatchNorm1d(64), nn.ReLU())
+        self.sa1 = SetAbstraction(sa1[0], sa1[1], sa1[2], 0, sa1[3])
+        self.sa2 = SetAbstraction(sa2[0], sa2[1], sa2[2], sa1[3][-1], sa2[3])
+        self.global_mlp = nn.Sequential(
+            nn.Conv1d(sa2[3][-1] + 3, global_width, 1), nn.BatchNorm1d(global_width), nn.ReLU()
+        )
         self.head = nn.Sequential(
-            nn.Linear(64, 32), nn.BatchNorm1d(32), nn.ReLU(), nn.Dropout(0.4), nn.Linear(32, classes)
+            nn.Linear(global_width, head), nn.BatchNorm1d(head), nn.ReLU(), nn.Dropout(0.4),
+            nn.Linear(head, classes),
         )
 
     def forward(self, x):  # [B, 3, N] -> [B, classes]
