@@ -144,7 +144,7 @@ impl Model for crate::onnx::OnnxClassifier {
             c.up.name(),
             c.output,
             c.scores
-        ))
+        ) + &format!("runs:       {}\n", self.runs()))
     }
 
     fn slow_path_reason(&self) -> String {

@@ -44,6 +44,12 @@ pub struct OnnxClassifier {
     pub(super) transform: Option<TransformSplit>,
     /// Competence statistics, from `FILE.competence.json` beside the model.
     pub(super) domain: Option<Domain>,
+    /// Clouds per tract run; a larger call is split and the parts run in parallel. 1 for a
+    /// network that searches neighbours (a `TopK` in its graph: DGCNN's k-NN, PointNet++'s ball
+    /// query), whose `[B, N, N]` distance tensors make each cloud slower in a larger batch
+    /// (docs/models.md: 1.5× for DGCNN, 2.3× for PointNet++, and a tenth of the memory);
+    /// [`BATCH`] otherwise.
+    pub(super) chunk: usize,
 }
 
 impl std::fmt::Debug for OnnxClassifier {
@@ -66,6 +72,20 @@ impl OnnxClassifier {
         Self::from_proto(path, proto, model, config)
     }
 
+    /// How clouds go through tract, for `model inspect`.
+    pub fn runs(&self) -> String {
+        if self.chunk == 1 {
+            "one cloud a tract run, the clouds of a call in parallel (the graph searches \
+             neighbours with TopK: larger batches are slower per cloud)"
+                .into()
+        } else {
+            format!(
+                "up to {} clouds a tract run, larger calls split and run in parallel",
+                self.chunk
+            )
+        }
+    }
+
     pub(super) fn from_proto(
         path: &Path,
         proto: pb::ModelProto,
@@ -74,7 +94,13 @@ impl OnnxClassifier {
     ) -> Result<OnnxClassifier> {
         let bad = |m: String| Error::model(path, m);
         let points = checked_input(&model, &config).map_err(bad)?;
+        let searches = proto
+            .graph
+            .iter()
+            .flat_map(|g| &g.node)
+            .any(|n| n.op_type == "TopK");
         let mut classifier = OnnxClassifier {
+            chunk: if searches { 1 } else { BATCH },
             path: path.to_path_buf(),
             proto,
             model,
@@ -338,7 +364,7 @@ impl OnnxClassifier {
             return Ok(out);
         }
         let parts: Vec<Vec<f32>> = clouds
-            .par_chunks(BATCH)
+            .par_chunks(self.chunk)
             .map(|chunk| self.run_with(chunk, None, table))
             .collect::<Result<_>>()?;
         let mut v: Vec<f32> = parts.into_iter().flatten().collect();
@@ -360,7 +386,7 @@ impl OnnxClassifier {
         }
         let c = self.config.class_names.len();
         let parts: Vec<Vec<f32>> = clouds
-            .par_chunks(BATCH)
+            .par_chunks(self.chunk)
             .map(|chunk| {
                 let raw = self.run_with(chunk, None, table)?;
                 let points: usize = chunk.iter().map(|p| p.len()).sum();
@@ -469,8 +495,8 @@ impl OnnxClassifier {
     ) -> Result<Vec<f32>> {
         let ch = self.transform.as_ref().map_or(1, |t| t.channels.max(1));
         let parts: Vec<Vec<f32>> = clouds
-            .par_chunks(BATCH)
-            .zip(pooled.par_chunks(BATCH * ch))
+            .par_chunks(self.chunk)
+            .zip(pooled.par_chunks(self.chunk * ch))
             .map(|(chunk, g)| self.run_with(chunk, Some(g), table))
             .collect::<Result<_>>()?;
         let mut v: Vec<f32> = parts.into_iter().flatten().collect();

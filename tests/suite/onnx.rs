@@ -103,6 +103,11 @@ fn tract_gives_pytorchs_logits_for_dgcnn_and_pointnet2() {
             said.contains("every sample runs the whole network"),
             "{name}: {said}"
         );
+        // A network that searches neighbours runs one cloud at a time (docs/models.md).
+        assert!(
+            said.contains("runs:       one cloud a tract run"),
+            "{name}: {said}"
+        );
     }
 }
 
@@ -302,6 +307,7 @@ fn model_inspect_names_the_inputs_operators_and_path() {
         "opset ai.onnx 13",
         "fast path:  in part: the input transform's",
         "gradients:  no",
+        "runs:       up to 32 clouds a tract run",
     ] {
         assert!(text.contains(want), "{want:?} not in {text}");
     }
