@@ -46,9 +46,8 @@ pub struct OnnxClassifier {
     pub(super) domain: Option<Domain>,
     /// Clouds per tract run; a larger call is split and the parts run in parallel. 1 for a
     /// network that searches neighbours (a `TopK` in its graph: DGCNN's k-NN, PointNet++'s ball
-    /// query), whose `[B, N, N]` distance tensors make each cloud slower in a larger batch
-    /// (docs/models.md: 1.5× for DGCNN, 2.3× for PointNet++, and a tenth of the memory);
-    /// [`BATCH`] otherwise.
+    /// query), whose `[B, N, N]` distance tensors make each cloud slower in a larger batch (in
+    /// PyTorch too; measured in docs/models.md, with a tenth of the memory); [`BATCH`] otherwise.
     pub(super) chunk: usize,
 }
 
