@@ -36,6 +36,41 @@ fn reference_clouds() -> Vec<Vec<[f32; 3]>> {
         .collect()
 }
 
+/// Fixture `name`, built for `cloud`'s size, gives PyTorch's logits `want` for it (cloud `i`).
+fn pytorchs_logits(
+    name: &str,
+    want: &serde_json::Value,
+    i: usize,
+    cloud: &[[f32; 3]],
+) -> OnnxClassifier {
+    let model = load(&format!("{name}.onnx"), cloud.len());
+    let got = model.predict(&[cloud], Output::Logit).unwrap();
+    for (k, g) in got.iter().enumerate() {
+        let w = want[k].as_f64().unwrap() as f32;
+        assert!(
+            (g - w).abs() < 1e-4,
+            "{name}, cloud {i}, class {k}: {g} vs PyTorch {w}"
+        );
+    }
+    model
+}
+
+/// A batch gives what its clouds give one by one (3 classes), within `tol` (absolute).
+fn batch_gives_each_clouds_logits(
+    model: &OnnxClassifier,
+    many: &[&[[f32; 3]]],
+    tol: f32,
+    name: &str,
+) {
+    let batched = model.predict(many, Output::Logit).unwrap();
+    for (i, row) in batched.chunks(3).enumerate() {
+        let one = model.predict(&[many[i]], Output::Logit).unwrap();
+        for (a, b) in row.iter().zip(&one) {
+            assert!((a - b).abs() < tol, "{name}: batch row {i}");
+        }
+    }
+}
+
 fn load(name: &str, points: usize) -> OnnxClassifier {
     let config = OnnxConfig {
         class_names: vec!["a".into(), "b".into(), "c".into()],
@@ -74,24 +109,12 @@ fn tract_gives_pytorchs_logits_for_dgcnn_and_pointnet2() {
     for name in ["dgcnn", "pointnet2_ssg"] {
         let want = &r["models"][name]["logits"];
         for (i, cloud) in clouds.iter().enumerate().skip(1) {
-            let model = load(&format!("{name}.onnx"), cloud.len());
-            let got = model.predict(&[cloud], Output::Logit).unwrap();
-            for (k, g) in got.iter().enumerate() {
-                let w = want[i][k].as_f64().unwrap() as f32;
-                assert!(
-                    (g - w).abs() < 1e-4,
-                    "{name}, cloud {i}, class {k}: {g} vs PyTorch {w}"
-                );
-            }
+            pytorchs_logits(name, &want[i], i, cloud);
         }
         let model = load(&format!("{name}.onnx"), 64);
         let many: Vec<&[[f32; 3]]> = (0..5).map(|i| clouds[i % 2].as_slice()).collect();
         // (Tied or not, one cloud gives one answer in one runtime, batched or alone.)
-        let batched = model.predict(&many, Output::Logit).unwrap();
-        for (i, row) in batched.chunks(3).enumerate() {
-            let one = model.predict(&[many[i]], Output::Logit).unwrap();
-            assert_close(row, &one, 1e-4, &format!("{name}: batch row {i}"));
-        }
+        batch_gives_each_clouds_logits(&model, &many, 1e-4, name);
         let out = bin()
             .args(["model", "inspect"])
             .arg(fixture(&format!("{name}.onnx")))
@@ -119,15 +142,7 @@ fn tract_gives_pytorchs_logits_for_both_exports() {
         let want = &r["models"][name]["logits"];
         for (i, cloud) in clouds.iter().enumerate() {
             // The point axis is free in the export: a model of each cloud's size.
-            let model = load(&format!("{name}.onnx"), cloud.len());
-            let got = model.predict(&[cloud], Output::Logit).unwrap();
-            for (k, g) in got.iter().enumerate() {
-                let w = want[i][k].as_f64().unwrap() as f32;
-                assert!(
-                    (g - w).abs() < 1e-4,
-                    "{name}, cloud {i}, class {k}: {g} vs PyTorch {w}"
-                );
-            }
+            let model = pytorchs_logits(name, &want[i], i, cloud);
             let p = model.predict(&[cloud], Output::Probability).unwrap();
             assert!((p.iter().sum::<f32>() - 1.0).abs() < 1e-5);
         }
@@ -135,13 +150,7 @@ fn tract_gives_pytorchs_logits_for_both_exports() {
         // right), across the parallel split of large batches.
         let model = load(&format!("{name}.onnx"), 64);
         let many: Vec<&[[f32; 3]]> = (0..70).map(|i| clouds[i % 2].as_slice()).collect();
-        let batched = model.predict(&many, Output::Logit).unwrap();
-        for (i, row) in batched.chunks(3).enumerate() {
-            let one = model.predict(&[many[i]], Output::Logit).unwrap();
-            for (a, b) in row.iter().zip(&one) {
-                assert!((a - b).abs() < 1e-5, "{name}: batch row {i}");
-            }
-        }
+        batch_gives_each_clouds_logits(&model, &many, 1e-5, name);
     }
 }
 
