@@ -152,23 +152,27 @@ impl Run {
 /// item whose path ends with the row's path (rows are relative to the batch's input directory,
 /// items to their manifest).
 fn truth_of(dataset: &Dataset, rows: &[Record]) -> Vec<Option<String>> {
-    let items: Vec<(String, &str)> = dataset
-        .items
-        .iter()
-        .map(|i| {
-            let path = i
-                .path
-                .components()
-                .map(|c| c.as_os_str().to_string_lossy())
-                .collect::<Vec<_>>()
-                .join("/");
-            (path, dataset.class_names[i.class].as_str())
-        })
-        .collect();
+    // By file name, so that a row looks only at the items of its name.
+    let mut by_name: std::collections::HashMap<String, Vec<(String, &str)>> = Default::default();
+    for i in &dataset.items {
+        let path = i
+            .path
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy())
+            .collect::<Vec<_>>()
+            .join("/");
+        let name = path.rsplit('/').next().unwrap_or_default().to_string();
+        by_name
+            .entry(name)
+            .or_default()
+            .push((path, dataset.class_names[i.class].as_str()));
+    }
     rows.iter()
         .map(|r| {
+            let name = r.path.rsplit('/').next().unwrap_or_default();
             let tail = format!("/{}", r.path);
-            items
+            by_name
+                .get(name)?
                 .iter()
                 .find(|(p, _)| *p == r.path || p.ends_with(&tail))
                 .map(|(_, c)| c.to_string())
@@ -278,7 +282,17 @@ fn build(
     options: &Options,
     thumbnail: Option<Thumbnailer>,
 ) -> Result<Page> {
-    let views = sources.iter().filter(|s| s.view.is_some()).count();
+    // Each row's view, numbered in row order, taken out to be packed in parallel.
+    let mut sources = sources;
+    let mut view_index = Vec::with_capacity(sources.len());
+    let mut taken: Vec<(usize, String, ViewSource)> = Vec::new();
+    for s in &mut sources {
+        view_index.push(s.view.take().map(|v| {
+            taken.push((taken.len(), s.record.path.clone(), v));
+            taken.len() - 1
+        }));
+    }
+    let views = taken.len();
     // Base64 makes 4 bytes of 3.
     let per_view_bytes = if options.assets {
         usize::MAX
@@ -289,23 +303,6 @@ fn build(
         (per_view_bytes / scan::bytes_per_point(scan))
             .clamp(MIN_POINTS_PER_SCAN, options.points_per_scan.max(1))
     };
-    let mut view_index = Vec::with_capacity(sources.len());
-    let mut jobs = Vec::new();
-    for (row, s) in sources.iter().enumerate() {
-        view_index.push(s.view.as_ref().map(|_| jobs.len()));
-        if s.view.is_some() {
-            jobs.push(row);
-        }
-    }
-    let mut sources = sources;
-    let taken: Vec<(usize, String, ViewSource)> = jobs
-        .iter()
-        .enumerate()
-        .map(|(i, &row)| {
-            let s = &mut sources[row];
-            (i, s.record.path.clone(), s.view.take().expect("a view"))
-        })
-        .collect();
     let packed: Vec<Packed> = taken
         .into_par_iter()
         .map(|(i, path, source)| -> Result<Packed> {
