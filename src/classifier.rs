@@ -810,6 +810,44 @@ pub fn max_pool(rows: &[f32], c: usize) -> (Vec<f32>, Vec<usize>) {
     (g, winner)
 }
 
+/// Each cloud's score from its points' (`[Σ n × classes]`, cloud after cloud): their mean, the
+/// whole cloud as one region of a per-point model.
+pub fn mean_over_points(points: &[f32], clouds: &[&[[f32; 3]]], classes: usize) -> Vec<f32> {
+    let mut out = Vec::with_capacity(clouds.len() * classes);
+    let mut at = 0;
+    for cloud in clouds {
+        let rows = &points[at..at + cloud.len() * classes];
+        at += rows.len();
+        let mut mean = vec![0.0f32; classes];
+        for row in rows.chunks_exact(classes) {
+            mean.iter_mut().zip(row).for_each(|(m, r)| *m += r);
+        }
+        out.extend(mean.iter().map(|m| m / cloud.len().max(1) as f32));
+    }
+    out
+}
+
+/// A class of `model` by name (any case) or index.
+///
+/// # Errors
+/// [`Error::Config`](crate::Error::Config) naming the model's classes, for anything else.
+pub fn class_index(model: &dyn Classifier, name_or_index: &str) -> Result<usize> {
+    let names = model.class_names();
+    if let Some(i) = names
+        .iter()
+        .position(|n| n.eq_ignore_ascii_case(name_or_index))
+    {
+        return Ok(i);
+    }
+    match name_or_index.parse::<usize>() {
+        Ok(i) if i < names.len() => Ok(i),
+        _ => Err(crate::Error::Config(format!(
+            "unknown target {name_or_index:?}: the model's classes are {}",
+            names.join(", ")
+        ))),
+    }
+}
+
 /// Softmax of each row of a row-major matrix with `n` columns, in place.
 pub fn softmax_rows(values: &mut [f32], n: usize) {
     for row in values.chunks_mut(n) {

@@ -8,7 +8,7 @@ use rayon::prelude::*;
 use tract_onnx::pb;
 use tract_onnx::prelude::*;
 
-use super::config::{competence_path, Layout, OnnxConfig, Scores, Task};
+use super::config::{competence_path, Layout, OnnxConfig, Task};
 use super::plan::{
     input_dims, plan, plan_inputs, point_tensor, read, run_inputs, run_plan, words, Plans, BATCH,
 };
@@ -17,7 +17,8 @@ use super::split::{
 };
 use crate::channels::{ChannelTable, Channels};
 use crate::classifier::{
-    max_pool, softmax_rows, Classifier, InputTransform, MaxPooled, Output, PerPoint, Randomisable,
+    max_pool, mean_over_points, Classifier, InputTransform, MaxPooled, Output, PerPoint,
+    Randomisable,
 };
 use crate::cloud::{Axis, Normalisation};
 use crate::domain::Domain;
@@ -245,15 +246,7 @@ impl OnnxClassifier {
     /// Raw scores as the model gives them, turned into `output`.
     fn convert(&self, v: &mut [f32], output: Output) {
         let c = self.config.class_names.len();
-        match (self.config.scores, output) {
-            (Scores::Logits | Scores::LogProbabilities, Output::Logit)
-            | (Scores::Probabilities, Output::Probability) => {}
-            (Scores::Logits | Scores::LogProbabilities, Output::Probability) => softmax_rows(v, c),
-            // A log-probability is a logit: its softmax is the probability.
-            (Scores::Probabilities, Output::Logit) => {
-                v.iter_mut().for_each(|p| *p = p.max(1e-30).ln())
-            }
-        }
+        self.config.scores.convert(v, c, output);
     }
 
     /// The settings in use (with class names filled in).
@@ -349,18 +342,7 @@ impl OnnxClassifier {
             // The cloud's score is the mean of its points' scores: the whole cloud as one region.
             let c = self.config.class_names.len();
             let v = self.predict_points_with(clouds, output, table)?;
-            let mut out = Vec::with_capacity(clouds.len() * c);
-            let mut at = 0;
-            for cloud in clouds {
-                let rows = &v[at..at + cloud.len() * c];
-                at += rows.len();
-                let mut mean = vec![0.0f32; c];
-                for row in rows.chunks_exact(c) {
-                    mean.iter_mut().zip(row).for_each(|(m, r)| *m += r);
-                }
-                out.extend(mean.iter().map(|m| m / cloud.len().max(1) as f32));
-            }
-            return Ok(out);
+            return Ok(mean_over_points(&v, clouds, c));
         }
         let parts: Vec<Vec<f32>> = clouds
             .par_chunks(self.chunk)

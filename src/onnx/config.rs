@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::channels::Channels;
+use crate::classifier::{softmax_rows, Output};
 use crate::cloud::{Axis, Normalisation};
 use crate::error::{Error, Result};
 
@@ -30,6 +31,23 @@ pub enum Scores {
     Probabilities,
     /// Log-probabilities (after a log-softmax, as `nll_loss` training exports).
     LogProbabilities,
+}
+
+impl Scores {
+    /// Rows of `classes` scores as the model gives them, turned into `output`'s in place.
+    pub fn convert(self, v: &mut [f32], classes: usize, output: Output) {
+        match (self, output) {
+            (Scores::Logits | Scores::LogProbabilities, Output::Logit)
+            | (Scores::Probabilities, Output::Probability) => {}
+            (Scores::Logits | Scores::LogProbabilities, Output::Probability) => {
+                softmax_rows(v, classes)
+            }
+            // A log-probability is a logit: its softmax is the probability.
+            (Scores::Probabilities, Output::Logit) => {
+                v.iter_mut().for_each(|p| *p = p.max(1e-30).ln())
+            }
+        }
+    }
 }
 
 /// What the model scores.

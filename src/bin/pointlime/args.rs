@@ -9,14 +9,13 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use pointlime::classifier::{Classifier, Output};
 use pointlime::explain::smoothgrad::EG;
-use pointlime::explain::{self, Flag, FlagValue, Method, Scoring, Targets};
+use pointlime::explain::{self, Flag, FlagValue, Method, Scoring};
 use pointlime::model::{builtin, Backend, PointNetClassifier};
 use pointlime::models::{self, Model, OpenOptions};
 use pointlime::perturb::Removal;
-use pointlime::pipeline::{legacy, load_baselines, ExplainConfig, RegionConfig, RegionSpec};
+use pointlime::pipeline::{legacy, load_baselines, ExplainConfig, Overrides, RegionSpec};
 use pointlime::sampling::Sampling;
-use pointlime::scene::{Axis, Crop, OutlierConfig};
-use pointlime::segment::Granularity;
+use pointlime::scene::{Axis, Crop};
 
 /// Which backend runs the network.
 #[derive(Args, Debug, Clone, Default)]
@@ -281,28 +280,10 @@ pub struct RegionArgs {
     labels: Option<String>,
 }
 
-impl RegionArgs {
-    fn apply(&self, config: &mut RegionConfig) {
-        if !self.region.is_empty() || !self.point.is_empty() {
-            config.regions = self.region.clone();
-            config
-                .regions
-                .extend(self.point.iter().map(|&i| RegionSpec::Point(i)));
-        }
-        if let Some(s) = self.min_class_share {
-            config.min_share = s;
-        }
-        config.perturb_region |= self.perturb_region;
-        if self.labels.is_some() {
-            config.labels.clone_from(&self.labels);
-        }
-    }
-}
-
 impl SettingsArgs {
     /// The settings file, if any, overridden by the flags, with stage seeds derived and checked.
     pub fn resolve(&self) -> Result<ExplainConfig> {
-        let mut config: ExplainConfig = match &self.config {
+        let config: ExplainConfig = match &self.config {
             Some(p) => {
                 let text = std::fs::read_to_string(p).with_context(|| p.display().to_string())?;
                 let invalid = |problem: String| {
@@ -314,90 +295,48 @@ impl SettingsArgs {
             }
             None => ExplainConfig::default(),
         };
-        let explainer = &mut config.explainer;
-        if let Some(k) = self.segments {
-            config.segments.target = Granularity::Count(k);
-        }
-        if let Some(r) = self.resolution {
-            config.segments.target = Granularity::Resolution(r);
-        }
-        if let Some(f) = &self.segments_from {
-            config.segments.from_field = Some(f.clone());
-        }
-        if let Some(n) = self.min_part_points {
-            config.segments.min_part_points = n;
-        }
-        if let Some(s) = self.samples {
-            explainer.n_samples = s;
-        }
-        if let Some(s) = self.seed {
-            config.seed = s;
-        }
-        if self.logit {
-            explainer.scoring.output = Output::Logit;
-        }
-        if let Some(o) = self.output {
-            explainer.scoring.output = o;
-        }
-        if let Some(r) = self.removal {
-            explainer.scoring.removal = r;
-        }
-        if let Some(b) = self.batch_size {
-            explainer.scoring.batch_size = b;
-        }
-        if self.brute_force {
-            explainer.scoring.path = Scoring::Generic;
-        }
-        if let Some(s) = self.scoring {
-            explainer.scoring.path = s;
-        }
-        if let Some(up) = self.up {
-            config.up = Some(up);
-        }
-        if let Some(n) = self.coarser_levels {
-            config.coarser_levels = n;
-        }
-        if let Some(k) = self.top_labels {
-            config.targets = Targets::Top(k);
-        }
-        config.drop_invalid |= self.drop_invalid;
-        if let Some(s) = self.sampling {
-            config.sampling = s;
-        }
-        let scene = &mut config.scene;
-        if let Some(c) = self.crop {
-            scene.crop = Some(c);
-        }
-        if let Some(std_ratio) = self.outliers {
-            scene.outliers = Some(OutlierConfig {
-                std_ratio,
-                ..scene.outliers.unwrap_or_default()
-            });
-        }
-        if self.remove_ground {
-            let mut g = scene.ground.unwrap_or_default();
-            if let Some(t) = self.ground_threshold {
-                g.threshold = t;
-            }
-            if let Some(up) = self.up {
-                g.up = up;
-            }
-            scene.ground = Some(g);
-        }
-        scene.largest_cluster |= self.largest_cluster;
-        self.regions.apply(&mut config.regions);
-        if let Some(m) = self.method {
-            config.method = m;
-        }
-        for (method, flag, value) in &self.method_flags.given {
-            config
-                .explainer
-                .set_field(method.name(), flag.key, value.clone());
-        }
-        config.complete()?;
-        let config = config.seeded();
-        config.validate()?;
-        Ok(config)
+        let r = &self.regions;
+        let overrides = Overrides {
+            method: self.method,
+            segments: self.segments,
+            resolution: self.resolution,
+            segments_from: self.segments_from.clone(),
+            min_part_points: self.min_part_points,
+            samples: self.samples,
+            seed: self.seed,
+            output: self.output.or(self.logit.then_some(Output::Logit)),
+            removal: self.removal,
+            batch_size: self.batch_size,
+            scoring: self
+                .scoring
+                .or(self.brute_force.then_some(Scoring::Generic)),
+            up: self.up,
+            coarser_levels: self.coarser_levels,
+            top_labels: self.top_labels,
+            drop_invalid: self.drop_invalid,
+            sampling: self.sampling,
+            crop: self.crop,
+            outliers: self.outliers,
+            remove_ground: self.remove_ground,
+            ground_threshold: self.ground_threshold,
+            largest_cluster: self.largest_cluster,
+            regions: r
+                .region
+                .iter()
+                .cloned()
+                .chain(r.point.iter().map(|&i| RegionSpec::Point(i)))
+                .collect(),
+            min_class_share: r.min_class_share,
+            perturb_region: r.perturb_region,
+            labels: r.labels.clone(),
+            method_settings: self
+                .method_flags
+                .given
+                .iter()
+                .map(|(m, f, v)| (m.name().to_string(), f.key.to_string(), v.clone()))
+                .collect(),
+        };
+        Ok(overrides.apply(config)?)
     }
 
     /// Loads `--baselines` (or `default`) into `config` for Expected Gradients, when it is
@@ -513,22 +452,4 @@ pub fn progress_bar(len: u64, what: &str) -> ProgressBar {
     );
     bar.set_message(what.to_string());
     bar
-}
-
-/// A class of `model` by name (any case) or index.
-pub fn class_index(model: &dyn Classifier, name_or_index: &str) -> Result<usize> {
-    let names = model.class_names();
-    if let Some(i) = names
-        .iter()
-        .position(|n| n.eq_ignore_ascii_case(name_or_index))
-    {
-        return Ok(i);
-    }
-    match name_or_index.parse::<usize>() {
-        Ok(i) if i < names.len() => Ok(i),
-        _ => bail!(
-            "unknown target {name_or_index:?}: the model's classes are {}",
-            names.join(", ")
-        ),
-    }
 }

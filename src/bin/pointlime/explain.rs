@@ -7,6 +7,7 @@ use anyhow::{bail, Result};
 use clap::Args;
 use indicatif::ProgressDrawTarget;
 
+use pointlime::classifier::class_index;
 use pointlime::cloud::FileFormat;
 use pointlime::competence;
 use pointlime::explain::lime::LIME;
@@ -18,7 +19,7 @@ use pointlime::io::{self, WriteOptions};
 use pointlime::pipeline::{default_output, default_report, explain_cloud, Report};
 use pointlime::Classifier;
 
-use crate::args::{class_index, progress_bar, ModelArgs, ReadArgs, SettingsArgs};
+use crate::args::{progress_bar, ModelArgs, ReadArgs, SettingsArgs};
 use crate::report::PageArgs;
 
 #[derive(Args, Debug)]
@@ -297,7 +298,9 @@ pub fn run(args: ExplainArgs) -> Result<ExitCode> {
     let loaded = args.model.load_any()?;
     let model: &dyn Classifier = &*loaded;
     if let Some(t) = &args.target {
-        config.targets = Targets::Classes(vec![class_index(model, t)?]);
+        // The message alone, as before the lookup moved to the library.
+        let class = class_index(model, t).map_err(|e| anyhow::anyhow!(e.problem()))?;
+        config.targets = Targets::Classes(vec![class]);
     }
     let method = config.method;
     args.settings
