@@ -1,0 +1,378 @@
+//! `pointlime._pointlime`: the engine behind the Python package (python/pointlime/). The Python
+//! side turns the user's arrays and callables into the plain forms taken here (contiguous float64
+//! points, a callable that returns float32), so this module checks shapes and maps errors, and
+//! everything else is the library's own code, as the CLI runs it.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use numpy::{PyArray1, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2};
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+
+use pointlime::classifier::class_index;
+use pointlime::cloud::{Attribute, FileFormat, PointCloud, ScalarKind};
+use pointlime::explain::Targets;
+use pointlime::io::{self, ReadOptions, WriteOptions};
+use pointlime::model::{builtin, Backend};
+use pointlime::models::{self, OpenOptions};
+use pointlime::pipeline::{default_report, explain_cloud, ExplainConfig, Explained, Overrides};
+use pointlime::{Classifier, Error};
+
+mod callable;
+mod errors;
+mod settings;
+mod stoppable;
+
+use callable::CallableClassifier;
+use errors::{internal, to_py};
+use stoppable::Stoppable;
+
+/// A scan: positions and named per-point attributes.
+#[pyclass(module = "pointlime._pointlime", frozen)]
+struct Cloud {
+    cloud: PointCloud,
+    /// Where it was read from; `None` for a cloud made from arrays.
+    path: Option<PathBuf>,
+}
+
+#[pymethods]
+impl Cloud {
+    /// A cloud from an `(n, 3)` float64 array and named float64 attributes of `n` values.
+    #[staticmethod]
+    fn from_arrays(
+        xyz: PyReadonlyArray2<'_, f64>,
+        names: Vec<String>,
+        values: Vec<PyReadonlyArray1<'_, f64>>,
+    ) -> PyResult<Cloud> {
+        let view = xyz.as_array();
+        if view.ncols() != 3 {
+            return Err(errors::input(format!(
+                "points must have shape (n, 3), got (n, {})",
+                view.ncols()
+            )));
+        }
+        let positions: Vec<[f64; 3]> = view
+            .rows()
+            .into_iter()
+            .map(|r| [r[0], r[1], r[2]])
+            .collect();
+        let mut cloud = PointCloud::from_positions(positions, FileFormat::Xyz);
+        for (name, v) in names.into_iter().zip(values) {
+            let v = v.as_array();
+            if v.len() != cloud.len() {
+                return Err(errors::input(format!(
+                    "attribute {name:?} has {} values for {} points",
+                    v.len(),
+                    cloud.len()
+                )));
+            }
+            cloud.attributes.push(Attribute {
+                name,
+                kind: ScalarKind::F64,
+                values: v.to_vec(),
+            });
+        }
+        Ok(Cloud { cloud, path: None })
+    }
+
+    fn __len__(&self) -> usize {
+        self.cloud.len()
+    }
+
+    /// The positions, `(n, 3)` float64 (a copy).
+    fn xyz<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let flat: Vec<f64> = self.cloud.positions.iter().flatten().copied().collect();
+        Ok(PyArray1::from_vec(py, flat)
+            .reshape([self.cloud.len(), 3])?
+            .into_any())
+    }
+
+    /// The attributes' names, in the file's order.
+    fn names(&self) -> Vec<String> {
+        self.cloud
+            .attributes
+            .iter()
+            .map(|a| a.name.clone())
+            .collect()
+    }
+
+    /// One attribute's values as float64 (a copy).
+    fn attribute<'py>(&self, py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyArray1<f64>>> {
+        match self.cloud.attributes.iter().find(|a| a.name == name) {
+            Some(a) => Ok(PyArray1::from_vec(py, a.values.clone())),
+            None => Err(errors::input(format!(
+                "no attribute {name:?}; the cloud has {}",
+                self.names().join(", ")
+            ))),
+        }
+    }
+
+    /// The file it was read from.
+    #[getter]
+    fn path(&self) -> Option<String> {
+        self.path.as_ref().map(|p| p.display().to_string())
+    }
+}
+
+/// Reads a scan (.ply, .las, .laz, .xyz, .txt, .pts).
+#[pyfunction]
+#[pyo3(signature = (path, max_points = None, columns = None))]
+fn read(
+    py: Python<'_>,
+    path: PathBuf,
+    max_points: Option<usize>,
+    columns: Option<Vec<String>>,
+) -> PyResult<Cloud> {
+    let options = ReadOptions {
+        max_points: max_points.unwrap_or(io::DEFAULT_MAX_POINTS),
+        columns,
+    };
+    let cloud = py
+        .detach(|| io::read_with(&path, options))
+        .map_err(|e| to_py(py, e))?;
+    Ok(Cloud {
+        cloud,
+        path: Some(path),
+    })
+}
+
+/// A model: pointlime's own (a directory or the built-in one), an ONNX file, or a callable.
+#[pyclass(module = "pointlime._pointlime", frozen)]
+struct Model {
+    inner: Inner,
+    name: String,
+}
+
+enum Inner {
+    File(Box<dyn models::Model>),
+    Callable(CallableClassifier),
+}
+
+impl Model {
+    fn classifier(&self) -> &dyn Classifier {
+        match &self.inner {
+            Inner::File(m) => &**m,
+            Inner::Callable(c) => c,
+        }
+    }
+}
+
+#[pymethods]
+impl Model {
+    /// Opens a model directory or an ONNX file; `None` opens the built-in default model.
+    #[staticmethod]
+    #[pyo3(signature = (path = None, classes = None))]
+    fn open(
+        py: Python<'_>,
+        path: Option<PathBuf>,
+        classes: Option<Vec<String>>,
+    ) -> PyResult<Model> {
+        let options = OpenOptions {
+            backend: Backend::Flex,
+            classes,
+        };
+        let model = py
+            .detach(|| models::open(path.as_deref(), &options))
+            .map_err(|e| to_py(py, e))?;
+        let name = match &path {
+            Some(p) => p.display().to_string(),
+            None => builtin::NAME.to_string(),
+        };
+        Ok(Model {
+            inner: Inner::File(model),
+            name,
+        })
+    }
+
+    /// A Python callable as the model, with the settings an ONNX model's sidecar holds (JSON in
+    /// the sidecar's layout: class_names, num_points, normalisation, up, scores, task,
+    /// set_function).
+    #[staticmethod]
+    fn from_callable(func: Py<PyAny>, sidecar: &str, name: String) -> PyResult<Model> {
+        Ok(Model {
+            inner: Inner::Callable(CallableClassifier::new(func, sidecar)?),
+            name,
+        })
+    }
+
+    /// The class names, in score order.
+    fn class_names(&self) -> Vec<String> {
+        self.classifier().class_names().to_vec()
+    }
+
+    /// Points per network input.
+    fn input_points(&self) -> usize {
+        self.classifier().input_points()
+    }
+
+    /// The name reports give the model.
+    #[getter]
+    fn name(&self) -> String {
+        self.name.clone()
+    }
+}
+
+/// An explained scan: the report and the scan with its new per-point fields.
+#[pyclass(module = "pointlime._pointlime", frozen)]
+struct Explanation {
+    explained: Explained,
+    annotated: PointCloud,
+}
+
+#[pymethods]
+impl Explanation {
+    /// The report, as JSON (what `explain` writes beside the scan).
+    fn report_json(&self) -> PyResult<String> {
+        serde_json::to_string(&self.explained.report).map_err(|e| internal(e.to_string()))
+    }
+
+    /// The explained scan, every field included (the input's own and the new ones).
+    fn cloud(&self) -> Cloud {
+        Cloud {
+            cloud: self.annotated.clone(),
+            path: None,
+        }
+    }
+
+    /// Writes the scan with its fields to `out` (.ply, .las, .laz) and the report to `report`
+    /// (default: `out` with .json), all or nothing, as `pointlime explain` does.
+    #[pyo3(signature = (out, report = None, ascii = false))]
+    fn write(
+        &self,
+        py: Python<'_>,
+        out: PathBuf,
+        report: Option<PathBuf>,
+        ascii: bool,
+    ) -> PyResult<(String, String)> {
+        let report = report.unwrap_or_else(|| default_report(&out));
+        py.detach(|| -> pointlime::Result<()> {
+            if matches!(io::format_of(&out)?, FileFormat::Xyz) {
+                return Err(Error::Format {
+                    path: out.clone(),
+                    message: "explained clouds are written as .ply, .las or .laz".into(),
+                });
+            }
+            let mut outputs = io::Outputs::new();
+            outputs.cloud(&out, &self.annotated, WriteOptions { ascii })?;
+            outputs.json(&report, &self.explained.report)?;
+            outputs.commit()
+        })
+        .map_err(|e| to_py(py, e))?;
+        Ok((out.display().to_string(), report.display().to_string()))
+    }
+}
+
+/// Explains `cloud` with `model`. `overrides` holds the CLI's flags by their Python names
+/// (`settings` module); `settings` is a settings JSON (the report's `settings` object).
+#[pyfunction]
+#[pyo3(signature = (cloud, model, overrides, settings = None, target = None))]
+fn explain(
+    py: Python<'_>,
+    cloud: &Cloud,
+    model: &Model,
+    overrides: &Bound<'_, PyDict>,
+    settings: Option<&str>,
+    target: Option<&str>,
+) -> PyResult<Explanation> {
+    let base = match settings {
+        Some(text) => settings::base(text).map_err(|e| to_py(py, e))?,
+        None => ExplainConfig::default(),
+    };
+    let overrides: Overrides = settings::overrides(overrides)?;
+    let mut config = overrides.apply(base).map_err(|e| to_py(py, e))?;
+    let classifier = model.classifier();
+    if let Some(t) = target {
+        config.targets =
+            Targets::Classes(vec![class_index(classifier, t).map_err(|e| to_py(py, e))?]);
+    }
+    let input: PathBuf = cloud
+        .path
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("<array>"));
+    let points = cloud.cloud.clone();
+    let stop = AtomicBool::new(false);
+    if let Inner::Callable(c) = &model.inner {
+        c.take_failure();
+    }
+    let guarded = Stoppable::new(classifier, &stop);
+    let result = interruptible(py, &stop, move || -> pointlime::Result<Explanation> {
+        let mut points = points;
+        let dropped = points.validate(&input, config.drop_invalid)?;
+        let explained = explain_cloud(
+            &points,
+            &input,
+            &guarded,
+            &model.name,
+            &config,
+            dropped,
+            None,
+        )
+        .map_err(|e| e.in_file(&input))?;
+        let annotated = explained.annotate(points);
+        Ok(Explanation {
+            explained,
+            annotated,
+        })
+    })?;
+    match result {
+        Ok(e) => Ok(e),
+        Err(e) => {
+            let err = to_py(py, e);
+            // The callable's own exception, as the cause a traceback shows.
+            if let Inner::Callable(c) = &model.inner {
+                if let Some(cause) = c.take_failure() {
+                    err.set_cause(py, Some(cause));
+                }
+            }
+            Err(err)
+        }
+    }
+}
+
+/// Runs `work` without the GIL on a thread of its own, while this (Python's) thread checks for
+/// signals: Ctrl-C sets `stop`, which the model's next call sees, and raises KeyboardInterrupt
+/// here once the work has returned. A panic in `work` becomes a Python exception, never an abort.
+fn interruptible<T: Send>(
+    py: Python<'_>,
+    stop: &AtomicBool,
+    work: impl FnOnce() -> T + Send,
+) -> PyResult<T> {
+    let mut signal: Option<PyErr> = None;
+    let joined = py.detach(|| {
+        std::thread::scope(|s| {
+            let handle = s.spawn(work);
+            while !handle.is_finished() {
+                std::thread::sleep(Duration::from_millis(20));
+                if signal.is_none() {
+                    if let Err(e) = Python::attach(|py| py.check_signals()) {
+                        stop.store(true, Ordering::SeqCst);
+                        signal = Some(e);
+                    }
+                }
+            }
+            handle.join()
+        })
+    });
+    if let Some(e) = signal {
+        return Err(e);
+    }
+    joined.map_err(|payload| {
+        internal(
+            pointlime::error::panic_message(&*payload)
+                .unwrap_or_else(|| "a panic without a message".into()),
+        )
+    })
+}
+
+#[pymodule]
+fn _pointlime(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<Cloud>()?;
+    m.add_class::<Model>()?;
+    m.add_class::<Explanation>()?;
+    m.add_function(wrap_pyfunction!(read, m)?)?;
+    m.add_function(wrap_pyfunction!(explain, m)?)?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    Ok(())
+}
