@@ -259,6 +259,13 @@ impl OnnxClassifier {
         &self.path
     }
 
+    /// Whether the scores depend only on the set of points: the sidecar says so, or the network
+    /// was cut at its max-pool (then every aggregation over points is that maximum). The generic
+    /// scoring path then feeds clouds of their kept points only, and `run_with` pads them.
+    fn is_set_function(&self) -> bool {
+        self.split.is_some() || self.config.set_function
+    }
+
     /// The raw scores of one batch (all clouds of `points` points), row-major.
     fn run(&self, clouds: &[&[[f32; 3]]]) -> Result<Vec<f32>> {
         self.run_with(clouds, None, None)
@@ -276,12 +283,12 @@ impl OnnxClassifier {
         let b = clouds.len();
         let n = clouds.first().map_or(self.points, |c| c.len());
         let sizes_ok = clouds.iter().all(|c| c.len() == n)
-            && (n == self.points || (self.config.set_function && (1..self.points).contains(&n)));
+            && (n == self.points || (self.is_set_function() && (1..self.points).contains(&n)));
         if !sizes_ok {
             return Err(Error::Classifier(format!(
                 "the ONNX model takes clouds of {} points{}, got sizes {:?}",
                 self.points,
-                if self.config.set_function {
+                if self.is_set_function() {
                     " or fewer, one size per call"
                 } else {
                     ""
@@ -292,8 +299,7 @@ impl OnnxClassifier {
         // A set function's clouds are padded, by repeating their own points (which changes no
         // score), to the next multiple of 64: the kept-points path gives every batch its own
         // size, and a plan per exact size would pile up over a directory of scans.
-        let n = if self.config.set_function && n < self.points && self.config.task == Task::Classify
-        {
+        let n = if self.is_set_function() && n < self.points && self.config.task == Task::Classify {
             n.div_ceil(64).saturating_mul(64).min(self.points)
         } else {
             n
@@ -523,7 +529,7 @@ macro_rules! onnx_traits {
 
             /// A split network is a max over points of per-point features, so a set function.
             fn set_function(&self) -> bool {
-                self.model().split.is_some() || self.model().config.set_function
+                self.model().is_set_function()
             }
 
             fn max_pooled(&self) -> Option<&dyn MaxPooled> {
