@@ -28,7 +28,7 @@ from ._errors import (
 
 __version__ = _pointlime.__version__
 __all__ = [
-    "Cloud", "Explanation", "Model", "read", "explain", "Lime", "KernelShap", "Occlusion",
+    "Cloud", "Explanation", "Model", "Batch", "read", "explain", "batch", "faithfulness", "Lime", "KernelShap", "Occlusion",
     "PointlimeError", "ScanError", "ModelError", "SettingsError", "InputError", "InternalError",
 ]
 
@@ -279,35 +279,154 @@ def explain(
     - `settings`: a settings dict or JSON file (the report's `settings` object); keyword
       arguments override it.
     """
-    if isinstance(model, Model):
-        if classes is not None or points is not None or model_settings:
-            raise SettingsError("classes, points and model settings are given to Model(...), not with a Model")
-        m = model
-    elif callable(model) and not isinstance(model, (str, _os.PathLike)):
-        m = Model(model, classes=classes, points=points, **(model_settings or {}))
-    else:
-        if model_settings:
-            raise SettingsError("model settings are for a callable model; a file model has its own")
-        m = Model(model, classes=classes, points=points)
+    m = _model(model, classes, points, model_settings)
     if isinstance(scan, Cloud):
         cloud = scan
     elif isinstance(scan, (str, _os.PathLike)):
         cloud = read(scan)
     else:
         cloud = Cloud(scan)
-    if isinstance(settings, (str, _os.PathLike)):
-        with open(settings) as f:
-            settings = f.read()
-    elif settings is not None:
-        settings = _json.dumps(settings)
-    if "method_settings" in kwargs and kwargs["method_settings"] is not None:
-        kwargs["method_settings"] = _json.dumps(kwargs["method_settings"])
-    if "regions" in kwargs and isinstance(kwargs["regions"], str):
-        kwargs["regions"] = [kwargs["regions"]]
     inner = _pointlime.explain(
-        cloud._cloud, m._model, kwargs, settings, None if target is None else str(target)
+        cloud._cloud, m._model, _flags(kwargs), _settings_json(settings), None if target is None else str(target)
     )
     return Explanation(inner)
+
+
+# batch's `explain` argument (the CLI's --no-explain) hides the function there.
+_explain = explain
+
+
+def _model(model, classes, points, model_settings):
+    if isinstance(model, Model):
+        if classes is not None or points is not None or model_settings:
+            raise SettingsError("classes, points and model settings are given to Model(...), not with a Model")
+        return model
+    if callable(model) and not isinstance(model, (str, _os.PathLike)):
+        return Model(model, classes=classes, points=points, **(model_settings or {}))
+    if model_settings:
+        raise SettingsError("model settings are for a callable model; a file model has its own")
+    return Model(model, classes=classes, points=points)
+
+
+def _settings_json(settings):
+    if isinstance(settings, (str, _os.PathLike)):
+        with open(settings) as f:
+            return f.read()
+    return None if settings is None else _json.dumps(settings)
+
+
+def _flags(kwargs):
+    kwargs = dict(kwargs)
+    if kwargs.get("method_settings") is not None:
+        kwargs["method_settings"] = _json.dumps(kwargs["method_settings"])
+    if isinstance(kwargs.get("regions"), str):
+        kwargs["regions"] = [kwargs["regions"]]
+    return kwargs
+
+
+class Batch:
+    """What `batch` did: `rows`, one dict per scan with the columns of `pointlime batch`'s
+    summary (path, status, predicted, probability, competence, r2, top segments, seconds,
+    error, …); `explanations` (a list's scans only, in order; None for a failed one);
+    `interrupted` (Ctrl-C stopped a directory's run: run again with resume=True); `summary`
+    (summary.csv of a directory's run)."""
+
+    def __init__(self, rows, explanations=None, interrupted=False, summary=None):
+        self.rows = rows
+        self.explanations = explanations
+        self.interrupted = interrupted
+        self.summary = summary
+
+    def count(self, status):
+        return sum(r["status"] == status for r in self.rows)
+
+    def __repr__(self):
+        return (
+            f"<pointlime.Batch: {len(self.rows)} scans, {self.count('ok')} ok, "
+            f"{self.count('failed')} failed, {self.count('skipped')} skipped>"
+        )
+
+
+def batch(
+    scans, out=None, model=None, *, jobs=None, resume=False, strict=False, explain=True, ascii=False,
+    max_points=None, settings=None, classes=None, points=None, model_settings=None, **flags,
+):
+    """Scores many scans with one model, as `pointlime batch` does.
+
+    - `scans` a directory: every scan under it is read, classified and explained, `jobs` at a
+      time, into `out` (required), mirroring the input tree, with summary.csv and summary.jsonl;
+      a scan that fails is its row's error and the others go on; `resume`, `strict`, `explain`
+      (False: classify only) and `ascii` are the CLI's flags. Ctrl-C lets the scans in flight
+      finish and raises KeyboardInterrupt once the summary is written.
+    - `scans` a list of paths, Clouds or (n, 3) arrays: each is explained in turn and kept in
+      memory (`Batch.explanations`); a scan that fails is its row's error.
+    The model and the keyword arguments are `explain`'s."""
+    m = _model(model, classes, points, model_settings)
+    if isinstance(scans, (str, _os.PathLike)):
+        if out is None:
+            raise SettingsError("batch over a directory writes its outputs: give out=DIRECTORY")
+        rows, interrupted, warning = _pointlime.batch(
+            _os.fspath(scans), _os.fspath(out), m._model, _flags(flags), _settings_json(settings),
+            jobs, resume, strict, explain, ascii, max_points,
+        )
+        if warning:
+            import warnings
+
+            warnings.warn(warning)
+        return Batch(_json.loads(rows), None, interrupted, _os.path.join(_os.fspath(out), "summary.csv"))
+    if out is not None or resume or strict or not explain or ascii:
+        raise SettingsError("out, resume, strict, explain and ascii apply to a directory's run")
+    rows, explanations = [], []
+    for i, scan in enumerate(scans):
+        name = _os.fspath(scan) if isinstance(scan, (str, _os.PathLike)) else f"[{i}]"
+        try:
+            e = _explain(scan, m, settings=settings, **flags)
+        except (ScanError, ModelError) as err:
+            rows.append({"path": name, "status": "failed", "error": str(err)})
+            explanations.append(None)
+            continue
+        rows.append(_json.loads(e._inner.summary_row(name)))
+        explanations.append(e)
+    return Batch(rows, explanations)
+
+
+def faithfulness(
+    scan, model=None, *, randomised=None, methods=None, rounds=5, settings=None, classes=None,
+    points=None, model_settings=None, **flags,
+):
+    """How faithful the explanations of one scan are, as `pointlime faithfulness` measures each
+    object (see docs/faithfulness.md), for the predicted class. A dict:
+
+    - `methods`: per method, `deletion_auc` (lower is more faithful), `insertion_auc` (higher
+      is), `aopc`, the random orders' areas, `drop_top20` against `drop_random20`,
+      `seed_spearman` (two seeds' agreement, for a random method) and `randomised_spearman` /
+      `randomised_abs_spearman` (agreement with the randomised model's explanation: near 0
+      passes Adebayo et al.'s model randomisation check), `seconds`, `evaluations`;
+    - `lime`: LIME's own checks (R², held-out R², bootstrap spread, seed top-5 Jaccard).
+
+    `randomised` is the randomised model: required for a callable (the same network with
+    re-initialised weights, as a callable taking the same clouds); pointlime's and ONNX models
+    re-initialise their own layers when it is not given. `methods` defaults to the CLI's
+    (LIME, KernelSHAP, occlusion, and gradients where the model has them)."""
+    m = _model(model, classes, points, model_settings)
+    r = None
+    if randomised is not None:
+        r = randomised if isinstance(randomised, Model) else Model(
+            randomised, classes=m.class_names, points=m.input_points, **(model_settings or {})
+        )
+    if isinstance(scan, Cloud):
+        cloud = scan
+    elif isinstance(scan, (str, _os.PathLike)):
+        cloud = read(scan)
+    else:
+        cloud = Cloud(scan)
+    result = _pointlime.faithfulness(
+        cloud._cloud, m._model, None if r is None else r._model, _flags(flags), _settings_json(settings),
+        None if methods is None else list(methods), rounds,
+    )
+    out = _json.loads(result)
+    out["methods"] = {x["method"]: x for x in out["methods"]}
+    return out
 
 
 class _Attribution:

@@ -3,7 +3,7 @@
 //! points, a callable that returns float32), so this module checks shapes and maps errors, and
 //! everything else is the library's own code, as the CLI runs it.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
@@ -11,9 +11,11 @@ use numpy::{PyArray1, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
+use pointlime::batch::{self as batching, Job};
 use pointlime::classifier::class_index;
 use pointlime::cloud::{Attribute, FileFormat, PointCloud, ScalarKind};
-use pointlime::explain::Targets;
+use pointlime::explain::{Method, Targets};
+use pointlime::faithfulness as measures;
 use pointlime::io::{self, ReadOptions, WriteOptions};
 use pointlime::model::{builtin, Backend};
 use pointlime::models::{self, OpenOptions};
@@ -236,6 +238,13 @@ impl Explanation {
         }
     }
 
+    /// The summary row `pointlime batch` writes for this scan (JSON), under the name `path`.
+    fn summary_row(&self, path: &str) -> PyResult<String> {
+        let r = &self.explained.report;
+        let record = batching::Record::of_report(path, r.points, r);
+        serde_json::to_string(&record).map_err(|e| internal(e.to_string()))
+    }
+
     /// Writes the scan with its fields to `out` (.ply, .las, .laz) and the report to `report`
     /// (default: `out` with .json), all or nothing, as `pointlime explain` does.
     #[pyo3(signature = (out, report = None, ascii = false))]
@@ -293,9 +302,7 @@ fn explain(
         .unwrap_or_else(|| PathBuf::from("<array>"));
     let points = cloud.cloud.clone();
     let stop = AtomicBool::new(false);
-    if let Inner::Callable(c) = &model.inner {
-        c.take_failure();
-    }
+    clear_failures(&[model]);
     let guarded = Stoppable::new(classifier, &stop);
     let result = interruptible(py, &stop, move || -> pointlime::Result<Explanation> {
         let mut points = points;
@@ -316,19 +323,204 @@ fn explain(
             annotated,
         })
     })?;
-    match result {
-        Ok(e) => Ok(e),
-        Err(e) => {
-            let err = to_py(py, e);
-            // The callable's own exception, as the cause a traceback shows.
-            if let Inner::Callable(c) = &model.inner {
-                if let Some(cause) = c.take_failure() {
-                    err.set_cause(py, Some(cause));
-                }
-            }
-            Err(err)
+    result.map_err(|e| failure(py, e, &[model]))
+}
+
+/// Scores every scan under `input` into `out` as `pointlime batch` does (the library's
+/// `batch::run`, the outputs mirroring the input tree, summary.csv and summary.jsonl), and returns
+/// the summary's rows as JSON, whether Ctrl-C stopped it, and any warning of the output lock.
+/// Ctrl-C lets the scans in flight finish, as the CLI does; `resume` goes on from there.
+#[pyfunction]
+#[pyo3(signature = (input, out, model, overrides, settings = None, jobs = None, resume = false, strict = false, explain = true, ascii = false, max_points = None))]
+#[allow(clippy::too_many_arguments)] // Python keyword arguments, each the CLI flag of its name.
+fn batch(
+    py: Python<'_>,
+    input: PathBuf,
+    out: PathBuf,
+    model: &Model,
+    overrides: &Bound<'_, PyDict>,
+    settings: Option<&str>,
+    jobs: Option<usize>,
+    resume: bool,
+    strict: bool,
+    explain: bool,
+    ascii: bool,
+    max_points: Option<usize>,
+) -> PyResult<(String, bool, Option<String>)> {
+    let base = match settings {
+        Some(text) => settings::base(text).map_err(|e| to_py(py, e))?,
+        None => ExplainConfig::default(),
+    };
+    let config = settings::overrides(overrides)?
+        .apply(base)
+        .map_err(|e| to_py(py, e))?;
+    if !input.is_dir() {
+        let e = Error::Format {
+            path: input,
+            message: "not a directory".into(),
+        };
+        return Err(to_py(py, e));
+    }
+    std::fs::create_dir_all(&out).map_err(|e| {
+        to_py(
+            py,
+            Error::Io {
+                path: out.clone(),
+                source: e,
+            },
+        )
+    })?;
+    let lock = batching::lock_output(&out, None).map_err(|e| to_py(py, e))?;
+    let files = batching::discover(&input, Some(&out)).map_err(|e| to_py(py, e))?;
+    // Ctrl-C stops taking scans and lets those in flight finish, as `pointlime batch` does: the
+    // model is not wrapped in `Stoppable`, whose refusal would fail those scans.
+    let stop = AtomicBool::new(false);
+    let job = Job {
+        input_root: &input,
+        out_root: &out,
+        classifier: model.classifier(),
+        model_name: &model.name,
+        config: &config,
+        explain,
+        write: WriteOptions { ascii },
+        read: ReadOptions {
+            max_points: max_points.unwrap_or(io::DEFAULT_MAX_POINTS),
+            columns: None,
+        },
+        strict,
+    };
+    let workers = jobs.unwrap_or_else(rayon::current_num_threads);
+    // A scan's failure is its row; only a summary that cannot be written fails the call.
+    let (outcome, written) = interruptible(py, &stop, || {
+        let outcome = batching::run(&job, &files, workers, resume, &stop, &|_, _| {});
+        let written = batching::write_summary(
+            &outcome.records,
+            &out.join("summary.csv"),
+            &out.join("summary.jsonl"),
+        );
+        (outcome, written)
+    })?;
+    written.map_err(|e| to_py(py, e))?;
+    let rows = serde_json::to_string(&outcome.records).map_err(|e| internal(e.to_string()))?;
+    Ok((rows, outcome.interrupted, lock.warning))
+}
+
+/// Measures how faithful `methods`' explanations of `cloud` are, as `pointlime faithfulness`
+/// measures each object: deletion and insertion areas against random orders, seed stability,
+/// and the randomisation check against `randomised` (for pointlime's and ONNX models, the model
+/// with every layer re-initialised when `randomised` is not given). The object's result as JSON.
+#[pyfunction]
+#[pyo3(signature = (cloud, model, randomised, overrides, settings = None, methods = None, rounds = 5))]
+#[allow(clippy::too_many_arguments)] // Python keyword arguments, each the CLI flag of its name.
+fn faithfulness(
+    py: Python<'_>,
+    cloud: &Cloud,
+    model: &Model,
+    randomised: Option<&Model>,
+    overrides: &Bound<'_, PyDict>,
+    settings: Option<&str>,
+    methods: Option<Vec<String>>,
+    rounds: usize,
+) -> PyResult<String> {
+    let base = match settings {
+        Some(text) => settings::base(text).map_err(|e| to_py(py, e))?,
+        None => ExplainConfig::default(),
+    };
+    let config = settings::overrides(overrides)?
+        .apply(base)
+        .map_err(|e| to_py(py, e))?;
+    let classifier = model.classifier();
+    if classifier.per_point().is_some() {
+        return Err(errors::settings(
+            "faithfulness from Python measures whole-cloud models; a per-point model's regions are measured by `pointlime faithfulness`".into(),
+        ));
+    }
+    let methods: Vec<Method> = match methods {
+        Some(names) => names
+            .iter()
+            .map(|m| {
+                m.parse()
+                    .map_err(|e: String| errors::settings(format!("methods: {e}")))
+            })
+            .collect::<PyResult<_>>()?,
+        None => measures::default_methods(classifier),
+    };
+    measures::check_methods(&methods, classifier).map_err(|e| to_py(py, e))?;
+    let owned: Box<dyn Classifier>;
+    let randomised_model = randomised;
+    let randomised: &dyn Classifier = match (randomised, classifier.randomisable()) {
+        (Some(r), _) => r.classifier(),
+        (None, Some(layers)) => {
+            // The CLI's seed for the fully randomised model.
+            owned = layers
+                .randomised(&layers.layer_names(), config.seed ^ 0xa11)
+                .map_err(|e| to_py(py, e))?;
+            &*owned
+        }
+        (None, None) => {
+            return Err(errors::settings(
+                "the randomisation check needs the randomised model: give randomised=, the same network with re-initialised weights".into(),
+            ))
+        }
+    };
+    if randomised.class_names().len() != classifier.class_names().len() {
+        return Err(errors::settings(format!(
+            "the randomised model has {} classes, the model {}",
+            randomised.class_names().len(),
+            classifier.class_names().len()
+        )));
+    }
+    let callers: Vec<&Model> = std::iter::once(model).chain(randomised_model).collect();
+    clear_failures(&callers);
+    let input: String = cloud
+        .path
+        .clone()
+        .map_or_else(|| "<array>".into(), |p| p.display().to_string());
+    let points = cloud.cloud.clone();
+    let stop = AtomicBool::new(false);
+    let (guarded, guarded_randomised) = (
+        Stoppable::new(classifier, &stop),
+        Stoppable::new(randomised, &stop),
+    );
+    let result = interruptible(py, &stop, move || -> pointlime::Result<String> {
+        let mut points = points;
+        points.validate(Path::new(&input), config.drop_invalid)?;
+        let setup = measures::object::Setup {
+            classifier: &guarded,
+            randomised: &guarded_randomised,
+            steps: &[],
+            config: &config,
+            methods: &methods,
+            rounds,
+        };
+        let r = measures::object::evaluate_object(&points, &input, "", &setup)
+            .map_err(|e| e.in_file(&input))?;
+        serde_json::to_string(&r).map_err(|e| Error::Classifier(e.to_string()))
+    })?;
+    result.map_err(|e| failure(py, e, &callers))
+}
+
+/// Forgets what the callables raised in an earlier run.
+fn clear_failures(models: &[&Model]) {
+    for m in models {
+        if let Inner::Callable(c) = &m.inner {
+            c.take_failure();
         }
     }
+}
+
+/// The exception for a run's error, with the exception a callable model raised as its cause.
+fn failure(py: Python<'_>, e: Error, models: &[&Model]) -> PyErr {
+    let err = to_py(py, e);
+    for m in models {
+        if let Inner::Callable(c) = &m.inner {
+            if let Some(cause) = c.take_failure() {
+                err.set_cause(py, Some(cause));
+                break;
+            }
+        }
+    }
+    err
 }
 
 /// Runs `work` without the GIL on a thread of its own, while this (Python's) thread checks for
@@ -373,6 +565,8 @@ fn _pointlime(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Explanation>()?;
     m.add_function(wrap_pyfunction!(read, m)?)?;
     m.add_function(wrap_pyfunction!(explain, m)?)?;
+    m.add_function(wrap_pyfunction!(batch, m)?)?;
+    m.add_function(wrap_pyfunction!(faithfulness, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

@@ -122,3 +122,61 @@ def test_captum_shaped_lime_and_kernelshap():
     v = shap.attribute(column, target=0, feature_mask=mask, n_samples=64, return_input_shape=False)
     assert v.shape == (4,)
     assert int(np.argmax(v)) == 3
+
+
+def test_batch_over_a_directory_writes_what_the_cli_writes(data, tmp_path):
+    scans = tmp_path / "scans"
+    (scans / "sub").mkdir(parents=True)
+    for name in ["003.xyz", "105.xyz"]:
+        (scans / name).symlink_to(data / "dales_objects" / name)
+    (scans / "sub" / "308.xyz").symlink_to(data / "dales_objects" / "308.xyz")
+    (scans / "broken.ply").write_bytes(b"ply\nformat ascii 1.0\nend_header\n")
+    out = tmp_path / "out"
+    b = pointlime.batch(scans, out, samples=100, jobs=2)
+    assert b.count("ok") == 3 and b.count("failed") == 1
+    failed = next(r for r in b.rows if r["status"] == "failed")
+    assert failed["path"] == "broken.ply" and "broken.ply" in failed["error"]
+    assert (out / "summary.csv").is_file() and (out / "summary.jsonl").is_file()
+    assert (out / "sub" / "308.xyz.explained.ply").is_file()
+    # The same rows as the summary file, which the CLI's `report` and `merge` read.
+    lines = [json.loads(l) for l in (out / "summary.jsonl").read_text().splitlines()]
+    assert sorted(r["path"] for r in lines) == sorted(r["path"] for r in b.rows)
+    # resume keeps what is done.
+    again = pointlime.batch(scans, out, samples=100, resume=True)
+    assert again.count("ok") == 3
+
+
+def test_batch_over_a_list_of_arrays_gives_summary_rows():
+    rng = np.random.default_rng(2)
+    clouds = [rng.normal(size=(300, 3)), np.full((300, 3), np.nan), rng.normal(size=(400, 3))]
+    b = pointlime.batch(clouds, model=tall, classes=["tall", "short"], points=128, samples=64, segments=8)
+    assert [r["status"] for r in b.rows] == ["ok", "failed", "ok"]
+    assert b.rows[0]["predicted"] == "tall" and b.explanations[1] is None
+    assert b.rows[1]["path"] == "[1]" and "NaN" in b.rows[1]["error"]
+    assert np.array_equal(b.explanations[2].segment_values, pointlime.explain(clouds[2], tall, classes=["tall", "short"], points=128, samples=64, segments=8).segment_values)
+
+
+def test_faithfulness_of_a_callable_with_its_randomised_twin():
+    column = np.stack([np.zeros(400), np.zeros(400), np.arange(400) * 0.01], axis=1)
+    rng = np.random.default_rng(3)
+    w = rng.normal(size=(3, 2)).astype(np.float32)
+
+    def scrambled(batch):  # no learned height: a fixed random projection of the mean point
+        return batch.mean(axis=1) @ w
+
+    f = pointlime.faithfulness(column, tall, randomised=scrambled, classes=["tall", "short"], points=256, segments=8, samples=200, methods=["lime", "occlusion"])
+    lime = f["methods"]["lime"]
+    # Removing the top segments first lowers "tall" at once: a faithful deletion order.
+    assert lime["deletion_auc"] < lime["random_deletion_auc"]
+    assert lime["insertion_auc"] > lime["random_insertion_auc"]
+    assert -1 <= lime["seed_spearman"] <= 1
+    assert lime["randomised_spearman"] is None or abs(lime["randomised_spearman"]) < 0.9
+    assert f["lime"]["r2"] > 0.5
+    with pytest.raises(pointlime.SettingsError, match="randomised"):
+        pointlime.faithfulness(column, tall, classes=["tall", "short"], points=256, segments=8, samples=100)
+
+
+def test_faithfulness_of_the_builtin_model_randomises_its_own_layers(data):
+    f = pointlime.faithfulness(data / "dales_objects" / "003.xyz", samples=200, methods=["lime"], segments=20)
+    assert set(f["methods"]) == {"lime"}
+    assert f["methods"]["lime"]["randomised_abs_spearman"] is not None
