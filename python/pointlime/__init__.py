@@ -83,6 +83,15 @@ def read(path, max_points=None, columns=None):
     return Cloud(_pointlime.read(_os.fspath(path), max_points, columns))
 
 
+def _cloud(scan):
+    """A scan given as a Cloud, a path or an (n, 3) array."""
+    if isinstance(scan, Cloud):
+        return scan
+    if isinstance(scan, (str, _os.PathLike)):
+        return read(scan)
+    return Cloud(scan)
+
+
 def _points(xyz):
     try:
         a = _np.asarray(xyz, dtype=_np.float64)
@@ -280,12 +289,7 @@ def explain(
       arguments override it.
     """
     m = _model(model, classes, points, model_settings)
-    if isinstance(scan, Cloud):
-        cloud = scan
-    elif isinstance(scan, (str, _os.PathLike)):
-        cloud = read(scan)
-    else:
-        cloud = Cloud(scan)
+    cloud = _cloud(scan)
     inner = _pointlime.explain(
         cloud._cloud, m._model, _flags(kwargs), _settings_json(settings), None if target is None else str(target)
     )
@@ -414,12 +418,7 @@ def faithfulness(
         r = randomised if isinstance(randomised, Model) else Model(
             randomised, classes=m.class_names, points=m.input_points, **(model_settings or {})
         )
-    if isinstance(scan, Cloud):
-        cloud = scan
-    elif isinstance(scan, (str, _os.PathLike)):
-        cloud = read(scan)
-    else:
-        cloud = Cloud(scan)
+    cloud = _cloud(scan)
     result = _pointlime.faithfulness(
         cloud._cloud, m._model, None if r is None else r._model, _flags(flags), _settings_json(settings),
         None if methods is None else list(methods), rounds,

@@ -25,7 +25,7 @@ fn new(class: &str, message: String) -> PyErr {
 
 /// The exception for a library error: a bad scan or file, a model that cannot be opened or
 /// failed, or settings out of range.
-pub fn to_py(_: Python<'_>, e: Error) -> PyErr {
+pub fn to_py(e: Error) -> PyErr {
     let class = match &e {
         Error::Config(_) => "SettingsError",
         Error::Model { .. } | Error::Classifier(_) => "ModelError",

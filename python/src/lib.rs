@@ -19,7 +19,7 @@ use pointlime::faithfulness as measures;
 use pointlime::io::{self, ReadOptions, WriteOptions};
 use pointlime::model::{builtin, Backend};
 use pointlime::models::{self, OpenOptions};
-use pointlime::pipeline::{default_report, explain_cloud, ExplainConfig, Explained, Overrides};
+use pointlime::pipeline::{default_report, explain_cloud, Explained};
 use pointlime::{Classifier, Error};
 
 mod callable;
@@ -131,9 +131,7 @@ fn read(
         max_points: max_points.unwrap_or(io::DEFAULT_MAX_POINTS),
         columns,
     };
-    let cloud = py
-        .detach(|| io::read_with(&path, options))
-        .map_err(|e| to_py(py, e))?;
+    let cloud = py.detach(|| io::read_with(&path, options)).map_err(to_py)?;
     Ok(Cloud {
         cloud,
         path: Some(path),
@@ -177,7 +175,7 @@ impl Model {
         };
         let model = py
             .detach(|| models::open(path.as_deref(), &options))
-            .map_err(|e| to_py(py, e))?;
+            .map_err(to_py)?;
         let name = match &path {
             Some(p) => p.display().to_string(),
             None => builtin::NAME.to_string(),
@@ -268,7 +266,7 @@ impl Explanation {
             outputs.json(&report, &self.explained.report)?;
             outputs.commit()
         })
-        .map_err(|e| to_py(py, e))?;
+        .map_err(to_py)?;
         Ok((out.display().to_string(), report.display().to_string()))
     }
 }
@@ -285,16 +283,10 @@ fn explain(
     settings: Option<&str>,
     target: Option<&str>,
 ) -> PyResult<Explanation> {
-    let base = match settings {
-        Some(text) => settings::base(text).map_err(|e| to_py(py, e))?,
-        None => ExplainConfig::default(),
-    };
-    let overrides: Overrides = settings::overrides(overrides)?;
-    let mut config = overrides.apply(base).map_err(|e| to_py(py, e))?;
+    let mut config = settings::config(overrides, settings)?;
     let classifier = model.classifier();
     if let Some(t) = target {
-        config.targets =
-            Targets::Classes(vec![class_index(classifier, t).map_err(|e| to_py(py, e))?]);
+        config.targets = Targets::Classes(vec![class_index(classifier, t).map_err(to_py)?]);
     }
     let input: PathBuf = cloud
         .path
@@ -347,31 +339,22 @@ fn batch(
     ascii: bool,
     max_points: Option<usize>,
 ) -> PyResult<(String, bool, Option<String>)> {
-    let base = match settings {
-        Some(text) => settings::base(text).map_err(|e| to_py(py, e))?,
-        None => ExplainConfig::default(),
-    };
-    let config = settings::overrides(overrides)?
-        .apply(base)
-        .map_err(|e| to_py(py, e))?;
+    let config = settings::config(overrides, settings)?;
     if !input.is_dir() {
         let e = Error::Format {
             path: input,
             message: "not a directory".into(),
         };
-        return Err(to_py(py, e));
+        return Err(to_py(e));
     }
     std::fs::create_dir_all(&out).map_err(|e| {
-        to_py(
-            py,
-            Error::Io {
-                path: out.clone(),
-                source: e,
-            },
-        )
+        to_py(Error::Io {
+            path: out.clone(),
+            source: e,
+        })
     })?;
-    let lock = batching::lock_output(&out, None).map_err(|e| to_py(py, e))?;
-    let files = batching::discover(&input, Some(&out)).map_err(|e| to_py(py, e))?;
+    let lock = batching::lock_output(&out, None).map_err(to_py)?;
+    let files = batching::discover(&input, Some(&out)).map_err(to_py)?;
     // Ctrl-C stops taking scans and lets those in flight finish, as `pointlime batch` does: the
     // model is not wrapped in `Stoppable`, whose refusal would fail those scans.
     let stop = AtomicBool::new(false);
@@ -400,7 +383,7 @@ fn batch(
         );
         (outcome, written)
     })?;
-    written.map_err(|e| to_py(py, e))?;
+    written.map_err(to_py)?;
     let rows = serde_json::to_string(&outcome.records).map_err(|e| internal(e.to_string()))?;
     Ok((rows, outcome.interrupted, lock.warning))
 }
@@ -422,13 +405,7 @@ fn faithfulness(
     methods: Option<Vec<String>>,
     rounds: usize,
 ) -> PyResult<String> {
-    let base = match settings {
-        Some(text) => settings::base(text).map_err(|e| to_py(py, e))?,
-        None => ExplainConfig::default(),
-    };
-    let config = settings::overrides(overrides)?
-        .apply(base)
-        .map_err(|e| to_py(py, e))?;
+    let config = settings::config(overrides, settings)?;
     let classifier = model.classifier();
     if classifier.per_point().is_some() {
         return Err(errors::settings(
@@ -445,7 +422,7 @@ fn faithfulness(
             .collect::<PyResult<_>>()?,
         None => measures::default_methods(classifier),
     };
-    measures::check_methods(&methods, classifier).map_err(|e| to_py(py, e))?;
+    measures::check_methods(&methods, classifier).map_err(to_py)?;
     let owned: Box<dyn Classifier>;
     let randomised_model = randomised;
     let randomised: &dyn Classifier = match (randomised, classifier.randomisable()) {
@@ -454,7 +431,7 @@ fn faithfulness(
             // The CLI's seed for the fully randomised model.
             owned = layers
                 .randomised(&layers.layer_names(), config.seed ^ 0xa11)
-                .map_err(|e| to_py(py, e))?;
+                .map_err(to_py)?;
             &*owned
         }
         (None, None) => {
@@ -511,7 +488,7 @@ fn clear_failures(models: &[&Model]) {
 
 /// The exception for a run's error, with the exception a callable model raised as its cause.
 fn failure(py: Python<'_>, e: Error, models: &[&Model]) -> PyErr {
-    let err = to_py(py, e);
+    let err = to_py(e);
     for m in models {
         if let Inner::Callable(c) = &m.inner {
             if let Some(cause) = c.take_failure() {

@@ -13,8 +13,20 @@ use pointlime::Error;
 
 use crate::errors;
 
+/// The settings of a run: the settings JSON (or the defaults) with the keyword arguments over it,
+/// as the CLI's `--config` and flags.
+pub fn config(overrides: &Bound<'_, PyDict>, settings: Option<&str>) -> PyResult<ExplainConfig> {
+    let base = match settings {
+        Some(text) => base(text).map_err(errors::to_py)?,
+        None => ExplainConfig::default(),
+    };
+    self::overrides(overrides)?
+        .apply(base)
+        .map_err(errors::to_py)
+}
+
 /// A settings JSON (the report's `settings` object, what `--config` reads).
-pub fn base(text: &str) -> pointlime::Result<ExplainConfig> {
+fn base(text: &str) -> pointlime::Result<ExplainConfig> {
     let value = serde_json::from_str(text).map_err(|e| {
         Error::Config(format!(
             "invalid settings: {}",
