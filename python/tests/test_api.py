@@ -180,3 +180,16 @@ def test_faithfulness_of_the_builtin_model_randomises_its_own_layers(data):
     f = pointlime.faithfulness(data / "dales_objects" / "003.xyz", samples=200, methods=["lime"], segments=20)
     assert set(f["methods"]) == {"lime"}
     assert f["methods"]["lime"]["randomised_abs_spearman"] is not None
+
+
+def test_a_set_function_gets_only_the_kept_points(data):
+    sizes = []
+
+    def spy(batch):
+        sizes.append(batch.shape[1])
+        return tall(batch)
+
+    pointlime.explain(data / "dales_objects" / "003.xyz", spy, classes=["tall", "short"], points=300, samples=60, model_settings={"set_function": True})
+    # The unperturbed cloud at full size, perturbed ones smaller (their removed points dropped,
+    # not refilled), each passed alone when the sizes in a batch differ.
+    assert max(sizes) == 300 and min(sizes) < 300
