@@ -62,6 +62,12 @@ pub trait Classifier: Send + Sync {
     /// Points per input cloud.
     fn input_points(&self) -> usize;
 
+    /// What runs the network, for reports (`burn Flex(Cpu)`, `tract`, `python callable`). By default,
+    /// `rust`: a classifier written against this trait (the tests' analytic ones).
+    fn runtime(&self) -> String {
+        "rust".into()
+    }
+
     /// How world coordinates map to the model frame.
     fn normalisation(&self) -> Normalisation {
         Normalisation::UnitSphere

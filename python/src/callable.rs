@@ -142,6 +142,10 @@ impl Classifier for CallableClassifier {
         self.config.num_points
     }
 
+    fn runtime(&self) -> String {
+        "python callable".into()
+    }
+
     fn normalisation(&self) -> Normalisation {
         self.config.normalisation
     }

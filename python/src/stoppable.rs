@@ -39,6 +39,9 @@ impl Classifier for Stoppable<'_> {
     fn input_points(&self) -> usize {
         self.inner.input_points()
     }
+    fn runtime(&self) -> String {
+        self.inner.runtime()
+    }
     fn normalisation(&self) -> Normalisation {
         self.inner.normalisation()
     }

@@ -50,6 +50,7 @@ def test_the_top_segment_of_tall_is_the_highest():
     highest = max(e.report["segments"], key=lambda s: s["centroid"][2])
     assert top == highest["id"]
     assert e.target == "tall"
+    assert e.report["cost"]["runtime"] == "python callable"
 
 
 def test_same_seed_same_result_whatever_the_batch_size(data):

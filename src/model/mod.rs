@@ -588,6 +588,15 @@ impl Classifier for PointNetClassifier {
         &self.config.class_names
     }
 
+    fn runtime(&self) -> String {
+        // burn's own name of the device: `Device<Flex(Cpu)>` reads `burn Flex(Cpu)`.
+        let device = format!("{:?}", self.device);
+        let inner = device
+            .strip_prefix("Device<")
+            .and_then(|d| d.strip_suffix('>'));
+        format!("burn {}", inner.unwrap_or(&device))
+    }
+
     fn input_points(&self) -> usize {
         self.config.num_points
     }

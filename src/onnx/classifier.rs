@@ -532,6 +532,10 @@ macro_rules! onnx_traits {
                 self.model().is_set_function()
             }
 
+            fn runtime(&self) -> String {
+                "tract".into()
+            }
+
             fn max_pooled(&self) -> Option<&dyn MaxPooled> {
                 self.model().split.as_ref().map(|_| self as &dyn MaxPooled)
             }

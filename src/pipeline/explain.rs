@@ -13,7 +13,8 @@ use super::input::{
 };
 use super::per_point::explain_regions;
 use super::report::{
-    LevelReport, Report, ReportCost, SegmentReport, Timings, REPORT_SCHEMA_VERSION,
+    peak_memory_bytes, LevelReport, Report, ReportCost, SegmentReport, Timings,
+    REPORT_SCHEMA_VERSION,
 };
 use super::window::windowed;
 use crate::cloud::{Axis, Normalisation, PointCloud};
@@ -75,6 +76,8 @@ pub fn explain_cloud(
     check_fields(cloud, classifier, config)?;
     let config = &*windowed(cloud, classifier, config)?;
     let start = Instant::now();
+    // Of the model as given: the wrappers below (a window, the scan's channels) run it.
+    let runtime = classifier.runtime();
     let scan = cloud;
     let (kept, removed, scene) = scene_cloud(scan, config)?;
     let t_scene = start.elapsed().as_secs_f64();
@@ -176,9 +179,11 @@ pub fn explain_cloud(
         levels,
         competence,
         cost: ReportCost {
+            runtime: Some(runtime),
             scoring: result.cost.path,
             points_evaluated: result.cost.points_evaluated,
             clouds_evaluated: result.cost.clouds_evaluated,
+            peak_memory_bytes: peak_memory_bytes(),
         },
         timings: Timings {
             scene: t_scene,

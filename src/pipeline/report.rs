@@ -232,12 +232,29 @@ impl Report {
 }
 
 /// Classifier work behind one explanation, as the report gives it.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ReportCost {
+    /// What ran the network ([`Classifier::runtime`](crate::Classifier::runtime)); absent in
+    /// reports from before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runtime: Option<String>,
     /// How the perturbed samples were scored.
     pub scoring: ScoringPath,
     /// Points through the per-point layers.
     pub points_evaluated: u64,
     /// Clouds (or pooled features) through the head.
     pub clouds_evaluated: u64,
+    /// The process's peak resident memory when the explanation ended, in bytes (Linux's
+    /// `VmHWM`: every scan the process handled before counts too; absent elsewhere).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peak_memory_bytes: Option<u64>,
+}
+
+/// The process's peak resident memory so far (`VmHWM` of `/proc/self/status`), where Linux
+/// gives it.
+pub fn peak_memory_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
 }

@@ -41,6 +41,15 @@ fn explain_writes_annotated_cloud_and_report_and_info_reads_them() {
     assert_eq!(report["explanations"].as_array().unwrap().len(), 2);
     assert_eq!(report["class_names"], serde_json::json!(["car", "tree"]));
     assert!(report["segments"][0]["centroid"].is_array());
+    // What ran and what it cost (issue #30, item 5): burn's flex backend, the samples' clouds,
+    // and the process's peak memory.
+    let cost = &report["cost"];
+    assert_eq!(cost["runtime"], "burn Flex(Cpu)", "{cost}");
+    assert!(cost["clouds_evaluated"].as_u64().unwrap() >= 100, "{cost}");
+    assert!(
+        cost["peak_memory_bytes"].as_u64().unwrap() > 1 << 20,
+        "{cost}"
+    );
 
     let las = dir.path().join("scan.las");
     run_ok(&[

@@ -633,6 +633,7 @@ fn explain_gives_a_channel_model_the_scans_colour_or_normals() {
         "{}",
         report["cost"]
     );
+    assert_eq!(report["cost"]["runtime"], "tract", "{}", report["cost"]);
     let run = explain(&plain, "p.ply");
     assert_eq!(run.status.code(), Some(2));
     let err = String::from_utf8_lossy(&run.stderr);

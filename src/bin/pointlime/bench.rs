@@ -230,7 +230,7 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
             v.sort_by(f64::total_cmp);
             v[v.len() / 2] * 1e3
         };
-        let cost = runs[0].report.cost;
+        let cost = &runs[0].report.cost;
         let gflop = pointnet.map(|m| {
             let (per_point, per_cloud) = m.flops(cost.scoring);
             (cost.points_evaluated as f64 * per_point + cost.clouds_evaluated as f64 * per_cloud)
