@@ -22,6 +22,7 @@ mod inspect;
 mod plan;
 mod randomise;
 mod split;
+mod topk;
 
 pub use classifier::OnnxClassifier;
 pub use config::{competence_path, Layout, OnnxConfig, Scores, Task};

@@ -11,6 +11,7 @@ use tract_onnx::tract_core::internal::DimLike;
 use tract_onnx::tract_hir::infer::Factoid;
 
 use super::config::Layout;
+use super::topk::select_topk;
 use crate::channels::ChannelTable;
 use crate::error::{Error, Result};
 
@@ -51,10 +52,16 @@ pub(super) fn plan_inputs(
     // exported) dies in the declutter pass ("Trying to substitute a 32,64,F32 by 32,1,F32").
     // The typed graph without that pass runs and gives PyTorch's numbers, only slower.
     let plan = match model.clone().into_optimized() {
-        Ok(m) => m.into_runnable(),
+        Ok(mut m) => {
+            select_topk(&mut m);
+            m.into_runnable()
+        }
         Err(first) => model
             .into_typed()
-            .and_then(|m| m.into_runnable())
+            .and_then(|mut m| {
+                select_topk(&mut m);
+                m.into_runnable()
+            })
             .map_err(|_| first),
     }
     .map_err(|e| Error::Classifier(words(&e)))?;
