@@ -12,6 +12,7 @@
 //!
 //! The files: `config` (the sidecar), `plan` (tract: reading, plans, running), `classifier` (the
 //! [`Classifier`](crate::classifier::Classifier) implementation), `split` (the exact fast paths),
+//! `topk` (tract's `TopK` by selection),
 //! `randomise` (the layers of the randomisation checks), `inspect` (`model inspect`) and `export`
 //! (`pointlime export`).
 
