@@ -130,9 +130,9 @@ mod tests {
             .map(|_| rng.random_range(0..5) as f32 * 0.5)
             .collect();
         let input = Tensor::from_shape(&shape, &values).unwrap();
-        for axis in 0..3 {
+        for (axis, &n) in shape.iter().enumerate() {
             for largest in [true, false] {
-                for k in 0..=shape[axis] {
+                for k in 0..=n {
                     let topk = Topk::new(axis, largest, TDim::from(k as i64));
                     let inputs =
                         || tvec!(input.clone().into_tvalue(), tensor0(k as i64).into_tvalue());
