@@ -196,12 +196,7 @@ class Explanation:
 
     @property
     def fields(self):
-        known = set(self._input_names)
-        return {n: self._cloud[n] for n in self._cloud.names if n not in known}
-
-    @property
-    def _input_names(self):
-        return [n for n in self._cloud.names if not _new_field(n)]
+        return {n: self._cloud[n] for n in self._cloud.names if _new_field(n)}
 
     @property
     def segments(self):

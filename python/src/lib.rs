@@ -5,6 +5,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use numpy::{PyArray1, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2};
@@ -34,7 +35,8 @@ use stoppable::Stoppable;
 /// A scan: positions and named per-point attributes.
 #[pyclass(module = "pointlime._pointlime", frozen)]
 struct Cloud {
-    cloud: PointCloud,
+    /// Shared with the `Explanation` it may come from: a scan's attributes can be hundreds of MB.
+    cloud: Arc<PointCloud>,
     /// Where it was read from; `None` for a cloud made from arrays.
     path: Option<PathBuf>,
 }
@@ -76,7 +78,10 @@ impl Cloud {
                 values: v.to_vec(),
             });
         }
-        Ok(Cloud { cloud, path: None })
+        Ok(Cloud {
+            cloud: Arc::new(cloud),
+            path: None,
+        })
     }
 
     fn __len__(&self) -> usize {
@@ -133,7 +138,7 @@ fn read(
     };
     let cloud = py.detach(|| io::read_with(&path, options)).map_err(to_py)?;
     Ok(Cloud {
-        cloud,
+        cloud: Arc::new(cloud),
         path: Some(path),
     })
 }
@@ -218,7 +223,7 @@ impl Model {
 #[pyclass(module = "pointlime._pointlime", frozen)]
 struct Explanation {
     explained: Explained,
-    annotated: PointCloud,
+    annotated: Arc<PointCloud>,
 }
 
 #[pymethods]
@@ -228,10 +233,11 @@ impl Explanation {
         serde_json::to_string(&self.explained.report).map_err(|e| internal(e.to_string()))
     }
 
-    /// The explained scan, every field included (the input's own and the new ones).
+    /// The explained scan, every field included (the input's own and the new ones); shared, not
+    /// copied.
     fn cloud(&self) -> Cloud {
         Cloud {
-            cloud: self.annotated.clone(),
+            cloud: Arc::clone(&self.annotated),
             path: None,
         }
     }
@@ -292,7 +298,7 @@ fn explain(
         .path
         .clone()
         .unwrap_or_else(|| PathBuf::from("<array>"));
-    let points = cloud.cloud.clone();
+    let points = PointCloud::clone(&cloud.cloud);
     let stop = AtomicBool::new(false);
     clear_failures(&[model]);
     let guarded = Stoppable::new(classifier, &stop);
@@ -309,7 +315,7 @@ fn explain(
             None,
         )
         .map_err(|e| e.in_file(&input))?;
-        let annotated = explained.annotate(points);
+        let annotated = Arc::new(explained.annotate(points));
         Ok(Explanation {
             explained,
             annotated,
@@ -453,7 +459,7 @@ fn faithfulness(
         .path
         .clone()
         .map_or_else(|| "<array>".into(), |p| p.display().to_string());
-    let points = cloud.cloud.clone();
+    let points = PointCloud::clone(&cloud.cloud);
     let stop = AtomicBool::new(false);
     let (guarded, guarded_randomised) = (
         Stoppable::new(classifier, &stop),
