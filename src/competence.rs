@@ -27,46 +27,57 @@ pub fn describe(
     items: &[&Item],
     config: &ExplainConfig,
 ) -> Result<Option<(Vec<f32>, Vec<f32>)>> {
-    describe_inputs(classifier, network_inputs(classifier, items, config)?)
+    describe_inputs(classifier, &network_inputs(classifier, items, config)?)
 }
 
 /// [`describe`] on inputs already read.
 fn describe_inputs(
     classifier: &dyn Classifier,
-    read: Vec<NetworkInput>,
+    read: &[NetworkInput],
 ) -> Result<Option<(Vec<f32>, Vec<f32>)>> {
     let shapes: Vec<f32> = read
         .par_iter()
         .flat_map_iter(|(p, _)| shape(p, classifier.up()))
         .collect();
-    let mut features = Vec::new();
-    // A classifier that reads each scan's channels reads them one scan at a time.
+    let features = per_scan(classifier, read, |c, clouds| c.embed(clouds))?;
+    Ok(features.map(|f| (f, shapes)))
+}
+
+/// `run` over every input, row-major: one scan at a time for a classifier that reads each scan's
+/// channels, otherwise clouds of one size together (every input has the model's size unless a
+/// scan is smaller), 32 at a time. `None` when `run` gives none.
+fn per_scan(
+    classifier: &dyn Classifier,
+    read: &[NetworkInput],
+    run: impl Fn(&dyn Classifier, &[&[[f32; 3]]]) -> Option<Result<Vec<f32>>>,
+) -> Result<Option<Vec<f32>>> {
+    let mut out = Vec::new();
     if classifier.channels().extra() > 0 {
-        for (points, channels) in &read {
-            match reading(classifier, points, channels).embed(&[points]) {
-                Some(f) => features.extend(f?),
+        for (points, channels) in read {
+            match run(
+                &*reading(classifier, points, channels),
+                &[points.as_slice()],
+            ) {
+                Some(f) => out.extend(f?),
                 None => return Ok(None),
             }
         }
-        return Ok(Some((features, shapes)));
+        return Ok(Some(out));
     }
-    let inputs: Vec<Vec<[f32; 3]>> = read.into_iter().map(|(p, _)| p).collect();
-    // Clouds of one size go through the network together; every input has the model's size
-    // unless a scan is smaller.
-    for run in inputs.chunk_by(|a, b| a.len() == b.len()) {
-        for batch in run.chunks(32) {
-            let refs: Vec<&[[f32; 3]]> = batch.iter().map(Vec::as_slice).collect();
-            match classifier.embed(&refs) {
-                Some(f) => features.extend(f?),
+    for run_of_size in read.chunk_by(|a, b| a.0.len() == b.0.len()) {
+        for batch in run_of_size.chunks(32) {
+            let refs: Vec<&[[f32; 3]]> = batch.iter().map(|(p, _)| p.as_slice()).collect();
+            match run(classifier, &refs) {
+                Some(f) => out.extend(f?),
                 None => return Ok(None),
             }
         }
     }
-    Ok(Some((features, shapes)))
+    Ok(Some(out))
 }
 
 /// A scan's network input points and their channels, row-major.
-type NetworkInput = (Vec<[f32; 3]>, Vec<f32>);
+pub type NetworkInput = (Vec<[f32; 3]>, Vec<f32>);
 
 /// Each scan's network input and its channels, drawn as `explain` draws them.
 fn network_inputs(
@@ -74,14 +85,57 @@ fn network_inputs(
     items: &[&Item],
     config: &ExplainConfig,
 ) -> Result<Vec<NetworkInput>> {
+    read_inputs(classifier, items, config)
+        .into_iter()
+        .map(|r| r.map(|(input, _)| input))
+        .collect()
+}
+
+/// Each scan read, validated and drawn as `explain` draws its network input, with the number of
+/// points it holds (the input is drawn to the model's size whatever that is); one result per
+/// scan (errors name the file), so that a caller can pass over the scans that do not read.
+pub fn read_inputs(
+    classifier: &dyn Classifier,
+    items: &[&Item],
+    config: &ExplainConfig,
+) -> Vec<Result<(NetworkInput, usize)>> {
     items
         .par_iter()
         .map(|item| {
             let mut cloud = item.read()?;
             cloud.validate(&item.path, config.drop_invalid)?;
-            network_input_channels(&cloud, classifier, config).map_err(|e| e.in_file(&item.path))
+            let input = network_input_channels(&cloud, classifier, config)
+                .map_err(|e| e.in_file(&item.path))?;
+            Ok((input, cloud.len()))
         })
         .collect()
+}
+
+/// What the out-of-distribution measurement ([`crate::ood`]) reads of each scan, row-major:
+/// the classifier's feature, the [`shape`] and the logits.
+pub struct Evidence {
+    pub features: Vec<f32>,
+    pub shapes: Vec<f32>,
+    pub logits: Vec<f32>,
+}
+
+/// The [`Evidence`] of network inputs; `None` for a classifier without a feature.
+///
+/// # Errors
+/// The classifier's.
+pub fn evidence(classifier: &dyn Classifier, read: &[NetworkInput]) -> Result<Option<Evidence>> {
+    let Some((features, shapes)) = describe_inputs(classifier, read)? else {
+        return Ok(None);
+    };
+    let logits = per_scan(classifier, read, |c, clouds| {
+        Some(c.predict(clouds, crate::classifier::Output::Logit))
+    })?
+    .unwrap_or_default();
+    Ok(Some(Evidence {
+        features,
+        shapes,
+        logits,
+    }))
 }
 
 /// The class of each scan the statistics are conditioned on: the dataset's, or for a per-point
@@ -118,7 +172,7 @@ pub fn fit_items(
 ) -> Result<Domain> {
     let read = network_inputs(classifier, items, config)?;
     let classes = scan_classes(classifier, items, &read)?;
-    let (features, shapes) = describe_inputs(classifier, read)?.ok_or_else(|| {
+    let (features, shapes) = describe_inputs(classifier, &read)?.ok_or_else(|| {
         Error::Config("the model gives no feature to record competence statistics of".into())
     })?;
     let groups: Vec<Option<String>> = items.iter().map(|i| i.group.clone()).collect();

@@ -312,9 +312,9 @@ impl Check {
 }
 
 /// Width of [`shape`].
-pub const SHAPE_DIM: usize = 10;
+pub const SHAPE_DIM: usize = 11;
 
-/// Ten scale-free numbers about a cloud's geometry and sampling, in the model frame with `up` its
+/// Eleven scale-free numbers about a cloud's geometry and sampling, in the model frame with `up` its
 /// up axis: the network's feature says how the scan looks to a network trained to tell its
 /// classes apart, which need not notice that a scan is of another kind of object or sensor
 /// (a species classifier has no reason to encode "a plant"); these say it directly.
@@ -326,9 +326,12 @@ pub const SHAPE_DIM: usize = 10;
 /// 5–7. the 10th, 50th and 90th percentile of the distance from the centroid, over the RMS
 ///      distance (hollow or filled);
 /// 8. the log of the median nearest-neighbour distance over the RMS distance (sampling density);
-/// 9. the ratio of the 90th to the 50th percentile of nearest-neighbour distances (even or
-///    clumped sampling);
-/// 10. the share of points with an exact copy (a scan smaller than the network's input).
+/// 9. the log of the ratio of the 90th to the 50th percentile of nearest-neighbour distances
+///    (even or clumped sampling); 8 and 9 between distinct positions;
+/// 10. the share of points that repeat a position (a scan smaller than the network's input);
+/// 11. the share of points on or below a ground plane (within 3% of the RMS distance of a
+///     near-horizontal plane with at most 5% of the points under it, as `--remove-ground`
+///     finds it): a whole object has none, an object scanned standing on the ground a lot.
 pub fn shape(points: &[[f32; 3]], up: Axis) -> Vec<f32> {
     let n = points.len().max(1) as f64;
     let mut c = [0.0f64; 3];
@@ -359,8 +362,21 @@ pub fn shape(points: &[[f32; 3]], up: Axis) -> Vec<f32> {
         .map(|p| (p[0] * p[0] + p[1] * p[1] + p[2] * p[2]).sqrt() / rms)
         .collect();
     radial.sort_by(f64::total_cmp);
-    let tree = KdTree::new(points);
-    let mut nn: Vec<f64> = points
+    // Spacing is measured between distinct positions: a scan smaller than the network's input
+    // is drawn with repeats, which the share of copies counts on its own, and which would
+    // otherwise put a zero spacing, and a ratio without bound, on such scans.
+    let mut distinct: Vec<[f32; 3]> = points.to_vec();
+    distinct.sort_by(|a, b| {
+        a.iter()
+            .zip(b)
+            .fold(std::cmp::Ordering::Equal, |o, (x, y)| {
+                o.then(x.total_cmp(y))
+            })
+    });
+    distinct.dedup();
+    let copies = 1.0 - distinct.len() as f64 / n;
+    let tree = KdTree::new(&distinct);
+    let mut nn: Vec<f64> = distinct
         .iter()
         .map(|p| {
             tree.nearest_n(p, 2)
@@ -369,7 +385,6 @@ pub fn shape(points: &[[f32; 3]], up: Axis) -> Vec<f32> {
         })
         .collect();
     nn.sort_by(f64::total_cmp);
-    let copies = nn.iter().filter(|&&d| d == 0.0).count() as f64 / n;
     let q = |v: &[f64], f: f64| {
         v.get(((v.len() as f64 - 1.0) * f).round() as usize)
             .copied()
@@ -386,8 +401,9 @@ pub fn shape(points: &[[f32; 3]], up: Axis) -> Vec<f32> {
         q(&radial, 0.5),
         q(&radial, 0.9),
         (nn50 + floor).ln(),
-        (q(&nn, 0.9) + floor) / (nn50 + floor),
+        ((q(&nn, 0.9) + floor) / (nn50 + floor)).ln(),
         copies,
+        crate::scene::ground_share(points, up, 0.03 * rms, 0),
     ]
     .iter()
     .map(|&v| v as f32)
@@ -533,6 +549,14 @@ impl Domain {
             ));
         }
         self.feature.check(feature_dim, class_names.len())?;
+        let width = self.shape.gaussian.scales.len();
+        if width != SHAPE_DIM {
+            return Err(format!(
+                "its shape description is {width} numbers wide, this pointlime's {SHAPE_DIM}: \
+                 they were recorded by an earlier version; record them again with \
+                 `pointlime competence --fit DATA`"
+            ));
+        }
         self.shape.check(SHAPE_DIM, class_names.len())?;
         if !(0.0..1.0).contains(&self.alarm_level) {
             return Err(format!(

@@ -88,6 +88,7 @@ pub mod model;
 pub mod models;
 #[cfg(feature = "onnx")]
 pub mod onnx;
+pub mod ood;
 pub mod perturb;
 pub mod pipeline;
 pub mod sampling;

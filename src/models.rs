@@ -52,6 +52,9 @@ pub struct OpenOptions {
     pub backend: Backend,
     /// An ONNX model's class names in output order, instead of its sidecar's.
     pub classes: Option<Vec<String>>,
+    /// Leave the model's recorded competence statistics unread: for `competence --fit`, which
+    /// records them anew (statistics an earlier version recorded no longer load).
+    pub without_competence: bool,
 }
 
 /// Whether `path` names an ONNX file (by its extension).
@@ -73,9 +76,17 @@ pub fn open(path: Option<&Path>, options: &OpenOptions) -> Result<Box<dyn Model>
             if let Some(classes) = &options.classes {
                 config.class_names = classes.clone();
             }
-            Ok(Box::new(crate::onnx::OnnxClassifier::load(p, config)?))
+            Ok(Box::new(crate::onnx::OnnxClassifier::load_with(
+                p,
+                config,
+                !options.without_competence,
+            )?))
         }
-        Some(dir) => Ok(Box::new(PointNetClassifier::load(dir, options.backend)?)),
+        Some(dir) => Ok(Box::new(PointNetClassifier::load_with(
+            dir,
+            options.backend,
+            !options.without_competence,
+        )?)),
         None => Ok(Box::new(PointNetClassifier::load_builtin(options.backend)?)),
     }
 }

@@ -335,6 +335,21 @@ fn statistical_outliers(points: &[[f32; 3]], config: &OutlierConfig) -> Vec<usiz
     (0..points.len()).filter(|&i| mean_d[i] > limit).collect()
 }
 
+/// The share of `points` on or below their ground plane, found as [`prepare`] finds it with
+/// `threshold` in the points' own units and the default tilt and iterations; 0 when no plane
+/// qualifies. A scan of a whole object has none or a sliver; a scan of an object standing on
+/// the ground, a large share (the competence check's shape reads it).
+pub fn ground_share(points: &[[f32; 3]], up: Axis, threshold: f64, seed: u64) -> f64 {
+    let config = GroundConfig {
+        up,
+        threshold,
+        ..GroundConfig::default()
+    };
+    ground_plane(points, &config, seed).map_or(0.0, |(_, ground)| {
+        ground.len() as f64 / points.len().max(1) as f64
+    })
+}
+
 /// The ground plane of `points` (see the module docs) and the indices of the points on or below
 /// it, or `None` when no plane qualifies.
 fn ground_plane(

@@ -46,7 +46,7 @@ pub fn quantile(values: impl IntoIterator<Item = f64>, q: f64) -> Option<f64> {
 }
 
 /// Ranks from 1, ties sharing their average rank (as scipy's `rankdata`).
-fn ranks(v: &[f64]) -> Vec<f64> {
+pub fn ranks(v: &[f64]) -> Vec<f64> {
     let mut order: Vec<usize> = (0..v.len()).collect();
     order.sort_by(|&a, &b| v[a].total_cmp(&v[b]));
     let mut r = vec![0.0; v.len()];

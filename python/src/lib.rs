@@ -177,6 +177,7 @@ impl Model {
         let options = OpenOptions {
             backend: Backend::Flex,
             classes,
+            ..OpenOptions::default()
         };
         let model = py
             .detach(|| models::open(path.as_deref(), &options))

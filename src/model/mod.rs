@@ -226,6 +226,15 @@ impl PointNetClassifier {
     /// # Errors
     /// [`Error::Model`] when either file is missing or does not match the other.
     pub fn load(dir: &Path, backend: Backend) -> Result<Self> {
+        Self::load_with(dir, backend, true)
+    }
+
+    /// As [`load`](Self::load); with `competence` false, `dir/competence.json` is left unread
+    /// (for recording the statistics anew).
+    ///
+    /// # Errors
+    /// As [`load`](Self::load).
+    pub fn load_with(dir: &Path, backend: Backend, competence: bool) -> Result<Self> {
         let config_path = dir.join(CONFIG_FILE);
         if !config_path.is_file() {
             return Err(Error::model(
@@ -266,9 +275,9 @@ impl PointNetClassifier {
                 .valid();
         let mut model = Self::assemble(net, config, device, dir.to_path_buf());
         model.check_weights(&weights)?;
-        let competence = dir.join(COMPETENCE_FILE);
-        if competence.is_file() {
-            model.set_domain(crate::domain::read_domain(&competence)?, &competence)?;
+        let statistics = dir.join(COMPETENCE_FILE);
+        if competence && statistics.is_file() {
+            model.set_domain(crate::domain::read_domain(&statistics)?, &statistics)?;
         }
         Ok(model)
     }

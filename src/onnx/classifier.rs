@@ -68,8 +68,23 @@ impl OnnxClassifier {
     /// # Errors
     /// [`Error::Model`] naming the file and the problem.
     pub fn load(path: &Path, config: OnnxConfig) -> Result<OnnxClassifier> {
+        Self::load_with(path, config, true)
+    }
+
+    /// As [`load`](Self::load); with `competence` false, the competence statistics beside the
+    /// file are left unread (for recording them anew).
+    ///
+    /// # Errors
+    /// As [`load`](Self::load).
+    pub fn load_with(path: &Path, config: OnnxConfig, competence: bool) -> Result<OnnxClassifier> {
         let (proto, model) = read(path)?;
-        Self::from_proto(path, proto, model, config)
+        let mut classifier = Self::from_proto(path, proto, model, config)?;
+        let statistics = competence_path(path);
+        if competence && statistics.is_file() {
+            let domain = crate::domain::read_domain(&statistics)?;
+            classifier.set_domain(domain, &statistics)?;
+        }
+        Ok(classifier)
     }
 
     /// How clouds go through tract, for `model inspect`.
@@ -172,11 +187,6 @@ impl OnnxClassifier {
                     classifier.transform = None;
                 }
             }
-        }
-        let competence = competence_path(path);
-        if competence.is_file() {
-            let domain = crate::domain::read_domain(&competence)?;
-            classifier.set_domain(domain, &competence)?;
         }
         Ok(classifier)
     }

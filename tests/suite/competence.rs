@@ -330,3 +330,239 @@ fn statistics_of_another_model_are_refused_on_load() {
         "{e}"
     );
 }
+
+/// A flat sheet of `n` points with a little jitter, by `seed`: nothing like a blob row.
+fn jittered_sheet(path: &Path, n: usize, seed: u64) {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let side = (n as f64).sqrt().ceil() as usize;
+    let positions = (0..n)
+        .map(|i| {
+            let j = |rng: &mut rand_chacha::ChaCha8Rng| rng.random_range(-0.1..0.1);
+            [
+                (i % side) as f64 + j(&mut rng),
+                (i / side) as f64 + j(&mut rng),
+                j(&mut rng),
+            ]
+        })
+        .collect();
+    let cloud = PointCloud::from_positions(positions, FileFormat::Ply);
+    pointlime::io::write(path, &cloud, Default::default()).unwrap();
+}
+
+/// A DALES-like objects directory (`NNN.xyz` by class number) with two poles and a tree, the
+/// composites' raw material.
+fn dales_like(dir: &Path) {
+    std::fs::create_dir_all(dir).unwrap();
+    let write = |name: &str, points: Vec<[f64; 3]>| {
+        let text: String = points
+            .iter()
+            .map(|p| format!("{} {} {}\n", p[0], p[1], p[2]))
+            .collect();
+        std::fs::write(dir.join(name), text).unwrap();
+    };
+    let pole = |x: f64| -> Vec<[f64; 3]> {
+        (0..300)
+            .map(|i| {
+                let a = f64::from(i) * 0.7;
+                [
+                    x + 0.1 * a.cos(),
+                    0.1 * a.sin(),
+                    20.0 + f64::from(i) * 0.025,
+                ]
+            })
+            .collect()
+    };
+    write("000.xyz", pole(50.0));
+    write("300.xyz", pole(0.0));
+    write("301.xyz", pole(10.0));
+    let tree = (0..600)
+        .map(|i| {
+            let (a, b) = (f64::from(i) * 0.37, f64::from(i) * 0.61);
+            if i < 200 {
+                [0.15 * a.cos(), 0.15 * a.sin(), 20.0 + f64::from(i) * 0.015]
+            } else {
+                let r = 2.0 * (b.sin() * 0.5 + 0.5);
+                [r * a.cos(), r * a.sin(), 24.0 + 2.0 * b.cos()]
+            }
+        })
+        .collect();
+    write("400.xyz", tree);
+}
+
+#[test]
+fn evaluate_measures_the_check_as_an_out_of_distribution_detector() {
+    let dir = tempdir();
+    let data = dir.path().join("data");
+    blob_scans(&data);
+    let model = dir.path().join("model");
+    crate::common::tiny_model(&model);
+    run_ok(&[
+        "competence",
+        "--model",
+        model.to_str().unwrap(),
+        "--fit",
+        data.to_str().unwrap(),
+    ]);
+    // A foreign domain of sheets, with a format test's few points and a file that does not read,
+    // which are counted and passed over.
+    let sheets = dir.path().join("sheets");
+    std::fs::create_dir_all(sheets.join("deeper")).unwrap();
+    for i in 0..12u64 {
+        jittered_sheet(
+            &sheets.join("deeper").join(format!("{i}.ply")),
+            120 + 10 * i as usize,
+            i,
+        );
+    }
+    jittered_sheet(&sheets.join("few.ply"), 10, 0);
+    std::fs::write(sheets.join("broken.ply"), "ply\nformat nonsense\n").unwrap();
+    let dales = dir.path().join("dales");
+    dales_like(&dales);
+    let run = |threads: &str, json: &Path| {
+        let markdown = json.with_extension("md");
+        let stdout = run_ok(&[
+            "--threads",
+            threads,
+            "competence",
+            "--model",
+            model.to_str().unwrap(),
+            "--evaluate",
+            data.to_str().unwrap(),
+            "--foreign",
+            &format!("sheets:z={}", sheets.display()),
+            "--composites",
+            dales.to_str().unwrap(),
+            "--bootstrap",
+            "200",
+            "--json",
+            json.to_str().unwrap(),
+            "--markdown",
+            markdown.to_str().unwrap(),
+        ]);
+        assert!(
+            stdout.starts_with(&std::fs::read_to_string(markdown).unwrap()),
+            "{stdout}"
+        );
+        let mut report: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(json).unwrap()).unwrap();
+        report.as_object_mut().unwrap().remove("seconds");
+        (stdout, report)
+    };
+    let (stdout, report) = run("2", &dir.path().join("a.json"));
+    for heading in [
+        "AUROC",
+        "FPR at 95% TPR",
+        "phone composites A (tuning)",
+        "phone composites B (held out)",
+    ] {
+        assert!(stdout.contains(heading), "{heading}: {stdout}");
+    }
+    assert!(
+        stdout.contains("| sheets | 12 |")
+            && stdout.contains("1 do not read, 1 hold fewer than 100 points"),
+        "{stdout}"
+    );
+    assert_eq!(report["in_domain"]["scans"], 10);
+    let foreign = report["foreign"].as_array().unwrap();
+    assert_eq!(foreign.len(), 3);
+    let names: Vec<&str> = report["detectors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "pointlime",
+            "msp",
+            "max_logit",
+            "energy",
+            "nearest_neighbour",
+            "mahalanobis"
+        ]
+    );
+    for domain in foreign {
+        let detectors = domain["detectors"].as_array().unwrap();
+        assert_eq!(detectors.len(), 6);
+        for d in detectors {
+            for metric in ["auroc", "fpr95"] {
+                let (v, lo, hi) = (
+                    d[metric]["value"].as_f64().unwrap(),
+                    d[metric]["low"].as_f64().unwrap(),
+                    d[metric]["high"].as_f64().unwrap(),
+                );
+                assert!(
+                    lo <= v + 1e-12 && v <= hi + 1e-12 && (0.0..=1.0).contains(&v),
+                    "{d}"
+                );
+            }
+        }
+        assert_eq!(
+            domain["scores"].as_array().unwrap().len(),
+            domain["scans"].as_u64().unwrap() as usize
+        );
+    }
+    // Flat sheets are nothing like rows of blobs: the check tells them apart.
+    let sheets_row = &foreign[0];
+    assert_eq!(sheets_row["name"], "sheets");
+    assert!(
+        sheets_row["detectors"][0]["auroc"]["value"]
+            .as_f64()
+            .unwrap()
+            > 0.9,
+        "{sheets_row}"
+    );
+    assert_eq!(sheets_row["flagged"], 12, "{sheets_row}");
+    // Same seed, same numbers, whatever the thread count.
+    let (_, again) = run("1", &dir.path().join("b.json"));
+    assert_eq!(again["foreign"], report["foreign"]);
+    assert_eq!(again["in_domain"], report["in_domain"]);
+}
+
+#[test]
+fn statistics_of_an_earlier_version_are_refused_and_recorded_again() {
+    let dir = tempdir();
+    let data = dir.path().join("data");
+    blob_scans(&data);
+    let model = dir.path().join("model");
+    crate::common::tiny_model(&model);
+    let fit = || {
+        run_ok(&[
+            "competence",
+            "--model",
+            model.to_str().unwrap(),
+            "--fit",
+            data.to_str().unwrap(),
+        ])
+    };
+    fit();
+    // Statistics of the ten-number shape description, before the ground share.
+    let path = model.join("competence.json");
+    let mut stats: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let gaussian = &mut stats["shape"]["gaussian"];
+    gaussian["scales"].as_array_mut().unwrap().pop();
+    for mean in gaussian["means"].as_array_mut().unwrap() {
+        mean.as_array_mut().unwrap().pop();
+    }
+    for axis in gaussian["axes"].as_array_mut().unwrap() {
+        axis.as_array_mut().unwrap().pop();
+    }
+    std::fs::write(&path, stats.to_string()).unwrap();
+    let out = bin()
+        .args(["explain", "--model", model.to_str().unwrap()])
+        .arg(data.join("car").join("000.ply"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("competence.json") && stderr.contains("record them again"),
+        "{stderr}"
+    );
+    // --fit opens the model without them, and records them anew.
+    fit();
+    pointlime::model::PointNetClassifier::load(&model, Default::default()).unwrap();
+}

@@ -19,10 +19,12 @@ const LAYERS: &[(&str, &[&str])] = &[
     ),
     ("the point cloud and its segments", &["cloud", "segment"]),
     (
-        "scans read and prepared; the training domain's statistics",
-        &[
-            "io", "channels", "labels", "sampling", "scene", "augment", "domain",
-        ],
+        "scans read and prepared",
+        &["io", "channels", "labels", "sampling", "scene", "augment"],
+    ),
+    (
+        "the training domain's statistics (its shape reads the ground as scene steps find it)",
+        &["domain"],
     ),
     (
         "the classifier interface, labelled datasets, the colours of values and classes",
@@ -37,9 +39,9 @@ const LAYERS: &[(&str, &[&str])] = &[
         &["pipeline", "model"],
     ),
     (
-        "evaluation: faithfulness, competence fitting; any model opened by path; an explained \
-         scan read back",
-        &["faithfulness", "competence", "models", "view"],
+        "evaluation: faithfulness, competence fitting and its measurement as an \
+         out-of-distribution detector; any model opened by path; an explained scan read back",
+        &["faithfulness", "competence", "ood", "models", "view"],
     ),
     ("directories of scans", &["batch"]),
     ("pages to share: the HTML report", &["html"]),

@@ -93,6 +93,15 @@ impl ModelArgs {
 
     /// Loads any kind of model ([`models::open`]).
     pub fn load_any(&self) -> Result<Box<dyn Model>> {
+        self.open(false)
+    }
+
+    /// As [`load_any`](Self::load_any), leaving the model's competence statistics unread.
+    pub fn load_any_without_competence(&self) -> Result<Box<dyn Model>> {
+        self.open(true)
+    }
+
+    fn open(&self, without_competence: bool) -> Result<Box<dyn Model>> {
         match &self.model {
             Some(path)
                 if self.is_onnx() && self.backend.backend != pointlime::model::Backend::Flex =>
@@ -111,6 +120,7 @@ impl ModelArgs {
         let options = OpenOptions {
             backend: self.backend.backend,
             classes: self.classes.clone(),
+            without_competence,
         };
         Ok(models::open(self.model.as_deref(), &options)?)
     }

@@ -21,24 +21,51 @@ use crate::args::ModelArgs;
 #[derive(Args, Debug)]
 pub struct CompetenceArgs {
     #[command(flatten)]
-    model: ModelArgs,
+    pub model: ModelArgs,
     /// Record the statistics from this dataset's training split (a labelled directory, a manifest
     /// CSV or the DALES objects directory: the data the model was trained on) into the model
     /// directory's competence.json (an ONNX model's: FILE.competence.json beside FILE.onnx), then
     /// measure the test split's false alarms. `train` does this itself.
-    #[arg(long, requires = "model", conflicts_with = "check")]
+    #[arg(long, requires = "model", conflicts_with_all = ["check", "evaluate"])]
     fit: Option<PathBuf>,
     /// Measure how many scans of this dataset the check flags, per class of the dataset (which
     /// need not be the model's: scans of another domain).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "evaluate")]
     check: Option<PathBuf>,
+    /// Measure the check as an out-of-distribution detector (the 3DOS protocol): this dataset's
+    /// test split (the model's own held-out scans) against each --foreign domain and the
+    /// --composites, by AUROC and FPR at 95% TPR with bootstrap intervals, beside the 3DOS
+    /// baselines (MSP, max logit, energy, 1-NN and Mahalanobis distance of the feature). The
+    /// training split is the 1-NN baseline's memory: give the data the model was trained on.
+    #[arg(long)]
+    evaluate: Option<PathBuf>,
+    /// A foreign domain for --evaluate, NAME=PATH or NAME:UP=PATH (UP: x, y or z, the scans' up
+    /// axis): a manifest or the DALES directory (every scan), or any directory (every scan file
+    /// under it; files that do not read, or hold fewer than 100 points, are counted and passed
+    /// over). Repeat for more domains.
+    #[arg(long, requires = "evaluate", value_name = "NAME[:UP]=PATH")]
+    pub foreign: Vec<String>,
+    /// For --evaluate: two foreign domains of phone-like composites (a DALES tree or pole on a
+    /// phone-density ground plane, cut to a few metres, with specks) made from this DALES objects
+    /// directory by two different generators: A for tuning the check, B held out.
+    #[arg(long, requires = "evaluate", value_name = "DALES_DIR")]
+    pub composites: Option<PathBuf>,
+    /// Bootstrap resamples for --evaluate's intervals.
+    #[arg(long, default_value_t = 1000, requires = "evaluate")]
+    pub bootstrap: usize,
+    /// Seed of --evaluate's composites and bootstrap.
+    #[arg(long, default_value_t = 0, requires = "evaluate")]
+    pub seed: u64,
+    /// Write --evaluate's tables as Markdown here.
+    #[arg(long, requires = "evaluate")]
+    pub markdown: Option<PathBuf>,
     /// Which split of --check: test (the model's own held-out scans), train, or all (another
     /// domain's scans).
     #[arg(long, default_value = "test", value_parser = ["test", "train", "all"])]
     split: String,
     /// The scans' up axis [default: the model's, for --fit; as `explain`, for --check].
     #[arg(long)]
-    up: Option<Axis>,
+    pub up: Option<Axis>,
     /// Principal axes of the feature covariance kept by --fit.
     #[arg(long, default_value_t = FitConfig::default().components)]
     components: usize,
@@ -47,11 +74,16 @@ pub struct CompetenceArgs {
     alarm_level: f64,
     /// Write the measurement as JSON here.
     #[arg(long)]
-    json: Option<PathBuf>,
+    pub json: Option<PathBuf>,
 }
 
 pub fn run(args: CompetenceArgs) -> Result<ExitCode> {
-    let mut loaded = args.model.load_any()?;
+    // Statistics are recorded anew by --fit, whether or not the ones there still load.
+    let mut loaded = if args.fit.is_some() {
+        args.model.load_any_without_competence()?
+    } else {
+        args.model.load_any()?
+    };
     let config = ExplainConfig {
         up: args.up,
         ..ExplainConfig::default()
@@ -96,7 +128,13 @@ pub fn run(args: CompetenceArgs) -> Result<ExitCode> {
             (data.clone(), "test")
         }
         (None, Some(data)) => (data.clone(), args.split.as_str()),
-        (None, None) => bail!("give --fit DATA (record) or --check DATA (measure)"),
+        (None, None) => match &args.evaluate {
+            Some(data) => {
+                crate::ood::run(&*loaded, &args, data)?;
+                return Ok(ExitCode::SUCCESS);
+            }
+            None => bail!("give --fit DATA (record), --check DATA or --evaluate DATA (measure)"),
+        },
     };
     measure(&*loaded, &args, &data, split, &config)?;
     Ok(ExitCode::SUCCESS)

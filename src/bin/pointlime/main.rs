@@ -33,6 +33,7 @@ mod faithfulness;
 mod info;
 mod manifest;
 mod model;
+mod ood;
 mod report;
 mod train;
 mod view;
