@@ -738,8 +738,30 @@ mod tests {
             "{a:?} vs {b:?}"
         );
         assert_eq!(a[9], 0.0);
+        // Drawn twice, as a scan smaller than the network's input is: half the points repeat a
+        // position, and the spacing between distinct positions is the scan's own (it was 0, and
+        // its spread unbounded, when the copies counted as neighbours).
         let doubled: Vec<[f32; 3]> = points.iter().chain(&points).copied().collect();
-        assert_eq!(shape(&doubled, Axis::Z)[9], 1.0);
+        let d = shape(&doubled, Axis::Z);
+        assert_eq!(d[9], 0.5);
+        assert!(
+            (d[7] - a[7]).abs() < 1e-6 && (d[8] - a[8]).abs() < 1e-6,
+            "{d:?} vs {a:?}"
+        );
+        // No ground under a cube of points; a third of the points on a plane under it are.
+        assert_eq!(a[10], 0.0);
+        let mut on_ground = points.clone();
+        on_ground.extend((0..150).map(|_| {
+            [
+                3.0 * rng.random::<f32>() - 1.0,
+                3.0 * rng.random::<f32>() - 1.0,
+                -0.5,
+            ]
+        }));
+        let g = shape(&on_ground, Axis::Z)[10];
+        assert!((g - 1.0 / 3.0).abs() < 0.02, "ground share {g}");
+        // The same plane upright (x up) is a wall, not ground.
+        assert!(shape(&on_ground, Axis::X)[10] < 0.1);
     }
 
     #[test]
