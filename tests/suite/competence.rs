@@ -29,6 +29,27 @@ fn sheet(path: &Path) {
     pointlime::io::write(path, &cloud, Default::default()).unwrap();
 }
 
+/// A tiny model and its blob-row data under `dir` (`dir/model`, `dir/data`), with competence
+/// statistics recorded by `competence --fit` as for the shipped models.
+fn fitted_blob_model(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let data = dir.join("data");
+    blob_scans(&data);
+    let model = dir.join("model");
+    crate::common::tiny_model(&model);
+    fit(&model, &data);
+    (data, model)
+}
+
+fn fit(model: &Path, data: &Path) {
+    run_ok(&[
+        "competence",
+        "--model",
+        model.to_str().unwrap(),
+        "--fit",
+        data.to_str().unwrap(),
+    ]);
+}
+
 #[test]
 fn a_trained_model_flags_scans_unlike_its_training_scans() {
     let dir = tempdir();
@@ -301,18 +322,8 @@ fn a_trained_model_flags_scans_unlike_its_training_scans() {
 #[test]
 fn statistics_of_another_model_are_refused_on_load() {
     let dir = tempdir();
-    let data = dir.path().join("data");
-    blob_scans(&data);
-    let model = dir.path().join("model");
-    crate::common::tiny_model(&model);
     // Recorded for the model after it was saved, as for the shipped ones.
-    run_ok(&[
-        "competence",
-        "--model",
-        model.to_str().unwrap(),
-        "--fit",
-        data.to_str().unwrap(),
-    ]);
+    let (_, model) = fitted_blob_model(dir.path());
     pointlime::model::PointNetClassifier::load(&model, Default::default()).unwrap();
     let path = model.join("competence.json");
     let text = std::fs::read_to_string(&path).unwrap();
@@ -393,17 +404,7 @@ fn dales_like(dir: &Path) {
 #[test]
 fn evaluate_measures_the_check_as_an_out_of_distribution_detector() {
     let dir = tempdir();
-    let data = dir.path().join("data");
-    blob_scans(&data);
-    let model = dir.path().join("model");
-    crate::common::tiny_model(&model);
-    run_ok(&[
-        "competence",
-        "--model",
-        model.to_str().unwrap(),
-        "--fit",
-        data.to_str().unwrap(),
-    ]);
+    let (data, model) = fitted_blob_model(dir.path());
     // A foreign domain of sheets, with a format test's few points and a file that does not read,
     // which are counted and passed over.
     let sheets = dir.path().join("sheets");
@@ -524,20 +525,7 @@ fn evaluate_measures_the_check_as_an_out_of_distribution_detector() {
 #[test]
 fn statistics_of_an_earlier_version_are_refused_and_recorded_again() {
     let dir = tempdir();
-    let data = dir.path().join("data");
-    blob_scans(&data);
-    let model = dir.path().join("model");
-    crate::common::tiny_model(&model);
-    let fit = || {
-        run_ok(&[
-            "competence",
-            "--model",
-            model.to_str().unwrap(),
-            "--fit",
-            data.to_str().unwrap(),
-        ])
-    };
-    fit();
+    let (data, model) = fitted_blob_model(dir.path());
     // Statistics of the ten-number shape description, before the ground share.
     let path = model.join("competence.json");
     let mut stats: serde_json::Value =
@@ -563,6 +551,6 @@ fn statistics_of_an_earlier_version_are_refused_and_recorded_again() {
         "{stderr}"
     );
     // --fit opens the model without them, and records them anew.
-    fit();
+    fit(&model, &data);
     pointlime::model::PointNetClassifier::load(&model, Default::default()).unwrap();
 }

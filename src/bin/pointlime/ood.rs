@@ -56,6 +56,9 @@ pub fn run(model: &dyn Classifier, args: &CompetenceArgs, data: &Path) -> Result
     if model.per_point().is_some() {
         bail!("{name}: --evaluate measures classifiers of whole scans; this one labels points");
     }
+    if args.foreign.is_empty() && args.composites.is_none() {
+        bail!("give at least one --foreign NAME=PATH or --composites DALES_DIR to measure against");
+    }
     let t0 = Instant::now();
     let ds = Dataset::open_any(data)?;
     ds.check_classes(name.as_ref(), model.class_names())?;
@@ -88,9 +91,6 @@ pub fn run(model: &dyn Classifier, args: &CompetenceArgs, data: &Path) -> Result
     }
     if let Some(dir) = &args.composites {
         domains.extend(composites(model, dir, args.seed)?);
-    }
-    if domains.is_empty() {
-        bail!("give at least one --foreign NAME=PATH or --composites DALES_DIR to measure against");
     }
     let scored = domains
         .into_iter()
@@ -330,38 +330,30 @@ fn markdown(
         "`{model}` against its own {} ({} scans); 95% bootstrap intervals over {} resamples, seed {}.\n",
         inside.name, inside.scans, args.bootstrap, args.seed
     );
-    let _ = writeln!(s, "AUROC (higher is better):\n");
-    head(&mut s, "foreign domain");
-    for d in foreign {
-        let cells: Vec<String> = d
-            .detectors
-            .iter()
-            .map(|m| {
-                format!(
-                    "{:.3} ({:.3}–{:.3})",
-                    m.auroc.value, m.auroc.low, m.auroc.high
-                )
-            })
-            .collect();
-        let _ = writeln!(s, "| {} | {} | {} |", d.name, d.scans, cells.join(" | "));
-    }
-    let _ = writeln!(s, "\nFPR at 95% TPR, % (lower is better):\n");
-    head(&mut s, "foreign domain");
-    for d in foreign {
-        let cells: Vec<String> = d
-            .detectors
-            .iter()
-            .map(|m| {
-                format!(
-                    "{} ({}–{})",
-                    percent(m.fpr95.value),
-                    percent(m.fpr95.low),
-                    percent(m.fpr95.high)
-                )
-            })
-            .collect();
-        let _ = writeln!(s, "| {} | {} | {} |", d.name, d.scans, cells.join(" | "));
-    }
+    let table = |s: &mut String, title: &str, cell: &dyn Fn(&Measured) -> String| {
+        let _ = writeln!(s, "{title}\n");
+        head(s, "foreign domain");
+        for d in foreign {
+            let cells: Vec<String> = d.detectors.iter().map(cell).collect();
+            let _ = writeln!(s, "| {} | {} | {} |", d.name, d.scans, cells.join(" | "));
+        }
+    };
+    table(&mut s, "AUROC (higher is better):", &|m| {
+        format!(
+            "{:.3} ({:.3}–{:.3})",
+            m.auroc.value, m.auroc.low, m.auroc.high
+        )
+    });
+    s.push('\n');
+    table(&mut s, "FPR at 95% TPR, % (lower is better):", &|m| {
+        let f = m.fpr95;
+        format!(
+            "{} ({}–{})",
+            percent(f.value),
+            percent(f.low),
+            percent(f.high)
+        )
+    });
     let _ = writeln!(
         s,
         "\nAt the shipped alarm level (competence ≤ {}):\n\n| domain | scans | flagged | passed over |\n|---|---|---|---|",
