@@ -420,6 +420,7 @@ fn evaluate_measures_the_check_as_an_out_of_distribution_detector() {
     std::fs::write(sheets.join("broken.ply"), "ply\nformat nonsense\n").unwrap();
     let dales = dir.path().join("dales");
     dales_like(&dales);
+    let written = dir.path().join("composites");
     let run = |threads: &str, json: &Path| {
         let markdown = json.with_extension("md");
         let stdout = run_ok(&[
@@ -434,6 +435,8 @@ fn evaluate_measures_the_check_as_an_out_of_distribution_detector() {
             &format!("sheets:z={}", sheets.display()),
             "--composites",
             dales.to_str().unwrap(),
+            "--write-composites",
+            written.to_str().unwrap(),
             "--bootstrap",
             "200",
             "--json",
@@ -516,6 +519,16 @@ fn evaluate_measures_the_check_as_an_out_of_distribution_detector() {
         "{sheets_row}"
     );
     assert_eq!(sheets_row["flagged"], 12, "{sheets_row}");
+    // Every composite measured is written, and reads back as a scan of its generator's size.
+    for (g, sub) in ["a", "b"].iter().enumerate() {
+        let files: Vec<_> = std::fs::read_dir(written.join(sub)).unwrap().collect();
+        assert_eq!(
+            files.len() as u64,
+            foreign[1 + g]["scans"].as_u64().unwrap()
+        );
+        let cloud = pointlime::io::read(&written.join(sub).join("300.laz")).unwrap();
+        assert!(cloud.len() > [38_000, 57_000][g], "{sub}: {}", cloud.len());
+    }
     // Same seed, same numbers, whatever the thread count.
     let (_, again) = run("1", &dir.path().join("b.json"));
     assert_eq!(again["foreign"], report["foreign"]);

@@ -50,6 +50,10 @@ pub struct CompetenceArgs {
     /// directory by two different generators: A for tuning the check, B held out.
     #[arg(long, requires = "evaluate", value_name = "DALES_DIR")]
     pub composites: Option<PathBuf>,
+    /// Also write each composite as LAZ, DIR/a/NNN.laz and DIR/b/NNN.laz (z up, metres), to look
+    /// at or explain one.
+    #[arg(long, requires = "composites", value_name = "DIR")]
+    pub write_composites: Option<PathBuf>,
     /// Bootstrap resamples for --evaluate's intervals.
     #[arg(long, default_value_t = 1000, requires = "evaluate")]
     pub bootstrap: usize,

@@ -90,7 +90,12 @@ pub fn run(model: &dyn Classifier, args: &CompetenceArgs, data: &Path) -> Result
         domains.push(foreign(model, spec)?);
     }
     if let Some(dir) = &args.composites {
-        domains.extend(composites(model, dir, args.seed)?);
+        domains.extend(composites(
+            model,
+            dir,
+            args.seed,
+            args.write_composites.as_deref(),
+        )?);
     }
     let scored = domains
         .into_iter()
@@ -215,8 +220,14 @@ fn foreign(model: &dyn Classifier, spec: &str) -> Result<Scans> {
     })
 }
 
-/// Both [`Composite`] domains, from the trees and poles of the DALES objects in `dir`.
-fn composites(model: &dyn Classifier, dir: &Path, seed: u64) -> Result<Vec<Scans>> {
+/// Both [`Composite`] domains, from the trees and poles of the DALES objects in `dir`; each
+/// composite written under `write` (`a/`, `b/`) when given.
+fn composites(
+    model: &dyn Classifier,
+    dir: &Path,
+    seed: u64,
+    write: Option<&Path>,
+) -> Result<Vec<Scans>> {
     let ds = Dataset::open_any(dir)?;
     let objects: Vec<&Item> = ds
         .items
@@ -233,27 +244,42 @@ fn composites(model: &dyn Classifier, dir: &Path, seed: u64) -> Result<Vec<Scans
         up: Some(Axis::Z),
         ..ExplainConfig::default()
     };
-    Ok(Composite::ALL
+    Composite::ALL
         .iter()
         .enumerate()
         .map(|(g, &kind)| {
-            let read: Vec<(pointlime::Result<(NetworkInput, usize)>, String)> = objects
+            let out = write.map(|w| w.join(["a", "b"][g]));
+            if let Some(out) = &out {
+                std::fs::create_dir_all(out).with_context(|| out.display().to_string())?;
+            }
+            // A composite that cannot be written fails the run; one whose object does not read
+            // is counted with the scans passed over.
+            type Made = (pointlime::Result<(NetworkInput, usize)>, String);
+            let made: Vec<Option<Made>> = objects
                 .par_iter()
                 .enumerate()
-                .filter_map(|(i, item)| {
+                .map(|(i, item)| -> pointlime::Result<Option<Made>> {
                     let name = item.path.display().to_string();
                     let object = match item.read() {
                         Ok(c) => c.positions,
-                        Err(e) => return Some((Err(e), name)),
+                        Err(e) => return Ok(Some((Err(e), name))),
                     };
                     let seed = seed ^ ((g as u64) << 32 | i as u64).wrapping_mul(0x2545_f491);
-                    let points = kind.make(&object, seed)?;
+                    let Some(points) = kind.make(&object, seed) else {
+                        return Ok(None);
+                    };
                     let cloud = PointCloud::from_positions(points, FileFormat::Las);
+                    if let Some(out) = &out {
+                        let stem = item.path.file_stem().unwrap_or_default();
+                        let path = out.join(stem).with_extension("laz");
+                        pointlime::io::write(&path, &cloud, Default::default())?;
+                    }
                     let input = network_input_channels(&cloud, model, &config)
                         .map_err(|e| e.in_file(&item.path));
-                    Some((input.map(|i| (i, cloud.len())), name))
+                    Ok(Some((input.map(|i| (i, cloud.len())), name)))
                 })
-                .collect();
+                .collect::<pointlime::Result<_>>()?;
+            let read: Vec<Made> = made.into_iter().flatten().collect();
             let cut = objects.len() - read.len();
             let (read, names): (Vec<_>, Vec<_>) = read.into_iter().unzip();
             let (inputs, paths, mut passed_over) = readable(read, names);
@@ -262,14 +288,14 @@ fn composites(model: &dyn Classifier, dir: &Path, seed: u64) -> Result<Vec<Scans
                 passed_over =
                     format!("{passed_over}{sep}{cut} objects keep fewer than 50 points in the cut");
             }
-            Scans {
+            Ok(Scans {
                 name: kind.name().to_string(),
                 inputs,
                 paths,
                 passed_over,
-            }
+            })
         })
-        .collect())
+        .collect()
 }
 
 /// Scores one domain's scans; against `inside`'s scores when given.
