@@ -102,17 +102,24 @@ pub enum Composite {
     /// the phone (self-occlusion); cut to a 5 m square box and 6 m height; 1% "flying pixel"
     /// specks on rays from the phone at random depths. 60,000 points.
     HeldOut,
+    /// As [`Composite::Tuning`], but each object point is drawn on the object's surface between
+    /// aerial points (a random point of the triangle an aerial point makes with two others within
+    /// 0.5 m, 1 mm of noise) instead of as a jittered copy of one: an evenly sampled object, as a
+    /// phone sees it, not the aerial scan's points in clumps. Added after A and B were measured,
+    /// to see how much of what flags them is the clumps; for tuning, like A.
+    Surfaces,
 }
 
 impl Composite {
-    /// Both, tuning first.
-    pub const ALL: [Composite; 2] = [Composite::Tuning, Composite::HeldOut];
+    /// Every generator, in the order of the tables: A, B, C.
+    pub const ALL: [Composite; 3] = [Composite::Tuning, Composite::HeldOut, Composite::Surfaces];
 
     /// A short name for tables.
     pub fn name(self) -> &'static str {
         match self {
             Composite::Tuning => "phone composites A (tuning)",
             Composite::HeldOut => "phone composites B (held out)",
+            Composite::Surfaces => "phone composites C (surfaces, tuning)",
         }
     }
 
@@ -133,8 +140,9 @@ impl Composite {
             .collect();
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         match self {
-            Composite::Tuning => composite_tuning(&local, &mut rng),
+            Composite::Tuning => composite_tuning(&local, &mut rng, false),
             Composite::HeldOut => composite_held_out(&local, &mut rng),
+            Composite::Surfaces => composite_tuning(&local, &mut rng, true),
         }
     }
 }
@@ -165,7 +173,74 @@ fn distance2(a: &[f64; 3], b: &[f64; 3]) -> f64 {
     (0..3).map(|i| (a[i] - b[i]).powi(2)).sum()
 }
 
-fn composite_tuning(object: &[[f64; 3]], rng: &mut ChaCha8Rng) -> Option<Vec<[f64; 3]>> {
+/// Draws `count` points on the surface `points` sample, each picked with probability
+/// proportional to `weight`: a uniform point of the triangle a picked point makes with two
+/// others within `radius` (found in a grid of `radius` cells), moved by up to `noise`; the point
+/// itself, moved, when it has fewer than two such neighbours.
+fn redraw_on_surface(
+    points: &[[f64; 3]],
+    weight: impl Fn(&[f64; 3]) -> f64,
+    count: usize,
+    radius: f64,
+    noise: f64,
+    rng: &mut ChaCha8Rng,
+) -> Vec<[f64; 3]> {
+    use rand::distr::{weighted::WeightedIndex, Distribution};
+    use std::collections::HashMap;
+    let weights: Vec<f64> = points.iter().map(weight).collect();
+    let Ok(pick) = WeightedIndex::new(&weights) else {
+        return Vec::new();
+    };
+    let cell = |p: &[f64; 3]| p.map(|v| (v / radius).floor() as i64);
+    let mut grid: HashMap<[i64; 3], Vec<usize>> = HashMap::new();
+    for (i, p) in points.iter().enumerate() {
+        grid.entry(cell(p)).or_default().push(i);
+    }
+    let near = |i: usize| -> Vec<usize> {
+        let c = cell(&points[i]);
+        let mut out = Vec::new();
+        for dx in -1..=1 {
+            for dy in -1..=1 {
+                for dz in -1..=1 {
+                    if let Some(v) = grid.get(&[c[0] + dx, c[1] + dy, c[2] + dz]) {
+                        out.extend(v.iter().copied().filter(|&j| {
+                            j != i && distance2(&points[i], &points[j]) <= radius * radius
+                        }));
+                    }
+                }
+            }
+        }
+        // The grid's iteration order is the cells' order above and each cell's insertion order:
+        // the same for the same points, so a seed gives the same composite.
+        out
+    };
+    (0..count)
+        .map(|_| {
+            let i = pick.sample(rng);
+            let n = near(i);
+            let p = points[i];
+            let base = if n.len() >= 2 {
+                let a = points[n[rng.random_range(0..n.len())]];
+                let b = points[n[rng.random_range(0..n.len())]];
+                // Uniform in the triangle (p, a, b).
+                let (mut u, mut v) = (rng.random::<f64>(), rng.random::<f64>());
+                if u + v > 1.0 {
+                    (u, v) = (1.0 - u, 1.0 - v);
+                }
+                std::array::from_fn(|k| p[k] + u * (a[k] - p[k]) + v * (b[k] - p[k]))
+            } else {
+                p
+            };
+            std::array::from_fn(|k| base[k] + rng.random_range(-noise..=noise))
+        })
+        .collect()
+}
+
+fn composite_tuning(
+    object: &[[f64; 3]],
+    rng: &mut ChaCha8Rng,
+    surfaces: bool,
+) -> Option<Vec<[f64; 3]>> {
     use std::f64::consts::TAU;
     const TOTAL: usize = 40_000;
     let (radius, height) = (3.0, 5.0);
@@ -179,7 +254,12 @@ fn composite_tuning(object: &[[f64; 3]], rng: &mut ChaCha8Rng) -> Option<Vec<[f6
     let falloff = |p: &[f64; 3]| 1.0 / distance2(p, &sensor).max(0.25);
     let specks = TOTAL / 200;
     let ground_count = TOTAL * 35 / 100;
-    let mut out = redraw(&kept, falloff, TOTAL - ground_count - specks, 0.01, rng);
+    let count = TOTAL - ground_count - specks;
+    let mut out = if surfaces {
+        redraw_on_surface(&kept, falloff, count, 0.5, 0.001, rng)
+    } else {
+        redraw(&kept, falloff, count, 0.01, rng)
+    };
     out.retain(inside);
     // Ground: a flat disk, kept with the same falloff (rejection against its nearest point).
     let near = 1.0 / 0.25;
@@ -331,7 +411,7 @@ mod tests {
             assert_eq!(a, kind.make(&pole(), 3).unwrap(), "{kind:?}");
             assert_ne!(a, kind.make(&pole(), 4).unwrap(), "{kind:?}");
             let (total, radius, height) = match kind {
-                Composite::Tuning => (40_000, 3.0, 5.0),
+                Composite::Tuning | Composite::Surfaces => (40_000, 3.0, 5.0),
                 Composite::HeldOut => (60_000, 2.5 * 2f64.sqrt(), 6.4),
             };
             assert!(

@@ -469,7 +469,7 @@ fn evaluate_measures_the_check_as_an_out_of_distribution_detector() {
     );
     assert_eq!(report["in_domain"]["scans"], 10);
     let foreign = report["foreign"].as_array().unwrap();
-    assert_eq!(foreign.len(), 3);
+    assert_eq!(foreign.len(), 4);
     let names: Vec<&str> = report["detectors"]
         .as_array()
         .unwrap()

@@ -592,7 +592,8 @@ fn shipped_models_flag_scans_of_the_other_domain() {
 /// (`competence --evaluate`) against phone-like composites, a DALES tree or pole on a ground of
 /// phone density cut to a few metres with specks. On the held-out generator (B, never tuned on):
 /// AUROC at least 0.98, FPR95 at most 5%, above the maximum softmax probability's AUROC, and at
-/// least 90% flagged at the shipped alarm level; at most 5% of the own test split flagged.
+/// least 90% flagged at the shipped alarm level; at most 5% of the own test split flagged. And on
+/// C (evenly sampled objects), above every baseline.
 #[test]
 fn the_default_model_tells_phone_composites_from_its_own_scans() {
     let Some(data) = data_dir() else { return };
@@ -643,6 +644,19 @@ fn the_default_model_tells_phone_composites_from_its_own_scans() {
         held_out["flagged"].as_u64().unwrap() * 10 >= scans * 9,
         "{held_out}"
     );
+    // C, the same scenes with the object's surfaces sampled evenly, is what the check does not
+    // yet flag well (AUROC 0.905 when measured; docs/competence.md): it must at least stay above
+    // every baseline.
+    let surfaces = &report["foreign"][2];
+    assert_eq!(surfaces["name"], "phone composites C (surfaces, tuning)");
+    let auroc_of = |d: &serde_json::Value| d["auroc"]["value"].as_f64().unwrap();
+    let detectors = surfaces["detectors"].as_array().unwrap();
+    let ours = auroc_of(&detectors[0]);
+    eprintln!("evenly sampled composites: AUROC {ours:.3}");
+    assert!(ours >= 0.85, "{surfaces}");
+    for baseline in &detectors[1..] {
+        assert!(ours > auroc_of(baseline), "{baseline}");
+    }
 }
 
 /// Issue #15, item 6: the default model exported to ONNX gives burn's logits on every DALES test

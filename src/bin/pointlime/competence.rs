@@ -45,13 +45,14 @@ pub struct CompetenceArgs {
     /// over). Repeat for more domains.
     #[arg(long, requires = "evaluate", value_name = "NAME[:UP]=PATH")]
     pub foreign: Vec<String>,
-    /// For --evaluate: two foreign domains of phone-like composites (a DALES tree or pole on a
+    /// For --evaluate: three foreign domains of phone-like composites (a DALES tree or pole on a
     /// phone-density ground plane, cut to a few metres, with specks) made from this DALES objects
-    /// directory by two different generators: A for tuning the check, B held out.
+    /// directory by different generators: A for tuning the check, B held out, C as A with the
+    /// object's surfaces sampled evenly.
     #[arg(long, requires = "evaluate", value_name = "DALES_DIR")]
     pub composites: Option<PathBuf>,
-    /// Also write each composite as LAZ, DIR/a/NNN.laz and DIR/b/NNN.laz (z up, metres), to look
-    /// at or explain one.
+    /// Also write each composite as LAZ, DIR/a/NNN.laz, DIR/b/NNN.laz and DIR/c/NNN.laz (z up,
+    /// metres), to look at or explain one.
     #[arg(long, requires = "composites", value_name = "DIR")]
     pub write_composites: Option<PathBuf>,
     /// Bootstrap resamples for --evaluate's intervals.

@@ -248,7 +248,7 @@ fn composites(
         .iter()
         .enumerate()
         .map(|(g, &kind)| {
-            let out = write.map(|w| w.join(["a", "b"][g]));
+            let out = write.map(|w| w.join(["a", "b", "c"][g]));
             if let Some(out) = &out {
                 std::fs::create_dir_all(out).with_context(|| out.display().to_string())?;
             }
