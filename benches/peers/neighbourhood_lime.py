@@ -16,7 +16,6 @@ batch 1 against 392 at batch 10 on the development machine).
 import argparse
 import importlib.util
 import json
-import os
 import pathlib
 import resource
 import subprocess
@@ -25,6 +24,8 @@ import time
 
 import numpy as np
 import torch
+
+import neighbourhood_nets as nets  # beside this script, which Python puts first on sys.path
 
 HERE = pathlib.Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
@@ -48,7 +49,6 @@ def main():
     torch.set_num_threads(a.threads)
     peer = load("peer", ROOT.parent / "shared" / "peers" / "pointnet_lime_peer.py")
     peer.BATCH = a.batch
-    nets = load("nets", HERE / "neighbourhood_nets.py")
     net = nets.networks()["dgcnn"].eval()
     cloud = peer.synthetic_cloud(a.points)
 

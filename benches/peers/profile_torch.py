@@ -6,15 +6,10 @@ run of the same exports (docs/models.md, "Where the time goes").
     /usr/bin/python3 benches/peers/profile_torch.py [--points 1024] [--batch 1] [--threads 2]
 """
 import argparse
-import importlib.util
-import os
 
 import torch
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-spec = importlib.util.spec_from_file_location("nets", os.path.join(HERE, "neighbourhood_nets.py"))
-nets = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(nets)
+import neighbourhood_nets as nets  # beside this script, which Python puts first on sys.path
 
 
 def main():

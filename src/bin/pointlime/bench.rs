@@ -268,10 +268,7 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The process's peak resident set size so far (Linux `VmHWM`); `None` elsewhere.
+/// The process's peak resident set size so far, in MiB (Linux `VmHWM`); `None` elsewhere.
 fn peak_rss_mib() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib / 1024.0)
+    pointlime::pipeline::peak_memory_bytes().map(|b| b as f64 / (1024.0 * 1024.0))
 }

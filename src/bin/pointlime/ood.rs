@@ -244,6 +244,18 @@ fn composites(
         up: Some(Axis::Z),
         ..ExplainConfig::default()
     };
+    // Read once, for every generator; each keeps its index in `objects`, which seeds it.
+    let read: Vec<pointlime::Result<Vec<[f64; 3]>>> = objects
+        .par_iter()
+        .map(|item| item.read().map(|c| c.positions))
+        .collect();
+    let unread = read.iter().filter(|r| r.is_err()).count();
+    let readable_objects: Vec<(usize, &Item, Vec<[f64; 3]>)> = objects
+        .iter()
+        .zip(read)
+        .enumerate()
+        .filter_map(|(i, (item, r))| Some((i, *item, r.ok()?)))
+        .collect();
     Composite::ALL
         .iter()
         .enumerate()
@@ -252,20 +264,15 @@ fn composites(
             if let Some(out) = &out {
                 std::fs::create_dir_all(out).with_context(|| out.display().to_string())?;
             }
-            // A composite that cannot be written fails the run; one whose object does not read
-            // is counted with the scans passed over.
+            // A composite that cannot be written fails the run; an object that does not read is
+            // counted with the scans passed over.
             type Made = (pointlime::Result<(NetworkInput, usize)>, String);
-            let made: Vec<Option<Made>> = objects
+            let made: Vec<Option<Made>> = readable_objects
                 .par_iter()
-                .enumerate()
-                .map(|(i, item)| -> pointlime::Result<Option<Made>> {
-                    let name = item.path.display().to_string();
-                    let object = match item.read() {
-                        Ok(c) => c.positions,
-                        Err(e) => return Ok(Some((Err(e), name))),
-                    };
+                .map(|(i, item, object)| -> pointlime::Result<Option<Made>> {
+                    let (i, name) = (*i, item.path.display().to_string());
                     let seed = seed ^ ((g as u64) << 32 | i as u64).wrapping_mul(0x2545_f491);
-                    let Some(points) = kind.make(&object, seed) else {
+                    let Some(points) = kind.make(object, seed) else {
                         return Ok(None);
                     };
                     let cloud = PointCloud::from_positions(points, FileFormat::Las);
@@ -280,14 +287,18 @@ fn composites(
                 })
                 .collect::<pointlime::Result<_>>()?;
             let read: Vec<Made> = made.into_iter().flatten().collect();
-            let cut = objects.len() - read.len();
+            let cut = readable_objects.len() - read.len();
             let (read, names): (Vec<_>, Vec<_>) = read.into_iter().unzip();
-            let (inputs, paths, mut passed_over) = readable(read, names);
-            if cut > 0 {
-                let sep = if passed_over.is_empty() { "" } else { ", " };
-                passed_over =
-                    format!("{passed_over}{sep}{cut} objects keep fewer than 50 points in the cut");
-            }
+            let (inputs, paths, why) = readable(read, names);
+            let passed_over = [
+                (unread > 0).then(|| format!("{unread} objects do not read")),
+                (!why.is_empty()).then_some(why),
+                (cut > 0).then(|| format!("{cut} objects keep fewer than 50 points in the cut")),
+            ]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(", ");
             Ok(Scans {
                 name: kind.name().to_string(),
                 inputs,
