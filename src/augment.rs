@@ -55,6 +55,21 @@ fn normal(rng: &mut ChaCha8Rng) -> f32 {
 }
 
 impl Augment {
+    /// No augmentation: each epoch still draws its points from the object's, but none is turned,
+    /// scaled, jittered or dropped. For memorising (the data-randomisation sanity check's labels).
+    pub fn none(up: Axis) -> Self {
+        Augment {
+            rotate_up: false,
+            up,
+            jitter_sigma: 0.0,
+            jitter_clip: 0.0,
+            scale_min: 1.0,
+            scale_max: 1.0,
+            point_dropout_max: 0.0,
+            supervoxel_dropout: 0.0,
+        }
+    }
+
     /// One augmented training input of `n` points from an object's model-frame points and their
     /// supervoxel labels (`n_segments` of them; labels may be empty when supervoxel dropout is off).
     /// Deterministic in `seed`.

@@ -9,7 +9,9 @@ use crate::error::{Error, Result};
 
 mod prepare;
 mod window;
-pub use prepare::{fill_template, prepare, prepare_labelled, Prepared, MAX_PREPARED_POINTS};
+pub use prepare::{
+    fill_template, prepare, prepare_labelled, shuffle_classes, Prepared, MAX_PREPARED_POINTS,
+};
 pub use window::{Window, MIN_WINDOW_POINTS};
 
 /// Which part of a dataset a scan belongs to.

@@ -473,6 +473,7 @@ fn faithfulness(
             classifier: &guarded,
             randomised: &guarded_randomised,
             steps: &[],
+            label_shuffled: None,
             config: &config,
             methods: &methods,
             rounds,

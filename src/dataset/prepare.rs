@@ -122,6 +122,21 @@ pub fn prepare_labelled(
         .collect()
 }
 
+/// Permutes the objects' classes among them (seeded): the data-randomisation sanity check of
+/// Adebayo et al. ("Sanity Checks for Saliency Maps", 2018) trains on labels that no longer say
+/// anything about the scans. Each class keeps its count, so class weighting is unchanged.
+pub fn shuffle_classes(set: &mut [Prepared], seed: u64) {
+    use rand::seq::SliceRandom;
+    use rand::SeedableRng;
+    let mut classes: Vec<usize> = set.iter().map(|o| o.class).collect();
+    classes.shuffle(&mut rand_chacha::ChaCha8Rng::seed_from_u64(
+        seed ^ 0x054a_ff1e,
+    ));
+    for (o, c) in set.iter_mut().zip(classes) {
+        o.class = c;
+    }
+}
+
 /// The label map of `item`: its own, else `default`; one that names other classes than
 /// `default` is refused.
 fn item_labels(item: &Item, default: Option<&LabelMap>) -> Result<Option<LabelMap>> {
@@ -200,4 +215,44 @@ fn header_first(index: &Path) -> Result<String> {
     let mut reader = csv::Reader::from_path(index).map_err(|e| csv_error(index, e))?;
     let headers = reader.headers().map_err(|e| csv_error(index, e))?;
     Ok(headers.get(0).unwrap_or_default().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn objects(classes: &[usize]) -> Vec<Prepared> {
+        classes
+            .iter()
+            .map(|&class| Prepared {
+                points: vec![[0.0; 3]],
+                labels: Vec::new(),
+                n_segments: 0,
+                class,
+                point_classes: Vec::new(),
+                channels: Vec::new(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn shuffled_classes_keep_their_counts_and_follow_the_seed() {
+        let truth: Vec<usize> = (0..100).map(|i| i % 5).collect();
+        let classes = |seed| {
+            let mut set = objects(&truth);
+            shuffle_classes(&mut set, seed);
+            set.iter().map(|o| o.class).collect::<Vec<_>>()
+        };
+        let a = classes(0);
+        let mut sorted = a.clone();
+        sorted.sort_unstable();
+        let mut want = truth.clone();
+        want.sort_unstable();
+        assert_eq!(sorted, want);
+        assert_eq!(a, classes(0));
+        assert_ne!(a, classes(1));
+        // A permutation of five balanced classes keeps about a fifth in place, not most.
+        let kept = a.iter().zip(&truth).filter(|(x, y)| x == y).count();
+        assert!(kept < 40, "{kept} of 100 kept their class");
+    }
 }

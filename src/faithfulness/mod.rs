@@ -21,8 +21,8 @@ pub mod surrogate;
 
 pub use curves::{curves, random_order_curves, Curves};
 pub use object::{
-    evaluate_object, LimeChecks, MethodResult, ObjectResult, OtherSurrogate, Randomisation,
-    RandomisationCheck, Setup, StructureCheck,
+    evaluate_object, LabelCheck, LimeChecks, MethodResult, ObjectResult, OtherSurrogate,
+    Randomisation, RandomisationCheck, Setup, StructureCheck,
 };
 pub use stability::{spearman, top_k_jaccard};
 pub use summary::{

@@ -59,6 +59,10 @@ pub struct MethodResult {
     /// Spearman between two seeds' explanations, for a method that draws at random.
     #[serde(default)]
     pub seed_spearman: Option<f64>,
+    /// The data-randomisation check against the model trained on permuted labels
+    /// (`--label-check`; `null` when not measured, and for sag).
+    #[serde(default)]
+    pub label_check: Option<LabelCheck>,
     /// The curves themselves, one point per segment removed or added.
     pub curves: Curves,
     /// The explanation's value of every segment: what the curves ordered. Not written out (the
@@ -92,6 +96,20 @@ pub struct RandomisationCheck {
     pub spearman: Option<f64>,
     /// Spearman of the absolute coefficients.
     pub abs_spearman: Option<f64>,
+}
+
+/// The data-randomisation check of Adebayo et al. (2018) on one object: the method's explanation
+/// of the same class by the same architecture trained on permuted labels, against the real
+/// model's. Near 0 (and a small top-5 overlap) passes: the explanation depends on what the labels
+/// taught the model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LabelCheck {
+    /// Spearman of the signed segment values (`null` when either side is constant).
+    pub spearman: Option<f64>,
+    /// Spearman of their absolute values.
+    pub abs_spearman: Option<f64>,
+    /// Jaccard index of the two top-5 segment sets.
+    pub top5_jaccard: f64,
 }
 
 /// LIME's extra checks on one object.
@@ -188,6 +206,7 @@ struct Partial {
     seed_spearman: Option<f64>,
     /// Its values with the next seed, for a random method.
     other_seed: Option<Vec<f64>>,
+    label_check: Option<LabelCheck>,
 }
 
 /// What [`evaluate_object`] runs on every object.
@@ -198,6 +217,9 @@ pub struct Setup<'a> {
     pub randomised: &'a dyn Classifier,
     /// Further randomised models, layer by layer (may be empty).
     pub steps: &'a [Randomisation<'a>],
+    /// The same architecture trained on permuted labels (the data-randomisation check), which
+    /// reads the same input: every method but sag is run on it too, for the same class.
+    pub label_shuffled: Option<&'a dyn Classifier>,
     /// Segmentation and explainer settings.
     pub config: &'a ExplainConfig,
     /// The methods measured, in this order.
@@ -245,6 +267,7 @@ pub fn evaluate_input(
         classifier,
         randomised,
         steps,
+        label_shuffled,
         config,
         methods,
         rounds,
@@ -252,6 +275,7 @@ pub fn evaluate_input(
     let reading = model_input.reading(classifier);
     let randomised = model_input.reading(randomised);
     let (classifier, randomised) = (&*reading, &*randomised);
+    let label_shuffled = label_shuffled.map(|m| model_input.reading(m));
     let input = model_input.input().with_baselines(&config.baselines);
     let k = input.n_segments;
     let explainer = &config.explainer;
@@ -273,6 +297,7 @@ pub fn evaluate_input(
         classifier,
         randomised,
         steps,
+        label_shuffled: label_shuffled.as_deref(),
         model_input,
         input: &input,
         target: &target,
@@ -352,6 +377,7 @@ struct Object<'a> {
     classifier: &'a dyn Classifier,
     randomised: &'a dyn Classifier,
     steps: &'a [Randomisation<'a>],
+    label_shuffled: Option<&'a dyn Classifier>,
     model_input: &'a ModelInput,
     input: &'a Input<'a>,
     target: &'a Targets,
@@ -396,6 +422,13 @@ impl Object<'_> {
         } else {
             (None, None, Vec::new())
         };
+        let label_check = match self.label_shuffled {
+            Some(model) if method != SAG => {
+                let other = self.values_on(method, model, explainer.seed)?;
+                Some(label_check(&values, &other))
+            }
+            _ => None,
+        };
         let other_seed = if method.is_random() {
             Some(self.values_on(method, self.classifier, explainer.seed.wrapping_add(1))?)
         } else {
@@ -411,6 +444,7 @@ impl Object<'_> {
             randomised_spearman,
             randomised_abs_spearman,
             randomisation,
+            label_check,
         };
         Ok((partial, result, e))
     }
@@ -471,6 +505,16 @@ impl Lime<'_> {
             randomised_abs_spearman: partial.randomised_abs_spearman,
             randomisation: partial.randomisation.clone(),
         })
+    }
+}
+
+/// The data-randomisation check of `values` against `other`, the shuffled-label model's.
+fn label_check(values: &[f64], other: &[f64]) -> LabelCheck {
+    let abs = |v: &[f64]| v.iter().map(|x| x.abs()).collect::<Vec<_>>();
+    LabelCheck {
+        spearman: spearman(values, other),
+        abs_spearman: spearman(&abs(values), &abs(other)),
+        top5_jaccard: top_k_jaccard(values, other, 5),
     }
 }
 
@@ -570,6 +614,7 @@ fn method_result(
         randomised_abs_spearman: p.randomised_abs_spearman,
         randomisation: p.randomisation,
         seed_spearman: p.seed_spearman,
+        label_check: p.label_check,
         curves: c,
         values: p.values,
     })

@@ -123,6 +123,7 @@ pub fn evaluate_regions(
                 classifier: &trained,
                 randomised: &randomised,
                 steps: &[],
+                label_shuffled: None,
                 ..*setup
             },
         )?;

@@ -48,6 +48,20 @@ pub struct MethodSummary {
     /// Median Spearman between two seeds (NaN for a deterministic method).
     #[serde(default)]
     pub median_seed_spearman: f64,
+    /// The data-randomisation check (`--label-check`): median Spearman with the same method's
+    /// explanation by the model trained on permuted labels, signed and of absolute values, and
+    /// the median top-5 Jaccard (NaN when not measured).
+    #[serde(default = "not_measured")]
+    pub median_label_spearman: f64,
+    #[serde(default = "not_measured")]
+    pub median_label_abs_spearman: f64,
+    #[serde(default = "not_measured")]
+    pub median_label_top5_jaccard: f64,
+}
+
+/// A median that older reports did not measure.
+fn not_measured() -> f64 {
+    f64::NAN
 }
 
 /// Medians of LIME's checks over objects.
@@ -235,6 +249,17 @@ pub fn summarise(
                 median_cascading_spearman: step_medians(&rs, true),
                 median_independent_spearman: step_medians(&rs, false),
                 median_seed_spearman: median(rs.iter().filter_map(|r| r.seed_spearman)),
+                median_label_spearman: median(
+                    rs.iter().filter_map(|r| r.label_check.as_ref()?.spearman),
+                ),
+                median_label_abs_spearman: median(
+                    rs.iter()
+                        .filter_map(|r| r.label_check.as_ref()?.abs_spearman),
+                ),
+                median_label_top5_jaccard: median(
+                    rs.iter()
+                        .filter_map(|r| Some(r.label_check.as_ref()?.top5_jaccard)),
+                ),
             }
         })
         .collect();
@@ -303,7 +328,19 @@ fn step_medians(rs: &[&MethodResult], cascading: bool) -> f64 {
 
 /// The summaries as a Markdown report.
 pub fn markdown(methods: &[MethodSummary], lime: Option<&LimeSummary>, header: &str) -> String {
-    let mut s = format!("{header}\n\n| method | objects | deletion AUC (random) | insertion AUC (random) | AOPC | top-20% drop / random-20% drop | Spearman with randomised model (abs) | cascading | independent | seed-to-seed Spearman | evaluations | s per explanation |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+    // The data-randomisation column only where it was measured (`--label-check`).
+    let labels = methods
+        .iter()
+        .any(|m| m.median_label_top5_jaccard.is_finite());
+    let mut s = format!(
+        "{header}\n\n| method | objects | deletion AUC (random) | insertion AUC (random) | AOPC | top-20% drop / random-20% drop | Spearman with randomised model (abs) | cascading | independent | {}seed-to-seed Spearman | evaluations | s per explanation |\n|---|---|---|---|---|---|---|---|---|---|---|---|{}\n",
+        if labels {
+            "Spearman with shuffled-label model (abs), top-5 Jaccard | "
+        } else {
+            ""
+        },
+        if labels { "---|" } else { "" }
+    );
     let or_dash = |v: f64| {
         if v.is_finite() {
             format!("{v:.2}")
@@ -312,8 +349,18 @@ pub fn markdown(methods: &[MethodSummary], lime: Option<&LimeSummary>, header: &
         }
     };
     for m in methods {
+        let label_column = if labels {
+            format!(
+                "{} ({}), {} | ",
+                or_dash(m.median_label_spearman),
+                or_dash(m.median_label_abs_spearman),
+                or_dash(m.median_label_top5_jaccard)
+            )
+        } else {
+            String::new()
+        };
         s.push_str(&format!(
-            "| {} | {} | {:.3} ({:.3}) | {:.3} ({:.3}) | {:.3} | {:.2}× | {} ({}) | {} | {} | {} | {} | {:.3} |\n",
+            "| {} | {} | {:.3} ({:.3}) | {:.3} ({:.3}) | {:.3} | {:.2}× | {} ({}) | {} | {} | {label_column}{} | {} | {:.3} |\n",
             m.method.name(),
             m.objects,
             m.median_deletion_auc,

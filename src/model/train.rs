@@ -44,6 +44,10 @@ pub struct TrainConfig {
     pub augment: Augment,
     /// By default, 0.
     pub seed: u64,
+    /// The training split's labels were permuted among its objects before training (seeded by
+    /// `seed`, [`crate::dataset::shuffle_classes`]): the data-randomisation sanity check's model.
+    /// By default, off.
+    pub shuffled_labels: bool,
 }
 
 impl Default for TrainConfig {
@@ -57,6 +61,7 @@ impl Default for TrainConfig {
             class_weighting: true,
             augment: Augment::default(),
             seed: 0,
+            shuffled_labels: false,
         }
     }
 }

@@ -772,6 +772,140 @@ fn manifest_from_an_index_splits_by_group_and_training_checks_it() {
     assert_eq!(run.status.code(), Some(2));
 }
 
+/// Issue #32, item 6: the data-randomisation sanity check. `train --shuffle-labels` trains on
+/// permuted labels and says how well it memorised them; `faithfulness --label-check` compares
+/// every method's explanations with that model's: identical for the model against itself, not
+/// identical against the shuffled one, and a model of other classes is refused before any work.
+#[test]
+fn label_randomisation_trains_on_permuted_labels_and_compares_every_method() {
+    let dir = tempdir();
+    let data = two_class_data(dir.path());
+    let train = |out: &Path, extra: &[&str]| {
+        run_ok(
+            &[
+                &[
+                    "train",
+                    "--data",
+                    data.to_str().unwrap(),
+                    "--out",
+                    out.to_str().unwrap(),
+                    "--epochs",
+                    "2",
+                    "--points",
+                    "32",
+                    "--point-layers",
+                    "8,16",
+                    "--head-layers",
+                    "8",
+                    "--batch-size",
+                    "4",
+                ],
+                extra,
+            ]
+            .concat(),
+        )
+    };
+    let (real, shuffled) = (dir.path().join("real"), dir.path().join("shuffled"));
+    train(&real, &[]);
+    train(&shuffled, &["--shuffle-labels", "--no-augment"]);
+    let read = |p: PathBuf| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
+    };
+    let memorised = read(shuffled.join("memorisation.json"));
+    let accuracy = memorised["train_accuracy_on_permuted_labels"]
+        .as_f64()
+        .unwrap();
+    assert!((0.0..=1.0).contains(&accuracy), "{memorised}");
+    let training = read(shuffled.join("training.json"));
+    assert_eq!(training["shuffled_labels"], true);
+    assert_eq!(training["augment"]["rotate_up"], false);
+    assert_eq!(training["augment"]["point_dropout_max"], 0.0);
+    // Its classes mean nothing, so it records no competence statistics; the real model does.
+    assert!(!shuffled.join("competence.json").exists());
+    assert!(real.join("competence.json").exists());
+
+    let check = |against: &Path, out: &Path| {
+        bin()
+            .args(["faithfulness", "--data", data.to_str().unwrap()])
+            .args(["--model", real.to_str().unwrap(), "--label-check"])
+            .arg(against)
+            .args(["--n", "2", "--segments", "6", "--samples", "60", "--out"])
+            .arg(out)
+            .output()
+            .unwrap()
+    };
+    let label_values = |out: &Path| -> Vec<(String, f64, f64)> {
+        let report = read(out.join("evaluation.json"));
+        report["objects"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|o| o["methods"].as_array().unwrap().clone())
+            .map(|m| {
+                let c = &m["label_check"];
+                (
+                    m["method"].as_str().unwrap().to_string(),
+                    c["spearman"].as_f64().unwrap_or(f64::NAN),
+                    c["top5_jaccard"].as_f64().unwrap(),
+                )
+            })
+            .collect()
+    };
+    // Against itself: the same explanations, every method (the random ones draw the same seed).
+    let same = dir.path().join("same");
+    let run = check(&real, &same);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let values = label_values(&same);
+    assert_eq!(values.len(), 2 * 5, "{values:?}");
+    for (method, rho, jaccard) in &values {
+        assert!((*rho - 1.0).abs() < 1e-9 || rho.is_nan(), "{method}: {rho}");
+        assert_eq!(*jaccard, 1.0, "{method}");
+    }
+    let md = std::fs::read_to_string(same.join("evaluation.md")).unwrap();
+    assert!(md.contains("Spearman with shuffled-label model"), "{md}");
+    // Against the network trained on permuted labels: other explanations.
+    let against = dir.path().join("against");
+    let run = check(&shuffled, &against);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let values = label_values(&against);
+    assert!(
+        values.iter().any(|(_, rho, _)| (rho - 1.0).abs() > 1e-6),
+        "{values:?}"
+    );
+    // A model of other classes: one line, exit 2, nothing written.
+    let other = dir.path().join("other");
+    {
+        use pointlime::model::{Backend, ModelConfig, PointNetClassifier, PointNetConfig};
+        let net = PointNetConfig::new(3)
+            .with_point_layers(vec![8, 16])
+            .with_head_layers(vec![8]);
+        let names = vec!["car".into(), "tree".into(), "pole".into()];
+        PointNetClassifier::new(
+            ModelConfig::new(net, names).with_num_points(32),
+            Backend::Flex,
+            0,
+        )
+        .unwrap()
+        .save(&other)
+        .unwrap();
+    }
+    let refused = dir.path().join("refused");
+    let run = check(&other, &refused);
+    assert_eq!(run.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("other") && err.contains("classes"), "{err}");
+    assert!(!refused.exists());
+}
+
 /// Issue #14, items 1 and 6: a text scan's extra column, named with --columns, travels to the
 /// output and serves as the segments for every method, tiny parts merged, segments named by value.
 #[test]

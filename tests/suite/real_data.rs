@@ -357,6 +357,59 @@ fn shipped_models_reproduce_their_cards_test_accuracy() {
     assert!(checked >= 1, "no shipped model has a metrics.json");
 }
 
+/// Issue #32, item 6: the shipped shuffled-label model (the data-randomisation check's) has
+/// memorised the permuted labels its `memorisation.json` and card state, and knows nothing of the
+/// true ones (its test accuracy on them is what the card says, near chance).
+#[test]
+fn the_shuffled_label_model_memorised_what_its_card_says() {
+    let Some(data) = data_dir() else { return };
+    use pointlime::classifier::Classifier;
+    use pointlime::dataset::{prepare, shuffle_classes, Dataset, Split};
+    use pointlime::model::{train::evaluate, Backend, PointNetClassifier};
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/shuffled");
+    let recorded: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("memorisation.json")).unwrap())
+            .unwrap();
+    let seed = recorded["seed"].as_u64().unwrap();
+    let model = PointNetClassifier::load(&dir, Backend::Flex).unwrap();
+    let ds = Dataset::open_any(&data.join("dales_objects")).unwrap();
+    let prepared = |split| {
+        prepare(
+            &ds.split(split),
+            model.normalisation(),
+            None,
+            seed,
+            model.channels(),
+        )
+        .unwrap()
+    };
+    let mut train = prepared(Split::Train);
+    shuffle_classes(&mut train, seed);
+    let card = std::fs::read_to_string(dir.join("MODEL_CARD.md")).unwrap();
+    let memorised = evaluate(&model, &train, seed, 1, 32).unwrap().metrics();
+    assert_card_quotes(
+        &dir,
+        &card,
+        "train_accuracy_on_permuted_labels",
+        memorised.overall_accuracy,
+        recorded["train_accuracy_on_permuted_labels"]
+            .as_f64()
+            .unwrap(),
+    );
+    let test = evaluate(&model, &prepared(Split::Test), seed, 1, 32)
+        .unwrap()
+        .metrics();
+    assert_card_quotes(
+        &dir,
+        &card,
+        "test_accuracy_on_true_labels",
+        test.overall_accuracy,
+        recorded["test_accuracy_on_true_labels"].as_f64().unwrap(),
+    );
+    assert!(memorised.overall_accuracy >= 0.9, "{memorised:?}");
+    assert!(test.overall_accuracy <= 0.4, "{test:?}");
+}
+
 /// A measured metric is within half a point of the recorded one, which the card quotes.
 fn assert_card_quotes(dir: &Path, card: &str, key: &str, got: f64, want: f64) {
     assert!(

@@ -57,6 +57,13 @@ pub struct FaithfulnessArgs {
     /// layer and object; sag is not rerun).
     #[arg(long)]
     layer_checks: bool,
+    /// The data-randomisation sanity check: a model of the same architecture trained on the same
+    /// scans with permuted labels (`pointlime train --shuffle-labels`; models/shuffled for the
+    /// default model). Every method but sag also explains the same class with it, and the report
+    /// gives the Spearman correlation (signed and of absolute values) and the top-5 Jaccard of the
+    /// two models' segment values.
+    #[arg(long, value_name = "MODEL")]
+    label_check: Option<PathBuf>,
     /// Output directory for evaluation.json, evaluation.md and curves.png (the mean deletion and
     /// insertion curves of every method against random orders).
     #[arg(long)]
@@ -121,6 +128,45 @@ fn layer_steps(
     Ok(steps)
 }
 
+/// The model of `--label-check`, refused unless it reads and answers as `model` does: the same
+/// classes in the same order, the same number of points and the same channels.
+fn label_model(
+    path: &std::path::Path,
+    model: &dyn Classifier,
+    model_args: &ModelArgs,
+) -> Result<Box<dyn pointlime::models::Model>> {
+    let options = pointlime::models::OpenOptions {
+        backend: model_args.backend.backend,
+        classes: None,
+        without_competence: true,
+    };
+    let other = pointlime::models::open(Some(path), &options)?;
+    let differs = if other.class_names() != model.class_names() {
+        Some(format!(
+            "its classes ({}) are not the model's ({})",
+            other.class_names().join(", "),
+            model.class_names().join(", ")
+        ))
+    } else if other.input_points() != model.input_points() {
+        Some(format!(
+            "it reads {} points, the model {}",
+            other.input_points(),
+            model.input_points()
+        ))
+    } else if other.channels() != model.channels() || other.per_point().is_some() {
+        Some("it reads other channels than the model, or labels every point".to_string())
+    } else {
+        None
+    };
+    if let Some(why) = differs {
+        bail!(
+            "{}: --label-check needs the model's architecture trained on permuted labels; {why}",
+            path.display()
+        );
+    }
+    Ok(other)
+}
+
 /// The methods compared: `--all-methods`, those named, or the defaults for this model.
 fn compared_methods(args: &FaithfulnessArgs, model: &dyn Classifier) -> Vec<Method> {
     if args.all_methods {
@@ -159,10 +205,10 @@ pub fn run(args: FaithfulnessArgs) -> Result<ExitCode> {
     let per_point = model.per_point().is_some();
     if !per_point {
         ds.check_classes(args.model.name().as_ref(), model.class_names())?;
-    } else if args.organs.is_some() || args.layer_checks {
+    } else if args.organs.is_some() || args.layer_checks || args.label_check.is_some() {
         bail!(
-            "{}: the model labels every point; --organs and --layer-checks measure models of \
-             whole clouds",
+            "{}: the model labels every point; --organs, --layer-checks and --label-check \
+             measure models of whole clouds",
             args.model.name()
         );
     }
@@ -206,6 +252,10 @@ pub fn run(args: FaithfulnessArgs) -> Result<ExitCode> {
             model: m.as_ref(),
         })
         .collect();
+    let shuffled = match &args.label_check {
+        Some(path) => Some(label_model(path, model, &args.model)?),
+        None => None,
+    };
     let test = ds.split(Split::Test);
     if test.is_empty() || args.n == 0 {
         bail!("{}: no test objects to evaluate", args.data.display());
@@ -217,6 +267,7 @@ pub fn run(args: FaithfulnessArgs) -> Result<ExitCode> {
         classifier: model,
         randomised: randomised.as_ref(),
         steps: &steps,
+        label_shuffled: shuffled.as_deref().map(|m| m as &dyn Classifier),
         config: &config,
         methods: &compared,
         rounds: args.rounds,

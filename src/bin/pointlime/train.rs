@@ -7,13 +7,14 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 
+use pointlime::augment::Augment;
 use pointlime::channels::Channels;
 use pointlime::cloud::Axis;
 use pointlime::cloud::Normalisation;
 use pointlime::competence::{self, FitConfig};
 use pointlime::dataset::{self, Dataset, Split};
 use pointlime::labels::LabelMap;
-use pointlime::model::train::{train, Event, TrainConfig};
+use pointlime::model::train::{evaluate, train, Event, TrainConfig};
 use pointlime::model::{ModelConfig, PointNetConfig, COMPETENCE_FILE};
 use pointlime::pipeline::ExplainConfig;
 use pointlime::Classifier;
@@ -97,6 +98,17 @@ pub struct TrainArgs {
     /// which mean class accuracy rewards and IoU does not.
     #[arg(long)]
     no_class_weighting: bool,
+    /// Train on the training split with its labels permuted among the scans (seeded by --seed),
+    /// for the data-randomisation sanity check (`faithfulness --label-check`). With --no-augment
+    /// and enough epochs the network memorises them; its training accuracy on the permuted labels
+    /// is measured at the end and written to OUT/memorisation.json. No competence statistics are
+    /// recorded: its classes mean nothing.
+    #[arg(long)]
+    shuffle_labels: bool,
+    /// Train on the scans as drawn: no rotation, scaling, jitter or point dropout (each epoch
+    /// still draws its points afresh from each scan's).
+    #[arg(long, conflicts_with = "supervoxel_dropout")]
+    no_augment: bool,
 }
 
 /// The class names of a segmentation network: those of --labels, else of the first training
@@ -243,6 +255,11 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
         }
     };
     let segment = args.task == "segment";
+    if segment && args.shuffle_labels {
+        bail!(
+            "--shuffle-labels permutes the labels of whole scans; it cannot train --task segment"
+        );
+    }
     let classes = if segment {
         segment_classes(&args, &train_items)?
     } else {
@@ -261,6 +278,10 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
     };
     config.augment.supervoxel_dropout = args.supervoxel_dropout;
     config.augment.up = args.up;
+    if args.no_augment {
+        config.augment = Augment::none(args.up);
+    }
+    config.shuffled_labels = args.shuffle_labels;
     let segments = (args.supervoxel_dropout > 0.0).then_some(50);
 
     let t0 = Instant::now();
@@ -270,7 +291,7 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
         test_items.len()
     );
     let labels = args.labels.as_ref();
-    let (train_set, test_set) = if segment {
+    let (mut train_set, test_set) = if segment {
         (
             dataset::prepare_labelled(
                 &train_items,
@@ -302,6 +323,9 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
         )
     };
     eprintln!("loaded in {:.1} s", t0.elapsed().as_secs_f64());
+    if args.shuffle_labels {
+        dataset::shuffle_classes(&mut train_set, args.seed);
+    }
 
     let bar = progress_bar(0, "epoch");
     let epochs = args.epochs;
@@ -330,6 +354,10 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
         },
     )?;
     bar.finish_and_clear();
+    if args.shuffle_labels {
+        memorisation(&args, &config, &model, &train_set, &test_set)?;
+        return finish(&args, &config, &model, t0);
+    }
     // The competence statistics, from the same training scans, drawn as `explain` draws them.
     let t_fit = Instant::now();
     let explain_config = ExplainConfig {
@@ -351,6 +379,44 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
         t_fit.elapsed().as_secs_f64()
     );
     finish(&args, &config, &model, t0)
+}
+
+/// How well a network trained on permuted labels learnt them (its accuracy on the training split
+/// with those labels, one vote, dropout off) and what it knows of the scans (the test split with
+/// the true ones: chance), written to OUT/memorisation.json and said on stderr.
+fn memorisation(
+    args: &TrainArgs,
+    config: &TrainConfig,
+    model: &pointlime::model::PointNetClassifier,
+    train_set: &[dataset::Prepared],
+    test_set: &[dataset::Prepared],
+) -> Result<()> {
+    let train = evaluate(model, train_set, config.seed, 1, 32)?.metrics();
+    let test = evaluate(model, test_set, config.seed, 1, 32)?.metrics();
+    // Adebayo et al. compare with a network that has memorised the permuted labels; say when
+    // this one has not, rather than let a half-trained one pass for it.
+    let verdict = if train.overall_accuracy >= 0.95 {
+        "memorised"
+    } else {
+        "not memorised yet: train longer (more --epochs) before using it for --label-check"
+    };
+    eprintln!(
+        "training accuracy on the permuted labels {:.3} ({verdict}); test accuracy on the true \
+         labels {:.3}",
+        train.overall_accuracy, test.overall_accuracy
+    );
+    pointlime::io::write_json(
+        &args.out.join("memorisation.json"),
+        &serde_json::json!({
+            "labels": "permuted among the training split's scans (pointlime train --shuffle-labels)",
+            "seed": config.seed,
+            "train_accuracy_on_permuted_labels": train.overall_accuracy,
+            "train_mean_class_accuracy_on_permuted_labels": train.mean_class_accuracy,
+            "test_accuracy_on_true_labels": test.overall_accuracy,
+            "test_mean_class_accuracy_on_true_labels": test.mean_class_accuracy,
+        }),
+    )?;
+    Ok(())
 }
 
 /// Writes the training settings beside the model and says where it went.
