@@ -5,7 +5,8 @@
 # (about 20 minutes on 2 cores), each later one a few minutes.
 #
 #   benches/faithfulness/randomisation-trace.sh bisect            git bisect run, e6e7123 (good) .. 187e450 (bad)
-#   benches/faithfulness/randomisation-trace.sh old-segmentation  7167eb4 with 70190fd's src/segment, seeds 0-3
+#   benches/faithfulness/randomisation-trace.sh no-cover          7167eb4 without its covering of every supervoxel, seed 0
+#   benches/faithfulness/randomisation-trace.sh old-segmentation  7167eb4 with 70190fd's src/segment (and no covering), seeds 0-3
 #   benches/faithfulness/randomisation-trace.sh today             this checkout's release binary, seeds 0-3
 #
 # Every run appends "COMMIT-OR-VARIANT SEED |Spearman| (the LIME line)" to $OUT/log.txt.
@@ -34,6 +35,28 @@ measure() {
     awk -v v="$v" 'BEGIN { exit (v <= 0.2) ? 0 : 1 }'
 }
 
+# 7167eb4's input drawing without the step that gives every supervoxel a point (and merges those
+# still without one), as before that commit.
+no_cover() {
+    python3 - "$work/src/pipeline.rs" <<'PY'
+import sys
+p = sys.argv[1]
+s = open(p).read()
+old = """    let covered_segments = cover_segments(
+        &mut index,
+        &segmentation.labels,
+        segmentation.count,
+        config.seed,
+    );
+    let merged_unseen_segments = segmentation.merge_unseen(&local, &index);"""
+assert old in s, "7167eb4's pipeline.rs expected"
+s = s.replace(old, """    let _ = (cover_segments, &mut index);
+    let covered_segments = 0;
+    let merged_unseen_segments = 0;""")
+open(p, "w").write(s)
+PY
+}
+
 worktree_at() {
     git -C "$repo" worktree remove --force "$work" 2>/dev/null || true
     git -C "$repo" worktree add --detach "$work" "$1" >/dev/null
@@ -52,11 +75,19 @@ bisect)
 step)
     measure "$(git -C "$work" rev-parse --short HEAD)" 0
     ;;
+no-cover)
+    worktree_at 7167eb4
+    no_cover
+    measure no-cover 0 || true
+    ;;
 old-segmentation)
     worktree_at 7167eb4
     git -C "$work" checkout 70190fd -- src/segment
-    # The --largest-cluster scene step calls a function the old src/segment lacks; it is not on
-    # the default path, so the experiment's build keeps every point there.
+    # The old src/segment has no merge_unseen, so the covering of every supervoxel by the input
+    # goes too (alone it changes nothing on these objects: `no-cover`); and the --largest-cluster
+    # scene step calls a function the old code lacks; it is not on the default path, so the
+    # experiment's build keeps every point there.
+    no_cover
     sed -i 's|let keep = crate::segment::largest_component(&local(&idx), seed);|let keep = vec![true; idx.len() + 0 * seed as usize];|' "$work/src/scene.rs"
     for seed in 0 1 2 3; do measure old-segmentation "$seed" || true; done
     ;;
@@ -69,7 +100,7 @@ today)
     done
     ;;
 *)
-    sed -n '2,12p' "$0"
+    sed -n '2,13p' "$0"
     exit 2
     ;;
 esac
