@@ -508,12 +508,16 @@ impl Lime<'_> {
     }
 }
 
+/// The absolute values: the checks' second Spearman, of importance regardless of sign.
+fn magnitudes(v: &[f64]) -> Vec<f64> {
+    v.iter().map(|x| x.abs()).collect()
+}
+
 /// The data-randomisation check of `values` against `other`, the shuffled-label model's.
 fn label_check(values: &[f64], other: &[f64]) -> LabelCheck {
-    let abs = |v: &[f64]| v.iter().map(|x| x.abs()).collect::<Vec<_>>();
     LabelCheck {
         spearman: spearman(values, other),
-        abs_spearman: spearman(&abs(values), &abs(other)),
+        abs_spearman: spearman(&magnitudes(values), &magnitudes(other)),
         top5_jaccard: top_k_jaccard(values, other, 5),
     }
 }
@@ -531,7 +535,6 @@ fn randomisation_checks(
     steps: &[Randomisation],
     model_input: &ModelInput,
 ) -> Result<RandomisationChecks> {
-    let abs = |v: &[f64]| v.iter().map(|x| x.abs()).collect::<Vec<_>>();
     let er = on(randomised)?;
     let randomisation = steps
         .iter()
@@ -541,13 +544,13 @@ fn randomisation_checks(
                 cascading: step.cascading,
                 layer: step.layer.clone(),
                 spearman: spearman(values, &c),
-                abs_spearman: spearman(&abs(values), &abs(&c)),
+                abs_spearman: spearman(&magnitudes(values), &magnitudes(&c)),
             })
         })
         .collect::<Result<Vec<_>>>()?;
     Ok((
         spearman(values, &er),
-        spearman(&abs(values), &abs(&er)),
+        spearman(&magnitudes(values), &magnitudes(&er)),
         randomisation,
     ))
 }
